@@ -1,0 +1,219 @@
+//! Command-line arguments (clap derive). Parsing only: no behaviour here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// faultdrill: chaos experiments with guardrails and guaranteed rollback.
+#[derive(Debug, Parser)]
+#[command(name = "faultdrill", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where the journal and run reports live [env: FAULTDRILL_STATE_DIR; default: $XDG_STATE_HOME/faultdrill]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Log verbosity for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an experiment (in-process, or on a daemon with --daemon).
+    Run(RunArgs),
+    /// Check experiment files; every problem at once, as file:line:col.
+    Validate(ValidateArgs),
+    /// Inject one fault, hold it for --duration, then roll it back (also on Ctrl-C).
+    Inject(InjectArgs),
+    /// Roll back what the journal holds as active.
+    Recover(RecoverArgs),
+    /// Serve the v1 HTTP API so controllers can inject on this host.
+    Daemon(DaemonArgs),
+    /// List runs on a daemon.
+    Runs(RemoteArgs),
+    /// Show one run on a daemon.
+    Status(RunRefArgs),
+    /// Stop a run on a daemon and roll it back.
+    Stop(RunRefArgs),
+    /// Trip a guardrail of a running run (as an alarm would).
+    Trip(TripArgs),
+    /// List the fault library: names, parameters, defaults.
+    Faults(FaultsArgs),
+    /// Drill templates: list, show, render.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+    /// Write a run's report as HTML, JUnit or JSON.
+    Report(ReportArgs),
+    /// Print the JSON Schema of the experiment format.
+    Schema,
+    /// Internal: helper processes faultdrill spawns for held faults.
+    #[command(hide = true, subcommand)]
+    Helper(HelperCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The experiment file.
+    pub file: Option<PathBuf>,
+    /// Run a built-in template by name instead of a file.
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    pub template: Option<String>,
+    /// Set a template parameter (repeatable).
+    #[arg(long = "set", value_name = "K=V")]
+    pub set: Vec<String>,
+    /// Inventory of hosts reachable through their daemons.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Submit the run to this daemon and follow it.
+    #[arg(long, value_name = "URL")]
+    pub daemon: Option<String>,
+    /// Print the resolved plan and inject nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Copy the report into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the report as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Experiment or template files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    /// The fault, as `faultdrill faults` names it.
+    pub fault: String,
+    /// A fault parameter (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "K=V")]
+    pub params: Vec<String>,
+    /// How long to hold the fault.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: String,
+    /// Inject through this daemon, which holds the fault and enforces the deadline.
+    #[arg(long, value_name = "URL")]
+    pub daemon: Option<String>,
+    /// Print exactly what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The injection to roll back.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub injection: Option<String>,
+    /// Roll back every pending or active injection in the journal.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    pub listen: String,
+    /// File holding the bearer token [or env FAULTDRILL_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// This host's name in injection records and metrics.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// The daemon's URL.
+    #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
+    pub daemon: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunRefArgs {
+    pub run: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TripArgs {
+    pub run: String,
+    pub guardrail: String,
+    /// The daemon running the run.
+    #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
+    pub daemon: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FaultsArgs {
+    /// Print the library as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// List built-in templates.
+    List,
+    /// Show a template's parameters and source.
+    Show { name: String },
+    /// Render a template into an experiment.
+    Render {
+        name: String,
+        #[arg(long = "set", value_name = "K=V")]
+        set: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub run: String,
+    #[arg(long, value_parser = ["html", "junit", "json"], default_value = "json")]
+    pub format: String,
+    /// Write here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Helper processes: spawned by faults, tagged with their injection id, each
+/// exiting by itself at its deadline (unix milliseconds).
+#[derive(Debug, Subcommand)]
+pub enum HelperCommand {
+    /// Burn CPU: one thread per core at a duty cycle.
+    BurnCpu {
+        #[arg(long)]
+        injection: String,
+        #[arg(long)]
+        deadline_ms: i64,
+        #[arg(long)]
+        percent: f64,
+        #[arg(long)]
+        cores: usize,
+        #[arg(long, default_value = "add")]
+        mode: String,
+    },
+    /// Allocate and touch memory, then hold it.
+    HoldMemory {
+        #[arg(long)]
+        injection: String,
+        #[arg(long)]
+        deadline_ms: i64,
+        #[arg(long)]
+        bytes: u64,
+    },
+}

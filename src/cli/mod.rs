@@ -1,0 +1,20 @@
+//! The command line: argument parsing, one file per command, and the one edge
+//! where errors become a message on stderr and a documented exit code.
+
+mod args;
+mod cmd_daemon;
+mod cmd_faults;
+mod cmd_helper;
+mod cmd_inject;
+mod cmd_recover;
+mod cmd_remote;
+mod cmd_report;
+mod cmd_run;
+mod cmd_schema;
+mod cmd_template;
+mod cmd_trip;
+mod cmd_validate;
+mod edge;
+
+pub use args::{Cli, Command};
+pub use edge::{InvalidInput, main};

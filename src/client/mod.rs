@@ -1,0 +1,1 @@
+//! The HTTP client of a remote daemon (the remote side of the Host seam).

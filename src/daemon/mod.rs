@@ -1,0 +1,1 @@
+//! The daemon: the v1 HTTP API over the same engine and journal.

@@ -1,0 +1,123 @@
+//! The one seam through which the engine reaches a host: inject, roll back,
+//! renew a lease. `local` is this process; remote hosts are daemons.
+//! The engine never knows which.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fault::{Params, UndoOutcome};
+use crate::ids::{InjectionId, RunId};
+use crate::journal::InjectionState;
+
+use super::local_host::LocalHost;
+
+/// What to inject.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InjectRequest {
+    pub fault: String,
+    pub params: Params,
+    /// How long it may stay; the deadline is now + duration.
+    #[serde(with = "crate::experiment::humantime_serde_compat")]
+    pub duration: Duration,
+    /// Remote injections roll back by themselves if not renewed within this.
+    #[serde(default, with = "crate::experiment::humantime_serde_compat::option")]
+    pub lease: Option<Duration>,
+    #[serde(default)]
+    pub run: Option<RunId>,
+    /// Prepare and describe, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// An injection as a host reports it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InjectionView {
+    pub id: InjectionId,
+    pub host: String,
+    pub fault: String,
+    pub params: Params,
+    pub state: InjectionState,
+    /// Unix milliseconds.
+    pub deadline_ms: i64,
+    /// What was (or, in a dry run, would be) changed.
+    pub preview: Vec<String>,
+}
+
+/// What rolling back one injection did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RollbackResult {
+    pub id: InjectionId,
+    pub host: String,
+    pub fault: String,
+    /// `Ok` with what the undo found, or the error text (something may still be injected).
+    pub outcome: Result<UndoOutcome, String>,
+}
+
+impl RollbackResult {
+    pub fn is_ok(&self) -> bool {
+        self.outcome.is_ok()
+    }
+}
+
+/// Why a host could not do what was asked. Reads after "failed to ".
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("inject {fault}: unknown fault; `faultdrill faults` lists them")]
+    UnknownFault { fault: String },
+    #[error("inject {fault}: {message}")]
+    BadParams { fault: String, message: String },
+    #[error(
+        "inject {fault}: injection {active} of the same fault is still active on {host}; roll it back first (`faultdrill recover {active}`)"
+    )]
+    Conflict { host: String, fault: String, active: InjectionId },
+    #[error("inject {fault} on {host}: {source}")]
+    Inject {
+        host: String,
+        fault: String,
+        #[source]
+        source: crate::fault::FaultError,
+    },
+    #[error("find injection {id}: the journal has no such injection")]
+    NotFound { id: InjectionId },
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// A remote host could not be reached or answered with an error.
+    #[error("reach {host}: {message}")]
+    Remote { host: String, message: String },
+}
+
+/// A host the engine can act on.
+pub enum Host {
+    Local(LocalHost),
+}
+
+impl Host {
+    /// The host's name (`local`, or its inventory name).
+    pub fn name(&self) -> &str {
+        match self {
+            Host::Local(h) => h.name(),
+        }
+    }
+
+    pub async fn inject(&self, req: InjectRequest) -> Result<InjectionView, HostError> {
+        match self {
+            Host::Local(h) => h.inject(req).await,
+        }
+    }
+
+    pub async fn rollback(&self, id: &InjectionId, reason: &str) -> RollbackResult {
+        match self {
+            Host::Local(h) => h.rollback(id, reason).await,
+        }
+    }
+
+    pub async fn renew_lease(&self, id: &InjectionId) -> Result<(), HostError> {
+        match self {
+            Host::Local(_) => {
+                let _ = id;
+                Ok(())
+            }
+        }
+    }
+}

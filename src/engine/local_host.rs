@@ -1,0 +1,197 @@
+//! The `local` host: faults applied by this process, journaled in its state dir.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tracing::{error, info, warn};
+
+use crate::fault::{FaultError, InjectContext, Undo, UndoOutcome, find_fault};
+use crate::ids::InjectionId;
+use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
+
+use super::host::{HostError, InjectRequest, InjectionView, RollbackResult};
+
+/// Applies faults on this machine.
+#[derive(Clone)]
+pub struct LocalHost {
+    name: String,
+    journal: Arc<Journal>,
+    protected_ports: Vec<u16>,
+    protected_addresses: Vec<std::net::IpAddr>,
+}
+
+impl LocalHost {
+    pub fn new(journal: Arc<Journal>) -> LocalHost {
+        LocalHost { name: "local".into(), journal, protected_ports: Vec::new(), protected_addresses: Vec::new() }
+    }
+
+    /// Names the host (a daemon uses its own name) and sets what network faults must spare.
+    pub fn with_identity(mut self, name: &str, ports: Vec<u16>, addresses: Vec<std::net::IpAddr>) -> LocalHost {
+        self.name = name.to_string();
+        self.protected_ports = ports;
+        self.protected_addresses = addresses;
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+
+    /// Journals the undo, then applies the fault (DESIGN §4 rule 1).
+    pub async fn inject(&self, req: InjectRequest) -> Result<InjectionView, HostError> {
+        let fault = find_fault(&req.fault).ok_or_else(|| HostError::UnknownFault { fault: req.fault.clone() })?;
+        fault.check(&req.params).map_err(|message| HostError::BadParams { fault: req.fault.clone(), message })?;
+        let info = fault.info();
+        if info.is_held && !req.dry_run {
+            if let Some(active) = self.journal.live_of_fault(info.name)?.into_iter().next() {
+                return Err(HostError::Conflict { host: self.name.clone(), fault: req.fault, active: active.id });
+            }
+        }
+        let id = InjectionId::generate();
+        let deadline = SystemTime::now() + req.duration;
+        let cx = InjectContext {
+            injection: id.clone(),
+            deadline,
+            exe: std::env::current_exe().unwrap_or_else(|_| "faultdrill".into()),
+            protected_ports: self.protected_ports.clone(),
+            protected_addresses: self.protected_addresses.clone(),
+        };
+        let inject_error =
+            |source: FaultError| HostError::Inject { host: self.name.clone(), fault: req.fault.clone(), source };
+        let prepared = fault.prepare(&req.params, &cx).map_err(inject_error)?;
+        let deadline_ms = now_ms() + req.duration.as_millis() as i64;
+        let mut view = InjectionView {
+            id: id.clone(),
+            host: self.name.clone(),
+            fault: req.fault.clone(),
+            params: req.params.clone(),
+            state: InjectionState::Pending,
+            deadline_ms,
+            preview: prepared.preview,
+        };
+        if req.dry_run {
+            return Ok(view);
+        }
+        self.journal.record_pending(&NewInjection {
+            id: id.clone(),
+            run: req.run.clone(),
+            fault: req.fault.clone(),
+            params: serde_json::to_value(&req.params).expect("params serialise"),
+            undo: serde_json::to_value(&prepared.undo).expect("undo serialises"),
+            deadline_ms,
+            lease_ms: req.lease.map(|l| l.as_millis() as i64),
+        })?;
+        let apply = prepared.apply;
+        let applied = tokio::task::spawn_blocking(apply).await.unwrap_or_else(|join| {
+            Err(FaultError::Apply { context: format!("the apply task panicked: {join}"), source: None })
+        });
+        if let Err(source) = applied {
+            // A partial change may be in place: undo it now, and keep the record honest.
+            let undo = prepared.undo.clone();
+            let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
+            let note = format!("inject failed: {source}");
+            match cleanup {
+                Ok(Ok(_)) => self.journal.set_state(&id, InjectionState::RolledBack, Some(&note))?,
+                _ => {
+                    error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
+                    self.journal.set_state(&id, InjectionState::Failed, Some(&note))?
+                }
+            }
+            return Err(inject_error(source));
+        }
+        if info.is_held {
+            self.journal.set_state(&id, InjectionState::Active, None)?;
+            view.state = InjectionState::Active;
+        } else {
+            self.journal.set_state(&id, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))?;
+            view.state = InjectionState::RolledBack;
+        }
+        info!(host = %self.name, injection = %id, fault = %req.fault, "Injected.");
+        Ok(view)
+    }
+
+    /// Carries out the journaled undo. Idempotent: an injection already rolled back is success.
+    pub async fn rollback(&self, id: &InjectionId, reason: &str) -> RollbackResult {
+        let record = match self.journal.get(id) {
+            Ok(Some(record)) => record,
+            Ok(None) => return self.result(id, "?", Err(format!("no injection {id} in the journal"))),
+            Err(e) => return self.result(id, "?", Err(e.to_string())),
+        };
+        self.rollback_record(record, reason).await
+    }
+
+    /// Rolls back one journaled injection.
+    pub async fn rollback_record(&self, record: InjectionRecord, reason: &str) -> RollbackResult {
+        let id = record.id.clone();
+        if !matches!(record.state, InjectionState::Pending | InjectionState::Active) {
+            return self.result(&id, &record.fault, Ok(UndoOutcome::AlreadyGone));
+        }
+        let undo: Undo = match serde_json::from_value(record.undo.clone()) {
+            Ok(undo) => undo,
+            Err(e) => return self.result(&id, &record.fault, Err(format!("unreadable undo record: {e}"))),
+        };
+        let outcome = tokio::task::spawn_blocking(move || undo.carry_out()).await.unwrap_or_else(|join| {
+            Err(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None })
+        });
+        match outcome {
+            Ok(found) => {
+                let note = format!("rolled back: {reason}");
+                if let Err(e) = self.journal.set_state(&id, InjectionState::RolledBack, Some(&note)) {
+                    warn!(injection = %id, error = %e, "Rolled back, but the journal could not record it.");
+                }
+                info!(host = %self.name, injection = %id, fault = %record.fault, reason, "Rolled back.");
+                self.result(&id, &record.fault, Ok(found))
+            }
+            Err(e) => {
+                let text = error_chain(&e);
+                error!(host = %self.name, injection = %id, fault = %record.fault, error = %text, "Rollback failed.");
+                let _ = self.journal.set_state(&id, InjectionState::Failed, Some(&format!("rollback failed: {text}")));
+                self.result(&id, &record.fault, Err(text))
+            }
+        }
+    }
+
+    /// Rolls back everything the journal holds as pending or active, newest first.
+    pub async fn recover_all(&self, reason: &str) -> Result<Vec<RollbackResult>, HostError> {
+        let mut results = Vec::new();
+        for record in self.journal.live()? {
+            results.push(self.rollback_record(record, reason).await);
+        }
+        Ok(results)
+    }
+
+    /// Rolls back every live injection whose deadline or lease has passed.
+    pub async fn roll_back_overdue(&self) -> Result<Vec<RollbackResult>, HostError> {
+        let now = now_ms();
+        let mut results = Vec::new();
+        for record in self.journal.overdue(now)? {
+            let reason =
+                if record.deadline_ms <= now { "deadline passed" } else { "lease expired: the controller went silent" };
+            results.push(self.rollback_record(record, reason).await);
+        }
+        Ok(results)
+    }
+
+    fn result(&self, id: &InjectionId, fault: &str, outcome: Result<UndoOutcome, String>) -> RollbackResult {
+        RollbackResult { id: id.clone(), host: self.name.clone(), fault: fault.to_string(), outcome }
+    }
+}
+
+/// An error and its causes, joined with ": ".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// How long an instantaneous fault's injection record is kept "held" (it is not).
+pub const INSTANT: Duration = Duration::from_secs(1);

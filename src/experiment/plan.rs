@@ -1,0 +1,313 @@
+//! The checked plan: what the loader produces and everything downstream consumes.
+//!
+//! Nothing here holds an unchecked value: names are resolved, durations are
+//! positive, percentages are in range, fault parameters are typed, and the
+//! `after` graph is acyclic. Plans serialise into the run report.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fault::Params;
+
+/// One experiment, ready to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExperimentPlan {
+    pub name: String,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+    pub targets: Vec<TargetPlan>,
+    pub steady_state: Option<SteadyStatePlan>,
+    pub guardrails: GuardrailsPlan,
+    /// In file order; `after` names groups by index into this list.
+    pub groups: Vec<GroupPlan>,
+    pub rollback: RollbackPolicy,
+    #[serde(with = "humantime_serde_compat")]
+    pub lease: Duration,
+}
+
+/// A named set of hosts, resolved once at run start.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TargetPlan {
+    pub name: String,
+    pub selector: TargetSelector,
+    pub pick: Pick,
+    /// Blast-radius cap, checked after `pick`.
+    pub max: Option<u32>,
+    pub on_empty: OnEmpty,
+    /// Seed for `pick`; chosen at random and recorded when not given.
+    pub seed: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSelector {
+    /// Host names from the inventory, or `local`.
+    Hosts(Vec<String>),
+    /// Every inventory host carrying all these labels.
+    Labels(BTreeMap<String, String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    All,
+    Count(u32),
+    Percent(f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnEmpty {
+    Fail,
+    Skip,
+}
+
+/// The steady-state hypothesis.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SteadyStatePlan {
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+    pub check_before: bool,
+    pub check_during: bool,
+    pub check_after: bool,
+    pub probes: Vec<ProbePlan>,
+}
+
+/// One steady-state probe and what it must show.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProbePlan {
+    pub name: String,
+    pub source: ProbeSource,
+    pub expect: Vec<Expectation>,
+}
+
+/// Where a probe's measurement comes from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum ProbeSource {
+    /// A host metric read on the target's hosts (`local` when no target is named).
+    Metric { metric: HostMetric, path: Option<PathBuf>, process: Option<String>, target: Option<String> },
+    Http {
+        url: String,
+        method: String,
+        #[serde(with = "humantime_serde_compat")]
+        timeout: Duration,
+        headers: BTreeMap<String, String>,
+    },
+    Prometheus {
+        url: String,
+        query: String,
+        #[serde(with = "humantime_serde_compat")]
+        timeout: Duration,
+        bearer_token_env: Option<String>,
+    },
+    Command {
+        argv: Vec<String>,
+        #[serde(with = "humantime_serde_compat")]
+        timeout: Duration,
+    },
+}
+
+/// Host metrics a probe or guardrail can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostMetric {
+    CpuPercent,
+    MemoryPercent,
+    /// Needs `path`.
+    DiskUsedPercent,
+    Load1,
+    /// Needs `process` (exact comm name).
+    ProcessCount,
+}
+
+impl HostMetric {
+    /// The name used in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostMetric::CpuPercent => "cpu_percent",
+            HostMetric::MemoryPercent => "memory_percent",
+            HostMetric::DiskUsedPercent => "disk_used_percent",
+            HostMetric::Load1 => "load1",
+            HostMetric::ProcessCount => "process_count",
+        }
+    }
+}
+
+/// A numeric comparison: `< 300`, `>= 90`, `between 1 and 5`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Lt(f64),
+    Le(f64),
+    Gt(f64),
+    Ge(f64),
+    Eq(f64),
+    Ne(f64),
+    Between(f64, f64),
+}
+
+impl Comparison {
+    /// Whether `x` satisfies the comparison.
+    pub fn holds(self, x: f64) -> bool {
+        match self {
+            Comparison::Lt(v) => x < v,
+            Comparison::Le(v) => x <= v,
+            Comparison::Gt(v) => x > v,
+            Comparison::Ge(v) => x >= v,
+            Comparison::Eq(v) => x == v,
+            Comparison::Ne(v) => x != v,
+            Comparison::Between(lo, hi) => lo <= x && x <= hi,
+        }
+    }
+
+    /// The threshold(s), for drawing lines on a timeline.
+    pub fn thresholds(self) -> Vec<f64> {
+        match self {
+            Comparison::Lt(v)
+            | Comparison::Le(v)
+            | Comparison::Gt(v)
+            | Comparison::Ge(v)
+            | Comparison::Eq(v)
+            | Comparison::Ne(v) => vec![v],
+            Comparison::Between(lo, hi) => vec![lo, hi],
+        }
+    }
+}
+
+impl std::fmt::Display for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Comparison::Lt(v) => write!(f, "< {v}"),
+            Comparison::Le(v) => write!(f, "<= {v}"),
+            Comparison::Gt(v) => write!(f, "> {v}"),
+            Comparison::Ge(v) => write!(f, ">= {v}"),
+            Comparison::Eq(v) => write!(f, "== {v}"),
+            Comparison::Ne(v) => write!(f, "!= {v}"),
+            Comparison::Between(lo, hi) => write!(f, "between {lo} and {hi}"),
+        }
+    }
+}
+
+/// One thing a probe's observation must show.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    /// The probe's numeric value (metric, Prometheus, command stdout number).
+    Value(Comparison),
+    /// HTTP latency, in milliseconds.
+    LatencyMs(Comparison),
+    /// HTTP status code.
+    Status(u16),
+    /// Command exit code.
+    Exit(i32),
+    /// The body (HTTP) or stdout (command) matches this regex (checked at load time).
+    Regex(String),
+    /// A JSON path into the body, whose value must match.
+    JsonPath { path: String, equals: Option<serde_json::Value>, compare: Option<Comparison> },
+}
+
+/// Guardrails: judged right after each sample.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GuardrailsPlan {
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+    pub rules: Vec<GuardrailPlan>,
+}
+
+/// One guardrail rule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GuardrailPlan {
+    pub name: String,
+    pub source: ProbeSource,
+    pub breach: Comparison,
+    /// Consecutive breaching samples before it trips.
+    pub for_samples: u32,
+    pub action: GuardrailAction,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailAction {
+    Rollback,
+    Warn,
+}
+
+/// Actions on one target.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GroupPlan {
+    pub name: String,
+    pub target: String,
+    pub mode: GroupMode,
+    /// Indices of groups that must finish first.
+    pub after: Vec<usize>,
+    pub actions: Vec<ActionPlan>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupMode {
+    Sequential,
+    Parallel,
+}
+
+/// One fault with checked params.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ActionPlan {
+    /// A label for progress and reports, e.g. `fill/disk-fill#1`.
+    pub label: String,
+    pub fault: String,
+    pub params: Params,
+    /// How long the fault is held; `None` for instantaneous faults.
+    #[serde(with = "humantime_serde_compat::option")]
+    pub duration: Option<Duration>,
+    #[serde(with = "humantime_serde_compat")]
+    pub wait_before: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub wait_after: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackPolicy {
+    Always,
+    Never,
+}
+
+/// Durations serialise as human strings (`"1s 500ms"`) in reports and plans.
+pub mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for `Option<Duration>`.
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            let text = Option::<String>::deserialize(d)?;
+            text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
+        }
+    }
+}

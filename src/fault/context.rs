@@ -1,0 +1,94 @@
+//! The seam every fault implements: describe, check, prepare (no side effects), apply.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::ids::InjectionId;
+
+use super::params::{ParamSpec, Params};
+use super::undo::Undo;
+
+/// What `faultdrill faults` shows about a fault, and what the loader checks against.
+#[derive(Debug)]
+pub struct FaultInfo {
+    /// The name used in experiments, e.g. `cpu-burn`.
+    pub name: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    pub params: &'static [ParamSpec],
+    /// Whether it is held for a duration (false for instantaneous faults like process-kill).
+    pub is_held: bool,
+}
+
+/// What a fault needs to know about where and when it is injected.
+#[derive(Clone, Debug)]
+pub struct InjectContext {
+    pub injection: InjectionId,
+    /// When the fault must be gone even if nobody rolls it back (helpers exit by themselves).
+    pub deadline: SystemTime,
+    /// The faultdrill executable, for spawning helper processes (`faultdrill __burn-cpu ...`).
+    pub exe: PathBuf,
+    /// Ports that network faults must never block (the daemon's own port).
+    pub protected_ports: Vec<u16>,
+    /// Addresses that network faults must never block (the controller's address).
+    pub protected_addresses: Vec<std::net::IpAddr>,
+}
+
+/// A fault ready to apply: its undo is known before anything changes, so it can
+/// be journaled first (DESIGN §4 rule 1).
+pub struct Prepared {
+    /// How to undo it; committed to the journal before `apply` runs.
+    pub undo: Undo,
+    /// The exact changes `apply` would make (commands, files, signals), for `--dry-run`.
+    pub preview: Vec<String>,
+    /// Makes the change. Called once, after the undo is durable.
+    pub apply: Box<dyn FnOnce() -> Result<(), FaultError> + Send>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("undo", &self.undo).field("preview", &self.preview).finish()
+    }
+}
+
+/// Why a fault could not be prepared or applied. Messages read after "failed to inject: ".
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// The host lacks something the fault needs (netem, nftables, a path).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The fault refuses for safety (PID 1, faultdrill itself, disk past 99 %).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Nothing matched the fault's selection (no such process).
+    #[error("{0}")]
+    NoTarget(String),
+    /// The change itself failed.
+    #[error("{context}")]
+    Apply {
+        context: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+}
+
+impl FaultError {
+    /// An apply failure with its I/O cause.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        FaultError::Apply { context: context.into(), source: Some(source) }
+    }
+}
+
+/// One fault of the library.
+pub trait Fault: Send + Sync + 'static {
+    fn info(&self) -> &'static FaultInfo;
+
+    /// Checks that go beyond each parameter's kind (e.g. "exactly one of name,
+    /// pattern or pid"). Runs at load time; the message names the parameters.
+    fn check(&self, _params: &Params) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Works out exactly what to change and how to undo it, touching nothing.
+    fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError>;
+}

@@ -1,0 +1,329 @@
+//! Fault parameters: their declared kinds, and checking raw values into typed ones.
+//!
+//! Raw parameters arrive as JSON values (from the YAML loader, the daemon API
+//! or `--param k=v`). [`Params::check`] turns them into [`ParamValue`]s against
+//! a fault's [`ParamSpec`]s, applying defaults and reporting every problem by
+//! parameter name so the caller can point at the right line.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Raw parameters as written by a user, before checking.
+pub type RawParams = BTreeMap<String, serde_json::Value>;
+
+/// What kind of value a parameter takes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamKind {
+    /// A whole number within `min..=max`.
+    Integer { min: i64, max: i64 },
+    /// A percentage within `min..=max` (e.g. `50`, `50%`, `12.5`).
+    Percent { min: f64, max: f64 },
+    /// A positive human duration (`100ms`, `5s`).
+    Duration,
+    /// A human size (`64MiB`, `1G`, `4096`).
+    Bytes,
+    /// A free text value.
+    Text,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+    /// `true` or `false`.
+    Bool,
+    /// A list of text values (a YAML sequence, or a comma-separated string).
+    List,
+}
+
+impl ParamKind {
+    /// A short human name of the kind, as shown by `faultdrill faults`.
+    pub fn describe(&self) -> String {
+        match self {
+            ParamKind::Integer { min, max } => format!("integer {min}..{max}"),
+            ParamKind::Percent { min, max } => format!("percent {min}..{max}"),
+            ParamKind::Duration => "duration".into(),
+            ParamKind::Bytes => "size".into(),
+            ParamKind::Text => "text".into(),
+            ParamKind::Choice(words) => words.join("|"),
+            ParamKind::Bool => "bool".into(),
+            ParamKind::List => "list".into(),
+        }
+    }
+}
+
+/// One declared parameter of a fault.
+#[derive(Clone, Debug)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    /// The default, written as a user would write it; `None` with `required: false` means "absent".
+    pub default: Option<&'static str>,
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+/// A checked parameter value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Bool(bool),
+    Integer(i64),
+    Number(f64),
+    Text(String),
+    List(Vec<String>),
+}
+
+/// Checked parameters of one action, defaults applied.
+///
+/// Values are stored in their canonical raw form (durations as `"100ms"`,
+/// sizes as a byte count), so they serialise to the journal and the API and
+/// check again to the same thing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Params(BTreeMap<String, ParamValue>);
+
+/// A problem with one parameter (or with the set as a whole when `name` is `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamProblem {
+    pub name: Option<String>,
+    pub message: String,
+}
+
+impl Params {
+    /// Checks raw values against `specs`: unknown names, wrong kinds, out-of-range
+    /// values and missing required ones are all reported, not just the first.
+    pub fn check(specs: &[ParamSpec], raw: &RawParams) -> Result<Params, Vec<ParamProblem>> {
+        let mut problems = Vec::new();
+        let mut values = BTreeMap::new();
+        for (name, value) in raw {
+            match specs.iter().find(|s| s.name == name) {
+                None => problems.push(ParamProblem {
+                    name: Some(name.clone()),
+                    message: format!(
+                        "unknown parameter `{name}`; expected one of: {}",
+                        specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+                Some(spec) => match check_value(spec.kind, value) {
+                    Ok(v) => {
+                        values.insert(name.clone(), v);
+                    }
+                    Err(message) => problems.push(ParamProblem {
+                        name: Some(name.clone()),
+                        message: format!("parameter `{name}`: {message}"),
+                    }),
+                },
+            }
+        }
+        for spec in specs {
+            if values.contains_key(spec.name) || raw.contains_key(spec.name) {
+                continue;
+            }
+            if let Some(default) = spec.default {
+                let v = check_value(spec.kind, &serde_json::Value::String(default.into()))
+                    .expect("built-in defaults are valid");
+                values.insert(spec.name.to_string(), v);
+            } else if spec.required {
+                problems.push(ParamProblem {
+                    name: None,
+                    message: format!("missing required parameter `{}` ({})", spec.name, spec.doc),
+                });
+            }
+        }
+        if problems.is_empty() { Ok(Params(values)) } else { Err(problems) }
+    }
+
+    /// Whether a parameter was given (or has a default).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// All values, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ParamValue)> {
+        self.0.iter()
+    }
+
+    /// Back to raw JSON form (for the API and the journal).
+    pub fn to_raw(&self) -> RawParams {
+        self.0.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).expect("plain values"))).collect()
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.0.get(name) {
+            Some(ParamValue::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn integer(&self, name: &str) -> Option<i64> {
+        match self.0.get(name) {
+            Some(ParamValue::Integer(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.0.get(name) {
+            Some(ParamValue::Number(n)) => Some(*n),
+            Some(ParamValue::Integer(i)) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.0.get(name) {
+            Some(ParamValue::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// A duration parameter (stored as its human text).
+    pub fn duration(&self, name: &str) -> Option<Duration> {
+        self.text(name).and_then(|t| humantime::parse_duration(t).ok())
+    }
+
+    /// A size parameter, in bytes.
+    pub fn bytes(&self, name: &str) -> Option<u64> {
+        self.integer(name).and_then(|i| u64::try_from(i).ok())
+    }
+
+    pub fn list(&self, name: &str) -> &[String] {
+        match self.0.get(name) {
+            Some(ParamValue::List(l)) => l,
+            _ => &[],
+        }
+    }
+}
+
+fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Checks one raw value against a kind; the message reads after "parameter `x`: ".
+pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamValue, String> {
+    if let ParamKind::List = kind {
+        return match value {
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|i| scalar_text(i).ok_or_else(|| "expected a list of plain values".to_string()))
+                .collect::<Result<Vec<_>, _>>()
+                .map(ParamValue::List),
+            other => match scalar_text(other) {
+                Some(s) => {
+                    Ok(ParamValue::List(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()))
+                }
+                None => Err("expected a list".into()),
+            },
+        };
+    }
+    let text = scalar_text(value).ok_or_else(|| format!("expected {}, found a structure", kind.describe()))?;
+    match kind {
+        ParamKind::Integer { min, max } => {
+            let n: i64 = text.parse().map_err(|_| format!("expected an integer, found `{text}`"))?;
+            if n < min || n > max {
+                return Err(format!("{n} is out of range {min}..{max}"));
+            }
+            Ok(ParamValue::Integer(n))
+        }
+        ParamKind::Percent { min, max } => {
+            let n: f64 = text
+                .trim_end_matches('%')
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a percentage, found `{text}`"))?;
+            if !n.is_finite() || n < min || n > max {
+                return Err(format!("{text} is out of range {min}..{max} percent"));
+            }
+            Ok(ParamValue::Number(n))
+        }
+        ParamKind::Duration => {
+            let d = humantime::parse_duration(&text)
+                .map_err(|_| format!("expected a duration such as `500ms` or `30s`, found `{text}`"))?;
+            if d.is_zero() {
+                return Err("a duration must be greater than zero".into());
+            }
+            Ok(ParamValue::Text(text))
+        }
+        ParamKind::Bytes => parse_bytes(&text).map(|b| ParamValue::Integer(b as i64)),
+        ParamKind::Text => Ok(ParamValue::Text(text)),
+        ParamKind::Choice(words) => {
+            if words.contains(&text.as_str()) {
+                Ok(ParamValue::Text(text))
+            } else {
+                Err(format!("expected one of {}, found `{text}`", words.join(", ")))
+            }
+        }
+        ParamKind::Bool => match text.as_str() {
+            "true" => Ok(ParamValue::Bool(true)),
+            "false" => Ok(ParamValue::Bool(false)),
+            _ => Err(format!("expected true or false, found `{text}`")),
+        },
+        ParamKind::List => unreachable!("handled above"),
+    }
+}
+
+/// Parses a human size: `4096`, `64k`, `64KiB`, `10MB`, `1.5G` (binary units).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("expected a size such as `64MiB`, found `{text}`"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("unknown size unit in `{text}`; use B, KiB, MiB, GiB or TiB")),
+    };
+    let bytes = n * mult as f64;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > i64::MAX as f64 {
+        return Err(format!("size `{text}` is out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SPECS: &[ParamSpec] = &[
+        ParamSpec {
+            name: "percent",
+            kind: ParamKind::Percent { min: 1.0, max: 100.0 },
+            default: Some("50"),
+            required: false,
+            doc: "load",
+        },
+        ParamSpec { name: "latency", kind: ParamKind::Duration, default: None, required: true, doc: "delay" },
+        ParamSpec { name: "size", kind: ParamKind::Bytes, default: None, required: false, doc: "size" },
+    ];
+
+    #[test]
+    fn defaults_apply_and_values_are_typed() {
+        let raw: RawParams = [("latency".to_string(), json!("100ms")), ("size".into(), json!("2MiB"))].into();
+        let p = Params::check(SPECS, &raw).unwrap();
+        assert_eq!(p.number("percent"), Some(50.0));
+        assert_eq!(p.duration("latency"), Some(Duration::from_millis(100)));
+        assert_eq!(p.bytes("size"), Some(2 << 20));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let raw: RawParams = [("percent".to_string(), json!(150)), ("bogus".into(), json!(1))].into();
+        let problems = Params::check(SPECS, &raw).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn checked_params_round_trip_through_raw() {
+        let raw: RawParams = [("latency".to_string(), json!("1s")), ("size".into(), json!("1k"))].into();
+        let p = Params::check(SPECS, &raw).unwrap();
+        assert_eq!(Params::check(SPECS, &p.to_raw()).unwrap(), p);
+    }
+}

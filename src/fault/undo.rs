@@ -1,0 +1,76 @@
+//! Undo records: data, not closures, so a fresh process can roll back from the journal alone.
+//!
+//! Every variant's `carry_out` is idempotent: "already gone" is success. Process
+//! references carry the start time so a recycled PID is never signalled, and
+//! network undos name their namespace so the wrong one is never touched.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::InjectionId;
+use crate::platform::linux::ProcRef;
+
+/// How to undo one injection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Undo {
+    /// Instantaneous faults (process-kill): nothing to undo.
+    Nothing,
+    /// Delete a file faultdrill created (disk-fill).
+    DeleteFile { path: PathBuf },
+    /// Stop every helper process tagged with this injection id
+    /// (cpu-burn, memory-stress, tcp-proxy-latency).
+    StopHelpers { injection: InjectionId },
+    /// SIGCONT each process, if it is still the same process (process-pause).
+    Resume { processes: Vec<ProcRef> },
+    /// Delete an nftables table faultdrill owns, in a network namespace (`None`: the current one).
+    DeleteNftTable { netns: Option<String>, family: String, table: String },
+    /// Delete a root qdisc on a device, only if it still carries faultdrill's handle.
+    DeleteRootQdisc { netns: Option<String>, device: String, handle: String },
+    /// Several undos, carried out in reverse order.
+    All { steps: Vec<Undo> },
+}
+
+/// What carrying out an undo found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UndoOutcome {
+    /// The fault was there and is now gone.
+    Undone,
+    /// Nothing was left to undo (idempotent success).
+    AlreadyGone,
+}
+
+/// Why an undo failed: the fault may still be in place.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct UndoError {
+    pub what: String,
+    #[source]
+    pub source: Option<std::io::Error>,
+}
+
+impl Undo {
+    /// Carries the undo out. Safe to call any number of times.
+    pub fn carry_out(&self) -> Result<UndoOutcome, UndoError> {
+        match self {
+            Undo::Nothing => Ok(UndoOutcome::AlreadyGone),
+            Undo::All { steps } => {
+                let mut outcome = UndoOutcome::AlreadyGone;
+                let mut first_error = None;
+                for step in steps.iter().rev() {
+                    match step.carry_out() {
+                        Ok(UndoOutcome::Undone) => outcome = UndoOutcome::Undone,
+                        Ok(UndoOutcome::AlreadyGone) => {}
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                first_error.map_or(Ok(outcome), Err)
+            }
+            other => Err(UndoError { what: format!("undo `{other:?}` is not implemented yet"), source: None }),
+        }
+    }
+}

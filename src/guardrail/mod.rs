@@ -1,0 +1,1 @@
+//! Guardrails: judge each sample, trip after `for` consecutive breaches.

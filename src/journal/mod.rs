@@ -1,0 +1,7 @@
+//! The journal: a SQLite store of injections (with their undo records) and runs.
+
+mod state_dir;
+mod store;
+
+pub use state_dir::default_state_dir;
+pub use store::{InjectionRecord, InjectionState, Journal, JournalError, NewInjection, RunRecord, now_ms};

@@ -1,0 +1,392 @@
+//! SQLite persistence for injections and runs (WAL, `synchronous=FULL`).
+//!
+//! The undo record of an injection is committed as `pending` *before* the fault
+//! is applied, then marked `active`; anything left `pending` or `active` after a
+//! crash is what `faultdrill recover` and a starting daemon roll back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{InjectionId, RunId};
+
+/// Milliseconds since the Unix epoch, the journal's clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Where an injection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InjectionState {
+    /// The undo is journaled; the fault may or may not have been applied yet.
+    Pending,
+    /// The fault is applied.
+    Active,
+    /// The undo was carried out.
+    RolledBack,
+    /// Applying or undoing failed; `note` says what.
+    Failed,
+}
+
+impl InjectionState {
+    fn as_str(self) -> &'static str {
+        match self {
+            InjectionState::Pending => "pending",
+            InjectionState::Active => "active",
+            InjectionState::RolledBack => "rolled_back",
+            InjectionState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> InjectionState {
+        match s {
+            "pending" => InjectionState::Pending,
+            "active" => InjectionState::Active,
+            "rolled_back" => InjectionState::RolledBack,
+            _ => InjectionState::Failed,
+        }
+    }
+}
+
+/// What is journaled before a fault is applied.
+#[derive(Clone, Debug)]
+pub struct NewInjection {
+    pub id: InjectionId,
+    pub run: Option<RunId>,
+    pub fault: String,
+    /// Checked parameters, as JSON.
+    pub params: serde_json::Value,
+    /// The undo record, as JSON (a `fault::Undo`).
+    pub undo: serde_json::Value,
+    pub deadline_ms: i64,
+    /// Lease TTL for remote injections; `None` for local ones.
+    pub lease_ms: Option<i64>,
+}
+
+/// One injection as the journal holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InjectionRecord {
+    pub id: InjectionId,
+    pub run: Option<RunId>,
+    pub fault: String,
+    pub params: serde_json::Value,
+    pub undo: serde_json::Value,
+    pub state: InjectionState,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub deadline_ms: i64,
+    pub lease_ms: Option<i64>,
+    pub lease_expires_ms: Option<i64>,
+    /// Why it ended the way it did (rollback reason, error text).
+    pub note: Option<String>,
+}
+
+/// One run as the journal holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub name: String,
+    pub state: String,
+    pub outcome: Option<String>,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+/// Why the journal could not be read or written. Reads after "failed to ".
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("create the state directory {path}; pass --state-dir or set FAULTDRILL_STATE_DIR to a writable directory")]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("use the journal {path}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// The journal of one state directory. Cheap to share behind an `Arc`.
+pub struct Journal {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS injections (
+    id TEXT PRIMARY KEY,
+    run_id TEXT,
+    fault TEXT NOT NULL,
+    params TEXT NOT NULL,
+    undo TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    deadline_ms INTEGER NOT NULL,
+    lease_ms INTEGER,
+    lease_expires_ms INTEGER,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS injections_state ON injections(state);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    outcome TEXT,
+    started_ms INTEGER NOT NULL,
+    finished_ms INTEGER
+);
+";
+
+const INJECTION_COLUMNS: &str = "id, run_id, fault, params, undo, state, created_ms, updated_ms, \
+     deadline_ms, lease_ms, lease_expires_ms, note";
+
+impl Journal {
+    /// Opens (creating if needed) `<state_dir>/journal.db`.
+    pub fn open(state_dir: &Path) -> Result<Journal, JournalError> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|source| JournalError::StateDir { path: state_dir.to_path_buf(), source })?;
+        let path = state_dir.join("journal.db");
+        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Journal { path, conn: Mutex::new(conn) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, JournalError> {
+        let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&conn).map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })
+    }
+
+    /// Commits an injection's undo as `pending`, before the fault is applied.
+    pub fn record_pending(&self, new: &NewInjection) -> Result<(), JournalError> {
+        let now = now_ms();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO injections (id, run_id, fault, params, undo, state, created_ms, updated_ms, \
+                 deadline_ms, lease_ms, lease_expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9)",
+                params![
+                    new.id.as_str(),
+                    new.run.as_ref().map(|r| r.as_str().to_string()),
+                    new.fault,
+                    new.params.to_string(),
+                    new.undo.to_string(),
+                    now,
+                    new.deadline_ms,
+                    new.lease_ms,
+                    new.lease_ms.map(|l| now + l),
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Replaces the undo record (when applying learned more, e.g. helper PIDs).
+    pub fn update_undo(&self, id: &InjectionId, undo: &serde_json::Value) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE injections SET undo = ?2, updated_ms = ?3 WHERE id = ?1",
+                params![id.as_str(), undo.to_string(), now_ms()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Moves an injection to `state`, with a note saying why.
+    pub fn set_state(&self, id: &InjectionId, state: InjectionState, note: Option<&str>) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE injections SET state = ?2, note = COALESCE(?3, note), updated_ms = ?4 WHERE id = ?1",
+                params![id.as_str(), state.as_str(), note, now_ms()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Pushes the lease of an injection `lease_ms` into the future. Returns false if unknown.
+    pub fn renew_lease(&self, id: &InjectionId) -> Result<bool, JournalError> {
+        let now = now_ms();
+        self.with(|c| {
+            c.execute(
+                "UPDATE injections SET lease_expires_ms = ?2 + lease_ms, updated_ms = ?2 \
+                 WHERE id = ?1 AND lease_ms IS NOT NULL AND state IN ('pending', 'active')",
+                params![id.as_str(), now],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    /// One injection by id.
+    pub fn get(&self, id: &InjectionId) -> Result<Option<InjectionRecord>, JournalError> {
+        let sql = format!("SELECT {INJECTION_COLUMNS} FROM injections WHERE id = ?1");
+        self.with(|c| c.query_row(&sql, [id.as_str()], row_to_injection).optional())
+    }
+
+    /// Every injection that is pending or active, newest first (the rollback order).
+    pub fn live(&self) -> Result<Vec<InjectionRecord>, JournalError> {
+        self.query_injections("WHERE state IN ('pending', 'active') ORDER BY created_ms DESC, rowid DESC", [])
+    }
+
+    /// Live injections of one fault kind (to refuse a second one on the same host).
+    pub fn live_of_fault(&self, fault: &str) -> Result<Vec<InjectionRecord>, JournalError> {
+        self.query_injections("WHERE state IN ('pending', 'active') AND fault = ?1 ORDER BY created_ms DESC", [fault])
+    }
+
+    /// The most recent injections, any state.
+    pub fn recent(&self, limit: usize) -> Result<Vec<InjectionRecord>, JournalError> {
+        self.query_injections("ORDER BY created_ms DESC, rowid DESC LIMIT ?1", [limit as i64])
+    }
+
+    /// Live injections whose deadline or lease has passed at `now`.
+    pub fn overdue(&self, now: i64) -> Result<Vec<InjectionRecord>, JournalError> {
+        self.query_injections(
+            "WHERE state IN ('pending', 'active') AND (deadline_ms <= ?1 OR lease_expires_ms <= ?1) \
+             ORDER BY created_ms DESC",
+            [now],
+        )
+    }
+
+    fn query_injections<P: rusqlite::Params>(&self, tail: &str, args: P) -> Result<Vec<InjectionRecord>, JournalError> {
+        let sql = format!("SELECT {INJECTION_COLUMNS} FROM injections {tail}");
+        self.with(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(args, row_to_injection)?;
+            rows.collect()
+        })
+    }
+
+    /// Records that a run started.
+    pub fn record_run_start(&self, id: &RunId, name: &str) -> Result<(), JournalError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO runs (id, name, state, started_ms) VALUES (?1, ?2, 'running', ?3)",
+                params![id.as_str(), name, now_ms()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Records a run's state, and its outcome once it has one.
+    pub fn record_run_state(&self, id: &RunId, state: &str, outcome: Option<&str>) -> Result<(), JournalError> {
+        let finished = outcome.map(|_| now_ms());
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET state = ?2, outcome = COALESCE(?3, outcome), \
+                 finished_ms = COALESCE(?4, finished_ms) WHERE id = ?1",
+                params![id.as_str(), state, outcome, finished],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The most recent runs.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, JournalError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, name, state, outcome, started_ms, finished_ms FROM runs \
+                 ORDER BY started_ms DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| {
+                Ok(RunRecord {
+                    id: RunId::from_string(r.get::<_, String>(0)?),
+                    name: r.get(1)?,
+                    state: r.get(2)?,
+                    outcome: r.get(3)?,
+                    started_ms: r.get(4)?,
+                    finished_ms: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+fn row_to_injection(r: &rusqlite::Row<'_>) -> rusqlite::Result<InjectionRecord> {
+    let json = |i: usize| -> rusqlite::Result<serde_json::Value> {
+        let text: String = r.get(i)?;
+        serde_json::from_str(&text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    Ok(InjectionRecord {
+        id: InjectionId::from_string(r.get::<_, String>(0)?),
+        run: r.get::<_, Option<String>>(1)?.map(RunId::from_string),
+        fault: r.get(2)?,
+        params: json(3)?,
+        undo: json(4)?,
+        state: InjectionState::parse(&r.get::<_, String>(5)?),
+        created_ms: r.get(6)?,
+        updated_ms: r.get(7)?,
+        deadline_ms: r.get(8)?,
+        lease_ms: r.get(9)?,
+        lease_expires_ms: r.get(10)?,
+        note: r.get(11)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(id: &InjectionId, fault: &str) -> NewInjection {
+        NewInjection {
+            id: id.clone(),
+            run: None,
+            fault: fault.into(),
+            params: serde_json::json!({"path": "/tmp"}),
+            undo: serde_json::json!({"kind": "nothing"}),
+            deadline_ms: now_ms() + 60_000,
+            lease_ms: None,
+        }
+    }
+
+    #[test]
+    fn pending_then_active_then_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let id = InjectionId::generate();
+        journal.record_pending(&sample(&id, "disk-fill")).unwrap();
+        assert_eq!(journal.live().unwrap().len(), 1);
+        journal.set_state(&id, InjectionState::Active, None).unwrap();
+        assert_eq!(journal.live_of_fault("disk-fill").unwrap().len(), 1);
+        journal.set_state(&id, InjectionState::RolledBack, Some("completed")).unwrap();
+        assert!(journal.live().unwrap().is_empty());
+        let rec = journal.get(&id).unwrap().unwrap();
+        assert_eq!(rec.state, InjectionState::RolledBack);
+        assert_eq!(rec.note.as_deref(), Some("completed"));
+    }
+
+    #[test]
+    fn journal_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = InjectionId::generate();
+        Journal::open(dir.path()).unwrap().record_pending(&sample(&id, "cpu-burn")).unwrap();
+        let again = Journal::open(dir.path()).unwrap();
+        assert_eq!(again.live().unwrap()[0].id, id);
+    }
+
+    #[test]
+    fn overdue_finds_expired_leases() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let id = InjectionId::generate();
+        journal.record_pending(&NewInjection { lease_ms: Some(10), ..sample(&id, "cpu-burn") }).unwrap();
+        assert!(journal.overdue(now_ms() - 1_000).unwrap().is_empty());
+        assert_eq!(journal.overdue(now_ms() + 20).unwrap().len(), 1);
+        assert!(journal.renew_lease(&id).unwrap());
+    }
+}

@@ -1,0 +1,5 @@
+//! Linux specifics: /proc, signals, filesystems, network namespaces.
+
+mod procs;
+
+pub use procs::{ProcRef, process_start_time};

@@ -1,0 +1,1 @@
+//! Steady-state probes: one source per file (host metrics, HTTP, Prometheus, command).

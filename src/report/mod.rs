@@ -1,0 +1,1 @@
+//! Run reports: JSON, JUnit and HTML.
