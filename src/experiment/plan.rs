@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fault::Params;
+use super::params::Params;
 
 /// One experiment, ready to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use crate::ids::InjectionId;
 
-use super::params::{ParamSpec, Params};
 use super::undo::Undo;
+use crate::experiment::{ParamSpec, Params};
 
 /// What `faultdrill faults` shows about a fault, and what the loader checks against.
 #[derive(Debug)]

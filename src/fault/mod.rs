@@ -2,10 +2,11 @@
 
 mod context;
 mod library;
-mod params;
 mod undo;
 
+pub use crate::experiment::{
+    ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
+};
 pub use context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
-pub use library::{all_faults, find_fault};
-pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes};
+pub use library::{all_faults, catalog, find_fault};
 pub use undo::{Undo, UndoError, UndoOutcome};

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::InjectionId;
-use crate::platform::linux::ProcRef;
+use crate::platform::linux::{self, ProcRef};
 
 /// How to undo one injection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,7 +70,13 @@ impl Undo {
                 }
                 first_error.map_or(Ok(outcome), Err)
             }
-            other => Err(UndoError { what: format!("undo `{other:?}` is not implemented yet"), source: None }),
+            Undo::DeleteFile { path } => linux::files::delete_file(path),
+            Undo::StopHelpers { injection } => linux::helpers::stop_helpers(injection),
+            Undo::Resume { processes } => linux::signals::resume(processes),
+            Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
+            Undo::DeleteRootQdisc { netns, device, handle } => {
+                linux::tc::delete_root_qdisc(netns.as_deref(), device, handle)
+            }
         }
     }
 }

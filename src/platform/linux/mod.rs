@@ -1,5 +1,10 @@
 //! Linux specifics: /proc, signals, filesystems, network namespaces.
 
+pub mod files;
+pub mod helpers;
+pub mod nft;
 mod procs;
+pub mod signals;
+pub mod tc;
 
 pub use procs::{ProcRef, process_start_time};
