@@ -112,6 +112,26 @@ impl Host {
         }
     }
 
+    /// Reads one host metric on this host.
+    pub async fn sample_metric(
+        &self,
+        metric: crate::experiment::HostMetric,
+        path: Option<&std::path::Path>,
+        process: Option<&str>,
+    ) -> Result<f64, HostError> {
+        match self {
+            Host::Local(h) => {
+                let (path, process) = (path.map(|p| p.to_path_buf()), process.map(str::to_string));
+                tokio::task::spawn_blocking(move || {
+                    crate::probe::read_host_metric(metric, path.as_deref(), process.as_deref())
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+                .map_err(|message| HostError::Remote { host: h.name().to_string(), message })
+            }
+        }
+    }
+
     pub async fn renew_lease(&self, id: &InjectionId) -> Result<(), HostError> {
         match self {
             Host::Local(_) => {
