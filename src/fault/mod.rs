@@ -1,12 +1,24 @@
 //! The fault library: one fault per file, the parameters they take, and undo records.
 
 mod context;
+mod cpu_burn;
+mod disk_fill;
 mod library;
+mod memory_stress;
+mod process_kill;
+mod process_pause;
+mod selection;
+mod text;
 mod undo;
 
 pub use crate::experiment::{
     ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
 };
 pub use context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+pub use cpu_burn::CpuBurn;
+pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use library::{all_faults, catalog, find_fault};
+pub use memory_stress::MemoryStress;
+pub use process_kill::ProcessKill;
+pub use process_pause::ProcessPause;
 pub use undo::{Undo, UndoError, UndoOutcome};
