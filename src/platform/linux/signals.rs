@@ -61,13 +61,20 @@ fn pidfd_open(pid: i32) -> io::Result<Option<OwnedFd>> {
     Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) }))
 }
 
-/// SIGCONTs each process that is still the recorded one; gone ones are fine.
+/// SIGCONTs each recorded process that is still that process and still stopped;
+/// gone or already running ones are fine.
 ///
 /// Only the recorded processes are touched. `Undone` if at least one was resumed.
 pub fn resume(processes: &[ProcRef]) -> Result<UndoOutcome, UndoError> {
     let mut outcome = UndoOutcome::AlreadyGone;
     let mut failures = Vec::new();
     for process in processes {
+        // Not stopped (any more): nothing to undo, and a running process gets no stray SIGCONT.
+        let is_stopped =
+            super::procs::read_stat(process.pid).is_some_and(|s| s.start_time == process.start_time && s.state == 'T');
+        if !is_stopped {
+            continue;
+        }
         match send(process, Signal::SIGCONT) {
             Ok(Delivery::Sent) => outcome = UndoOutcome::Undone,
             Ok(Delivery::Gone) => {}
