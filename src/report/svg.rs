@@ -34,8 +34,8 @@ const WIDTH: f64 = 960.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 const PANEL: f64 = 110.0;
-const GAP: f64 = 28.0;
-const TOP: f64 = 24.0;
+const GAP: f64 = 34.0;
+const TOP: f64 = 40.0;
 const AXIS: f64 = 30.0;
 
 /// Escapes text for XML content and attributes.
@@ -71,7 +71,7 @@ pub fn timeline_svg(start_ms: i64, end_ms: i64, series: &[Series], windows: &[Wi
             escape(&w.label)
         );
         let _ =
-            write!(svg, r#"<text class="lbl" x="{:.1}" y="{:.1}">{}</text>"#, x0 + 3.0, TOP - 6.0, escape(&w.label));
+            write!(svg, r#"<text class="lbl" x="{:.1}" y="{:.1}">{}</text>"#, x0 + 3.0, TOP - 22.0, escape(&w.label));
     }
     for (i, s) in series.iter().enumerate() {
         draw_panel(&mut svg, s, TOP + i as f64 * (PANEL + GAP), &x);
@@ -81,9 +81,9 @@ pub fn timeline_svg(start_ms: i64, end_ms: i64, series: &[Series], windows: &[Wi
         let mx = x(m.at_ms);
         let _ = write!(
             svg,
-            r##"<line class="mk" x1="{mx:.1}" y1="{TOP}" x2="{mx:.1}" y2="{bottom:.1}"><title>{0}</title></line><text class="lbl" x="{1:.1}" y="{2:.1}" fill="#c0392b">{0}</text>"##,
+            r##"<line class="mk" x1="{mx:.1}" y1="{TOP}" x2="{mx:.1}" y2="{bottom:.1}"><title>{0}</title></line><text class="lbl" x="{1:.1}" y="{2:.1}" fill="#c0392b" text-anchor="end">{0}</text>"##,
             escape(&m.label),
-            mx + 4.0,
+            mx - 4.0,
             bottom - 4.0
         );
     }
@@ -101,14 +101,15 @@ fn draw_panel(svg: &mut String, s: &Series, top: f64, x: &dyn Fn(i64) -> f64) {
         (lo, hi) = (lo - 1.0, hi + 1.0);
     }
     let pad = (hi - lo) * 0.08;
-    let (lo, hi) = (lo - pad, hi + pad);
+    // Non-negative quantities (percent, latency, counts) keep zero as their floor.
+    let (lo, hi) = (if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad }, hi + pad);
     let y = |v: f64| top + PANEL - (v - lo) / (hi - lo) * PANEL;
     let _ = write!(
         svg,
-        r#"<g class="series" data-kind="{}" data-name="{}"><text class="lbl" x="4" y="{:.1}">{}</text>"#,
+        r#"<g class="series" data-kind="{}" data-name="{}"><text class="lbl" x="{LEFT}" y="{:.1}" font-weight="bold">{}</text>"#,
         s.kind,
         escape(&s.name),
-        top + 12.0,
+        top - 5.0,
         escape(&s.name)
     );
     let _ = write!(
