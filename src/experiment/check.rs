@@ -119,6 +119,7 @@ fn targets(sink: &mut Sink<'_>, spec: Option<&Named<TargetSpec>>) -> Vec<TargetP
                 sink.error(hosts.span, format!("target `{}` takes `hosts` or `select`, not both", name.value));
                 TargetSelector::Hosts(Vec::new())
             }
+            (None, None) if sink.has_error_within(t.span) => TargetSelector::Hosts(Vec::new()),
             (None, None) => {
                 sink.error(name.span, format!("target `{}` needs `hosts` or `select`", name.value));
                 TargetSelector::Hosts(Vec::new())
@@ -256,6 +257,9 @@ fn source(
 ) -> Option<(ProbeSource, SourceKind)> {
     let count =
         [metric.is_some(), http.is_some(), prometheus.is_some(), command.is_some()].iter().filter(|b| **b).count();
+    if count == 0 && sink.has_error_within(at.span()) {
+        return None;
+    }
     if count != 1 {
         let what = if count == 0 { "needs" } else { "takes exactly" };
         let mut span = at.span();

@@ -106,6 +106,7 @@ fn target(sink: &mut Sink<'_>, node: &Node, name: &str) -> Option<TargetSpec> {
         max: f.get("max").and_then(|n| integer(sink, n, "max")),
         on_empty: f.get("on_empty").and_then(|n| word(sink, n, "on_empty")),
         seed: f.get("seed").and_then(|n| integer(sink, n, "seed")),
+        span: node.span,
     })
 }
 

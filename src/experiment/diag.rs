@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use super::yaml::Span;
+use super::yaml::{Pos, Span};
 
 /// One problem, with everything needed to show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,11 +58,18 @@ pub struct Sink<'s> {
     origin: &'s str,
     lines: Vec<&'s str>,
     items: Vec<Diagnostic>,
+    /// Where each item starts, to tell whether a region already has a problem.
+    starts: Vec<Pos>,
 }
 
 impl<'s> Sink<'s> {
     pub fn new(origin: &'s str, text: &'s str) -> Sink<'s> {
-        Sink { origin, lines: text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect(), items: Vec::new() }
+        Sink {
+            origin,
+            lines: text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect(),
+            items: Vec::new(),
+            starts: Vec::new(),
+        }
     }
 
     /// Records a problem at `span`.
@@ -80,7 +87,10 @@ impl<'s> Sink<'s> {
         let source_line = self.lines.get(line - 1).copied().unwrap_or("").to_string();
         let line_chars = source_line.chars().count();
         let col = span.start.col.min(line_chars);
-        let width = if span.end.line == span.start.line && span.end.col > col {
+        self.starts.push(span.start);
+        let width = if span.end == span.start {
+            1
+        } else if span.end.line == span.start.line && span.end.col > col {
             span.end.col.min(line_chars.max(col + 1)) - col
         } else {
             // A multi-line node: underline the rest of its first line.
@@ -100,6 +110,12 @@ impl<'s> Sink<'s> {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Whether a problem was already reported inside `span` (to avoid follow-on noise).
+    pub fn has_error_within(&self, span: Span) -> bool {
+        let key = |p: Pos| (p.line, p.col);
+        self.starts.iter().any(|s| key(span.start) <= key(*s) && key(*s) < key(span.end))
     }
 
     /// The diagnostics, in source order (stable for problems at the same place).
@@ -187,7 +203,6 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::yaml::Pos;
 
     fn span(line: usize, col: usize, end_col: usize) -> Span {
         Span { start: Pos { line, col, index: 0 }, end: Pos { line, col: end_col, index: 0 } }

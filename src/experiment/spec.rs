@@ -245,6 +245,8 @@ pub struct TargetSpec {
     pub on_empty: Option<Spanned<OnEmptyWord>>,
     /// Seed for `pick` (chosen at random and recorded when absent).
     pub seed: Option<Spanned<i64>>,
+    #[schemars(skip)]
+    pub span: Span,
 }
 
 /// Select inventory hosts by labels.
