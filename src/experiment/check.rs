@@ -62,8 +62,8 @@ pub fn plan(
     }
 }
 
-fn strings(named: &Named<Spanned<String>>) -> BTreeMap<String, String> {
-    named.0.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect()
+fn strings(named: &Named<Spanned<ScalarText>>) -> BTreeMap<String, String> {
+    named.0.iter().map(|(k, v)| (k.value.clone(), v.value.0.clone())).collect()
 }
 
 fn non_empty(sink: &mut Sink<'_>, s: &Spanned<String>, what: &str) -> String {
@@ -289,7 +289,7 @@ fn source(
     if run.value.is_empty() {
         sink.error(run.span, "`run` is empty; give the program and its arguments, as in `[curl, -sf, URL]`");
     }
-    let argv = run.value.iter().map(|a| a.value.clone()).collect();
+    let argv = run.value.iter().map(|a| a.value.0.clone()).collect();
     let timeout = positive(sink, c.timeout.as_ref()).unwrap_or(DEFAULT_COMMAND_TIMEOUT);
     Some((ProbeSource::Command { argv, timeout }, SourceKind::Command))
 }

@@ -62,7 +62,7 @@ pub fn experiment(sink: &mut Sink<'_>, root: &Node) -> ExperimentSpec {
         version: f.required(sink, "version").and_then(|n| integer(sink, n, "version")),
         name: f.required(sink, "name").and_then(|n| string(sink, n, "name")),
         description: f.get("description").and_then(|n| string(sink, n, "description")),
-        labels: f.get("labels").and_then(|n| named(sink, n, "labels", string)),
+        labels: f.get("labels").and_then(|n| named(sink, n, "labels", scalar_text)),
         // Taken out of the tree and decoded first, by `parameters`, for substitution.
         parameters: None,
         targets: f.get("targets").and_then(|n| named(sink, n, "targets", target)),
@@ -97,7 +97,7 @@ fn target(sink: &mut Sink<'_>, node: &Node, name: &str) -> Option<TargetSpec> {
         select: f.get("select").and_then(|n| {
             let f = Fields::read(sink, n, "select", keys_of("SelectSpec"))?;
             let labels = f.required(sink, "labels").and_then(|n| {
-                let value = named(sink, n, "labels", string)?;
+                let value = named(sink, n, "labels", scalar_text)?;
                 Some(Spanned { value, span: n.span })
             });
             Some(SelectSpec { labels })
@@ -178,7 +178,7 @@ fn http(sink: &mut Sink<'_>, node: &Node) -> Option<HttpSpec> {
         url: f.required(sink, "url").and_then(|n| string(sink, n, "url")),
         method: f.get("method").and_then(|n| string(sink, n, "method")),
         timeout: f.get("timeout").and_then(|n| duration(sink, n, "timeout")),
-        headers: f.get("headers").and_then(|n| named(sink, n, "headers", string)),
+        headers: f.get("headers").and_then(|n| named(sink, n, "headers", scalar_text)),
     })
 }
 
@@ -195,7 +195,7 @@ fn prometheus(sink: &mut Sink<'_>, node: &Node) -> Option<PrometheusSpec> {
 fn command(sink: &mut Sink<'_>, node: &Node) -> Option<CommandSpec> {
     let f = Fields::read(sink, node, "command", keys_of("CommandSpec"))?;
     Some(CommandSpec {
-        run: f.required(sink, "run").and_then(|n| spanned_list(sink, n, "run", string)),
+        run: f.required(sink, "run").and_then(|n| spanned_list(sink, n, "run", scalar_text)),
         timeout: f.get("timeout").and_then(|n| duration(sink, n, "timeout")),
     })
 }
@@ -383,6 +383,10 @@ fn string(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Spanned<String
             None
         }
     }
+}
+
+fn scalar_text(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Spanned<ScalarText>> {
+    string(sink, node, what).map(|s| Spanned { value: ScalarText(s.value), span: s.span })
 }
 
 fn integer(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Spanned<i64>> {

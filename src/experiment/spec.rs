@@ -98,6 +98,24 @@ impl JsonSchema for ComparisonText {
     }
 }
 
+/// Free text where YAML would also read a number or boolean (`run: [sleep, 5]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalarText(pub String);
+
+impl JsonSchema for ScalarText {
+    fn schema_name() -> Cow<'static, str> {
+        "ScalarText".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
 /// Any YAML value (fault parameters, parameter defaults), converted to JSON.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnyValue(pub serde_json::Value);
@@ -197,7 +215,7 @@ pub struct ExperimentSpec {
     pub name: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     /// Free labels, copied into the report.
-    pub labels: Option<Named<Spanned<String>>>,
+    pub labels: Option<Named<Spanned<ScalarText>>>,
     /// Template parameters, used in values as `${name}`.
     pub parameters: Option<Named<ParameterSpec>>,
     /// Named sets of hosts. `local` (this host) needs no entry.
@@ -254,7 +272,7 @@ pub struct TargetSpec {
 #[schemars(deny_unknown_fields)]
 pub struct SelectSpec {
     #[schemars(required)]
-    pub labels: Option<Spanned<Named<Spanned<String>>>>,
+    pub labels: Option<Spanned<Named<Spanned<ScalarText>>>>,
 }
 
 /// Which of the selected hosts to use.
@@ -319,7 +337,7 @@ pub struct HttpSpec {
     pub method: Option<Spanned<String>>,
     /// Default 2s.
     pub timeout: Option<Spanned<DurationText>>,
-    pub headers: Option<Named<Spanned<String>>>,
+    pub headers: Option<Named<Spanned<ScalarText>>>,
 }
 
 /// A Prometheus instant query.
@@ -342,7 +360,7 @@ pub struct PrometheusSpec {
 pub struct CommandSpec {
     /// The argv: program, then arguments.
     #[schemars(required)]
-    pub run: Option<Spanned<Vec<Spanned<String>>>>,
+    pub run: Option<Spanned<Vec<Spanned<ScalarText>>>>,
     /// Default 10s.
     pub timeout: Option<Spanned<DurationText>>,
 }
