@@ -134,10 +134,9 @@ impl Host {
 
     pub async fn renew_lease(&self, id: &InjectionId) -> Result<(), HostError> {
         match self {
-            Host::Local(_) => {
-                let _ = id;
-                Ok(())
-            }
+            // Local injections die with this process's journal entry; the lease is kept
+            // current so a daemon sharing the state dir never mistakes them for orphans.
+            Host::Local(h) => h.journal().renew_lease(id).map(|_| ()).map_err(HostError::from),
         }
     }
 }
