@@ -65,6 +65,10 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
     if let Some(dir) = &args.out {
         report::copy_report(dir, &report)?;
     }
+    if let Some(file) = &args.junit {
+        std::fs::write(file, report::to_junit(&report))
+            .with_context(|| format!("write the JUnit report {}", file.display()))?;
+    }
     print_result(&report, &path, args.json)?;
     Ok(report.exit_code.unwrap_or(exit::ERROR))
 }
@@ -111,7 +115,6 @@ fn refuse_unbuilt(args: &RunArgs) -> Result<(), InvalidInput> {
     let unbuilt = [
         (args.daemon.is_some(), "--daemon (submitting runs to a daemon)"),
         (args.inventory.is_some(), "--inventory (hosts reached through daemons)"),
-        (args.junit.is_some(), "--junit (JUnit reports)"),
         (args.template.is_some(), "--template (built-in templates); pass the template file instead"),
     ];
     match unbuilt.iter().find(|(given, _)| *given) {
