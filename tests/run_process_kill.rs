@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
-use run_common::{Owned, example, faultdrill, wait_until};
+use run_common::{example, faultdrill, wait_until};
 
 #[test]
 fn process_kill_kills_the_named_child_and_the_run_deviates() {
@@ -17,8 +17,12 @@ fn process_kill_kills_the_named_child_and_the_run_deviates() {
     let name = format!("fdk{}", std::process::id());
     let exe = work.path().join(&name);
     std::fs::copy("/bin/sleep", &exe).unwrap();
-    let mut child = Owned(Command::new(&exe).arg("120").spawn().unwrap());
-    assert!(wait_until(Duration::from_secs(5), || std::fs::read_to_string(format!("/proc/{}/comm", child.pid()))
+    let mut child = Command::new(&exe).arg("120").spawn().unwrap();
+    let pid = child.id();
+    let _cleanup = KillOnDrop(pid, name.clone());
+    // Reap it as soon as it dies: a zombie would still count as a process by that name.
+    let waiter = std::thread::spawn(move || child.wait().unwrap());
+    assert!(wait_until(Duration::from_secs(5), || std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .is_ok_and(|c| c.trim() == name)));
 
     let output = faultdrill(state.path())
@@ -30,7 +34,7 @@ fn process_kill_kills_the_named_child_and_the_run_deviates() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "deviated: nothing restarted it; stderr:\n{stderr}");
 
-    let status = child.0.wait().unwrap();
+    let status = waiter.join().unwrap();
     assert_eq!(status.signal(), Some(9), "killed with SIGKILL");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["outcome"], "deviated");
@@ -47,4 +51,16 @@ fn process_kill_kills_the_named_child_and_the_run_deviates() {
     assert_eq!(after.len(), 1);
     assert_eq!(after[0]["event"]["ok"], false);
     assert_eq!(after[0]["event"]["sample"]["value"], 0.0);
+}
+
+/// Kills the child if the test ends before the fault did (only if the PID is still it).
+struct KillOnDrop(u32, String);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
+        if comm.trim() == self.1 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0 as i32), nix::sys::signal::SIGKILL);
+        }
+    }
 }

@@ -10,9 +10,9 @@ use crate::experiment::{ExperimentPlan, GroupMode, Params, RollbackPolicy};
 use crate::report::ResolvedTarget;
 
 use super::host::InjectRequest;
-use super::local_host::{INSTANT, error_chain};
+use super::local_host::error_chain;
 use super::targets::ResolvedTargets;
-use super::worker::CALL_TIMEOUT;
+use super::worker::{CALL_TIMEOUT, injection_duration};
 
 /// The resolved plan.
 #[derive(Clone, Debug, Serialize)]
@@ -127,7 +127,7 @@ pub async fn dry_run(plan: &ExperimentPlan, targets: &ResolvedTargets) -> DryRun
                 let req = InjectRequest {
                     fault: action.fault.clone(),
                     params: action.params.clone(),
-                    duration: action.duration.unwrap_or(INSTANT),
+                    duration: injection_duration(action),
                     lease: Some(plan.lease),
                     run: None,
                     dry_run: true,

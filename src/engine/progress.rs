@@ -118,6 +118,7 @@ impl RunObserver for StderrProgress {
             Event::GuardrailSample { guardrail, sample, breached, consecutive, for_samples } => {
                 let state = match (sample.error.is_some(), *breached) {
                     (true, _) => "unmeasured".to_string(),
+                    (false, true) if consecutive > for_samples => "still breaching".to_string(),
                     (false, true) => format!("breaching {consecutive}/{for_samples}"),
                     (false, false) => "ok".to_string(),
                 };

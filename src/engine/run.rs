@@ -18,13 +18,13 @@ use crate::report::{
 
 use super::control::{RunControl, StopRequest, TripRequest};
 use super::host::{Host, InjectRequest};
-use super::local_host::{INSTANT, error_chain};
+use super::local_host::error_chain;
 use super::outcome::{Abort, decide};
 use super::progress::RunObserver;
 use super::sampling::{Sampler, sample_record};
 use super::signals::Signals;
 use super::targets::ResolvedTargets;
-use super::worker::{CALL_TIMEOUT, roll_back_id};
+use super::worker::{CALL_TIMEOUT, injection_duration, roll_back_id};
 
 /// How a run is set up.
 pub struct RunOptions {
@@ -170,7 +170,7 @@ impl Run {
                     let req = InjectRequest {
                         fault: action.fault.clone(),
                         params: action.params.clone(),
-                        duration: action.duration.unwrap_or(INSTANT),
+                        duration: injection_duration(action),
                         lease: Some(plan.lease),
                         run: Some(self.report.run_id.clone()),
                         dry_run: true,

@@ -22,6 +22,17 @@ use super::local_host::{INSTANT, error_chain};
 /// The longest a single inject or rollback call may take before it is reported as failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long past its hold an injection's deadline lies: the engine's rollback at the end of
+/// the hold is what ends a fault; the deadline (helpers exit by themselves, a daemon sweeps)
+/// is the safety net behind it.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+
+/// The duration to ask a host for: the hold plus [`DEADLINE_MARGIN`], or a token one for
+/// instantaneous faults.
+pub fn injection_duration(action: &ActionPlan) -> Duration {
+    action.duration.map_or(INSTANT, |hold| hold + DEADLINE_MARGIN)
+}
+
 /// What a worker tells the run loop.
 pub enum WorkerMsg {
     /// A fault is in place on a host (or, for an instantaneous fault, was applied).
@@ -158,7 +169,7 @@ fn request(job: &GroupJob, action: &ActionPlan) -> InjectRequest {
     InjectRequest {
         fault: action.fault.clone(),
         params: action.params.clone(),
-        duration: action.duration.unwrap_or(INSTANT),
+        duration: injection_duration(action),
         lease: Some(job.lease),
         run: Some(job.run.clone()),
         dry_run: false,
