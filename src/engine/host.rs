@@ -71,7 +71,7 @@ pub enum HostError {
         "inject {fault}: injection {active} of the same fault is still active on {host}; roll it back first (`faultdrill recover {active}`)"
     )]
     Conflict { host: String, fault: String, active: InjectionId },
-    #[error("inject {fault} on {host}: {source}")]
+    #[error("inject {fault} on {host}")]
     Inject {
         host: String,
         fault: String,

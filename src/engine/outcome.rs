@@ -8,8 +8,10 @@ use crate::report::Outcome;
 pub enum Abort {
     /// A guardrail with `action: rollback` tripped.
     Guardrail { name: String, message: String },
-    /// An action could not be injected (or failed its preflight).
+    /// An action could not be injected.
     ActionFailed { message: String },
+    /// An action could not even be prepared: nothing was injected.
+    Preflight { message: String },
     /// SIGINT or SIGTERM.
     Signal { name: String },
     /// A stop request (the API, `faultdrill stop`).
@@ -26,6 +28,7 @@ impl Abort {
         match self {
             Abort::Guardrail { name, .. } => format!("guardrail {name} tripped"),
             Abort::ActionFailed { .. } => "an action failed".into(),
+            Abort::Preflight { .. } => "preflight failed".into(),
             Abort::Signal { name } => format!("{name} received"),
             Abort::Stopped { reason } => format!("stopped: {reason}"),
             Abort::DeviatedBefore { .. } => "the steady state did not hold".into(),
@@ -56,6 +59,7 @@ pub fn decide(abort: Option<&Abort>, deviated: Option<&str>, failed_rollbacks: u
             (Outcome::GuardrailTripped, format!("guardrail {name} tripped ({message}); everything was rolled back"))
         }
         Some(Abort::ActionFailed { message }) => (Outcome::Error, format!("{message}; everything was rolled back")),
+        Some(Abort::Preflight { message }) => (Outcome::Error, format!("{message}; nothing was injected")),
         Some(Abort::Stuck { message }) => (Outcome::Error, format!("{message}; everything was rolled back")),
         Some(Abort::DeviatedBefore { message }) => (
             Outcome::Deviated,
@@ -77,6 +81,7 @@ mod tests {
         let guard = Abort::Guardrail { name: "disk-90".into(), message: "95 >= 90".into() };
         let signal = Abort::Signal { name: "SIGTERM".into() };
         let action = Abort::ActionFailed { message: "inject cpu-burn failed".into() };
+        let preflight = Abort::Preflight { message: "no such process".into() };
         let before = Abort::DeviatedBefore { message: "api-up: status 503".into() };
         let stop = Abort::Stopped { reason: "operator".into() };
         let cases: &[(Option<&Abort>, Option<&str>, usize, Outcome)] = &[
@@ -89,6 +94,7 @@ mod tests {
             (Some(&stop), None, 0, Outcome::Interrupted),
             (Some(&action), None, 0, Outcome::Error),
             (Some(&before), None, 0, Outcome::Deviated),
+            (Some(&preflight), None, 0, Outcome::Error),
         ];
         for (abort, deviated, failed, expected) in cases {
             let (outcome, reason) = decide(*abort, *deviated, *failed);

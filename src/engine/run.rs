@@ -154,15 +154,24 @@ impl Run {
         }
         self.set_state(RunState::RollingBack);
         self.roll_back_everything().await;
-        if !matches!(self.abort, Some(Abort::Signal { .. } | Abort::Stopped { .. } | Abort::DeviatedBefore { .. })) {
+        // After a signal or a stop, leave quickly; if nothing was injected, there is nothing to check.
+        let skip_after = matches!(
+            self.abort,
+            Some(Abort::Signal { .. } | Abort::Stopped { .. } | Abort::DeviatedBefore { .. } | Abort::Preflight { .. })
+        );
+        if !skip_after {
             self.check_steady_state(ProbePhase::After).await;
         }
         self.finish()
     }
 
-    /// Checks every action can be prepared on every host (nothing changes), then the
-    /// steady state before anything is injected.
+    /// Checks the steady state before anything is injected, then that every action can be
+    /// prepared on every host (nothing changes).
     async fn preflight(&mut self) {
+        if let Some(failure) = self.check_steady_state(ProbePhase::Before).await {
+            self.abort = Some(Abort::DeviatedBefore { message: failure });
+            return;
+        }
         let plan = self.plan.clone();
         for (g, group) in plan.groups.iter().enumerate() {
             for (a, action) in group.actions.iter().enumerate() {
@@ -183,15 +192,10 @@ impl Run {
                     };
                     let action_ref =
                         ActionRef { group: g, action: a, label: action.label.clone(), fault: action.fault.clone() };
-                    let message = format!("preflight of {} on {}: {error}", action.label, host.name());
+                    let message = format!("preflight of {} failed: {error}", action.label);
                     self.emit(Event::ActionFailed { action: action_ref, host: host.name().to_string(), error });
-                    self.abort.get_or_insert(Abort::ActionFailed { message });
+                    self.abort.get_or_insert(Abort::Preflight { message });
                 }
-            }
-        }
-        if self.abort.is_none() {
-            if let Some(failure) = self.check_steady_state(ProbePhase::Before).await {
-                self.abort = Some(Abort::DeviatedBefore { message: failure });
             }
         }
     }
