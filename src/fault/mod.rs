@@ -2,6 +2,15 @@
 
 mod context;
 mod library;
+mod net_nft;
+mod net_proxy;
+mod net_scope;
+mod net_tc;
+mod network_bandwidth;
+mod network_delay;
+mod network_loss;
+mod network_partition;
+mod tcp_proxy_latency;
 mod undo;
 
 pub use crate::experiment::{
@@ -9,4 +18,5 @@ pub use crate::experiment::{
 };
 pub use context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use library::{all_faults, catalog, find_fault};
+pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
 pub use undo::{Undo, UndoError, UndoOutcome};

@@ -2,6 +2,7 @@
 
 pub mod files;
 pub mod helpers;
+pub mod netns;
 pub mod nft;
 mod procs;
 pub mod signals;
