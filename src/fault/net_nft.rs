@@ -49,7 +49,10 @@ pub fn table_name(id: &InjectionId) -> String {
 
 /// The verdict part of a loss rule: drop `percent` % of matching packets at random.
 pub fn loss_verdict(percent: f64) -> String {
-    if percent.fract() == 0.0 {
+    if percent >= 100.0 {
+        // nft rejects `< 100` against `mod 100`: every packet goes.
+        "drop".into()
+    } else if percent.fract() == 0.0 {
         format!("numgen random mod 100 < {} drop", percent as u32)
     } else {
         format!("numgen random mod 10000 < {} drop", (percent * 100.0).round() as u32)
@@ -166,6 +169,7 @@ mod tests {
     fn loss_rule_uses_numgen() {
         assert_eq!(loss_verdict(30.0), "numgen random mod 100 < 30 drop");
         assert_eq!(loss_verdict(12.5), "numgen random mod 10000 < 1250 drop");
+        assert_eq!(loss_verdict(100.0), "drop");
     }
 
     #[test]
