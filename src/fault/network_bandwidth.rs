@@ -36,9 +36,9 @@ static INFO: FaultInfo = FaultInfo {
         ParamSpec {
             name: "latency",
             kind: ParamKind::Duration,
-            default: Some("50ms"),
+            default: Some("200ms"),
             required: false,
-            doc: "longest a packet may wait in the bucket's queue",
+            doc: "longest a packet may wait in the bucket's queue (a short one makes TCP fall well below the rate)",
         },
         INTERFACE,
         DESTINATIONS,
@@ -63,7 +63,7 @@ fn burst_bytes(params: &Params, rate_bits: u64) -> u64 {
 /// The exact `tc` commands (without `tc`) for one bandwidth injection.
 pub fn commands(device: &str, handle: u16, scope: &Scope, params: &Params) -> Vec<String> {
     let rate = params.text("rate").and_then(|r| parse_rate(r).ok()).unwrap_or(1_000_000);
-    let latency = params.duration("latency").unwrap_or(std::time::Duration::from_millis(50));
+    let latency = params.duration("latency").unwrap_or(std::time::Duration::from_millis(200));
     let root = tc::handle_text(handle);
     let mut lines = vec![
         format!("qdisc add dev {device} root handle {root} htb"),
@@ -115,7 +115,7 @@ mod tests {
             [
                 "qdisc add dev v0 root handle fd90: htb",
                 "class add dev v0 parent fd90: classid fd90:1 htb rate 10gbit quantum 60000",
-                "qdisc add dev v0 parent fd90:1 tbf rate 1000000bit burst 16384 latency 50ms",
+                "qdisc add dev v0 parent fd90:1 tbf rate 1000000bit burst 16384 latency 200ms",
                 "filter add dev v0 parent fd90: protocol ip prio 3 u32 match ip dst 10.9.0.2/32 flowid fd90:1",
             ]
         );

@@ -31,6 +31,8 @@ impl Netns {
         sh(&["ip", "netns", "add", &name]);
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
+        // Without duplicate address detection IPv6 works the moment a link is up.
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"]);
         ns
     }
 
@@ -120,7 +122,29 @@ impl Pair {
             server.ip(&["-6", "addr", "add", addr, "dev", "vb", "nodad"]);
         }
         server.ip(&["link", "set", "vb", "up"]);
-        Pair { client, server }
+        let pair = Pair { client, server };
+        pair.wait_until_reachable();
+        pair
+    }
+
+    /// Waits (up to 5 s) until the client reaches the server on IPv4 and IPv6: a
+    /// connection to a closed port refused by the server means the path is up.
+    fn wait_until_reachable(&self) {
+        for addr in ["10.77.0.2:9", "[fd77::2]:9"] {
+            let to: std::net::SocketAddr = addr.parse().unwrap();
+            let ready = self.client.run(move || {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while std::time::Instant::now() < deadline {
+                    let tried = std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_millis(200));
+                    if tried.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused) {
+                        return true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                false
+            });
+            assert!(ready, "{addr} did not become reachable from the client namespace");
+        }
     }
 
     /// The client side's tc/nft state.
