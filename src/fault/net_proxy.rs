@@ -157,6 +157,9 @@ async fn handle(client: TcpStream, args: ProxyArgs) {
     tokio::join!(pipe(client_r, upstream_w, up), pipe(upstream_r, client_w, down));
 }
 
+/// How far a capped stream may catch up after a pause (its bucket size, in time).
+const BURST: Duration = Duration::from_millis(50);
+
 /// What one direction of a connection suffers.
 #[derive(Clone, Copy)]
 struct Shaping {
@@ -188,9 +191,13 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin,
 {
-    let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(64);
+    // A capped stream keeps little in flight (bufferbloat would hide the cap's
+    // effect behind seconds of queue); a delayed one must hold a latency's worth.
+    let (depth, size) =
+        if shaping.rate_bytes.is_some() { (4, shaping.piece().min(64 * 1024)) } else { (64, 64 * 1024) };
+    let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(depth);
     let reader = tokio::spawn(async move {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; size];
         loop {
             match from.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -212,7 +219,13 @@ where
         for piece in chunk.chunks(shaping.piece()) {
             if let Some(rate) = shaping.rate_bytes {
                 tokio::time::sleep_until(free_at).await;
-                free_at = free_at.max(Instant::now()) + Duration::from_secs_f64(piece.len() as f64 / rate as f64);
+                // Timer overshoot is paid back by the next pieces; only a stream idle
+                // for longer than the burst allowance starts afresh.
+                let now = Instant::now();
+                if now > free_at + BURST {
+                    free_at = now;
+                }
+                free_at += Duration::from_secs_f64(piece.len() as f64 / rate as f64);
             }
             if to.write_all(piece).await.is_err() {
                 break 'chunks;
