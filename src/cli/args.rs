@@ -216,4 +216,6 @@ pub enum HelperCommand {
         #[arg(long)]
         bytes: u64,
     },
+    /// Proxy TCP with added latency, a rate cap and resets (tcp-proxy-latency).
+    Proxy(crate::fault::ProxyArgs),
 }

@@ -37,5 +37,9 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
             memhold::hold(bytes, Instant::now() + left, helpers::report_ready).map_err(anyhow::Error::msg)?;
             Ok(crate::exit::PASSED)
         }
+        HelperCommand::Proxy(args) => {
+            crate::fault::run_proxy(args)?;
+            Ok(crate::exit::PASSED)
+        }
     }
 }

@@ -9,6 +9,15 @@ mod process_kill;
 mod process_pause;
 mod selection;
 mod text;
+mod net_nft;
+mod net_proxy;
+mod net_scope;
+mod net_tc;
+mod network_bandwidth;
+mod network_delay;
+mod network_loss;
+mod network_partition;
+mod tcp_proxy_latency;
 mod undo;
 
 pub use crate::experiment::{
@@ -21,4 +30,5 @@ pub use library::{all_faults, catalog, find_fault};
 pub use memory_stress::MemoryStress;
 pub use process_kill::ProcessKill;
 pub use process_pause::ProcessPause;
+pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
 pub use undo::{Undo, UndoError, UndoOutcome};
