@@ -8,7 +8,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ids::InjectionId;
+use crate::ids::{InjectionId, RunId};
+use crate::journal::RunRecord;
 
 use super::wire::{ErrorBody, ErrorKind, Health, HostMetrics, Injection, InjectionList, InjectionRequest, Rollback};
 
@@ -175,6 +176,21 @@ impl DaemonClient {
             req = req.bearer_auth(token);
         }
         self.send(req, "sample host metrics").await
+    }
+
+    /// `GET /v1/runs`.
+    pub async fn runs(&self) -> Result<Vec<RunRecord>, ClientError> {
+        self.call(Method::GET, "/v1/runs", None::<&()>, "list runs").await
+    }
+
+    /// `GET /v1/runs/{id}`.
+    pub async fn run(&self, id: &RunId) -> Result<serde_json::Value, ClientError> {
+        self.call(Method::GET, &format!("/v1/runs/{id}"), None::<&()>, &format!("show run {id}")).await
+    }
+
+    /// `POST /v1/runs/{id}/stop`: stop and roll back.
+    pub async fn stop_run(&self, id: &RunId) -> Result<serde_json::Value, ClientError> {
+        self.call(Method::POST, &format!("/v1/runs/{id}/stop"), None::<&()>, &format!("stop run {id}")).await
     }
 
     /// Any JSON call: `path` is under the base URL.
