@@ -36,13 +36,7 @@ pub fn list(args: RemoteArgs) -> anyhow::Result<u8> {
 }
 
 fn run_line(run: &RunRecord) -> String {
-    format!(
-        "{}  {:<12} {:<18} {}",
-        run.id,
-        run.state,
-        run.outcome.as_deref().unwrap_or("-"),
-        run.name
-    )
+    format!("{}  {:<12} {:<18} {}", run.id, run.state, run.outcome.as_deref().unwrap_or("-"), run.name)
 }
 
 /// `faultdrill status RUN --daemon URL`: the run as the daemon reports it (JSON).

@@ -30,6 +30,9 @@ struct GuardrailLabel {
     guardrail: String,
 }
 
+/// Run outcomes (DESIGN §4).
+const OUTCOMES: [&str; 6] = ["passed", "deviated", "guardrail_tripped", "error", "rollback_failed", "interrupted"];
+
 /// Counters and gauges the daemon exports.
 pub struct Metrics {
     registry: Registry,
@@ -59,6 +62,16 @@ impl Metrics {
             "Rollbacks that failed: something may still be injected",
             rollback_failures.clone(),
         );
+        // Known series start at zero, so dashboards and alerts see them before the first event.
+        for fault in crate::fault::all_faults().iter().map(|f| f.info().name) {
+            for state in ["active", "rolled_back", "failed"] {
+                injections.get_or_create(&FaultState { fault: fault.into(), state: state.into() });
+            }
+            rollback_failures.get_or_create(&FaultLabel { fault: fault.into() });
+        }
+        for outcome in OUTCOMES {
+            runs.get_or_create(&OutcomeLabel { outcome: outcome.into() });
+        }
         Metrics { registry, injections, live, runs, trips, rollback_failures }
     }
 
@@ -94,6 +107,11 @@ impl Metrics {
     /// The text exposition, with live injections as given (fault, state).
     pub fn encode(&self, live: &[(String, String)]) -> String {
         self.live.clear();
+        for fault in crate::fault::all_faults().iter().map(|f| f.info().name) {
+            for state in ["pending", "active"] {
+                self.live.get_or_create(&FaultState { fault: fault.into(), state: state.into() });
+            }
+        }
         for (fault, state) in live {
             self.live.get_or_create(&FaultState { fault: fault.clone(), state: state.clone() }).inc();
         }

@@ -23,6 +23,8 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// `on_listen` is told the bound address (tests listen on port 0).
 pub async fn serve(config: DaemonConfig, on_listen: impl FnOnce(SocketAddr)) -> Result<(), DaemonError> {
     crate::client::install_crypto_provider();
+    // Before anything can be injected, so a stop signal always rolls back.
+    let signals = Signals::install().map_err(DaemonError::Serve)?;
     let journal = Arc::new(Journal::open(&config.state_dir)?);
     let host = LocalHost::new(journal).with_identity(&config.name, vec![config.listen.port()], Vec::new());
     let metrics = Metrics::new();
@@ -45,7 +47,7 @@ pub async fn serve(config: DaemonConfig, on_listen: impl FnOnce(SocketAddr)) -> 
     let reaper = tokio::spawn(reaper::run(state.clone()));
     let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
-    tokio::spawn(stop_on_signal(handle.clone()));
+    tokio::spawn(stop_on_signal(handle.clone(), signals));
 
     let served = match &config.tls {
         Some(tls) => {
@@ -95,15 +97,23 @@ fn report_rollbacks(results: &[crate::engine::RollbackResult], metrics: &Metrics
     }
 }
 
-async fn stop_on_signal(handle: Handle<SocketAddr>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        error!("Could not install signal handlers; stop the daemon with SIGKILL and run `faultdrill recover --all`.");
-        return;
-    };
+/// SIGTERM and SIGINT, caught from the moment the daemon starts.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+}
+
+async fn stop_on_signal(handle: Handle<SocketAddr>, mut signals: Signals) {
     tokio::select! {
-        _ = term.recv() => info!("SIGTERM: stopping."),
-        _ = int.recv() => info!("SIGINT: stopping."),
+        _ = signals.term.recv() => info!("SIGTERM: stopping."),
+        _ = signals.int.recv() => info!("SIGINT: stopping."),
     }
     handle.graceful_shutdown(Some(DRAIN));
 }

@@ -68,7 +68,11 @@ pub async fn sample_metric(
     };
     value.ok_or_else(|| HostError::Remote {
         host: client.name().to_string(),
-        message: sample.errors.get(metric.name()).cloned().unwrap_or_else(|| format!("no {} in the sample", metric.name())),
+        message: sample
+            .errors
+            .get(metric.name())
+            .cloned()
+            .unwrap_or_else(|| format!("no {} in the sample", metric.name())),
     })
 }
 
