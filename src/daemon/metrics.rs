@@ -65,12 +65,12 @@ impl Metrics {
         // Known series start at zero, so dashboards and alerts see them before the first event.
         for fault in crate::fault::all_faults().iter().map(|f| f.info().name) {
             for state in ["active", "rolled_back", "failed"] {
-                injections.get_or_create(&FaultState { fault: fault.into(), state: state.into() });
+                let _ = injections.get_or_create(&FaultState { fault: fault.into(), state: state.into() });
             }
-            rollback_failures.get_or_create(&FaultLabel { fault: fault.into() });
+            let _ = rollback_failures.get_or_create(&FaultLabel { fault: fault.into() });
         }
         for outcome in OUTCOMES {
-            runs.get_or_create(&OutcomeLabel { outcome: outcome.into() });
+            let _ = runs.get_or_create(&OutcomeLabel { outcome: outcome.into() });
         }
         Metrics { registry, injections, live, runs, trips, rollback_failures }
     }
@@ -109,7 +109,7 @@ impl Metrics {
         self.live.clear();
         for fault in crate::fault::all_faults().iter().map(|f| f.info().name) {
             for state in ["pending", "active"] {
-                self.live.get_or_create(&FaultState { fault: fault.into(), state: state.into() });
+                let _ = self.live.get_or_create(&FaultState { fault: fault.into(), state: state.into() });
             }
         }
         for (fault, state) in live {
