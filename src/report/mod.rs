@@ -1,1 +1,19 @@
-//! Run reports: JSON, JUnit and HTML.
+//! Run reports: the `report.json` model every output format (JSON, JUnit, HTML) is built from,
+//! writing it to the state directory, and rendering it as JUnit XML and self-contained HTML.
+
+mod html;
+mod junit;
+mod model;
+mod score;
+mod svg;
+mod write;
+
+pub use html::to_html;
+pub use junit::to_junit;
+pub use model::{
+    ActionRef, Event, GuardrailReaction, InjectionSummary, Outcome, ProbePhase, Report, ResolvedTarget, RollbackRecord,
+    RunState, SCHEMA_VERSION, SampleRecord, TimelineEntry, TripSource,
+};
+pub use score::{WEIGHT_DURING_SAMPLE, WEIGHT_EDGE_SAMPLE, WEIGHT_GUARDRAIL, resilience_score};
+pub use svg::{Marker, Series, Window, escape, timeline_svg};
+pub use write::{ReportError, copy_report, read_report, report_path, write_report};

@@ -1,0 +1,130 @@
+//! Host metrics read from /proc and statvfs: cpu, memory, disk use of a path, load, process count.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::experiment::HostMetric;
+
+/// Reads one host metric on this machine. The message on error tells the operator what to fix.
+pub fn read_host_metric(metric: HostMetric, path: Option<&Path>, process: Option<&str>) -> Result<f64, String> {
+    match metric {
+        HostMetric::CpuPercent => cpu_percent(),
+        HostMetric::MemoryPercent => memory_percent(),
+        HostMetric::DiskUsedPercent => {
+            disk_used_percent(path.ok_or("disk_used_percent needs a `path` (the filesystem to watch)")?)
+        }
+        HostMetric::Load1 => load1(),
+        HostMetric::ProcessCount => {
+            Ok(process_count(process.ok_or("process_count needs a `name` (exact process name)")?) as f64)
+        }
+    }
+}
+
+/// Used space of the filesystem holding `path`, as `df` computes it: used / (used + available).
+pub fn disk_used_percent(path: &Path) -> Result<f64, String> {
+    let st =
+        nix::sys::statvfs::statvfs(path).map_err(|e| format!("cannot stat filesystem of {}: {e}", path.display()))?;
+    let frsize = st.fragment_size() as f64;
+    let used = (st.blocks() as f64 - st.blocks_free() as f64) * frsize;
+    let avail = st.blocks_available() as f64 * frsize;
+    if used + avail <= 0.0 {
+        return Ok(0.0);
+    }
+    Ok(used / (used + avail) * 100.0)
+}
+
+fn memory_percent() -> Result<f64, String> {
+    let text = std::fs::read_to_string("/proc/meminfo").map_err(|e| format!("cannot read /proc/meminfo: {e}"))?;
+    let field = |name: &str| -> Option<f64> {
+        text.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+    };
+    let total = field("MemTotal:").ok_or("no MemTotal in /proc/meminfo")?;
+    let available = field("MemAvailable:").ok_or("no MemAvailable in /proc/meminfo")?;
+    Ok((total - available) / total * 100.0)
+}
+
+fn load1() -> Result<f64, String> {
+    let text = std::fs::read_to_string("/proc/loadavg").map_err(|e| format!("cannot read /proc/loadavg: {e}"))?;
+    text.split_whitespace().next().and_then(|v| v.parse().ok()).ok_or_else(|| "unreadable /proc/loadavg".into())
+}
+
+/// Number of processes whose comm is exactly `name`.
+pub fn process_count(name: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end_matches('\n') == name))
+        .count()
+}
+
+/// Busy and total jiffies over all CPUs, from the first line of /proc/stat.
+fn cpu_times() -> Result<(u64, u64), String> {
+    let text = std::fs::read_to_string("/proc/stat").map_err(|e| format!("cannot read /proc/stat: {e}"))?;
+    let line = text.lines().next().ok_or("empty /proc/stat")?;
+    let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    if fields.len() < 4 {
+        return Err("unreadable /proc/stat".into());
+    }
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields[3] + fields.get(4).copied().unwrap_or(0);
+    Ok((total - idle, total))
+}
+
+/// The last /proc/stat reading, so back-to-back samples measure the time between them.
+static LAST_CPU: Mutex<Option<(Instant, (u64, u64))>> = Mutex::new(None);
+
+/// CPU busy percent (all cores) since the previous sample; the first sample (or one
+/// after a long pause) measures over a fresh 100 ms window.
+fn cpu_percent() -> Result<f64, String> {
+    let mut last = LAST_CPU.lock().unwrap_or_else(|p| p.into_inner());
+    let previous = match *last {
+        Some((at, times)) if at.elapsed() >= Duration::from_millis(50) && at.elapsed() <= Duration::from_secs(10) => {
+            times
+        }
+        _ => {
+            let before = cpu_times()?;
+            std::thread::sleep(Duration::from_millis(100));
+            before
+        }
+    };
+    let now = cpu_times()?;
+    *last = Some((Instant::now(), now));
+    let (busy, total) = (now.0.saturating_sub(previous.0), now.1.saturating_sub(previous.1));
+    Ok(if total == 0 { 0.0 } else { busy as f64 / total as f64 * 100.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_metric_of_this_host() {
+        for (metric, path, process) in [
+            (HostMetric::CpuPercent, None, None),
+            (HostMetric::MemoryPercent, None, None),
+            (HostMetric::DiskUsedPercent, Some(Path::new("/")), None),
+            (HostMetric::Load1, None, None),
+        ] {
+            let v = read_host_metric(metric, path, process).unwrap();
+            assert!(v >= 0.0, "{metric:?} = {v}");
+            if metric != HostMetric::Load1 {
+                assert!(v <= 100.0, "{metric:?} = {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_processes_by_exact_name() {
+        let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert!(process_count(me.trim()) >= 1);
+        assert_eq!(process_count("no-such-process-fd"), 0);
+    }
+
+    #[test]
+    fn disk_metric_without_path_says_what_is_missing() {
+        let err = read_host_metric(HostMetric::DiskUsedPercent, None, None).unwrap_err();
+        assert!(err.contains("path"), "{err}");
+    }
+}

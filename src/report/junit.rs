@@ -1,0 +1,146 @@
+//! JUnit XML for CI: one testcase per steady-state check (probe × phase), per action,
+//! per guardrail and per rollback. A deviation or a trip is a failure with its message.
+
+use std::collections::BTreeMap;
+
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+
+use super::model::{Event, ProbePhase, Report};
+
+/// Renders the report as a JUnit XML document.
+pub fn to_junit(report: &Report) -> String {
+    let mut junit = quick_junit::Report::new(format!("faultdrill: {}", report.experiment));
+    let properties = [
+        Property::new("run_id", report.run_id.as_str()),
+        Property::new("outcome", report.outcome.map_or("unfinished", |o| o.as_str())),
+        Property::new("exit_code", report.exit_code.map_or("-".to_string(), |c| c.to_string())),
+    ];
+    for mut suite in
+        [steady_state_suite(report), actions_suite(report), guardrails_suite(report), rollback_suite(report)]
+    {
+        suite.add_properties(properties.clone());
+        junit.add_test_suite(suite);
+    }
+    junit.to_string().unwrap_or_else(|e| format!("<!-- failed to render JUnit: {e} -->"))
+}
+
+fn failure(kind: NonSuccessKind, ty: &str, message: String, description: String) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(kind);
+    status.set_type(ty).set_message(message).set_description(description);
+    status
+}
+
+fn phase_name(phase: ProbePhase) -> &'static str {
+    match phase {
+        ProbePhase::Before => "before",
+        ProbePhase::During => "during",
+        ProbePhase::After => "after",
+    }
+}
+
+fn steady_state_suite(report: &Report) -> TestSuite {
+    // (phase, probe) → (samples, failing samples, first failure)
+    let mut checks: BTreeMap<(u8, String), (usize, usize, Option<String>)> = BTreeMap::new();
+    for entry in &report.timeline {
+        if let Event::ProbeSample { phase, probe, ok, failures, .. } = &entry.event {
+            let slot = checks.entry((*phase as u8, probe.clone())).or_default();
+            slot.0 += 1;
+            if !ok {
+                slot.1 += 1;
+                slot.2.get_or_insert_with(|| failures.join("; "));
+            }
+        }
+    }
+    let mut suite = TestSuite::new("steady-state");
+    for ((phase, probe), (samples, failed, first)) in checks {
+        let phase = [ProbePhase::Before, ProbePhase::During, ProbePhase::After][phase as usize];
+        let name = format!("{}: {probe}", phase_name(phase));
+        let status = match first {
+            None => TestCaseStatus::success(),
+            Some(first) => failure(
+                NonSuccessKind::Failure,
+                "deviation",
+                format!("{failed} of {samples} samples failed: {first}"),
+                format!("steady-state probe `{probe}` deviated {} the faults", phase_name(phase)),
+            ),
+        };
+        let mut case = TestCase::new(name, status);
+        case.set_classname("steady_state").set_assertions(samples);
+        suite.add_test_case(case);
+    }
+    suite
+}
+
+fn actions_suite(report: &Report) -> TestSuite {
+    let mut suite = TestSuite::new("actions");
+    for entry in &report.timeline {
+        let mut case = match &entry.event {
+            Event::ActionStarted { action, host, injection, .. } => {
+                let mut case = TestCase::new(format!("{} on {host}", action.label), TestCaseStatus::success());
+                case.add_property(Property::new("injection", injection.as_str()));
+                case
+            }
+            Event::ActionFailed { action, host, error } => {
+                let why = format!("{} could not be injected on {host}", action.fault);
+                let status = failure(NonSuccessKind::Error, "inject-error", error.clone(), why);
+                TestCase::new(format!("{} on {host}", action.label), status)
+            }
+            _ => continue,
+        };
+        case.set_classname("action");
+        suite.add_test_case(case);
+    }
+    suite
+}
+
+fn guardrails_suite(report: &Report) -> TestSuite {
+    let mut suite = TestSuite::new("guardrails");
+    for rule in &report.plan.guardrails.rules {
+        let trip = report.timeline.iter().find_map(|e| match &e.event {
+            Event::GuardrailTripped { guardrail, message, action, .. } if *guardrail == rule.name => {
+                Some((message.clone(), action.clone()))
+            }
+            _ => None,
+        });
+        let status = match trip {
+            None => TestCaseStatus::success(),
+            Some((message, action)) => failure(
+                NonSuccessKind::Failure,
+                "guardrail-tripped",
+                message,
+                format!("guardrail `{}` (breach {}) tripped; action: {action}", rule.name, rule.breach),
+            ),
+        };
+        let mut case = TestCase::new(format!("guardrail: {}", rule.name), status);
+        case.set_classname("guardrail");
+        suite.add_test_case(case);
+    }
+    suite
+}
+
+fn rollback_suite(report: &Report) -> TestSuite {
+    let mut suite = TestSuite::new("rollback");
+    for r in &report.rollbacks {
+        let label = r.action.clone().unwrap_or_else(|| r.fault.clone());
+        let status = if r.ok {
+            TestCaseStatus::success()
+        } else {
+            failure(
+                NonSuccessKind::Error,
+                "rollback-failed",
+                r.detail.clone(),
+                format!(
+                    "injection {} may still be in place on {}; run `faultdrill recover {}`",
+                    r.injection, r.host, r.injection
+                ),
+            )
+        };
+        let mut case = TestCase::new(format!("rollback: {label} on {}", r.host), status);
+        case.set_classname("rollback");
+        case.set_time(std::time::Duration::from_millis((r.finished_ms - r.started_ms).max(0) as u64));
+        case.add_property(Property::new("reason", r.reason.as_str()));
+        case.add_property(Property::new("result", r.detail.as_str()));
+        suite.add_test_case(case);
+    }
+    suite
+}

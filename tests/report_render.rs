@@ -1,0 +1,298 @@
+//! The JUnit and HTML renderers on a report of a known shape, checked by real consumers:
+//! Python's `junitparser` (from PyPI, in a venv under target/) and headless Chromium.
+//!
+//! The report is built here rather than by a run so that its shape (a deviation, a trip,
+//! a failed rollback, a long run) is exactly known; end-to-end runs produce the same type.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use faultdrill::experiment::*;
+use faultdrill::ids::{InjectionId, RunId};
+use faultdrill::report::*;
+
+fn plan(probes: usize) -> ExperimentPlan {
+    ExperimentPlan {
+        name: "disk-guardrail-demo".into(),
+        description: Some("Fill /data until the guardrail trips; expect a clean <rollback>.".into()),
+        labels: BTreeMap::new(),
+        source: None,
+        targets: vec![TargetPlan {
+            name: "data-hosts".into(),
+            selector: TargetSelector::Hosts(vec!["local".into()]),
+            pick: Pick::All,
+            max: None,
+            on_empty: OnEmpty::Fail,
+            seed: None,
+        }],
+        steady_state: Some(SteadyStatePlan {
+            interval: Duration::from_secs(1),
+            check_before: true,
+            check_during: true,
+            check_after: true,
+            probes: (0..probes)
+                .map(|i| ProbePlan {
+                    name: format!("api-{i}"),
+                    source: ProbeSource::Http {
+                        url: "http://127.0.0.1:8080/health".into(),
+                        method: "GET".into(),
+                        timeout: Duration::from_secs(1),
+                        headers: BTreeMap::new(),
+                    },
+                    expect: vec![Expectation::Status(200), Expectation::LatencyMs(Comparison::Lt(300.0))],
+                })
+                .collect(),
+        }),
+        guardrails: GuardrailsPlan {
+            interval: Duration::from_millis(500),
+            rules: vec![GuardrailPlan {
+                name: "disk-90".into(),
+                source: ProbeSource::Metric {
+                    metric: HostMetric::DiskUsedPercent,
+                    path: Some("/data".into()),
+                    process: None,
+                    target: Some("data-hosts".into()),
+                },
+                breach: Comparison::Ge(90.0),
+                for_samples: 2,
+                action: GuardrailAction::Rollback,
+            }],
+        },
+        groups: vec![GroupPlan {
+            name: "fill".into(),
+            target: "data-hosts".into(),
+            mode: GroupMode::Sequential,
+            after: vec![],
+            actions: vec![ActionPlan {
+                label: "fill/disk-fill#1".into(),
+                fault: "disk-fill".into(),
+                params: Params::default(),
+                duration: Some(Duration::from_secs(60)),
+                wait_before: Duration::ZERO,
+                wait_after: Duration::ZERO,
+            }],
+        }],
+        rollback: RollbackPolicy::Always,
+        lease: Duration::from_secs(15),
+    }
+}
+
+/// A run of `seconds` with `probes` HTTP probes sampled each second, a disk fill from 10 %
+/// of the run, one deviating probe sample, and a guardrail trip at 80 %.
+fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
+    let t0 = 1_700_000_000_000i64;
+    let id = InjectionId::from_string("i-testfill01");
+    let action = ActionRef { group: 0, action: 0, label: "fill/disk-fill#1".into(), fault: "disk-fill".into() };
+    let mut timeline = vec![TimelineEntry {
+        at_ms: t0 + seconds * 100,
+        event: Event::ActionStarted { action: action.clone(), host: "local".into(), injection: id.clone(), held: true },
+    }];
+    let trip_at = t0 + seconds * 800;
+    for s in 0..seconds {
+        let at = t0 + s * 1000;
+        let phase = if s == 0 { ProbePhase::Before } else { ProbePhase::During };
+        for p in 0..probes {
+            let slow = p == 0 && s == seconds / 2;
+            timeline.push(TimelineEntry {
+                at_ms: at + p as i64,
+                event: Event::ProbeSample {
+                    phase,
+                    probe: format!("api-{p}"),
+                    sample: SampleRecord {
+                        host: None,
+                        value: None,
+                        latency_ms: Some(if slow { 450.0 } else { 20.0 + (s % 7) as f64 }),
+                        status: Some(200),
+                        exit: None,
+                        error: None,
+                    },
+                    ok: !slow,
+                    failures: if slow { vec!["latency (ms) 450, expected < 300".into()] } else { vec![] },
+                },
+            });
+        }
+        let used = 20.0 + 75.0 * (s as f64 / seconds as f64);
+        timeline.push(TimelineEntry {
+            at_ms: at + 500,
+            event: Event::GuardrailSample {
+                guardrail: "disk-90".into(),
+                sample: SampleRecord {
+                    host: Some("local".into()),
+                    value: Some(used),
+                    latency_ms: None,
+                    status: None,
+                    exit: None,
+                    error: None,
+                },
+                breached: used >= 90.0,
+                consecutive: u32::from(used >= 90.0),
+                for_samples: 2,
+            },
+        });
+    }
+    timeline.push(TimelineEntry {
+        at_ms: trip_at,
+        event: Event::GuardrailTripped {
+            guardrail: "disk-90".into(),
+            source: TripSource::Samples,
+            action: "rollback".into(),
+            message: "disk_used_percent 95 >= 90 for 2 samples".into(),
+        },
+    });
+    let record = RollbackRecord {
+        injection: id.clone(),
+        host: "local".into(),
+        fault: "disk-fill".into(),
+        action: Some(action.label.clone()),
+        reason: "guardrail disk-90 tripped".into(),
+        ok: rollback_ok,
+        detail: if rollback_ok { "undone".into() } else { "cannot delete /data/.faultdrill-fill: EBUSY".into() },
+        started_ms: trip_at + 5,
+        finished_ms: trip_at + 9,
+    };
+    timeline.push(TimelineEntry { at_ms: trip_at + 9, event: Event::RolledBack { record: record.clone() } });
+    let outcome = if rollback_ok { Outcome::GuardrailTripped } else { Outcome::RollbackFailed };
+    Report {
+        schema_version: SCHEMA_VERSION,
+        run_id: RunId::from_string("r-testrun001"),
+        experiment: "disk-guardrail-demo".into(),
+        plan: plan(probes),
+        targets: vec![ResolvedTarget { name: "data-hosts".into(), hosts: vec!["local".into()], seed: None }],
+        state: RunState::Finished,
+        outcome: Some(outcome),
+        exit_code: Some(outcome.exit_code()),
+        reason: Some("guardrail disk-90 tripped".into()),
+        started_ms: t0,
+        finished_ms: Some(trip_at + 20),
+        injections: vec![InjectionSummary {
+            id,
+            action,
+            host: "local".into(),
+            injected_ms: t0 + seconds * 100,
+            deadline_ms: t0 + seconds * 100 + 60_000,
+            held: true,
+            preview: vec!["fallocate /data/.faultdrill-fill (50 MiB)".into()],
+        }],
+        rollbacks: vec![record],
+        guardrail_reaction: None,
+        timeline,
+    }
+}
+
+fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-artifacts")
+}
+
+/// A venv under target/ with junitparser from PyPI (created once, reused).
+fn junitparser_python() -> PathBuf {
+    let venv = target_dir().join("venv-junit");
+    let python = venv.join("bin/python");
+    if !python.exists() || !Command::new(&python).args(["-c", "import junitparser"]).status().unwrap().success() {
+        std::fs::create_dir_all(target_dir()).unwrap();
+        assert!(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success(),
+            "python3 -m venv failed (tests/setup.sh installs python3-venv)"
+        );
+        let pip = Command::new(venv.join("bin/pip")).args(["install", "-q", "junitparser==3.2.0"]).status().unwrap();
+        assert!(pip.success(), "pip install junitparser failed");
+    }
+    python
+}
+
+#[test]
+fn junit_marks_deviation_trip_and_failed_rollback_and_parses_with_junitparser() {
+    let xml = to_junit(&report(2, 20, false));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let script = r#"
+import sys
+from junitparser import JUnitXml, Failure, Error
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    for case in suite:
+        kinds = [type(r).__name__ for r in case.result]
+        msgs = [r.message for r in case.result]
+        print(f"{suite.name}|{case.name}|{','.join(kinds) or 'ok'}|{';'.join(m or '' for m in msgs)}")
+"#;
+    let out = Command::new(junitparser_python()).arg("-c").arg(script).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = lines.lines().collect();
+    assert!(lines.contains(&"steady-state|before: api-0|ok|"), "{lines:#?}");
+    assert!(
+        lines.contains(&"steady-state|during: api-0|Failure|1 of 19 samples failed: latency (ms) 450, expected < 300"),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&"steady-state|during: api-1|ok|"), "{lines:#?}");
+    assert!(lines.contains(&"actions|fill/disk-fill#1 on local|ok|"), "{lines:#?}");
+    assert!(
+        lines.contains(&"guardrails|guardrail: disk-90|Failure|disk_used_percent 95 >= 90 for 2 samples"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(
+            &"rollback|rollback: fill/disk-fill#1 on local|Error|cannot delete /data/.faultdrill-fill: EBUSY"
+        ),
+        "{lines:#?}"
+    );
+}
+
+fn chromium(args: &[&str], html: &Path) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium is installed by tests/setup.sh")
+}
+
+#[test]
+fn html_report_opens_in_chromium_without_console_errors_and_draws_one_series_per_probe() {
+    let report = report(3, 60, true);
+    let html = to_html(&report);
+    std::fs::create_dir_all(target_dir()).unwrap();
+    let page = target_dir().join("report-sample.html");
+    std::fs::write(&page, &html).unwrap();
+
+    let dom = chromium(&["--dump-dom"], &page);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let logs = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "{logs}");
+    let console: Vec<&str> = logs.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    assert_eq!(dom_text.matches(r#"<g class="series" data-kind="probe""#).count(), 3);
+    assert_eq!(dom_text.matches(r#"<g class="series" data-kind="guardrail""#).count(), 1);
+    assert!(dom_text.contains("tripped: disk-90"));
+    assert!(dom_text.contains("Fill /data until the guardrail trips; expect a clean &lt;rollback&gt;."));
+    assert!(!html.contains("<script"), "the report needs no scripts");
+    assert!(!html.contains("src=\"http"), "the report fetches nothing");
+
+    let png = target_dir().join("report-sample.png");
+    let _ = std::fs::remove_file(&png);
+    let shot =
+        chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,1800", "--hide-scrollbars"], &page);
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a screenshot for a person to look at");
+}
+
+#[test]
+fn html_of_a_ten_minute_run_with_five_probes_stays_under_one_megabyte() {
+    let html = to_html(&report(5, 600, true));
+    assert!(html.len() < 1_000_000, "{} bytes", html.len());
+    assert_eq!(html.matches(r#"<g class="series" data-kind="probe""#).count(), 5);
+}
+
+#[test]
+fn resilience_score_weighs_samples_and_guardrails() {
+    // 2 probes × 20 samples: 2 before (w2, ok) + 38 during (w1, one failed); guardrail tripped (w3).
+    let score = resilience_score(&report(2, 20, true)).unwrap();
+    let expected = ((2 * 2 + 37) as f64 / (2 * 2 + 38 + 3) as f64 * 1000.0).round() / 10.0;
+    assert_eq!(score, expected);
+}
