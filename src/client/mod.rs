@@ -3,7 +3,9 @@
 
 mod daemon_client;
 mod inventory;
+mod targets;
 pub mod wire;
 
 pub use daemon_client::{CONNECT_TIMEOUT, ClientError, DaemonClient, REQUEST_TIMEOUT, install_crypto_provider};
 pub use inventory::{Inventory, InventoryError, InventoryHost, TokenSource};
+pub use targets::{SelectError, Selection, pick_count, select_hosts};
