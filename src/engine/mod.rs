@@ -13,6 +13,7 @@ mod scheduler;
 mod signals;
 mod targets;
 mod worker;
+mod remote_host;
 
 pub use control::{RunControl, StopRequest, TripRefused, TripRequest};
 pub use dry_run::{DryRunAction, DryRunGroup, DryRunHost, DryRunPlan, dry_run};
