@@ -7,13 +7,13 @@ mod host;
 mod local_host;
 mod outcome;
 mod progress;
+mod remote_host;
 mod run;
 mod sampling;
 mod scheduler;
 mod signals;
 mod targets;
 mod worker;
-mod remote_host;
 
 pub use control::{RunControl, StopRequest, TripRefused, TripRequest};
 pub use dry_run::{DryRunAction, DryRunGroup, DryRunHost, DryRunPlan, dry_run};
