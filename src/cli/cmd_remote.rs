@@ -108,3 +108,14 @@ fn parse_params(pairs: &[String]) -> anyhow::Result<RawParams> {
         })
         .collect()
 }
+
+/// `faultdrill trip RUN GUARDRAIL --daemon URL`: trip a guardrail of a run on a daemon.
+pub fn trip(url: &str, run: &str, guardrail: &str) -> anyhow::Result<u8> {
+    let daemon = client(url)?;
+    let path = format!("/v1/runs/{run}/guardrails/{guardrail}/trip");
+    let what = format!("trip guardrail {guardrail} of run {run}");
+    let answer: serde_json::Value =
+        runtime()?.block_on(daemon.call(reqwest::Method::POST, &path, None::<&()>, &what))?;
+    writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&answer)?)?;
+    Ok(crate::exit::PASSED)
+}
