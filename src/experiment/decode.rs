@@ -261,9 +261,11 @@ fn action(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ActionSpec> {
         params: f.get("params").and_then(|n| {
             let value =
                 named(sink, n, "params", |_, v, _| Some(Spanned { value: AnyValue(to_json(v)), span: v.span }))?;
-            Some(Spanned { value, span: n.span })
+            // Problems with the set as a whole point at the `params` key.
+            Some(Spanned { value, span: f.key_span("params").unwrap_or(n.span) })
         }),
         params_poisoned: f.get("params").is_some_and(has_invalid),
+        has_duration_key: f.get("duration").is_some() || f.has_unknown,
         duration: f.get("duration").and_then(|n| duration(sink, n, "duration")),
         wait_before: f.get("wait_before").and_then(|n| duration(sink, n, "wait_before")),
         wait_after: f.get("wait_after").and_then(|n| duration(sink, n, "wait_after")),
@@ -274,6 +276,8 @@ fn action(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ActionSpec> {
 /// The entries of one mapping, checked against the keys it may have.
 pub struct Fields<'n> {
     entries: Vec<(&'n str, &'n Node, &'n Node)>,
+    /// Whether an unknown key was reported (perhaps a misspelled known one).
+    pub has_unknown: bool,
     span: Span,
     what: String,
 }
@@ -283,8 +287,10 @@ impl<'n> Fields<'n> {
     pub fn read(sink: &mut Sink<'_>, node: &'n Node, what: &str, known: &[&str]) -> Option<Fields<'n>> {
         let entries = map_entries(sink, node, what)?;
         let mut kept: Vec<(&str, &Node, &Node)> = Vec::new();
+        let mut has_unknown = false;
         for (key, name, value) in entries {
             if !known.contains(&name) {
+                has_unknown = true;
                 sink.error(key.span, unknown_key_message(name, what, known));
             } else if kept.iter().any(|(k, _, _)| *k == name) {
                 sink.error(key.span, format!("duplicate key `{name}` in {what}"));
@@ -292,12 +298,17 @@ impl<'n> Fields<'n> {
                 kept.push((name, key, value));
             }
         }
-        Some(Fields { entries: kept, span: node.span, what: what.to_string() })
+        Some(Fields { entries: kept, has_unknown, span: node.span, what: what.to_string() })
     }
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| *v)
+    }
+
+    /// Where `key` itself is written, if present.
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, k, _)| k.span)
     }
 
     /// The value of `key`, reporting it missing.

@@ -174,7 +174,7 @@ fn cross_parameter_checks_point_at_params() {
     let text = "version: 1\nname: x\naction_groups:\n  - name: g\n    actions:\n      - fault: disk-fill\n        params: {path: /d}\n        duration: 1s\n";
     let err = load(text).unwrap_err();
     assert_eq!(err.items[0].message, "fault `disk-fill`: give exactly one of: size, fill_to_percent");
-    assert_eq!((err.items[0].line, err.items[0].col), (7, 17));
+    assert_eq!((err.items[0].line, err.items[0].col), (7, 9), "at the `params` key");
 }
 
 const TEMPLATE: &str = "version: 1

@@ -349,6 +349,10 @@ pub fn render(text: &str, subs: &Substituted) -> String {
     if let Some((first, last)) = subs.parameter_lines {
         let line_start =
             |line: usize| text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>();
+        let lines: Vec<&str> = text.lines().collect();
+        let blank = |line: usize| lines.get(line.wrapping_sub(1)).is_some_and(|l| l.trim().is_empty());
+        // Take one blank line along, so the block leaves no double gap behind.
+        let last = if (first == 1 || blank(first - 1)) && blank(last + 1) { last + 1 } else { last };
         edits.push((line_start(first), line_start(last + 1), ""));
     }
     edits.sort_by_key(|e| e.0);
