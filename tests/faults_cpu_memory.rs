@@ -12,7 +12,8 @@ fn cpu_burn_at_50_percent_on_one_core_lands_within_10_points() {
     let mut inject = drill.start_inject(&["cpu-burn", "-p", "percent=50", "-p", "cores=1", "--duration", "8s"]);
     let burners = helpers_of(&inject.id);
     assert_eq!(burners.len(), 1, "one burner process: {burners:?}");
-    std::thread::sleep(Duration::from_millis(500));
+    // Let it settle (on a busy host the burner first raises its priority).
+    std::thread::sleep(Duration::from_millis(1500));
     // Measured from the burner's own CPU time; generous because the machine is shared.
     let achieved = cpu_percent(burners[0], Duration::from_secs(5));
     assert!((40.0..=60.0).contains(&achieved), "achieved {achieved:.1} % of a core");
@@ -79,7 +80,7 @@ fn rss_bytes(pid: i32) -> u64 {
 #[test]
 fn memory_stress_holds_the_memory_and_rollback_frees_it() {
     let drill = Drill::new();
-    let mut inject = drill.start_inject(&["memory-stress", "-p", "size=64MiB", "--duration", "2s"]);
+    let mut inject = drill.start_inject(&["memory-stress", "-p", "size=64MiB", "--duration", "4s"]);
     let holders = helpers_of(&inject.id);
     assert_eq!(holders.len(), 1, "{holders:?}");
     let rss = rss_bytes(holders[0]);

@@ -10,6 +10,7 @@ mod process_pause;
 mod selection;
 mod text;
 mod undo;
+mod watchdog;
 
 pub use crate::experiment::{
     ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
