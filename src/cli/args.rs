@@ -227,4 +227,6 @@ pub enum HelperCommand {
         #[arg(long)]
         undo: String,
     },
+    /// Proxy TCP with added latency, a rate cap and resets (tcp-proxy-latency).
+    Proxy(crate::fault::ProxyArgs),
 }

@@ -55,5 +55,9 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
                 Err(_) => Ok(crate::exit::ROLLBACK_FAILED),
             }
         }
+        HelperCommand::Proxy(args) => {
+            crate::fault::run_proxy(args)?;
+            Ok(crate::exit::PASSED)
+        }
     }
 }

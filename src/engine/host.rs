@@ -71,7 +71,7 @@ pub enum HostError {
         "inject {fault}: injection {active} of the same fault is still active on {host}; roll it back first (`faultdrill recover {active}`)"
     )]
     Conflict { host: String, fault: String, active: InjectionId },
-    #[error("inject {fault} on {host}: {source}")]
+    #[error("inject {fault} on {host}")]
     Inject {
         host: String,
         fault: String,
@@ -134,10 +134,9 @@ impl Host {
 
     pub async fn renew_lease(&self, id: &InjectionId) -> Result<(), HostError> {
         match self {
-            Host::Local(_) => {
-                let _ = id;
-                Ok(())
-            }
+            // Local injections die with this process's journal entry; the lease is kept
+            // current so a daemon sharing the state dir never mistakes them for orphans.
+            Host::Local(h) => h.journal().renew_lease(id).map(|_| ()).map_err(HostError::from),
         }
     }
 }
