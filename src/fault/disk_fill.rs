@@ -74,7 +74,7 @@ impl Fault for DiskFill {
         let after = FsUsage { used: usage.used + bytes, available: usage.available.saturating_sub(bytes) };
         let preview = vec![format!(
             "create {} of {} (fallocate; zeros where unsupported): {} goes from {:.1} % to {:.1} % used of {} \
-             (never past {MAX_USED_PERCENT} %); rollback deletes it",
+             (a request past {MAX_USED_PERCENT} % is refused, never capped); rollback deletes it",
             file.display(),
             human_bytes(bytes),
             dir.display(),
