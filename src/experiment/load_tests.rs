@@ -213,7 +213,7 @@ fn template_parameter_problems_name_the_parameter() {
             (4, 3),
         ),
         (&[("duration", "3s"), ("who", "cat")], "--set who=cat: parameter `who` expects one of sleep, yes", (6, 3)),
-        (&[("duration", "3s"), ("nope", "1")], "--set nope=…: no parameter `nope` is declared", (3, 1)),
+        (&[("duration", "3s"), ("nope", "1")], "--set nope=1: no parameter `nope` is declared", (3, 1)),
     ];
     for (sets, message, (line, col)) in table {
         let err = load_set(TEMPLATE, sets).unwrap_err();
