@@ -140,3 +140,14 @@ sys.exit(0 if any("duraton" in e for e in errors) else 1)
         .unwrap();
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }
+
+#[test]
+fn validate_says_ok_per_good_file_with_counts() {
+    let out = faultdrill(&["validate", "experiments/quickstart.yaml", "templates/cpu-saturation.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "ok: experiments/quickstart.yaml (1 group, 1 action)\nok: templates/cpu-saturation.yaml (1 group, 1 action)\n"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}

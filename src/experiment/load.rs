@@ -82,7 +82,12 @@ fn decode_str(
     let mut root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {
-            sink.error(e.span, e.message);
+            let line = text.lines().nth(e.span.start.line.saturating_sub(1)).unwrap_or_default();
+            if line.contains("${") {
+                sink.error_help(e.span, e.message, "inside `{…}` or `[…]`, quote it: \"${name}\"");
+            } else {
+                sink.error(e.span, e.message);
+            }
             return None;
         }
     };

@@ -288,3 +288,41 @@ proptest! {
         let _ = render_str("t", &mutate(TEMPLATE, at, &insert, cut), &[("duration".into(), "1s".into())], &TestCatalog);
     }
 }
+
+#[test]
+fn list_bool_and_embedded_parameters_substitute() {
+    let text = "version: 1
+name: t
+parameters:
+  hosts: {type: list, default: [local]}
+  port: {type: integer, default: 8080}
+  strict: {type: bool, default: true}
+targets:
+  web: {hosts: \"${hosts}\"}
+steady_state:
+  probes:
+    - name: up
+      http: {url: \"http://127.0.0.1:${port}/health\"}
+      expect: {jsonpath: {path: $.ok, equals: \"${strict}\"}}
+action_groups:
+  - name: g
+    target: web
+    actions: [{fault: process-kill, params: {name: x}}]
+";
+    let plan = load_set(text, &[("hosts", "local, other")]).unwrap_or_else(|d| panic!("{d}"));
+    let web = plan.targets.iter().find(|t| t.name == "web").unwrap();
+    assert!(matches!(&web.selector, TargetSelector::Hosts(h) if h == &["local", "other"]), "{:?}", web.selector);
+    let probe = &plan.steady_state.as_ref().unwrap().probes[0];
+    assert!(matches!(&probe.source, ProbeSource::Http { url, .. } if url == "http://127.0.0.1:8080/health"));
+    assert!(
+        matches!(&probe.expect[..], [Expectation::JsonPath { equals: Some(serde_json::Value::Bool(true)), .. }]),
+        "{:?}",
+        probe.expect
+    );
+    let err = load_set(text, &[("strict", "yes")]).unwrap_err();
+    assert_eq!(err.items[0].message, "--set strict=yes: parameter `strict` expects `true` or `false`, found `yes`");
+    let err = load_set(&text.replace("url: \"http", "\"${port}\": \"http"), &[]).unwrap_err();
+    assert!(err.to_string().contains("substitutes in values only, not in keys"), "{err}");
+    let err = load_set(&text.replace("{hosts: \"${hosts}\"}", "{hosts: ${hosts}}"), &[]).unwrap_err();
+    assert!(err.to_string().contains("help: inside `{…}` or `[…]`, quote it: \"${name}\""), "{err}");
+}
