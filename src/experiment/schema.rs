@@ -142,7 +142,8 @@ mod tests {
     fn schema_words_equal_decoder_words() {
         use crate::experiment::spec::*;
         let schema = serde_json::to_value(schema()).unwrap();
-        let table: &[(&str, Option<(&str, &str)>, &[&str])] = &[
+        type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [&'a str]);
+        let table: &[Case<'_>] = &[
             ("ModeWord", None, ModeWord::WORDS),
             ("RollbackWord", None, RollbackWord::WORDS),
             ("OnEmptyWord", None, OnEmptyWord::WORDS),
