@@ -79,6 +79,15 @@ impl Node {
         }
     }
 
+    /// Nesting depth (a scalar is 1).
+    fn depth(&self) -> usize {
+        match &self.value {
+            Value::Seq(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            Value::Map(entries) => 1 + entries.iter().map(|(k, v)| k.depth().max(v.depth())).max().unwrap_or(0),
+            _ => 1,
+        }
+    }
+
     fn count(&self) -> usize {
         match &self.value {
             Value::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
@@ -168,6 +177,13 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             },
             Event::Alias(id) => match anchors.get(&id) {
                 Some(target) => {
+                    // Keeps every tree walk shallow, aliases included.
+                    if stack.len() + target.depth() > MAX_DEPTH {
+                        return Err(YamlError {
+                            span,
+                            message: format!("aliases nest deeper than {MAX_DEPTH} levels"),
+                        });
+                    }
                     nodes += target.count();
                     if nodes > MAX_NODES {
                         return Err(YamlError {
@@ -315,5 +331,16 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("aliases expand"), "{}", err.message);
+    }
+
+    #[test]
+    fn alias_chains_cannot_nest_without_bound() {
+        let deep = |inner: &str| format!("{}{inner}{}", "[".repeat(30), "]".repeat(30));
+        let mut text = format!("a0: &a0 {}\n", deep("x"));
+        for i in 1..20 {
+            text.push_str(&format!("a{i}: &a{i} {}\n", deep(&format!("*a{}", i - 1))));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("aliases nest deeper"), "{}", err.message);
     }
 }
