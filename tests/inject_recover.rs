@@ -89,11 +89,12 @@ fn inject_input_mistakes_exit_64() {
 }
 
 #[test]
-fn inject_through_a_daemon_says_it_is_not_built_yet() {
+fn inject_through_an_unreachable_daemon_names_it_and_exits_3() {
     let drill = Drill::new();
     let out = drill.run(&["inject", "cpu-burn", "--duration", "1s", "--daemon", "http://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("`inject --daemon` is not built yet"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach http://127.0.0.1:1"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("check that `faultdrill daemon` runs there"), "{}", stderr(&out));
 }
 
 #[test]
@@ -142,4 +143,42 @@ fn undo_carried_out_twice_is_fine() {
     let gone = victim.proc_ref();
     drop(victim);
     assert_eq!(Undo::Resume { processes: vec![gone] }.carry_out().unwrap(), UndoOutcome::AlreadyGone);
+}
+
+/// Time-box everything: with its controller killed and nobody running `recover`,
+/// the watchdog still undoes a pause and a fill at the deadline.
+#[test]
+fn the_watchdog_rolls_back_at_the_deadline_when_the_controller_is_gone() {
+    if !root_or_skip("the_watchdog_rolls_back_at_the_deadline_when_the_controller_is_gone") {
+        return;
+    }
+    let drill = Drill::new();
+    let fs = Tmpfs::mount();
+    let baseline = fs.used_bytes();
+    let victim = Victim::spawn();
+    let path = format!("path={}", fs.path.display());
+    let mut fill = drill.start_inject(&["disk-fill", "-p", &path, "-p", "size=8MiB", "--duration", "3s"]);
+    let mut pause = drill.start_inject(&["process-pause", "-p", &format!("name={}", victim.name), "--duration", "3s"]);
+    wait_until(Duration::from_secs(5), || victim.state() == Some('T') && !fs.fill_files().is_empty());
+    for inject in [&mut fill, &mut pause] {
+        inject.signal(Signal::SIGKILL);
+        let _ = inject.wait(Duration::from_secs(10));
+    }
+    assert_eq!(victim.state(), Some('T'), "still paused right after the kill");
+    wait_until(Duration::from_secs(15), || matches!(victim.state(), Some('S' | 'R')) && fs.fill_files().is_empty());
+    assert_eq!(fs.used_bytes(), baseline);
+    wait_until(Duration::from_secs(5), || helpers_of(&fill.id).is_empty() && helpers_of(&pause.id).is_empty());
+}
+
+#[test]
+fn a_normal_rollback_stops_the_watchdog_too() {
+    let drill = Drill::new();
+    let victim = Victim::spawn();
+    let mut pause = drill.start_inject(&["process-pause", "-p", &format!("pid={}", victim.pid()), "--duration", "60s"]);
+    assert_eq!(helpers_of(&pause.id).len(), 1, "one watchdog");
+    pause.signal(Signal::SIGTERM);
+    let (code, err) = pause.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(130), "{err}");
+    assert!(helpers_of(&pause.id).is_empty(), "no watchdog left");
+    assert!(matches!(victim.state(), Some('S' | 'R')));
 }

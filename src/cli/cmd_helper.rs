@@ -6,7 +6,9 @@
 //! if its own loop were stuck.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use crate::fault::Undo;
 
 use crate::platform::linux::burner::{self, BurnMode, BurnPlan};
 use crate::platform::linux::{helpers, memhold};
@@ -26,16 +28,32 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
             if !(percent > 0.0 && percent <= 100.0) || cores == 0 {
                 return Err(InvalidInput(format!("burn {percent} % on {cores} cores: out of range")).into());
             }
-            let Some(left) = helpers::become_helper(deadline_ms) else { return Ok(crate::exit::PASSED) };
+            let Some(left) = helpers::become_helper(deadline_ms, Duration::ZERO) else {
+                return Ok(crate::exit::PASSED);
+            };
             let plan = BurnPlan { percent, threads: cores, mode, until: Instant::now() + left };
             burner::burn(plan, helpers::report_ready);
             Ok(crate::exit::PASSED)
         }
         HelperCommand::HoldMemory { injection: _, deadline_ms, bytes } => {
-            let Some(left) = helpers::become_helper(deadline_ms) else { return Ok(crate::exit::PASSED) };
+            let Some(left) = helpers::become_helper(deadline_ms, Duration::ZERO) else {
+                return Ok(crate::exit::PASSED);
+            };
             helpers::prefer_oom_kill();
             memhold::hold(bytes, Instant::now() + left, helpers::report_ready).map_err(anyhow::Error::msg)?;
             Ok(crate::exit::PASSED)
+        }
+        HelperCommand::Expire { injection: _, deadline_ms, undo } => {
+            let undo: Undo =
+                serde_json::from_str(&undo).map_err(|e| InvalidInput(format!("--undo is not an undo record: {e}")))?;
+            // The undo itself gets a minute past the deadline before the alarm ends us.
+            let left = helpers::become_helper(deadline_ms, Duration::from_secs(60)).unwrap_or_default();
+            helpers::report_ready();
+            std::thread::sleep(left);
+            match undo.carry_out() {
+                Ok(_) => Ok(crate::exit::PASSED),
+                Err(_) => Ok(crate::exit::ROLLBACK_FAILED),
+            }
         }
         HelperCommand::Proxy(args) => {
             crate::fault::run_proxy(args)?;

@@ -1,7 +1,7 @@
 //! cpu-burn: load CPUs to a percentage, from a helper process that exits by
 //! itself at the deadline and is stopped on rollback.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::text::{unix_ms, when};
@@ -114,11 +114,8 @@ impl Fault for CpuBurn {
             when(cx.deadline)
         )];
         let exe = cx.exe.clone();
-        let deadline = cx.deadline;
         let apply = move || {
-            let ready_within =
-                deadline.duration_since(SystemTime::now()).unwrap_or_default().min(Duration::from_secs(10));
-            helpers::spawn_helper(&exe, &args, ready_within.max(Duration::from_secs(1)))
+            helpers::spawn_helper(&exe, &args, Duration::from_secs(10))
                 .map(drop)
                 .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
         };

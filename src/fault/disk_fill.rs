@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::text::human_bytes;
 use super::undo::Undo;
+use super::watchdog;
 use crate::experiment::{ParamKind, ParamSpec, Params};
 use crate::platform::linux::files::{self, FILE_PREFIX, FillMethod, FsUsage};
 
@@ -73,7 +74,7 @@ impl Fault for DiskFill {
         let after = FsUsage { used: usage.used + bytes, available: usage.available.saturating_sub(bytes) };
         let preview = vec![format!(
             "create {} of {} (fallocate; zeros where unsupported): {} goes from {:.1} % to {:.1} % used of {} \
-             (never past {MAX_USED_PERCENT} %); rollback deletes it",
+             (a request past {MAX_USED_PERCENT} % is refused, never capped); rollback deletes it",
             file.display(),
             human_bytes(bytes),
             dir.display(),
@@ -81,12 +82,17 @@ impl Fault for DiskFill {
             after.used_percent(),
             human_bytes(usage.size()),
         )];
-        let target = file.clone();
-        let apply = move || match files::create_fill_file(&target, bytes) {
-            Ok(FillMethod::Fallocate | FillMethod::Write) => Ok(()),
-            Err(e) => Err(FaultError::io(format!("create {} of {}", target.display(), human_bytes(bytes)), e)),
+        let (undo, watchdog) = watchdog::arm(cx, Undo::DeleteFile { path: file.clone() });
+        let mut preview = preview;
+        preview.push(watchdog.describe());
+        let apply = move || {
+            watchdog.start()?;
+            match files::create_fill_file(&file, bytes) {
+                Ok(FillMethod::Fallocate | FillMethod::Write) => Ok(()),
+                Err(e) => Err(FaultError::io(format!("create {} of {}", file.display(), human_bytes(bytes)), e)),
+            }
         };
-        Ok(Prepared { undo: Undo::DeleteFile { path: file }, preview, apply: Box::new(apply) })
+        Ok(Prepared { undo, preview, apply: Box::new(apply) })
     }
 }
 

@@ -1,7 +1,7 @@
 //! memory-stress: allocate and touch memory in a helper process that exits by
 //! itself at the deadline and is stopped on rollback (the kernel frees it all).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::text::{human_bytes, unix_ms, when};
@@ -106,12 +106,10 @@ impl Fault for MemoryStress {
             when(cx.deadline)
         )];
         let exe = cx.exe.clone();
-        let deadline = cx.deadline;
         let apply = move || {
             // Touching pages runs at a few GiB/s; leave room for a slow, busy host.
             let touch_time = Duration::from_secs(10 + bytes / (100 << 20));
-            let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
-            helpers::spawn_helper(&exe, &args, touch_time.min(left).max(Duration::from_secs(1)))
+            helpers::spawn_helper(&exe, &args, touch_time)
                 .map(drop)
                 .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
         };

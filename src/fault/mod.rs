@@ -19,6 +19,7 @@ mod selection;
 mod tcp_proxy_latency;
 mod text;
 mod undo;
+mod watchdog;
 
 pub use crate::experiment::{
     ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,

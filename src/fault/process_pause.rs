@@ -5,6 +5,7 @@ use nix::sys::signal::Signal;
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::selection::{self, Selection};
 use super::undo::Undo;
+use super::watchdog;
 use crate::experiment::Params;
 use crate::platform::linux::signals::{self, Delivery};
 
@@ -27,7 +28,7 @@ impl Fault for ProcessPause {
         Selection::from_params(params).map(drop)
     }
 
-    fn prepare(&self, params: &Params, _cx: &InjectContext) -> Result<Prepared, FaultError> {
+    fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
         let selection = Selection::from_params(params).map_err(FaultError::Refused)?;
         // A process stopped before we came must stay stopped after the rollback:
         // leave it out, so the undo never resumes it.
@@ -38,8 +39,11 @@ impl Fault for ProcessPause {
             matched.targets.iter().map(|t| format!("send SIGSTOP to {} (rollback: SIGCONT)", t.describe())).collect();
         preview.extend(matched.spared.iter().map(|s| format!("spare {s}")));
         let processes: Vec<_> = matched.targets.iter().map(|t| t.proc_ref).collect();
+        let (undo, watchdog) = watchdog::arm(cx, Undo::Resume { processes });
+        preview.push(watchdog.describe());
         let targets = matched.targets;
         let apply = move || {
+            watchdog.start()?;
             let mut sent = 0;
             for target in &targets {
                 match signals::send(&target.proc_ref, Signal::SIGSTOP) {
@@ -53,6 +57,6 @@ impl Fault for ProcessPause {
             }
             Ok(())
         };
-        Ok(Prepared { undo: Undo::Resume { processes }, preview, apply: Box::new(apply) })
+        Ok(Prepared { undo, preview, apply: Box::new(apply) })
     }
 }

@@ -124,7 +124,8 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// Protects this process, its ancestors and every process running the same binary.
+    /// Protects this process, its ancestors and every faultdrill process (same
+    /// binary, or any binary named `faultdrill`: a daemon from another build).
     pub fn of_this_process() -> Protection {
         let me = std::process::id() as i32;
         Protection { ancestry: procs::ancestry(me), own_exe: procs::exe_identity(me) }
@@ -140,7 +141,8 @@ impl Protection {
             Some("it is an ancestor of faultdrill (stopping it would stop faultdrill)")
         } else if procs::is_kernel_thread(stat) {
             Some("it is a kernel thread")
-        } else if self.own_exe.is_some() && procs::exe_identity(stat.pid) == self.own_exe {
+        } else if stat.comm == "faultdrill" || (self.own_exe.is_some() && procs::exe_identity(stat.pid) == self.own_exe)
+        {
             Some("it is a faultdrill process (a daemon or helper)")
         } else {
             None

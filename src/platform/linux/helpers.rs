@@ -5,7 +5,7 @@
 //! id on its command line is the tag: a fresh process (`faultdrill recover`)
 //! finds every helper of an injection by scanning /proc, so a PID recycled by
 //! an unrelated process is never mistaken for one.
-#![expect(unsafe_code, reason = "resetting signal dispositions needs sigaction, which nix marks unsafe")]
+#![expect(unsafe_code, reason = "sigaction and pre_exec have no safe form")]
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -100,18 +100,20 @@ pub fn stop_helpers(injection: &InjectionId) -> Result<UndoOutcome, UndoError> {
 
 /// Spawns `exe args...` as a helper and waits until it prints [`READY_LINE`].
 ///
-/// The helper runs in its own process group (a Ctrl-C aimed at the controller
-/// does not bypass the rollback), with stdin closed. A thread reaps it when it
-/// exits so no zombie is left behind in a long-lived controller.
+/// The helper runs in a session of its own: a Ctrl-C or hangup aimed at the
+/// controller's terminal does not bypass the rollback, and the scheduler's
+/// autogroups treat the helper's load as its own instead of sharing one slot
+/// with the controller's session. Stdin is closed. A thread reaps the helper
+/// when it exits so no zombie is left behind in a long-lived controller.
 pub fn spawn_helper(exe: &Path, args: &[String], ready_within: Duration) -> Result<ProcRef, HelperError> {
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| HelperError::Spawn { exe: exe.display().to_string(), source })?;
+    let mut command = Command::new(exe);
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // setsid(2), which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+    }
+    let mut child = command.spawn().map_err(|source| HelperError::Spawn { exe: exe.display().to_string(), source })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -164,14 +166,15 @@ fn reap_in_background(mut child: Child) {
 }
 
 /// Sets up the current process as a helper that cannot outlive `deadline_ms`
-/// (unix milliseconds). Returns the time left, or `None` if the deadline has passed.
+/// (unix milliseconds) by more than `grace`. Returns the time left, or `None` if
+/// the deadline has passed.
 ///
 /// Signal masks and ignored dispositions survive exec, so a helper started from
 /// a shell with `nohup` or a blocked SIGALRM would otherwise be immune to its
 /// own backstop: every signal is unblocked and the terminating ones reset to
 /// their defaults. Then `alarm(2)` is armed a little after the deadline: the
 /// kernel ends the process even if its own timing loop were stuck.
-pub fn become_helper(deadline_ms: i64) -> Option<Duration> {
+pub fn become_helper(deadline_ms: i64, grace: Duration) -> Option<Duration> {
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     for signal in [Signal::SIGALRM, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT] {
         // SAFETY: installing SIG_DFL runs no code of ours in signal context.
@@ -182,7 +185,7 @@ pub fn become_helper(deadline_ms: i64) -> Option<Duration> {
         return None;
     }
     let left = Duration::from_millis(left_ms as u64);
-    let alarm_secs = left.as_secs().saturating_add(2).min(u64::from(u32::MAX)) as u32;
+    let alarm_secs = (left + grace).as_secs().saturating_add(2).min(u64::from(u32::MAX)) as u32;
     nix::unistd::alarm::set(alarm_secs);
     Some(left)
 }

@@ -9,11 +9,10 @@ const PAGE: usize = 4096;
 /// calls `ready`, and holds the memory until `until`.
 pub fn hold(bytes: u64, until: Instant, ready: impl FnOnce()) -> Result<(), String> {
     let len = usize::try_from(bytes).map_err(|_| format!("{bytes} bytes do not fit in this address space"))?;
-    let mut block: Vec<u8> = Vec::new();
-    block.try_reserve_exact(len).map_err(|e| format!("allocate {bytes} bytes: {e}"))?;
-    block.resize(len, 0);
-    // A zeroed allocation may be backed by the shared zero page until written:
-    // write one byte per page so every page is resident.
+    // A zeroed allocation is backed by the shared zero page until written (and
+    // an allocation the kernel refuses aborts this helper process only, which the
+    // spawning side reports): write one byte per page so every page is resident.
+    let mut block = vec![0u8; len];
     for i in (0..len).step_by(PAGE) {
         block[i] = 1;
     }
