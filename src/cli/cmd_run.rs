@@ -59,11 +59,17 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
         handle_signals: true,
         prober: Arc::new(Prober::new()),
     };
-    let (run, _control) = engine::new_run(plan, targets, options, Box::new(StderrProgress::new()));
+    let socket = engine::control_socket_path(state_dir, options.run_id.as_str());
+    let (run, control) = engine::new_run(plan, targets, options, Box::new(StderrProgress::new()));
+    // `faultdrill trip RUN GUARDRAIL` reaches this run through its control socket.
+    let _socket = engine::serve_control_socket(socket.clone(), control)
+        .with_context(|| format!("open the control socket {}", socket.display()))?;
     let report = run.execute().await;
     let path = report::write_report(state_dir, &report)?;
     if let Some(dir) = &args.out {
         report::copy_report(dir, &report)?;
+        let html = dir.join("report.html");
+        std::fs::write(&html, report::to_html(&report)).with_context(|| format!("write {}", html.display()))?;
     }
     if let Some(file) = &args.junit {
         std::fs::write(file, report::to_junit(&report))

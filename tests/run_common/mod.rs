@@ -102,12 +102,6 @@ pub fn proc_state(pid: u32) -> Option<char> {
     stat[stat.rfind(')')? + 2..].chars().next()
 }
 
-/// Whether a process is stopped (`T`/`t`), comparable before and after (`S` and `R` are
-/// both "running" for this purpose); `None` if it is gone.
-pub fn is_stopped(pid: u32) -> Option<bool> {
-    proc_state(pid).map(|s| s == 'T' || s == 't')
-}
-
 /// PIDs whose command line contains `needle`.
 pub fn pids_with_cmdline(needle: &str) -> Vec<u32> {
     let mut pids = Vec::new();
@@ -164,4 +158,10 @@ pub fn experiment(dir: &Path, name: &str, yaml: &str) -> PathBuf {
 /// The text of a log written by `spawn_logged`.
 pub fn log(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+/// Whether a process is stopped (`T`) or running (`S`, `R`, `D`: the same to a user;
+/// a process just resumed may be caught runnable), for before/after comparisons.
+pub fn run_state(pid: u32) -> Option<&'static str> {
+    proc_state(pid).map(|s| if matches!(s, 'T' | 't') { "stopped" } else { "running" })
 }

@@ -1,8 +1,83 @@
 //! nftables: faultdrill-owned tables, created and deleted with `nft`.
+//!
+//! A table is created with one `nft -f -` transaction starting with
+//! `create table`, so it either appears whole or not at all, and an existing
+//! table of the same name is an error, never overwritten.
 
+use std::sync::OnceLock;
+
+use super::netns::{self, NetnsError};
 use crate::fault::{UndoError, UndoOutcome};
 
+/// Why an `nft` operation failed. Reads after "failed to ".
+#[derive(Debug, thiserror::Error)]
+pub enum NftError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    /// `nft` ran and refused.
+    #[error("run `nft -f -`: {stderr}")]
+    Failed { stderr: String },
+}
+
+/// Applies an nft script as one transaction in `netns`.
+pub fn apply_script(netns: Option<&str>, script: &str) -> Result<(), NftError> {
+    let mut cmd = netns::command(netns, "nft")?;
+    cmd.args(["-f", "-"]);
+    let out = netns::run(cmd, Some(script))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // nft prints "file:line:col: Error: ..." then the line and a caret line; keep the first.
+    let first = stderr.lines().find(|l| l.contains("Error")).unwrap_or(stderr.trim()).to_string();
+    Err(NftError::Failed { stderr: first.replace("/dev/stdin:", "line ") })
+}
+
+/// Deletes table `family table` in `netns`. A missing namespace or table is "already gone".
 pub fn delete_table(netns: Option<&str>, family: &str, table: &str) -> Result<UndoOutcome, UndoError> {
-    let _ = (netns, family, table);
-    Err(UndoError { what: "not built yet".into(), source: None })
+    if let Some(name) = netns {
+        if !netns::exists(name) {
+            return Ok(UndoOutcome::AlreadyGone);
+        }
+    }
+    let undo_error = |what: String| UndoError { what, source: None };
+    let mut cmd = netns::command(netns, "nft").map_err(|e| undo_error(e.to_string()))?;
+    cmd.args(["delete", "table", family, table]);
+    let out = match netns::run(cmd, None) {
+        Ok(out) => out,
+        Err(NetnsError::Missing { .. }) => return Ok(UndoOutcome::AlreadyGone),
+        Err(e) => return Err(undo_error(format!("delete nftables table {family} {table}: {e}"))),
+    };
+    if out.status.success() {
+        return Ok(UndoOutcome::Undone);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No such file or directory") {
+        return Ok(UndoOutcome::AlreadyGone);
+    }
+    Err(undo_error(format!(
+        "delete nftables table {family} {table}: {}",
+        stderr.lines().next().unwrap_or("nft failed").trim()
+    )))
+}
+
+/// Whether this kernel and `nft` can build what faultdrill's tables use
+/// (an inet table, filter hooks, `numgen`), tried in a throwaway network namespace.
+/// `Err` carries what `nft` said. Remembered for the life of the process.
+pub fn probe() -> Result<(), String> {
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    RESULT
+        .get_or_init(|| {
+            let script = "create table inet faultdrill_probe\n\
+                 add chain inet faultdrill_probe output { type filter hook output priority filter; policy accept; }\n\
+                 add rule inet faultdrill_probe output meta l4proto { tcp, udp } th dport { 1 } numgen random mod 100 < 1 drop\n";
+            let mut cmd = netns::command_in_throwaway("nft");
+            cmd.args(["-f", "-"]);
+            match netns::run(cmd, Some(script)) {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("nft failed").to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .clone()
 }

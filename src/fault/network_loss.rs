@@ -1,0 +1,53 @@
+//! network-loss: drop a share of matching packets at random, in an nftables
+//! table of the injection's own (`numgen random mod 100 < P drop`).
+
+use crate::experiment::{ParamKind, ParamSpec, Params};
+
+use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::net_nft::{self, INTERFACE};
+use super::net_scope::{DESTINATIONS, EXCLUDE, NETNS, PORTS, check_scope};
+
+/// Drops `percent` % of matching packets.
+pub struct NetworkLoss;
+
+static INFO: FaultInfo = FaultInfo {
+    name: "network-loss",
+    summary: "drop a share of packets to or from some destinations and ports (nftables)",
+    params: &[
+        ParamSpec {
+            name: "percent",
+            kind: ParamKind::Percent { min: 0.01, max: 100.0 },
+            default: None,
+            required: true,
+            doc: "share of matching packets to drop",
+        },
+        DESTINATIONS,
+        PORTS,
+        ParamSpec {
+            name: "direction",
+            kind: ParamKind::Choice(&["out", "in", "both"]),
+            default: Some("out"),
+            required: false,
+            doc: "out: packets sent to the destinations; in: packets from them; both",
+        },
+        INTERFACE,
+        EXCLUDE,
+        NETNS,
+    ],
+    is_held: true,
+};
+
+impl Fault for NetworkLoss {
+    fn info(&self) -> &'static FaultInfo {
+        &INFO
+    }
+
+    fn check(&self, params: &Params) -> Result<(), String> {
+        check_scope(params)
+    }
+
+    fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
+        let percent = params.number("percent").unwrap_or(100.0);
+        net_nft::prepare(INFO.name, params, cx, net_nft::loss_verdict(percent))
+    }
+}

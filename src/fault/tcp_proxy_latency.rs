@@ -1,0 +1,160 @@
+//! tcp-proxy-latency: a userspace TCP proxy from `listen` to `upstream` that adds
+//! latency, jitter, a bandwidth cap and connection resets. No root, any kernel.
+//!
+//! The proxy runs as a helper process tagged with the injection id (so rollback
+//! stops it) that exits by itself at the deadline. Apply returns only once the
+//! proxy is listening.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::experiment::{ParamKind, ParamSpec, Params};
+
+use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::net_proxy::ProxyArgs;
+use super::net_scope::parse_rate;
+use super::undo::Undo;
+
+/// Adds latency to TCP connections through a proxy.
+pub struct TcpProxyLatency;
+
+static INFO: FaultInfo = FaultInfo {
+    name: "tcp-proxy-latency",
+    summary: "proxy TCP from listen to upstream, adding latency, jitter, a rate cap and resets (no root)",
+    params: &[
+        ParamSpec {
+            name: "listen",
+            kind: ParamKind::Text,
+            default: None,
+            required: true,
+            doc: "address to accept clients on, e.g. 127.0.0.1:15432",
+        },
+        ParamSpec {
+            name: "upstream",
+            kind: ParamKind::Text,
+            default: None,
+            required: true,
+            doc: "host:port to forward to",
+        },
+        ParamSpec {
+            name: "latency",
+            kind: ParamKind::Duration,
+            default: None,
+            required: false,
+            doc: "added to every request's round trip (client-to-upstream data is held this long)",
+        },
+        ParamSpec {
+            name: "jitter",
+            kind: ParamKind::Duration,
+            default: None,
+            required: false,
+            doc: "random variation of the latency, plus or minus",
+        },
+        ParamSpec {
+            name: "bandwidth",
+            kind: ParamKind::Text,
+            default: None,
+            required: false,
+            doc: "cap of each direction of each connection, e.g. 1mbit",
+        },
+        ParamSpec {
+            name: "reset",
+            kind: ParamKind::Percent { min: 0.0, max: 100.0 },
+            default: None,
+            required: false,
+            doc: "share of connections reset as soon as they are accepted",
+        },
+    ],
+    is_held: true,
+};
+
+/// How long apply waits for the proxy to say it is listening.
+const STARTUP: Duration = Duration::from_secs(5);
+
+impl Fault for TcpProxyLatency {
+    fn info(&self) -> &'static FaultInfo {
+        &INFO
+    }
+
+    fn check(&self, params: &Params) -> Result<(), String> {
+        if let Some(listen) = params.text("listen") {
+            listen
+                .parse::<SocketAddr>()
+                .map_err(|_| format!("parameter `listen`: `{listen}` is not an address such as 127.0.0.1:15432"))?;
+        }
+        if let Some(upstream) = params.text("upstream") {
+            let port = upstream.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
+            port.ok_or_else(|| format!("parameter `upstream`: `{upstream}` needs a port, as host:port"))?;
+        }
+        if let Some(rate) = params.text("bandwidth") {
+            parse_rate(rate).map_err(|m| format!("parameter `bandwidth`: {m}"))?;
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
+        self.check(params).map_err(FaultError::Refused)?;
+        let micros = |name| params.duration(name).map_or(0, |d| d.as_micros() as u64);
+        let args = ProxyArgs {
+            injection: cx.injection.to_string(),
+            deadline_ms: cx.deadline.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+            listen: params
+                .text("listen")
+                .unwrap_or_default()
+                .parse()
+                .map_err(|_| FaultError::Refused("bad listen".into()))?,
+            upstream: params.text("upstream").unwrap_or_default().to_string(),
+            latency_us: micros("latency"),
+            jitter_us: micros("jitter"),
+            rate_bytes: params.text("bandwidth").and_then(|r| parse_rate(r).ok()).map(|bits| (bits / 8).max(1)),
+            reset_percent: params.number("reset").unwrap_or(0.0),
+        };
+        let mut argv = vec!["helper".to_string(), "proxy".to_string()];
+        argv.extend(args.to_argv());
+        let exe = cx.exe.clone();
+        let preview = vec![format!("{} {}", exe.display(), argv.join(" "))];
+        let undo = Undo::StopHelpers { injection: cx.injection.clone() };
+        Ok(Prepared { undo, preview, apply: Box::new(move || start(&exe, &argv)) })
+    }
+}
+
+/// Starts the helper in its own process group and waits until it says it listens.
+fn start(exe: &std::path::Path, argv: &[String]) -> Result<(), FaultError> {
+    let mut child = Command::new(exe)
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| FaultError::io(format!("start the proxy helper `{}`", exe.display()), e))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(STARTUP).unwrap_or_default();
+    if line.starts_with("listening ") {
+        // Nobody reads its stderr from now on; reap it when it exits, so a
+        // long-lived daemon keeps no zombies.
+        drop(child.stderr.take());
+        std::thread::spawn(move || child.wait());
+        return Ok(());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    let said = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("it said nothing").trim().to_string();
+    Err(FaultError::Apply {
+        context: format!("start the proxy: it did not start listening within {STARTUP:?}: {said}"),
+        source: None,
+    })
+}
