@@ -7,7 +7,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use run_common::{
-    entries, experiment, faultdrill, is_stopped, log, proc_state, sleeper, spawn_logged, wait_exit, wait_until,
+    entries, experiment, faultdrill, log, proc_state, run_state, sleeper, spawn_logged, wait_exit, wait_until,
 };
 
 fn interrupted_mid_run_rolls_back_and_exits_130(signal: Signal) {
@@ -15,7 +15,7 @@ fn interrupted_mid_run_rolls_back_and_exits_130(signal: Signal) {
     let data = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let child = sleeper();
-    let before = (entries(data.path()), is_stopped(child.pid()));
+    let before = (entries(data.path()), run_state(child.pid()));
     let file = experiment(
         work.path(),
         "held.yaml",
@@ -48,7 +48,7 @@ action_groups:
     let code = wait_exit(&mut run, Duration::from_secs(20));
     let stderr = log(work.path(), "stderr.log");
     assert_eq!(code, Some(130), "exit 130 after rollback; stderr:\n{stderr}");
-    assert_eq!((entries(data.path()), is_stopped(child.pid())), before, "state before == state after");
+    assert_eq!((entries(data.path()), run_state(child.pid())), before, "state before == state after");
     let report: serde_json::Value = serde_json::from_str(&log(work.path(), "stdout.log")).unwrap();
     assert_eq!(report["outcome"], "interrupted");
     let rollbacks = report["rollbacks"].as_array().unwrap();

@@ -102,12 +102,6 @@ pub fn proc_state(pid: u32) -> Option<char> {
     stat[stat.rfind(')')? + 2..].chars().next()
 }
 
-/// Whether a process is stopped (`T`/`t`), comparable before and after (`S` and `R` are
-/// both "running" for this purpose); `None` if it is gone.
-pub fn is_stopped(pid: u32) -> Option<bool> {
-    proc_state(pid).map(|s| s == 'T' || s == 't')
-}
-
 /// PIDs whose command line contains `needle`.
 pub fn pids_with_cmdline(needle: &str) -> Vec<u32> {
     let mut pids = Vec::new();
