@@ -28,7 +28,10 @@ fn sh(args: &[&str]) {
 
 impl Lab {
     fn new() -> Lab {
-        let lab = Lab { client: format!("fdbench{}c", std::process::id()), server: format!("fdbench{}s", std::process::id()) };
+        let lab = Lab {
+            client: format!("fdbench{}c", std::process::id()),
+            server: format!("fdbench{}s", std::process::id()),
+        };
         sh(&["ip", "netns", "add", &lab.client]);
         sh(&["ip", "netns", "add", &lab.server]);
         sh(&["ip", "-n", &lab.client, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &lab.server]);
@@ -66,7 +69,10 @@ fn main() {
     let faults = [
         ("network-loss", json!({"percent": 30, "destinations": ["10.77.0.2"], "netns": lab.client})),
         ("network-partition", json!({"destinations": ["10.77.0.2", "fd77::2"], "ports": [80], "netns": lab.client})),
-        ("network-bandwidth", json!({"rate": "1mbit", "destinations": ["10.77.0.2"], "interface": "va", "netns": lab.client})),
+        (
+            "network-bandwidth",
+            json!({"rate": "1mbit", "destinations": ["10.77.0.2"], "interface": "va", "netns": lab.client}),
+        ),
     ];
     println!("network faults: inject and roll back through LocalHost, {ROUNDS} rounds each (target <= 50 ms each)");
     for (fault, raw) in faults {
@@ -90,7 +96,11 @@ fn main() {
             rollback.push(start.elapsed());
             assert!(result.is_ok(), "{result:?}");
         }
-        println!("  {fault:<18} inject   {}   (first, with the kernel probe: {:.2} ms)", summary(inject.clone()), ms(inject[0]));
+        println!(
+            "  {fault:<18} inject   {}   (first, with the kernel probe: {:.2} ms)",
+            summary(inject.clone()),
+            ms(inject[0])
+        );
         println!("  {fault:<18} rollback {}", summary(rollback));
     }
 }

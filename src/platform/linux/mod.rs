@@ -6,6 +6,7 @@ pub mod netns;
 pub mod nft;
 mod procs;
 pub mod signals;
+pub mod splice;
 pub mod tc;
 
 pub use procs::{ProcRef, process_start_time};
