@@ -216,6 +216,17 @@ pub enum HelperCommand {
         #[arg(long)]
         bytes: u64,
     },
+    /// Carry out an undo at the deadline, so a fault with no process of its own
+    /// (a paused process, a fill file) is time-boxed even if its controller dies.
+    Expire {
+        #[arg(long)]
+        injection: String,
+        #[arg(long)]
+        deadline_ms: i64,
+        /// The undo record, as JSON.
+        #[arg(long)]
+        undo: String,
+    },
     /// Proxy TCP with added latency, a rate cap and resets (tcp-proxy-latency).
     Proxy(crate::fault::ProxyArgs),
 }

@@ -1,15 +1,63 @@
 //! Hidden helper processes that hold faults (CPU burners, memory holders).
+//!
+//! Each is tagged with its injection id on its command line (that is how a
+//! rollback finds it), prints `ready` once its fault is in place, and exits by
+//! itself at its deadline; an `alarm(2)` backstop ends it a little later even
+//! if its own loop were stuck.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::fault::Undo;
+
+use crate::platform::linux::burner::{self, BurnMode, BurnPlan};
+use crate::platform::linux::{helpers, memhold};
 
 use super::args::HelperCommand;
+use super::edge::InvalidInput;
 
-pub fn run(args: HelperCommand, state_dir: &Path) -> anyhow::Result<u8> {
+pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
     match args {
-        HelperCommand::Proxy(args) => Ok(crate::fault::run_proxy(args).map(|()| crate::exit::PASSED)?),
-        args => {
-            let _ = (args, state_dir);
-            anyhow::bail!("this command is not built yet")
+        // The injection id is only a tag on the command line: rollbacks find helpers by it.
+        HelperCommand::BurnCpu { injection: _, deadline_ms, percent, cores, mode } => {
+            let mode = match mode.as_str() {
+                "add" => BurnMode::Add,
+                "total" => BurnMode::Total,
+                other => return Err(InvalidInput(format!("unknown burn mode `{other}`; use add or total")).into()),
+            };
+            if !(percent > 0.0 && percent <= 100.0) || cores == 0 {
+                return Err(InvalidInput(format!("burn {percent} % on {cores} cores: out of range")).into());
+            }
+            let Some(left) = helpers::become_helper(deadline_ms, Duration::ZERO) else {
+                return Ok(crate::exit::PASSED);
+            };
+            let plan = BurnPlan { percent, threads: cores, mode, until: Instant::now() + left };
+            burner::burn(plan, helpers::report_ready);
+            Ok(crate::exit::PASSED)
+        }
+        HelperCommand::HoldMemory { injection: _, deadline_ms, bytes } => {
+            let Some(left) = helpers::become_helper(deadline_ms, Duration::ZERO) else {
+                return Ok(crate::exit::PASSED);
+            };
+            helpers::prefer_oom_kill();
+            memhold::hold(bytes, Instant::now() + left, helpers::report_ready).map_err(anyhow::Error::msg)?;
+            Ok(crate::exit::PASSED)
+        }
+        HelperCommand::Expire { injection: _, deadline_ms, undo } => {
+            let undo: Undo =
+                serde_json::from_str(&undo).map_err(|e| InvalidInput(format!("--undo is not an undo record: {e}")))?;
+            // The undo itself gets a minute past the deadline before the alarm ends us.
+            let left = helpers::become_helper(deadline_ms, Duration::from_secs(60)).unwrap_or_default();
+            helpers::report_ready();
+            std::thread::sleep(left);
+            match undo.carry_out() {
+                Ok(_) => Ok(crate::exit::PASSED),
+                Err(_) => Ok(crate::exit::ROLLBACK_FAILED),
+            }
+        }
+        HelperCommand::Proxy(args) => {
+            crate::fault::run_proxy(args)?;
+            Ok(crate::exit::PASSED)
         }
     }
 }

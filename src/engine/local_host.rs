@@ -127,7 +127,8 @@ impl LocalHost {
     /// Rolls back one journaled injection.
     pub async fn rollback_record(&self, record: InjectionRecord, reason: &str) -> RollbackResult {
         let id = record.id.clone();
-        if !matches!(record.state, InjectionState::Pending | InjectionState::Active) {
+        // `Failed` means an apply or an earlier undo failed: the fault may still be in place, so retry.
+        if !matches!(record.state, InjectionState::Pending | InjectionState::Active | InjectionState::Failed) {
             return self.result(&id, &record.fault, Ok(UndoOutcome::AlreadyGone));
         }
         let undo: Undo = match serde_json::from_value(record.undo.clone()) {

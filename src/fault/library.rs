@@ -3,10 +3,16 @@
 use crate::experiment::{FaultCatalog, ParamSpec, Params};
 
 use super::context::Fault;
+use super::{CpuBurn, DiskFill, MemoryStress, ProcessKill, ProcessPause};
 
 /// Every fault, in the order `faultdrill faults` lists them.
 pub fn all_faults() -> &'static [&'static dyn Fault] {
     &[
+        &CpuBurn,
+        &MemoryStress,
+        &DiskFill,
+        &ProcessKill,
+        &ProcessPause,
         &super::network_delay::NetworkDelay,
         &super::network_loss::NetworkLoss,
         &super::network_partition::NetworkPartition,

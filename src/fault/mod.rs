@@ -1,7 +1,10 @@
 //! The fault library: one fault per file, the parameters they take, and undo records.
 
 mod context;
+mod cpu_burn;
+mod disk_fill;
 mod library;
+mod memory_stress;
 mod net_nft;
 mod net_proxy;
 mod net_scope;
@@ -10,13 +13,23 @@ mod network_bandwidth;
 mod network_delay;
 mod network_loss;
 mod network_partition;
+mod process_kill;
+mod process_pause;
+mod selection;
 mod tcp_proxy_latency;
+mod text;
 mod undo;
+mod watchdog;
 
 pub use crate::experiment::{
     ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
 };
 pub use context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+pub use cpu_burn::CpuBurn;
+pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use library::{all_faults, catalog, find_fault};
+pub use memory_stress::MemoryStress;
 pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
+pub use process_kill::ProcessKill;
+pub use process_pause::ProcessPause;
 pub use undo::{Undo, UndoError, UndoOutcome};

@@ -1,8 +1,251 @@
-//! Helper processes tagged with an injection id: finding and stopping them.
+//! Helper processes tagged with an injection id: spawning them, setting one up,
+//! finding them again from /proc alone, and stopping them.
+//!
+//! A helper is `faultdrill helper KIND --injection ID --deadline-ms T ...`. The
+//! id on its command line is the tag: a fresh process (`faultdrill recover`)
+//! finds every helper of an injection by scanning /proc, so a PID recycled by
+//! an unrelated process is never mistaken for one.
+#![expect(unsafe_code, reason = "sigaction and pre_exec have no safe form")]
 
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
+
+use super::procs::{ProcRef, all_pids, cmdline};
+use super::signals::{Delivery, send};
 use crate::fault::{UndoError, UndoOutcome};
+use crate::ids::InjectionId;
 
-pub fn stop_helpers(injection: &crate::ids::InjectionId) -> Result<UndoOutcome, UndoError> {
-    let _ = injection;
-    Err(UndoError { what: "not built yet".into(), source: None })
+/// The line a helper prints on stdout once its fault is in place.
+pub const READY_LINE: &str = "ready";
+
+/// Why a helper could not be started. Reads after "failed to ".
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    #[error("start the helper process {exe}")]
+    Spawn {
+        exe: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("start the helper process: it exited before it was ready ({status}){stderr}")]
+    Exited { status: String, stderr: String },
+    #[error("start the helper process: it was not ready within {0:?}, so it was stopped")]
+    NotReady(Duration),
+}
+
+/// Whether `args` (a command line) is a helper of `injection`.
+pub fn is_helper_of(args: &[String], injection: &InjectionId) -> bool {
+    let id = injection.as_str();
+    let tagged = args.windows(2).any(|w| w[0] == "--injection" && w[1] == id)
+        || args.iter().any(|a| a.strip_prefix("--injection=") == Some(id));
+    tagged && args.iter().any(|a| a == "helper")
+}
+
+/// Every live helper process of `injection`.
+pub fn find_helpers(injection: &InjectionId) -> Vec<ProcRef> {
+    let me = std::process::id() as i32;
+    all_pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter(|&pid| cmdline(pid).is_some_and(|args| is_helper_of(&args, injection)))
+        .filter_map(ProcRef::of_pid)
+        .filter(ProcRef::is_alive)
+        .collect()
+}
+
+/// Kills every helper of `injection` and waits until they are gone. Idempotent.
+pub fn stop_helpers(injection: &InjectionId) -> Result<UndoOutcome, UndoError> {
+    let mut outcome = UndoOutcome::AlreadyGone;
+    let give_up = Instant::now() + Duration::from_secs(5);
+    loop {
+        let helpers = find_helpers(injection);
+        if helpers.is_empty() {
+            return Ok(outcome);
+        }
+        if Instant::now() >= give_up {
+            let pids: Vec<String> = helpers.iter().map(|p| p.pid.to_string()).collect();
+            return Err(UndoError {
+                what: format!(
+                    "stop the helpers of {injection}: pid {} still running after SIGKILL; check them with `ps -p`",
+                    pids.join(",")
+                ),
+                source: None,
+            });
+        }
+        for helper in &helpers {
+            match send(helper, Signal::SIGKILL) {
+                Ok(Delivery::Sent) => outcome = UndoOutcome::Undone,
+                Ok(Delivery::Gone) => {}
+                Err(e) => {
+                    return Err(UndoError {
+                        what: format!("stop helper pid {} of {injection}", helper.pid),
+                        source: Some(e),
+                    });
+                }
+            }
+        }
+        // SIGKILL is asynchronous: wait for the processes to die (or be reaped).
+        let settle = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < settle && helpers.iter().any(ProcRef::is_alive) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Spawns `exe args...` as a helper and waits until it prints [`READY_LINE`].
+///
+/// The helper runs in a session of its own: a Ctrl-C or hangup aimed at the
+/// controller's terminal does not bypass the rollback, and the scheduler's
+/// autogroups treat the helper's load as its own instead of sharing one slot
+/// with the controller's session. Stdin is closed. A thread reaps the helper
+/// when it exits so no zombie is left behind in a long-lived controller.
+pub fn spawn_helper(exe: &Path, args: &[String], ready_within: Duration) -> Result<ProcRef, HelperError> {
+    let mut command = Command::new(exe);
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // setsid(2), which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+    }
+    let mut child = command.spawn().map_err(|source| HelperError::Spawn { exe: exe.display().to_string(), source })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let ready = BufReader::new(stdout).read_line(&mut line).is_ok() && line.trim() == READY_LINE;
+        let _ = tx.send(ready);
+    });
+    match rx.recv_timeout(ready_within) {
+        Ok(true) => {
+            let pid = child.id() as i32;
+            let proc_ref = ProcRef::of_pid(pid).unwrap_or(ProcRef { pid, start_time: 0 });
+            reap_in_background(child);
+            Ok(proc_ref)
+        }
+        Ok(false) | Err(mpsc::RecvTimeoutError::Disconnected) => Err(exited(child)),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(HelperError::NotReady(ready_within))
+        }
+    }
+}
+
+fn exited(mut child: Child) -> HelperError {
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    let status = match child.wait() {
+        Ok(status) => status.to_string(),
+        Err(e) => e.to_string(),
+    };
+    let stderr = stderr.trim();
+    let stderr = if stderr.is_empty() { String::new() } else { format!(": {stderr}") };
+    HelperError::Exited { status, stderr }
+}
+
+fn reap_in_background(mut child: Child) {
+    drop(child.stderr.take());
+    std::thread::Builder::new()
+        .name("helper-reaper".into())
+        .spawn(move || {
+            let _ = child.wait();
+        })
+        .map(drop)
+        .unwrap_or_else(|_| {
+            // No thread for the reaper: the child becomes a zombie until we exit,
+            // which is harmless (a zombie has no command line, so it is never "found").
+        });
+}
+
+/// Sets up the current process as a helper that cannot outlive `deadline_ms`
+/// (unix milliseconds) by more than `grace`. Returns the time left, or `None` if
+/// the deadline has passed.
+///
+/// Signal masks and ignored dispositions survive exec, so a helper started from
+/// a shell with `nohup` or a blocked SIGALRM would otherwise be immune to its
+/// own backstop: every signal is unblocked and the terminating ones reset to
+/// their defaults. Then `alarm(2)` is armed a little after the deadline: the
+/// kernel ends the process even if its own timing loop were stuck.
+pub fn become_helper(deadline_ms: i64, grace: Duration) -> Option<Duration> {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for signal in [Signal::SIGALRM, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT] {
+        // SAFETY: installing SIG_DFL runs no code of ours in signal context.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
+    }
+    let left_ms = deadline_ms - crate::journal::now_ms();
+    if left_ms <= 0 {
+        return None;
+    }
+    let left = Duration::from_millis(left_ms as u64);
+    let alarm_secs = (left + grace).as_secs().saturating_add(2).min(u64::from(u32::MAX)) as u32;
+    nix::unistd::alarm::set(alarm_secs);
+    Some(left)
+}
+
+/// Tells the spawning process the fault is in place (see [`spawn_helper`]).
+pub fn report_ready() {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{READY_LINE}");
+    let _ = out.flush();
+}
+
+/// Asks the kernel to pick this process first when memory runs out (memory-stress).
+pub fn prefer_oom_kill() {
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn helpers_are_recognised_by_their_exact_tag() {
+        let id = InjectionId::from_string("i-abc");
+        assert!(is_helper_of(&args("faultdrill helper burn-cpu --injection i-abc --cores 1"), &id));
+        assert!(is_helper_of(&args("faultdrill helper burn-cpu --injection=i-abc"), &id));
+        assert!(!is_helper_of(&args("faultdrill helper burn-cpu --injection i-abcd"), &id));
+        assert!(!is_helper_of(&args("faultdrill inject --injection i-abc"), &id));
+        assert!(!is_helper_of(&args("vim i-abc helper"), &id));
+    }
+
+    #[test]
+    fn stopping_helpers_of_an_unknown_injection_is_already_gone() {
+        let id = InjectionId::generate();
+        assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::AlreadyGone);
+    }
+
+    #[test]
+    fn a_tagged_process_is_found_and_stopped_twice_safely() {
+        let id = InjectionId::generate();
+        // A stand-in helper: a shell that keeps the tag in its argv and never exits by itself.
+        let sh = Path::new("/bin/sh");
+        let script = format!("echo {READY_LINE}; while :; do sleep 0.1; done");
+        let tagged = vec!["-c".into(), script, "helper".into(), "--injection".into(), id.to_string()];
+        let helper = spawn_helper(sh, &tagged, Duration::from_secs(5)).unwrap();
+        assert_eq!(find_helpers(&id), vec![helper]);
+        assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::Undone);
+        assert!(!helper.is_alive());
+        assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::AlreadyGone);
+    }
+
+    #[test]
+    fn a_helper_that_fails_says_why() {
+        let sh = Path::new("/bin/sh");
+        let err =
+            spawn_helper(sh, &["-c".into(), "echo no memory >&2; exit 3".into()], Duration::from_secs(5)).unwrap_err();
+        assert!(err.to_string().contains("no memory"), "{err}");
+    }
 }

@@ -1,10 +1,14 @@
 //! Linux specifics: /proc, signals, filesystems, network namespaces.
 
+pub mod burner;
+pub mod cpustat;
 pub mod files;
 pub mod helpers;
+pub mod memhold;
+pub mod meminfo;
 pub mod netns;
 pub mod nft;
-mod procs;
+pub mod procs;
 pub mod signals;
 pub mod splice;
 pub mod tc;

@@ -1,0 +1,368 @@
+//! The running phase: one loop that owns the run state and `select!`s over worker
+//! messages, guardrail and steady-state samples, their ticks, lease renewals, signals,
+//! stop and trip requests, and deadlines. Workers and samplers only send messages.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Interval, MissedTickBehavior};
+use tracing::warn;
+
+use crate::experiment::{GuardrailAction, GuardrailPlan};
+use crate::guardrail::{GuardrailJudge, Judgement};
+use crate::journal::now_ms;
+use crate::report::{Event, InjectionSummary, ProbePhase, TripSource};
+
+use super::control::{TripRefused, TripRequest};
+use super::local_host::error_chain;
+use super::outcome::Abort;
+use super::run::{Live, ReactionStart, Run};
+use super::sampling::{GuardrailSample, SampleBatch, sample_record};
+use super::scheduler::Scheduler;
+use super::signals::next_signal;
+use super::worker::{GroupJob, WorkerMsg, roll_back_id, run_group};
+
+/// How long past its deadline an injection may stay before the loop rolls it back itself.
+const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+/// How long workers get to finish an inject or rollback in flight once the run is cancelled.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(70);
+
+/// The tasks and timers of the running phase.
+struct Running {
+    scheduler: Scheduler,
+    tx: mpsc::UnboundedSender<WorkerMsg>,
+    rx: mpsc::UnboundedReceiver<WorkerMsg>,
+    cancel: watch::Sender<bool>,
+    workers: JoinSet<()>,
+    samples: JoinSet<SampleBatch>,
+    renewals: JoinSet<Option<Event>>,
+    probes_in_flight: bool,
+    guardrails_in_flight: bool,
+    judge: GuardrailJudge,
+}
+
+impl Run {
+    /// Runs the action groups until they complete or the run is aborted, then stops the workers.
+    pub(super) async fn run_groups(&mut self) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut st = Running {
+            scheduler: Scheduler::new(&self.plan.groups),
+            tx,
+            rx,
+            cancel: watch::channel(false).0,
+            workers: JoinSet::new(),
+            samples: JoinSet::new(),
+            renewals: JoinSet::new(),
+            probes_in_flight: false,
+            guardrails_in_flight: false,
+            judge: GuardrailJudge::new(),
+        };
+        let steady = self.plan.steady_state.as_ref().filter(|s| s.check_during && !s.probes.is_empty());
+        let mut probe_tick = steady.map(|s| ticker(s.interval));
+        let mut guard_tick = (!self.plan.guardrails.rules.is_empty()).then(|| ticker(self.plan.guardrails.interval));
+        let mut lease_tick = Some(ticker((self.plan.lease / 3).max(Duration::from_millis(100))));
+        let time_box = tokio::time::Instant::now() + self.time_box();
+        self.start_ready_groups(&mut st);
+        loop {
+            if self.abort.is_some() || st.scheduler.is_done() {
+                break;
+            }
+            if st.scheduler.is_stuck() {
+                self.abort =
+                    Some(Abort::Stuck { message: "the action groups' `after` order can never complete".into() });
+                break;
+            }
+            let overdue = self.next_deadline();
+            tokio::select! {
+                biased;
+                signal = next_signal(&mut self.signals) => {
+                    self.emit(Event::Signal { signal: signal.to_string() });
+                    self.abort.get_or_insert(Abort::Signal { name: signal.to_string() });
+                }
+                Some(stop) = self.stop_rx.recv() => {
+                    self.emit(Event::StopRequested { reason: stop.reason.clone() });
+                    self.abort.get_or_insert(Abort::Stopped { reason: stop.reason });
+                }
+                Some(trip) = self.trip_rx.recv() => self.on_trip_request(trip, &mut st),
+                Some(batch) = st.samples.join_next() => match batch {
+                    Ok(SampleBatch::Guardrails(samples)) => {
+                        st.guardrails_in_flight = false;
+                        self.judge_guardrails(samples, &mut st);
+                    }
+                    Ok(SampleBatch::Probes(samples)) => {
+                        st.probes_in_flight = false;
+                        self.record_probe_samples(ProbePhase::During, samples);
+                    }
+                    Err(_) => { st.probes_in_flight = false; st.guardrails_in_flight = false; }
+                },
+                Some(msg) = st.rx.recv() => {
+                    self.on_worker(msg, &mut st);
+                    self.start_ready_groups(&mut st);
+                }
+                Some(joined) = st.workers.join_next() => {
+                    if let Err(e) = joined {
+                        self.abort.get_or_insert(Abort::ActionFailed { message: format!("a group worker crashed: {e}") });
+                    }
+                }
+                _ = tick(&mut guard_tick) => {
+                    if !st.guardrails_in_flight {
+                        st.guardrails_in_flight = true;
+                        let rules = Arc::new(self.plan.guardrails.rules.clone());
+                        st.samples.spawn(async_guardrails(self.sampler.clone(), rules));
+                    }
+                }
+                _ = tick(&mut probe_tick) => {
+                    if !st.probes_in_flight {
+                        st.probes_in_flight = true;
+                        let probes = Arc::new(self.plan.steady_state.as_ref().map(|s| s.probes.clone()).unwrap_or_default());
+                        let sampler = self.sampler.clone();
+                        st.samples.spawn(async move { SampleBatch::Probes(sampler.sample_probes(probes).await) });
+                    }
+                }
+                _ = tick(&mut lease_tick) => self.renew_leases(&mut st),
+                Some(Ok(Some(event))) = st.renewals.join_next() => self.emit(event),
+                () = sleep_until(overdue) => self.roll_back_overdue().await,
+                () = tokio::time::sleep_until(time_box) => {
+                    self.abort = Some(Abort::Stuck { message: "the run outlived its time box".into() });
+                }
+            }
+        }
+        self.stop_workers(st).await;
+    }
+
+    /// Spawns a worker for every group whose `after` groups have finished.
+    fn start_ready_groups(&mut self, st: &mut Running) {
+        if self.abort.is_some() {
+            return;
+        }
+        for index in st.scheduler.take_ready() {
+            let plan = Arc::new(self.plan.groups[index].clone());
+            self.emit(Event::GroupStarted { group: index, name: plan.name.clone() });
+            let job = GroupJob {
+                index,
+                hosts: self.targets.hosts(&plan.target).to_vec(),
+                plan,
+                run: self.report.run_id.clone(),
+                lease: self.plan.lease,
+                rollback: self.plan.rollback,
+                tx: st.tx.clone(),
+                cancel: st.cancel.subscribe(),
+            };
+            st.workers.spawn(run_group(job));
+        }
+    }
+
+    fn on_worker(&mut self, msg: WorkerMsg, st: &mut Running) {
+        match msg {
+            WorkerMsg::Injected { action, host, view, at_ms } => {
+                let held = view.state == crate::journal::InjectionState::Active;
+                self.record_injection(InjectionSummary {
+                    id: view.id.clone(),
+                    action: action.clone(),
+                    host: host.name().to_string(),
+                    injected_ms: at_ms,
+                    deadline_ms: view.deadline_ms,
+                    held,
+                    preview: view.preview.clone(),
+                });
+                self.emit(Event::ActionStarted {
+                    action: action.clone(),
+                    host: host.name().to_string(),
+                    injection: view.id.clone(),
+                    held,
+                });
+                if held {
+                    let deadline_ms = view.deadline_ms;
+                    self.live.push(Live { id: view.id, host, action, deadline_ms, ended: false, left: false });
+                }
+            }
+            WorkerMsg::InjectFailed { action, host, error } => {
+                let message = format!("inject {} on {host}: {error}", action.label);
+                self.emit(Event::ActionFailed { action, host, error });
+                self.abort.get_or_insert(Abort::ActionFailed { message });
+            }
+            WorkerMsg::HoldEnded { action, host, injection, rollback } => {
+                let rolled_back = rollback.as_ref().is_some_and(|r| r.ok);
+                if let Some(record) = rollback {
+                    self.record_rollback(record);
+                }
+                if let Some(index) = self.live.iter().position(|l| l.id == injection) {
+                    if rolled_back {
+                        self.live.remove(index);
+                    } else {
+                        // Left in place (`rollback: never`) or failed: the final rollback retries it.
+                        let live = &mut self.live[index];
+                        live.ended = true;
+                        live.left = self.plan.rollback == crate::experiment::RollbackPolicy::Never;
+                    }
+                }
+                self.emit(Event::ActionEnded { action, host, injection, rolled_back });
+            }
+            WorkerMsg::GroupFinished { group } => {
+                st.scheduler.finish(group);
+                let name = self.plan.groups[group].name.clone();
+                self.emit(Event::GroupFinished { group, name });
+            }
+        }
+    }
+
+    /// Judges each guardrail sample the moment it arrives.
+    fn judge_guardrails(&mut self, samples: Vec<GuardrailSample>, st: &mut Running) {
+        for sample in samples {
+            let rule = self.plan.guardrails.rules[sample.rule].clone();
+            let host = sample.host.clone().unwrap_or_else(|| "-".into());
+            let judgement = st.judge.judge(sample.rule, &rule, &host, sample.observation.value);
+            self.emit(Event::GuardrailSample {
+                guardrail: rule.name.clone(),
+                sample: sample_record(sample.host.as_deref(), &sample.observation),
+                breached: judgement.is_breach(),
+                consecutive: judgement.consecutive(),
+                for_samples: rule.for_samples,
+            });
+            if let Judgement::Tripped { consecutive } = judgement {
+                let value = sample.observation.value.unwrap_or(f64::NAN);
+                let on = sample.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
+                let message = format!("{value:.1}{on}, breach {} for {consecutive} sample(s)", rule.breach);
+                self.trip(&rule, TripSource::Samples, message, sample.sampled_ms, sample.sampled_at);
+            }
+        }
+    }
+
+    fn on_trip_request(&mut self, request: TripRequest, _st: &mut Running) {
+        let found = self.plan.guardrails.rules.iter().find(|r| r.name == request.guardrail).cloned();
+        let answer = match found {
+            Some(rule) => {
+                self.trip(&rule, TripSource::External, request.reason, now_ms(), Instant::now());
+                Ok(())
+            }
+            None => Err(TripRefused::UnknownGuardrail {
+                guardrail: request.guardrail,
+                known: self.plan.guardrails.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+            }),
+        };
+        if let Some(reply) = request.reply {
+            let _ = reply.send(answer);
+        }
+    }
+
+    fn trip(&mut self, rule: &GuardrailPlan, source: TripSource, message: String, sample_ms: i64, at: Instant) {
+        let action = match rule.action {
+            GuardrailAction::Rollback => "rollback",
+            GuardrailAction::Warn => "warn",
+        };
+        warn!(run = %self.report.run_id, guardrail = %rule.name, action, detail = %message, "Guardrail tripped.");
+        self.emit(Event::GuardrailTripped {
+            guardrail: rule.name.clone(),
+            source,
+            action: action.into(),
+            message: message.clone(),
+        });
+        if rule.action == GuardrailAction::Rollback && self.abort.is_none() {
+            self.abort = Some(Abort::Guardrail { name: rule.name.clone(), message });
+            self.reaction = Some(ReactionStart {
+                guardrail: rule.name.clone(),
+                breach_sample_ms: sample_ms,
+                sampled_at: at,
+                tripped_ms: now_ms(),
+            });
+        }
+    }
+
+    fn renew_leases(&mut self, st: &mut Running) {
+        for live in self.live.iter().filter(|l| !l.ended) {
+            let (host, id) = (live.host.clone(), live.id.clone());
+            st.renewals.spawn(async move {
+                match host.renew_lease(&id).await {
+                    Ok(()) => None,
+                    Err(e) => Some(Event::LeaseRenewFailed {
+                        injection: id,
+                        host: host.name().to_string(),
+                        error: error_chain(&e),
+                    }),
+                }
+            });
+        }
+    }
+
+    /// When the next live injection will be overdue (its deadline plus a grace period).
+    fn next_deadline(&self) -> Option<tokio::time::Instant> {
+        let earliest = self.live.iter().filter(|l| !l.ended).map(|l| l.deadline_ms).min()?;
+        let wait_ms = (earliest - now_ms()).max(0) as u64;
+        Some(tokio::time::Instant::now() + Duration::from_millis(wait_ms) + DEADLINE_GRACE)
+    }
+
+    /// Rolls back injections past their deadline that no worker has ended (time-box).
+    async fn roll_back_overdue(&mut self) {
+        let limit = now_ms() - DEADLINE_GRACE.as_millis() as i64;
+        while let Some(index) = self.live.iter().position(|l| !l.ended && l.deadline_ms <= limit) {
+            let live = self.live.remove(index);
+            let record =
+                roll_back_id(&live.host, &live.id, &live.action.fault, Some(&live.action.label), "deadline passed")
+                    .await;
+            if !record.ok {
+                self.live.push(Live { ended: true, ..live });
+            }
+            self.record_rollback(record);
+        }
+    }
+
+    /// The longest the running phase may last: every action's waits and hold, as if all
+    /// ran one after another, plus a margin for injects and rollbacks.
+    fn time_box(&self) -> Duration {
+        let actions = self.plan.groups.iter().flat_map(|g| &g.actions);
+        let total: Duration =
+            actions.map(|a| a.wait_before + a.duration.unwrap_or(Duration::ZERO) + a.wait_after).sum();
+        total + Duration::from_secs(60)
+    }
+
+    /// Cancels the workers and waits for injects and rollbacks in flight, recording them.
+    async fn stop_workers(&mut self, mut st: Running) {
+        let _ = st.cancel.send(true);
+        st.samples.abort_all();
+        st.renewals.abort_all();
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            loop {
+                tokio::select! {
+                    Some(msg) = st.rx.recv() => self.on_worker(msg, &mut st),
+                    joined = st.workers.join_next() => if joined.is_none() { break },
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(run = %self.report.run_id, "Workers did not finish in time; rolling back what they reported.");
+            st.workers.abort_all();
+        }
+        while let Ok(msg) = st.rx.try_recv() {
+            self.on_worker(msg, &mut st);
+        }
+    }
+}
+
+fn ticker(period: Duration) -> Interval {
+    let mut interval = tokio::time::interval(period.max(Duration::from_millis(10)));
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn async_guardrails(sampler: Arc<super::sampling::Sampler>, rules: Arc<Vec<GuardrailPlan>>) -> SampleBatch {
+    SampleBatch::Guardrails(sampler.sample_guardrails(rules).await)
+}

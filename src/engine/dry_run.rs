@@ -1,0 +1,187 @@
+//! `--dry-run`: the resolved plan with exactly what each action would change on each
+//! host, from each fault's own preview. Nothing is injected or journaled.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::experiment::{ExperimentPlan, GroupMode, Params, RollbackPolicy};
+use crate::report::ResolvedTarget;
+
+use super::host::InjectRequest;
+use super::local_host::error_chain;
+use super::targets::ResolvedTargets;
+use super::worker::{CALL_TIMEOUT, injection_duration};
+
+/// The resolved plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRunPlan {
+    pub experiment: String,
+    pub targets: Vec<ResolvedTarget>,
+    pub steady_state: Vec<String>,
+    pub guardrails: Vec<String>,
+    pub groups: Vec<DryRunGroup>,
+    pub rollback: RollbackPolicy,
+    #[serde(with = "crate::experiment::humantime_serde_compat")]
+    pub lease: Duration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRunGroup {
+    pub name: String,
+    pub target: String,
+    pub mode: GroupMode,
+    /// Names of the groups it waits for.
+    pub after: Vec<String>,
+    pub actions: Vec<DryRunAction>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRunAction {
+    pub label: String,
+    pub fault: String,
+    pub params: Params,
+    #[serde(with = "crate::experiment::humantime_serde_compat::option")]
+    pub duration: Option<Duration>,
+    #[serde(with = "crate::experiment::humantime_serde_compat")]
+    pub wait_before: Duration,
+    #[serde(with = "crate::experiment::humantime_serde_compat")]
+    pub wait_after: Duration,
+    pub hosts: Vec<DryRunHost>,
+}
+
+/// What one action would do on one host, or why it could not.
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRunHost {
+    pub host: String,
+    pub preview: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl DryRunPlan {
+    /// Whether every action could be prepared on every host.
+    pub fn is_ok(&self) -> bool {
+        self.groups.iter().flat_map(|g| &g.actions).flat_map(|a| &a.hosts).all(|h| h.error.is_none())
+    }
+
+    /// The plan as text for a terminal.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "experiment {} (dry run: nothing will be injected)", self.experiment);
+        for t in &self.targets {
+            let _ = writeln!(out, "target {}: {}", t.name, t.hosts.join(", "));
+        }
+        for probe in &self.steady_state {
+            let _ = writeln!(out, "steady state: {probe}");
+        }
+        for rule in &self.guardrails {
+            let _ = writeln!(out, "guardrail: {rule}");
+        }
+        for g in &self.groups {
+            let after =
+                if g.after.is_empty() { "at start".to_string() } else { format!("after {}", g.after.join(", ")) };
+            let mode = format!("{:?}", g.mode).to_lowercase();
+            let _ = writeln!(out, "group {} on {} ({mode}, {after})", g.name, g.target);
+            for a in &g.actions {
+                let hold = a
+                    .duration
+                    .map_or("instantaneous".to_string(), |d| format!("for {}", humantime::format_duration(d)));
+                let params: Vec<String> = a.params.iter().map(|(k, v)| format!("{k}={}", show(v))).collect();
+                let _ = writeln!(out, "  {} {hold} [{}]", a.label, params.join(" "));
+                for h in &a.hosts {
+                    match &h.error {
+                        Some(e) => {
+                            let _ = writeln!(out, "    on {}: ERROR: {e}", h.host);
+                        }
+                        None => {
+                            for line in &h.preview {
+                                let _ = writeln!(out, "    on {}: {line}", h.host);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let rollback = match self.rollback {
+            RollbackPolicy::Always => "always",
+            RollbackPolicy::Never => "never (faults stay in place: demo only)",
+        };
+        let _ = writeln!(out, "rollback: {rollback}; lease {}", humantime::format_duration(self.lease));
+        out
+    }
+}
+
+fn show(v: &crate::experiment::ParamValue) -> String {
+    serde_json::to_value(v).map(|j| j.as_str().map_or_else(|| j.to_string(), String::from)).unwrap_or_default()
+}
+
+/// Prepares every action on every host of its target without changing anything.
+pub async fn dry_run(plan: &ExperimentPlan, targets: &ResolvedTargets) -> DryRunPlan {
+    let mut groups = Vec::new();
+    for group in &plan.groups {
+        let mut actions = Vec::new();
+        for action in &group.actions {
+            let mut hosts = Vec::new();
+            for host in targets.hosts(&group.target) {
+                let req = InjectRequest {
+                    fault: action.fault.clone(),
+                    params: action.params.clone(),
+                    duration: injection_duration(action),
+                    lease: Some(plan.lease),
+                    run: None,
+                    dry_run: true,
+                };
+                let (preview, error) = match tokio::time::timeout(CALL_TIMEOUT, host.inject(req)).await {
+                    Ok(Ok(view)) => (view.preview, None),
+                    Ok(Err(e)) => (Vec::new(), Some(error_chain(&e))),
+                    Err(_) => (Vec::new(), Some(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
+                };
+                hosts.push(DryRunHost { host: host.name().to_string(), preview, error });
+            }
+            actions.push(DryRunAction {
+                label: action.label.clone(),
+                fault: action.fault.clone(),
+                params: action.params.clone(),
+                duration: action.duration,
+                wait_before: action.wait_before,
+                wait_after: action.wait_after,
+                hosts,
+            });
+        }
+        groups.push(DryRunGroup {
+            name: group.name.clone(),
+            target: group.target.clone(),
+            mode: group.mode,
+            after: group.after.iter().filter_map(|&i| plan.groups.get(i)).map(|g| g.name.clone()).collect(),
+            actions,
+        });
+    }
+    DryRunPlan {
+        experiment: plan.name.clone(),
+        targets: targets.records().to_vec(),
+        steady_state: plan
+            .steady_state
+            .iter()
+            .flat_map(|s| &s.probes)
+            .map(|p| format!("{} ({} expectation(s))", p.name, p.expect.len()))
+            .collect(),
+        guardrails: plan
+            .guardrails
+            .rules
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: breach {} for {} sample(s) every {}",
+                    r.name,
+                    r.breach,
+                    r.for_samples,
+                    humantime::format_duration(plan.guardrails.interval)
+                )
+            })
+            .collect(),
+        groups,
+        rollback: plan.rollback,
+        lease: plan.lease,
+    }
+}

@@ -1,0 +1,341 @@
+//! One run of an experiment: its state, its phases (preflight, running, rolling back,
+//! finished), and the report it produces. The select loop of the running phase lives in
+//! `dispatcher.rs`; both work on the one [`Run`] value that owns all run state.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{broadcast, mpsc};
+use tracing::{error, warn};
+
+use crate::experiment::{ExperimentPlan, ProbePlan, RollbackPolicy};
+use crate::ids::{InjectionId, RunId};
+use crate::journal::{Journal, now_ms};
+use crate::probe::Prober;
+use crate::report::{
+    ActionRef, Event, GuardrailReaction, InjectionSummary, ProbePhase, Report, RunState, SCHEMA_VERSION, TimelineEntry,
+};
+
+use super::control::{RunControl, StopRequest, TripRequest};
+use super::host::{Host, InjectRequest};
+use super::local_host::error_chain;
+use super::outcome::{Abort, decide};
+use super::progress::RunObserver;
+use super::sampling::{Sampler, sample_record};
+use super::signals::Signals;
+use super::targets::ResolvedTargets;
+use super::worker::{CALL_TIMEOUT, injection_duration, roll_back_id};
+
+/// How a run is set up.
+pub struct RunOptions {
+    pub run_id: RunId,
+    /// Where the run and its injections are recorded (`None`: not recorded, e.g. in tests).
+    pub journal: Option<Arc<Journal>>,
+    /// Roll back and finish on SIGINT/SIGTERM (the CLI; a daemon handles signals itself).
+    pub handle_signals: bool,
+    pub prober: Arc<Prober>,
+}
+
+/// An injection this run made that may still be in place.
+pub(super) struct Live {
+    pub id: InjectionId,
+    pub host: Arc<Host>,
+    pub action: ActionRef,
+    pub deadline_ms: i64,
+    /// Its duration ended and its worker is done with it (rolled back, failed to, or left).
+    pub ended: bool,
+    /// Left in place on purpose (`rollback: never`).
+    pub left: bool,
+}
+
+/// The start of a guardrail reaction, completed once everything is rolled back.
+pub(super) struct ReactionStart {
+    pub guardrail: String,
+    pub breach_sample_ms: i64,
+    pub sampled_at: Instant,
+    pub tripped_ms: i64,
+}
+
+/// A run: the one owner of its state.
+pub struct Run {
+    pub(super) plan: Arc<ExperimentPlan>,
+    pub(super) targets: Arc<ResolvedTargets>,
+    pub(super) options: RunOptions,
+    pub(super) report: Report,
+    pub(super) observer: Box<dyn RunObserver>,
+    pub(super) stop_rx: mpsc::UnboundedReceiver<StopRequest>,
+    pub(super) trip_rx: mpsc::UnboundedReceiver<TripRequest>,
+    pub(super) events: broadcast::Sender<TimelineEntry>,
+    pub(super) signals: Option<Signals>,
+    pub(super) sampler: Arc<Sampler>,
+    /// Every injection made, in order; rolled back in reverse.
+    pub(super) live: Vec<Live>,
+    pub(super) abort: Option<Abort>,
+    /// The first failed steady-state check during or after the run.
+    pub(super) deviated: Option<String>,
+    pub(super) reaction: Option<ReactionStart>,
+}
+
+/// Sets up a run and the handle that steers it.
+pub fn new_run(
+    plan: ExperimentPlan,
+    targets: ResolvedTargets,
+    options: RunOptions,
+    observer: Box<dyn RunObserver>,
+) -> (Run, RunControl) {
+    let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+    let (trip_tx, trip_rx) = mpsc::unbounded_channel();
+    let (events, _) = broadcast::channel(1024);
+    let targets = Arc::new(targets);
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        run_id: options.run_id.clone(),
+        experiment: plan.name.clone(),
+        plan: plan.clone(),
+        targets: targets.records().to_vec(),
+        state: RunState::Pending,
+        outcome: None,
+        exit_code: None,
+        reason: None,
+        started_ms: now_ms(),
+        finished_ms: None,
+        injections: Vec::new(),
+        rollbacks: Vec::new(),
+        guardrail_reaction: None,
+        timeline: Vec::new(),
+    };
+    let sampler = Arc::new(Sampler { prober: options.prober.clone(), targets: targets.clone() });
+    let control = RunControl { stop: stop_tx, trip: trip_tx, events: events.clone() };
+    let run = Run {
+        plan: Arc::new(plan),
+        targets,
+        options,
+        report,
+        observer,
+        stop_rx,
+        trip_rx,
+        events,
+        signals: None,
+        sampler,
+        live: Vec::new(),
+        abort: None,
+        deviated: None,
+        reaction: None,
+    };
+    (run, control)
+}
+
+impl Run {
+    /// Runs to the end, always rolling back, and returns the report.
+    pub async fn execute(mut self) -> Report {
+        if self.options.handle_signals {
+            match Signals::register() {
+                Ok(signals) => self.signals = Some(signals),
+                Err(e) => warn!(error = %e, "Signal handlers could not be installed; Ctrl-C will not roll back."),
+            }
+        }
+        if let Some(journal) = &self.options.journal {
+            if let Err(e) = journal.record_run_start(&self.report.run_id, &self.plan.name) {
+                warn!(run = %self.report.run_id, error = %error_chain(&e), "The run could not be journaled.");
+            }
+        }
+        if self.plan.rollback == RollbackPolicy::Never {
+            self.emit(Event::Warning {
+                message: "rollback: never — faults stay in place when their duration ends (demo only); \
+                          `faultdrill recover --all` removes them"
+                    .into(),
+            });
+        }
+        self.set_state(RunState::Preflight);
+        self.preflight().await;
+        if self.abort.is_none() {
+            self.set_state(RunState::Running);
+            self.run_groups().await;
+        }
+        self.set_state(RunState::RollingBack);
+        self.roll_back_everything().await;
+        // After a signal or a stop, leave quickly; if nothing was injected, there is nothing to check.
+        let skip_after = matches!(
+            self.abort,
+            Some(Abort::Signal { .. } | Abort::Stopped { .. } | Abort::DeviatedBefore { .. } | Abort::Preflight { .. })
+        );
+        if !skip_after {
+            self.check_steady_state(ProbePhase::After).await;
+        }
+        self.finish()
+    }
+
+    /// Checks the steady state before anything is injected, then that every action can be
+    /// prepared on every host (nothing changes).
+    async fn preflight(&mut self) {
+        if let Some(failure) = self.check_steady_state(ProbePhase::Before).await {
+            self.abort = Some(Abort::DeviatedBefore { message: failure });
+            return;
+        }
+        let plan = self.plan.clone();
+        for (g, group) in plan.groups.iter().enumerate() {
+            for (a, action) in group.actions.iter().enumerate() {
+                for host in self.targets.hosts(&group.target).to_vec() {
+                    let req = InjectRequest {
+                        fault: action.fault.clone(),
+                        params: action.params.clone(),
+                        duration: injection_duration(action),
+                        lease: Some(plan.lease),
+                        run: Some(self.report.run_id.clone()),
+                        dry_run: true,
+                    };
+                    let result = tokio::time::timeout(CALL_TIMEOUT, host.inject(req)).await;
+                    let error = match result {
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(e)) => error_chain(&e),
+                        Err(_) => format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
+                    };
+                    let action_ref =
+                        ActionRef { group: g, action: a, label: action.label.clone(), fault: action.fault.clone() };
+                    let message = format!("preflight of {} failed: {error}", action.label);
+                    self.emit(Event::ActionFailed { action: action_ref, host: host.name().to_string(), error });
+                    self.abort.get_or_insert(Abort::Preflight { message });
+                }
+            }
+        }
+    }
+
+    /// Samples every probe once (when the plan checks this phase) and records it.
+    /// Returns the first failure.
+    pub(super) async fn check_steady_state(&mut self, phase: ProbePhase) -> Option<String> {
+        let steady = self.plan.steady_state.as_ref()?;
+        let wanted = match phase {
+            ProbePhase::Before => steady.check_before,
+            ProbePhase::During => steady.check_during,
+            ProbePhase::After => steady.check_after,
+        };
+        if !wanted || steady.probes.is_empty() {
+            return None;
+        }
+        let probes: Arc<Vec<ProbePlan>> = Arc::new(steady.probes.clone());
+        let samples = self.sampler.clone().sample_probes(probes).await;
+        self.record_probe_samples(phase, samples)
+    }
+
+    /// Records probe samples; returns the first failure, and notes a deviation during or after.
+    pub(super) fn record_probe_samples(
+        &mut self,
+        phase: ProbePhase,
+        samples: Vec<super::sampling::ProbeSample>,
+    ) -> Option<String> {
+        let mut first = None;
+        for sample in samples {
+            let name = self.plan.steady_state.as_ref().map(|s| s.probes[sample.probe].name.clone()).unwrap_or_default();
+            if !sample.verdict.ok && first.is_none() {
+                let host = sample.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
+                first = Some(format!("{name}{host}: {}", sample.verdict.failures.join("; ")));
+            }
+            self.emit(Event::ProbeSample {
+                phase,
+                probe: name,
+                sample: sample_record(sample.host.as_deref(), &sample.observation),
+                ok: sample.verdict.ok,
+                failures: sample.verdict.failures,
+            });
+        }
+        if phase != ProbePhase::Before && self.deviated.is_none() {
+            let when = if phase == ProbePhase::During { "during" } else { "after" };
+            self.deviated = first.clone().map(|f| format!("{f} ({when} the faults)"));
+        }
+        first
+    }
+
+    /// Rolls back every injection still in place, newest first; never skips one.
+    async fn roll_back_everything(&mut self) {
+        let completed = self.abort.is_none();
+        let leave = completed && self.plan.rollback == RollbackPolicy::Never;
+        let reason = self.abort.as_ref().map_or_else(|| "run completed".to_string(), Abort::rollback_reason);
+        let live = std::mem::take(&mut self.live);
+        let (left, to_undo): (Vec<Live>, Vec<Live>) = live.into_iter().partition(|l| leave && l.left);
+        for l in &left {
+            self.emit(Event::LeftInPlace {
+                injection: l.id.clone(),
+                host: l.host.name().to_string(),
+                fault: l.action.fault.clone(),
+            });
+        }
+        if !to_undo.is_empty() {
+            self.emit(Event::RollbackStarted { reason: reason.clone(), count: to_undo.len() });
+            let mut all_ok = true;
+            for l in to_undo.iter().rev() {
+                let record = roll_back_id(&l.host, &l.id, &l.action.fault, Some(&l.action.label), &reason).await;
+                all_ok &= record.ok;
+                self.record_rollback(record);
+            }
+            self.emit(Event::RollbackFinished { ok: all_ok });
+        }
+        if let Some(start) = self.reaction.take() {
+            let reaction = GuardrailReaction {
+                guardrail: start.guardrail,
+                breach_sample_ms: start.breach_sample_ms,
+                tripped_ms: start.tripped_ms,
+                rolled_back_ms: now_ms(),
+                reaction_us: start.sampled_at.elapsed().as_micros() as u64,
+            };
+            self.report.guardrail_reaction = Some(reaction);
+        }
+    }
+
+    /// Records a rollback result (from a worker or the final rollback).
+    pub(super) fn record_rollback(&mut self, record: crate::report::RollbackRecord) {
+        if !record.ok {
+            error!(
+                run = %self.report.run_id, injection = %record.injection, host = %record.host, error = %record.detail,
+                "Rollback failed; the fault may still be in place."
+            );
+        }
+        self.report.rollbacks.push(record.clone());
+        self.emit(Event::RolledBack { record });
+    }
+
+    /// Records an injection in the report.
+    pub(super) fn record_injection(&mut self, summary: InjectionSummary) {
+        self.report.injections.push(summary);
+    }
+
+    fn finish(mut self) -> Report {
+        // A rollback that failed and then succeeded on retry is not a failure.
+        let still_failed = self
+            .report
+            .rollbacks
+            .iter()
+            .filter(|r| !r.ok)
+            .filter(|r| !self.report.rollbacks.iter().any(|s| s.ok && s.injection == r.injection))
+            .count();
+        let (outcome, reason) = decide(self.abort.as_ref(), self.deviated.as_deref(), still_failed);
+        self.report.outcome = Some(outcome);
+        self.report.exit_code = Some(outcome.exit_code());
+        self.report.reason = Some(reason.clone());
+        self.report.finished_ms = Some(now_ms());
+        self.set_state(RunState::Finished);
+        self.emit(Event::Finished { outcome, exit_code: outcome.exit_code(), reason });
+        if let Some(journal) = &self.options.journal {
+            let _ = journal.record_run_state(&self.report.run_id, RunState::Finished.as_str(), Some(outcome.as_str()));
+        }
+        self.observer.finish();
+        self.report
+    }
+
+    pub(super) fn set_state(&mut self, state: RunState) {
+        self.report.state = state;
+        if state != RunState::Finished {
+            if let Some(journal) = &self.options.journal {
+                let _ = journal.record_run_state(&self.report.run_id, state.as_str(), None);
+            }
+        }
+        self.emit(Event::State { state });
+    }
+
+    /// Appends to the timeline, shows it, and tells followers.
+    pub(super) fn emit(&mut self, event: Event) {
+        let entry = TimelineEntry { at_ms: now_ms(), event };
+        self.observer.on_event(&entry);
+        let _ = self.events.send(entry.clone());
+        self.report.timeline.push(entry);
+    }
+}

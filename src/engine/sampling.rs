@@ -1,0 +1,129 @@
+//! Taking steady-state and guardrail samples. Sampling tasks only measure and send;
+//! the run loop judges each sample the moment it arrives.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use crate::experiment::{GuardrailPlan, ProbePlan, ProbeSource};
+use crate::journal::now_ms;
+use crate::probe::{Observation, Prober, Verdict, evaluate};
+use crate::report::SampleRecord;
+
+use super::local_host::error_chain;
+use super::targets::ResolvedTargets;
+
+/// One probe measured on one host (or once, for sources that are not host metrics).
+#[derive(Clone, Debug)]
+pub struct ProbeSample {
+    pub probe: usize,
+    pub host: Option<String>,
+    pub observation: Observation,
+    pub verdict: Verdict,
+}
+
+/// One guardrail measured on one host.
+#[derive(Clone, Debug)]
+pub struct GuardrailSample {
+    pub rule: usize,
+    pub host: Option<String>,
+    pub observation: Observation,
+    /// When the measurement came back (the start of the reaction time).
+    pub sampled_ms: i64,
+    pub sampled_at: Instant,
+}
+
+/// What a sampling task hands back to the loop.
+pub enum SampleBatch {
+    Probes(Vec<ProbeSample>),
+    Guardrails(Vec<GuardrailSample>),
+}
+
+/// Everything sampling needs, shared with the tasks.
+pub struct Sampler {
+    pub prober: Arc<Prober>,
+    pub targets: Arc<ResolvedTargets>,
+}
+
+impl Sampler {
+    /// Measures every probe once and judges it against its expectations.
+    pub async fn sample_probes(self: Arc<Self>, probes: Arc<Vec<ProbePlan>>) -> Vec<ProbeSample> {
+        let mut set = JoinSet::new();
+        for index in 0..probes.len() {
+            let (sampler, probes) = (self.clone(), probes.clone());
+            set.spawn(async move {
+                let probe = &probes[index];
+                sampler
+                    .observe(&probe.source)
+                    .await
+                    .into_iter()
+                    .map(|(host, observation)| ProbeSample {
+                        probe: index,
+                        host,
+                        verdict: evaluate(&probe.expect, &observation),
+                        observation,
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
+        let mut samples: Vec<ProbeSample> = set.join_all().await.into_iter().flatten().collect();
+        samples.sort_by_key(|s| s.probe);
+        samples
+    }
+
+    /// Measures every guardrail once; judging is the loop's job.
+    pub async fn sample_guardrails(self: Arc<Self>, rules: Arc<Vec<GuardrailPlan>>) -> Vec<GuardrailSample> {
+        let mut set = JoinSet::new();
+        for index in 0..rules.len() {
+            let (sampler, rules) = (self.clone(), rules.clone());
+            set.spawn(async move {
+                let observed = sampler.observe(&rules[index].source).await;
+                let (sampled_ms, sampled_at) = (now_ms(), Instant::now());
+                observed
+                    .into_iter()
+                    .map(|(host, observation)| GuardrailSample {
+                        rule: index,
+                        host,
+                        observation,
+                        sampled_ms,
+                        sampled_at,
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
+        set.join_all().await.into_iter().flatten().collect()
+    }
+
+    /// Measures `source`: a host metric on each of its target's hosts, anything else once.
+    async fn observe(&self, source: &ProbeSource) -> Vec<(Option<String>, Observation)> {
+        let ProbeSource::Metric { metric, path, process, target } = source else {
+            return vec![(None, self.prober.observe(source).await)];
+        };
+        let hosts = match target {
+            Some(name) => self.targets.hosts(name).to_vec(),
+            None => vec![self.targets.local().clone()],
+        };
+        let mut out = Vec::with_capacity(hosts.len());
+        for host in hosts {
+            let observation = match host.sample_metric(*metric, path.as_deref(), process.as_deref()).await {
+                Ok(value) => Observation { value: Some(value), ..Observation::default() },
+                Err(e) => Observation { error: Some(error_chain(&e)), ..Observation::default() },
+            };
+            out.push((Some(host.name().to_string()), observation));
+        }
+        out
+    }
+}
+
+/// The timeline form of an observation.
+pub fn sample_record(host: Option<&str>, observation: &Observation) -> SampleRecord {
+    SampleRecord {
+        host: host.map(String::from),
+        value: observation.value,
+        latency_ms: observation.latency_ms,
+        status: observation.status,
+        exit: observation.exit,
+        error: observation.error.clone(),
+    }
+}

@@ -1,0 +1,479 @@
+//! Spec types into the checked plan: ranges, durations, references, cycles, faults.
+//!
+//! Every problem goes to the sink; the plan built alongside uses safe
+//! placeholders where a value was wrong, and is thrown away if anything was
+//! reported, so nothing downstream ever sees an unchecked value.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::catalog::FaultCatalog;
+use super::diag::{Sink, closest};
+use super::expect::{SourceKind, comparison, expectations};
+use super::plan::*;
+use super::spec::*;
+use super::yaml::Span;
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_LEASE: Duration = Duration::from_secs(15);
+const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The implicit target: this host, no daemon.
+pub const LOCAL: &str = "local";
+
+/// Checks a decoded experiment into a plan; problems go to `sink`.
+pub fn plan(
+    sink: &mut Sink<'_>,
+    spec: &ExperimentSpec,
+    catalog: &dyn FaultCatalog,
+    source: Option<PathBuf>,
+) -> ExperimentPlan {
+    if let Some(v) = &spec.version {
+        if v.value != 1 {
+            sink.error(v.span, format!("unsupported format version {}; this faultdrill reads `version: 1`", v.value));
+        }
+    }
+    let name = spec.name.as_ref().map_or_else(String::new, |n| non_empty(sink, n, "name"));
+    let targets = targets(sink, spec.targets.as_ref());
+    let target_names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let steady_state = spec.steady_state.as_ref().map(|s| steady_state(sink, s, &target_names));
+    let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names);
+    let group_specs = spec.action_groups.as_ref().map(|g| g.value.as_slice()).unwrap_or_default();
+    if let Some(g) = spec.action_groups.as_ref().filter(|g| g.value.is_empty()) {
+        sink.error(g.span, "`action_groups` is empty; an experiment needs at least one group");
+    }
+    let groups = groups(sink, group_specs, &target_names, catalog);
+    ExperimentPlan {
+        name,
+        description: spec.description.as_ref().map(|d| d.value.clone()),
+        labels: spec.labels.as_ref().map(strings).unwrap_or_default(),
+        source,
+        targets,
+        steady_state,
+        guardrails,
+        groups,
+        rollback: match spec.rollback.as_ref().map(|r| r.value) {
+            Some(RollbackWord::Never) => RollbackPolicy::Never,
+            _ => RollbackPolicy::Always,
+        },
+        lease: positive(sink, spec.lease.as_ref()).unwrap_or(DEFAULT_LEASE),
+    }
+}
+
+fn strings(named: &Named<Spanned<ScalarText>>) -> BTreeMap<String, String> {
+    named.0.iter().map(|(k, v)| (k.value.clone(), v.value.0.clone())).collect()
+}
+
+fn non_empty(sink: &mut Sink<'_>, s: &Spanned<String>, what: &str) -> String {
+    if s.value.trim().is_empty() {
+        sink.error(s.span, format!("`{what}` must not be empty"));
+    }
+    s.value.clone()
+}
+
+/// A duration that must be greater than zero.
+fn positive(sink: &mut Sink<'_>, d: Option<&Spanned<DurationText>>) -> Option<Duration> {
+    let d = d?;
+    let parsed = parse_duration(sink, d)?;
+    if parsed.is_zero() {
+        sink.error(d.span, format!("duration `{}` must be greater than zero", d.value.0));
+        return None;
+    }
+    Some(parsed)
+}
+
+/// A duration that may be zero (waits).
+fn parse_duration(sink: &mut Sink<'_>, d: &Spanned<DurationText>) -> Option<Duration> {
+    let text = d.value.0.trim();
+    if text.starts_with('-') {
+        sink.error(d.span, format!("duration `{text}` is negative; durations are positive, such as `30s`"));
+        return None;
+    }
+    match humantime::parse_duration(text) {
+        Ok(parsed) => Some(parsed),
+        Err(_) => {
+            let hint =
+                if text.parse::<f64>().is_ok() { format!("; add a unit, as in `{text}s`") } else { String::new() };
+            sink.error(d.span, format!("expected a duration such as `500ms`, `30s` or `5m`, found `{text}`{hint}"));
+            None
+        }
+    }
+}
+
+fn targets(sink: &mut Sink<'_>, spec: Option<&Named<TargetSpec>>) -> Vec<TargetPlan> {
+    let mut out: Vec<TargetPlan> = Vec::new();
+    for (name, t) in spec.map(|n| n.0.as_slice()).unwrap_or_default() {
+        let selector = match (&t.hosts, &t.select) {
+            (Some(hosts), None) => {
+                if hosts.value.is_empty() {
+                    sink.error(hosts.span, format!("target `{}` has an empty `hosts` list", name.value));
+                }
+                TargetSelector::Hosts(hosts.value.iter().map(|h| h.value.clone()).collect())
+            }
+            (None, Some(select)) => {
+                TargetSelector::Labels(select.labels.as_ref().map(|l| strings(&l.value)).unwrap_or_default())
+            }
+            (Some(hosts), Some(_)) => {
+                sink.error(hosts.span, format!("target `{}` takes `hosts` or `select`, not both", name.value));
+                TargetSelector::Hosts(Vec::new())
+            }
+            (None, None) if sink.has_error_within(t.span) => TargetSelector::Hosts(Vec::new()),
+            (None, None) => {
+                sink.error(name.span, format!("target `{}` needs `hosts` or `select`", name.value));
+                TargetSelector::Hosts(Vec::new())
+            }
+        };
+        out.push(TargetPlan {
+            name: name.value.clone(),
+            selector,
+            pick: t.pick.as_ref().map_or(Pick::All, |p| pick(sink, p)),
+            max: t.max.as_ref().and_then(|m| at_least_one(sink, m, "max")),
+            on_empty: match t.on_empty.as_ref().map(|o| o.value) {
+                Some(OnEmptyWord::Skip) => OnEmpty::Skip,
+                _ => OnEmpty::Fail,
+            },
+            seed: t.seed.as_ref().and_then(|s| match u64::try_from(s.value) {
+                Ok(seed) => Some(seed),
+                Err(_) => {
+                    sink.error(s.span, format!("`seed` must not be negative, found {}", s.value));
+                    None
+                }
+            }),
+        });
+    }
+    if !out.iter().any(|t| t.name == LOCAL) {
+        out.push(TargetPlan {
+            name: LOCAL.into(),
+            selector: TargetSelector::Hosts(vec![LOCAL.into()]),
+            pick: Pick::All,
+            max: None,
+            on_empty: OnEmpty::Fail,
+            seed: None,
+        });
+    }
+    out
+}
+
+fn at_least_one(sink: &mut Sink<'_>, n: &Spanned<i64>, what: &str) -> Option<u32> {
+    match u32::try_from(n.value) {
+        Ok(v) if v >= 1 => Some(v),
+        _ => {
+            sink.error(n.span, format!("`{what}` must be between 1 and {}, found {}", u32::MAX, n.value));
+            None
+        }
+    }
+}
+
+fn pick(sink: &mut Sink<'_>, p: &Spanned<PickSpec>) -> Pick {
+    match &p.value {
+        PickSpec::All => Pick::All,
+        PickSpec::Count(n) => at_least_one(sink, n, "count").map_or(Pick::All, Pick::Count),
+        PickSpec::Percent(v) => {
+            if v.value <= 0.0 || v.value > 100.0 {
+                sink.error(
+                    v.span,
+                    format!("pick percent {} is out of range: use more than 0 and at most 100", v.value),
+                );
+            }
+            Pick::Percent(v.value)
+        }
+    }
+}
+
+/// Reports a reference to an undefined target.
+fn check_target(sink: &mut Sink<'_>, target: &Spanned<String>, known: &[&str]) {
+    if !known.contains(&target.value.as_str()) {
+        let hint = closest(&target.value, known.iter().copied())
+            .map_or_else(|| format!("; defined targets: {}", known.join(", ")), |n| format!("; did you mean `{n}`?"));
+        sink.error(target.span, format!("undefined target `{}`{hint}", target.value));
+    }
+}
+
+fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -> SteadyStatePlan {
+    let check = spec.check.clone().unwrap_or_default();
+    if spec.check.as_ref().is_some_and(Vec::is_empty) {
+        sink.error(
+            spec.interval.as_ref().map(|i| i.span).unwrap_or_default(),
+            "`check` is empty; name at least one of before, during, after",
+        );
+    }
+    let has = |w: CheckWord| spec.check.is_none() || check.iter().any(|c| c.value == w);
+    let mut seen: Vec<&str> = Vec::new();
+    let mut probes = Vec::new();
+    for p in spec.probes.as_deref().unwrap_or_default() {
+        let name = p.name.as_ref().map_or_else(String::new, |n| unique(sink, n, &mut seen, "probe"));
+        let Some((source, kind)) = source(sink, &name, (&p.metric, &p.http, &p.prometheus, &p.command), p, targets)
+        else {
+            continue;
+        };
+        let expect = p.expect.as_ref().map(|e| expectations(sink, e, kind)).unwrap_or_default();
+        probes.push(ProbePlan { name, source, expect });
+    }
+    SteadyStatePlan {
+        interval: positive(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL),
+        check_before: has(CheckWord::Before),
+        check_during: has(CheckWord::During),
+        check_after: has(CheckWord::After),
+        probes,
+    }
+}
+
+/// Reports a name already used in this list; returns the name.
+fn unique<'a>(sink: &mut Sink<'_>, name: &'a Spanned<String>, seen: &mut Vec<&'a str>, what: &str) -> String {
+    if seen.contains(&name.value.as_str()) {
+        sink.error(name.span, format!("duplicate {what} name `{}`", name.value));
+    } else if name.value.trim().is_empty() {
+        sink.error(name.span, format!("{what} name must not be empty"));
+    }
+    seen.push(&name.value);
+    name.value.clone()
+}
+
+/// The sources a probe or guardrail may name; exactly one must be present.
+type Sources<'a> = (&'a Option<MetricSpec>, &'a Option<HttpSpec>, &'a Option<PrometheusSpec>, &'a Option<CommandSpec>);
+
+trait HasSpan {
+    fn span(&self) -> Span;
+}
+impl HasSpan for ProbeSpec {
+    fn span(&self) -> Span {
+        self.span
+    }
+}
+impl HasSpan for GuardrailSpec {
+    fn span(&self) -> Span {
+        self.span
+    }
+}
+
+fn source(
+    sink: &mut Sink<'_>,
+    name: &str,
+    (metric, http, prometheus, command): Sources<'_>,
+    at: &dyn HasSpan,
+    targets: &[&str],
+) -> Option<(ProbeSource, SourceKind)> {
+    let count =
+        [metric.is_some(), http.is_some(), prometheus.is_some(), command.is_some()].iter().filter(|b| **b).count();
+    if count == 0 && sink.has_error_within(at.span()) {
+        return None;
+    }
+    if count != 1 {
+        let what = if count == 0 { "needs" } else { "takes exactly" };
+        let mut span = at.span();
+        span.end = span.start;
+        sink.error(span, format!("`{name}` {what} one source: metric, http, prometheus or command"));
+        return None;
+    }
+    if let Some(m) = metric {
+        return metric_source(sink, m, targets).map(|s| (s, SourceKind::Metric));
+    }
+    if let Some(h) = http {
+        let url = url(sink, h.url.as_ref())?;
+        let method = h.method.as_ref().map_or_else(|| "GET".to_string(), |m| http_method(sink, m));
+        let timeout = positive(sink, h.timeout.as_ref()).unwrap_or(DEFAULT_HTTP_TIMEOUT);
+        let headers = h.headers.as_ref().map(strings).unwrap_or_default();
+        return Some((ProbeSource::Http { url, method, timeout, headers }, SourceKind::Http));
+    }
+    if let Some(p) = prometheus {
+        let url = url(sink, p.url.as_ref())?;
+        let query = p.query.as_ref().map(|q| non_empty(sink, q, "query"))?;
+        let timeout = positive(sink, p.timeout.as_ref()).unwrap_or(DEFAULT_HTTP_TIMEOUT);
+        let bearer_token_env = p.bearer_token_env.as_ref().map(|b| b.value.clone());
+        return Some((ProbeSource::Prometheus { url, query, timeout, bearer_token_env }, SourceKind::Prometheus));
+    }
+    let c = command.as_ref()?;
+    let run = c.run.as_ref()?;
+    if run.value.is_empty() {
+        sink.error(run.span, "`run` is empty; give the program and its arguments, as in `[curl, -sf, URL]`");
+    }
+    let argv = run.value.iter().map(|a| a.value.0.clone()).collect();
+    let timeout = positive(sink, c.timeout.as_ref()).unwrap_or(DEFAULT_COMMAND_TIMEOUT);
+    Some((ProbeSource::Command { argv, timeout }, SourceKind::Command))
+}
+
+fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Option<ProbeSource> {
+    let host = m.host.as_ref()?;
+    let metric = match host.value {
+        HostMetricWord::CpuPercent => HostMetric::CpuPercent,
+        HostMetricWord::MemoryPercent => HostMetric::MemoryPercent,
+        HostMetricWord::DiskUsedPercent => HostMetric::DiskUsedPercent,
+        HostMetricWord::Load1 => HostMetric::Load1,
+        HostMetricWord::ProcessCount => HostMetric::ProcessCount,
+    };
+    match (&m.path, metric) {
+        (None, HostMetric::DiskUsedPercent) => sink.error(host.span, "`disk_used_percent` needs a `path`"),
+        (Some(p), HostMetric::DiskUsedPercent) if !p.value.starts_with('/') => {
+            sink.error(p.span, format!("`path` must be absolute, found `{}`", p.value))
+        }
+        (Some(p), m) if m != HostMetric::DiskUsedPercent => {
+            sink.error(p.span, format!("`path` applies to `disk_used_percent` only, not `{}`", m.name()))
+        }
+        _ => {}
+    }
+    match (&m.name, metric) {
+        (None, HostMetric::ProcessCount) => {
+            sink.error(host.span, "`process_count` needs a `name` (the exact process name)")
+        }
+        (Some(n), m) if m != HostMetric::ProcessCount => {
+            sink.error(n.span, format!("`name` applies to `process_count` only, not `{}`", m.name()))
+        }
+        _ => {}
+    }
+    if let Some(t) = &m.target {
+        check_target(sink, t, targets);
+    }
+    Some(ProbeSource::Metric {
+        metric,
+        path: m.path.as_ref().map(|p| PathBuf::from(&p.value)),
+        process: m.name.as_ref().map(|n| n.value.clone()),
+        target: m.target.as_ref().map(|t| t.value.clone()),
+    })
+}
+
+fn url(sink: &mut Sink<'_>, url: Option<&Spanned<String>>) -> Option<String> {
+    let url = url?;
+    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+        sink.error(url.span, format!("expected an http:// or https:// URL, found `{}`", url.value));
+    }
+    Some(url.value.clone())
+}
+
+fn http_method(sink: &mut Sink<'_>, m: &Spanned<String>) -> String {
+    const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let upper = m.value.to_ascii_uppercase();
+    if !METHODS.contains(&upper.as_str()) {
+        sink.error(m.span, format!("unknown HTTP method `{}`; expected one of: {}", m.value, METHODS.join(", ")));
+    }
+    upper
+}
+
+fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&str]) -> GuardrailsPlan {
+    let Some(spec) = spec else {
+        return GuardrailsPlan { interval: DEFAULT_INTERVAL, rules: Vec::new() };
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    let mut rules = Vec::new();
+    for g in spec.rules.as_deref().unwrap_or_default() {
+        let name = g.name.as_ref().map_or_else(String::new, |n| unique(sink, n, &mut seen, "guardrail"));
+        let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.command), g, targets);
+        let breach = g.breach.as_ref().and_then(|b| comparison(sink, &b.value.0, b.span));
+        let for_samples = g.r#for.as_ref().map_or(Some(1), |f| at_least_one(sink, f, "for"));
+        let action = match g.action.as_ref().map(|a| a.value) {
+            Some(GuardrailActionWord::Warn) => GuardrailAction::Warn,
+            _ => GuardrailAction::Rollback,
+        };
+        if let (Some((source, _)), Some(breach), Some(for_samples)) = (source, breach, for_samples) {
+            rules.push(GuardrailPlan { name, source, breach, for_samples, action });
+        }
+    }
+    GuardrailsPlan { interval: positive(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL), rules }
+}
+
+fn groups(
+    sink: &mut Sink<'_>,
+    specs: &[ActionGroupSpec],
+    targets: &[&str],
+    catalog: &dyn FaultCatalog,
+) -> Vec<GroupPlan> {
+    let mut seen: Vec<&str> = Vec::new();
+    let names: Vec<&str> = specs.iter().map(|g| g.name.as_ref().map_or("", |n| n.value.as_str())).collect();
+    let mut out = Vec::new();
+    for (i, g) in specs.iter().enumerate() {
+        let name = g.name.as_ref().map_or_else(String::new, |n| unique(sink, n, &mut seen, "group"));
+        if let Some(t) = &g.target {
+            check_target(sink, t, targets);
+        }
+        let after = match &g.after {
+            None => (i > 0).then(|| i - 1).into_iter().collect(),
+            Some(after) => after.iter().filter_map(|a| group_ref(sink, a, &name, &names)).collect(),
+        };
+        let actions = match &g.actions {
+            Some(actions) if actions.value.is_empty() => {
+                sink.error(actions.span, format!("group `{name}` has no actions"));
+                Vec::new()
+            }
+            Some(actions) => {
+                actions.value.iter().enumerate().filter_map(|(n, a)| action(sink, a, &name, n + 1, catalog)).collect()
+            }
+            None => Vec::new(),
+        };
+        out.push(GroupPlan {
+            name,
+            target: g.target.as_ref().map_or_else(|| LOCAL.to_string(), |t| t.value.clone()),
+            mode: match g.mode.as_ref().map(|m| m.value) {
+                Some(ModeWord::Parallel) => GroupMode::Parallel,
+                _ => GroupMode::Sequential,
+            },
+            after,
+            actions,
+        });
+    }
+    super::cycles::report(sink, specs, &out);
+    out
+}
+
+fn group_ref(sink: &mut Sink<'_>, a: &Spanned<String>, me: &str, names: &[&str]) -> Option<usize> {
+    if a.value == me {
+        sink.error(a.span, format!("group `{me}` cannot run after itself"));
+        return None;
+    }
+    let found = names.iter().position(|n| *n == a.value);
+    if found.is_none() {
+        let hint = closest(&a.value, names.iter().copied())
+            .map_or_else(|| format!("; groups: {}", names.join(", ")), |n| format!("; did you mean `{n}`?"));
+        sink.error(a.span, format!("undefined group `{}` in `after`{hint}", a.value));
+    }
+    found
+}
+
+fn action(
+    sink: &mut Sink<'_>,
+    a: &ActionSpec,
+    group: &str,
+    n: usize,
+    catalog: &dyn FaultCatalog,
+) -> Option<ActionPlan> {
+    let fault = a.fault.as_ref()?;
+    let wait_before = a.wait_before.as_ref().and_then(|w| parse_duration(sink, w)).unwrap_or_default();
+    let wait_after = a.wait_after.as_ref().and_then(|w| parse_duration(sink, w)).unwrap_or_default();
+    let duration = positive(sink, a.duration.as_ref());
+    let Some(specs) = catalog.params_of(&fault.value) else {
+        let names = catalog.names();
+        let message = match closest(&fault.value, names.iter().copied()) {
+            Some(near) => format!("unknown fault `{}`; did you mean `{near}`?", fault.value),
+            None => format!("unknown fault `{}`", fault.value),
+        };
+        let help = if names.is_empty() {
+            "this build knows no faults".to_string()
+        } else {
+            format!("known faults: {}", names.join(", "))
+        };
+        sink.error_help(fault.span, message, help);
+        return None;
+    };
+    let held = catalog.is_held(&fault.value);
+    match (&a.duration, held) {
+        (None, true) if a.has_duration_key => {}
+        (None, true) => sink.error(
+            fault.span,
+            format!("fault `{}` needs a `duration` (how long to hold it, such as `30s`)", fault.value),
+        ),
+        (Some(d), false) => sink.error(d.span, format!("fault `{}` is instantaneous; remove `duration`", fault.value)),
+        _ => {}
+    }
+    if a.params_poisoned {
+        return None;
+    }
+    let params = super::fault_params::check(sink, catalog, fault, a.params.as_ref(), specs)?;
+    Some(ActionPlan {
+        label: format!("{group}/{}#{n}", fault.value),
+        fault: fault.value.clone(),
+        params,
+        duration: if held { duration } else { None },
+        wait_before,
+        wait_after,
+    })
+}

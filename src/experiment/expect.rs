@@ -1,0 +1,211 @@
+//! The expectation language: comparisons (`< 300ms`, `>= 90`, `between 1 and 5`)
+//! and the `expect:` mapping of a probe, checked into plan expectations.
+
+use super::diag::Sink;
+use super::plan::{Comparison, Expectation};
+use super::spec::{ExpectSpec, Spanned};
+
+/// Which probe source an expectation is attached to (not every check fits every source).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Metric,
+    Http,
+    Prometheus,
+    Command,
+}
+
+impl SourceKind {
+    fn name(self) -> &'static str {
+        match self {
+            SourceKind::Metric => "metric",
+            SourceKind::Http => "http",
+            SourceKind::Prometheus => "prometheus",
+            SourceKind::Command => "command",
+        }
+    }
+}
+
+/// Parses a comparison. Numbers may carry `%` (ignored) or a time unit
+/// (`us`, `ms`, `s`, `m`), converted to milliseconds.
+pub fn parse_comparison(text: &str) -> Result<Comparison, String> {
+    let t = text.trim();
+    if let Some(rest) = t.strip_prefix("between") {
+        let Some((lo, hi)) = rest.split_once(" and ") else {
+            return Err(format!("expected `between A and B`, found `{t}`"));
+        };
+        let (lo, hi) = (parse_number(lo)?, parse_number(hi)?);
+        if lo > hi {
+            return Err(format!("`between {lo} and {hi}` is empty: the first bound must not exceed the second"));
+        }
+        return Ok(Comparison::Between(lo, hi));
+    }
+    type Make = fn(f64) -> Comparison;
+    let ops: [(&str, Make); 7] = [
+        ("<=", Comparison::Le),
+        (">=", Comparison::Ge),
+        ("==", Comparison::Eq),
+        ("!=", Comparison::Ne),
+        ("<", Comparison::Lt),
+        (">", Comparison::Gt),
+        ("=", Comparison::Eq),
+    ];
+    for (op, make) in ops {
+        if let Some(rest) = t.strip_prefix(op) {
+            return parse_number(rest).map(make);
+        }
+    }
+    Err(format!("expected a comparison such as `< 300ms`, `>= 90` or `between 1 and 5`, found `{t}`"))
+}
+
+fn parse_number(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("expected a number, found `{t}`"))?;
+    let factor = match unit.trim() {
+        "" | "%" | "ms" => 1.0,
+        "us" | "µs" => 0.001,
+        "s" => 1000.0,
+        "m" | "min" => 60_000.0,
+        other => return Err(format!("unknown unit `{other}` in `{t}`; use %, us, ms, s or m")),
+    };
+    let value = n * factor;
+    if value.is_finite() { Ok(value) } else { Err(format!("`{t}` is not a finite number")) }
+}
+
+/// Checks an `expect:` mapping for a probe of `kind`.
+pub fn expectations(sink: &mut Sink<'_>, spec: &ExpectSpec, kind: SourceKind) -> Vec<Expectation> {
+    let mut out = Vec::new();
+    let fits = |sink: &mut Sink<'_>, key: &str, ok: &[SourceKind], at| {
+        let fit = ok.contains(&kind);
+        if !fit {
+            let names: Vec<_> = ok.iter().map(|k| k.name()).collect();
+            sink.error(at, format!("`{key}` does not apply to a {} probe (only to {})", kind.name(), names.join(", ")));
+        }
+        fit
+    };
+    use SourceKind::*;
+    if let Some(v) = &spec.value {
+        if fits(sink, "value", &[Metric, Prometheus, Command], v.span) {
+            out.extend(comparison(sink, &v.value.0, v.span).map(Expectation::Value));
+        }
+    }
+    if let Some(v) = &spec.latency {
+        if fits(sink, "latency", &[Http], v.span) {
+            out.extend(comparison(sink, &v.value.0, v.span).map(Expectation::LatencyMs));
+        }
+    }
+    if let Some(v) = &spec.status {
+        if fits(sink, "status", &[Http], v.span) {
+            match u16::try_from(v.value) {
+                Ok(code) if (100..=599).contains(&code) => out.push(Expectation::Status(code)),
+                _ => sink.error(v.span, format!("HTTP status {} is out of range 100..599", v.value)),
+            }
+        }
+    }
+    if let Some(v) = &spec.exit {
+        if fits(sink, "exit", &[Command], v.span) {
+            match i32::try_from(v.value) {
+                Ok(code) if (0..=255).contains(&code) => out.push(Expectation::Exit(code)),
+                _ => sink.error(v.span, format!("exit code {} is out of range 0..255", v.value)),
+            }
+        }
+    }
+    if let Some(v) = &spec.regex {
+        if fits(sink, "regex", &[Http, Command], v.span) {
+            match regex::Regex::new(&v.value) {
+                Ok(_) => out.push(Expectation::Regex(v.value.clone())),
+                Err(e) => sink.error(v.span, format!("invalid regex: {}", first_line(&e.to_string()))),
+            }
+        }
+    }
+    if let Some(j) = &spec.jsonpath {
+        if let Some(path) = &j.path {
+            if fits(sink, "jsonpath", &[Http, Command], path.span) {
+                out.extend(json_path(sink, path, j.equals.as_ref(), j.compare.as_ref()));
+            }
+        }
+    }
+    if spec.value.is_none()
+        && spec.latency.is_none()
+        && spec.status.is_none()
+        && spec.exit.is_none()
+        && spec.regex.is_none()
+        && spec.jsonpath.is_none()
+    {
+        sink.error(spec.span, "`expect` needs at least one of: value, latency, status, exit, regex, jsonpath");
+    }
+    out
+}
+
+fn json_path(
+    sink: &mut Sink<'_>,
+    path: &Spanned<String>,
+    equals: Option<&Spanned<super::spec::AnyValue>>,
+    compare: Option<&Spanned<super::spec::ComparisonText>>,
+) -> Option<Expectation> {
+    if !path.value.starts_with('$') {
+        sink.error(path.span, format!("a JSON path starts with `$`, as in `$.status`; found `{}`", path.value));
+        return None;
+    }
+    if let (Some(_), Some(c)) = (equals, compare) {
+        sink.error(c.span, "`jsonpath` takes `equals` or `compare`, not both");
+        return None;
+    }
+    let compare = match compare {
+        Some(c) => Some(comparison(sink, &c.value.0, c.span)?),
+        None => None,
+    };
+    Some(Expectation::JsonPath { path: path.value.clone(), equals: equals.map(|e| e.value.0.clone()), compare })
+}
+
+/// Parses a comparison, reporting a problem at `span`.
+pub fn comparison(sink: &mut Sink<'_>, text: &str, span: super::yaml::Span) -> Option<Comparison> {
+    parse_comparison(text).map_err(|e| sink.error(span, e)).ok()
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(text).trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_parse() {
+        let table: &[(&str, Comparison)] = &[
+            ("< 300ms", Comparison::Lt(300.0)),
+            ("<300", Comparison::Lt(300.0)),
+            (">= 90", Comparison::Ge(90.0)),
+            (">= 90%", Comparison::Ge(90.0)),
+            ("> 1.5s", Comparison::Gt(1500.0)),
+            ("== 0", Comparison::Eq(0.0)),
+            ("= 2", Comparison::Eq(2.0)),
+            ("!= 3", Comparison::Ne(3.0)),
+            ("<= -1", Comparison::Le(-1.0)),
+            ("between 1 and 5", Comparison::Between(1.0, 5.0)),
+            ("between 100ms and 1s", Comparison::Between(100.0, 1000.0)),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_comparison(text), Ok(*expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_comparisons_say_why() {
+        let table: &[(&str, &str)] = &[
+            ("90", "expected a comparison"),
+            ("=> 90", "expected a number"),
+            ("< fast", "expected a number"),
+            ("< 3 parsecs", "unknown unit `parsecs`"),
+            ("between 5 and 1", "is empty"),
+            ("between 5", "expected `between A and B`"),
+            ("", "expected a comparison"),
+        ];
+        for (text, expected) in table {
+            let err = parse_comparison(text).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+}

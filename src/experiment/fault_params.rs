@@ -1,0 +1,55 @@
+//! An action's fault parameters, checked against the fault catalog, with each
+//! problem mapped back to the parameter's position in the file.
+
+use super::catalog::FaultCatalog;
+use super::diag::{Sink, closest};
+use super::params::{ParamSpec, Params, RawParams};
+use super::spec::{AnyValue, Named, Spanned};
+
+/// Checks the `params` of one action of fault `fault`.
+pub fn check(
+    sink: &mut Sink<'_>,
+    catalog: &dyn FaultCatalog,
+    fault: &Spanned<String>,
+    params: Option<&Spanned<Named<Spanned<AnyValue>>>>,
+    specs: &[ParamSpec],
+) -> Option<Params> {
+    let raw: RawParams = params
+        .map(|p| p.value.0.iter().map(|(k, v)| (k.value.clone(), v.value.0.clone())).collect())
+        .unwrap_or_default();
+    let whole = params.map_or(fault.span, |p| p.span);
+    match Params::check(specs, &raw) {
+        Ok(checked) => match catalog.check(&fault.value, &checked) {
+            Ok(()) => Some(checked),
+            Err(message) => {
+                sink.error(whole, format!("fault `{}`: {message}", fault.value));
+                None
+            }
+        },
+        Err(problems) => {
+            for problem in problems {
+                let entry = problem
+                    .name
+                    .as_deref()
+                    .and_then(|name| params.and_then(|p| p.value.0.iter().find(|(k, _)| k.value == name)));
+                let span = match entry {
+                    // An unknown parameter: point at its key; a bad value: at the value.
+                    Some((key, _)) if problem.message.starts_with("unknown") => key.span,
+                    Some((_, value)) => value.span,
+                    None => whole,
+                };
+                let message = match (&problem.name, entry) {
+                    (Some(name), Some(_)) if problem.message.starts_with("unknown") => {
+                        match closest(name, specs.iter().map(|s| s.name)) {
+                            Some(near) => format!("unknown parameter `{name}`; did you mean `{near}`?"),
+                            None => problem.message,
+                        }
+                    }
+                    _ => problem.message,
+                };
+                sink.error(span, format!("fault `{}`: {message}", fault.value));
+            }
+            None
+        }
+    }
+}

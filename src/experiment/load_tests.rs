@@ -1,0 +1,290 @@
+//! Loader tests: good files into plans, bad files into positioned problems,
+//! templates, and a property test that no input makes the loader panic.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::test_catalog::TestCatalog;
+use super::*;
+
+const GOOD: &str = r#"
+version: 1
+name: disk-guardrail-demo
+description: Fill /data until the guardrail trips.
+labels: {team: sre}
+targets:
+  data-hosts:
+    hosts: [local]
+    pick: {count: 1}
+    max: 10
+steady_state:
+  interval: 2s
+  check: [before, after]
+  probes:
+    - name: api-up
+      http: {url: "http://127.0.0.1:8080/health", timeout: 1s}
+      expect: {status: 200, latency: "< 300ms"}
+    - name: procs
+      metric: {host: process_count, name: sshd}
+      expect: {value: "between 1 and 5"}
+guardrails:
+  interval: 500ms
+  rules:
+    - name: disk-90
+      metric: {host: disk_used_percent, path: /data, target: data-hosts}
+      breach: ">= 90"
+      for: 2
+action_groups:
+  - name: fill
+    target: data-hosts
+    actions:
+      - fault: disk-fill
+        params: {path: /data, fill_to_percent: 95}
+        duration: 60s
+        wait_after: 5s
+  - name: burn
+    mode: parallel
+    after: []
+    actions:
+      - fault: cpu-burn
+        params: {percent: 50}
+        duration: 10s
+      - fault: process-kill
+        params: {name: sleep}
+rollback: always
+lease: 20s
+"#;
+
+fn load(text: &str) -> Result<ExperimentPlan, Diagnostics> {
+    load_str("t.yaml", text, &[], &TestCatalog)
+}
+
+fn load_set(text: &str, sets: &[(&str, &str)]) -> Result<ExperimentPlan, Diagnostics> {
+    let sets: Vec<(String, String)> = sets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    load_str("t.yaml", text, &sets, &TestCatalog)
+}
+
+#[test]
+fn a_good_experiment_becomes_a_plan() {
+    let plan = load(GOOD).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(plan.name, "disk-guardrail-demo");
+    assert_eq!(plan.labels["team"], "sre");
+    assert_eq!(plan.lease, Duration::from_secs(20));
+    let target = &plan.targets[0];
+    assert_eq!(target.pick, Pick::Count(1));
+    assert_eq!(target.max, Some(10));
+    assert!(plan.targets.iter().any(|t| t.name == "local"), "local is implicit");
+    let ss = plan.steady_state.as_ref().unwrap();
+    assert_eq!(ss.interval, Duration::from_secs(2));
+    assert!(ss.check_before && !ss.check_during && ss.check_after);
+    assert!(
+        matches!(ss.probes[0].expect[..], [Expectation::LatencyMs(Comparison::Lt(v)), Expectation::Status(200)] if v == 300.0)
+    );
+    assert!(matches!(ss.probes[1].expect[..], [Expectation::Value(Comparison::Between(1.0, 5.0))]));
+    let rule = &plan.guardrails.rules[0];
+    assert_eq!((rule.breach, rule.for_samples, rule.action), (Comparison::Ge(90.0), 2, GuardrailAction::Rollback));
+    assert_eq!(plan.guardrails.interval, Duration::from_millis(500));
+    let [fill, burn] = &plan.groups[..] else { panic!("two groups") };
+    assert_eq!((fill.after.clone(), burn.after.clone()), (vec![], vec![]));
+    assert_eq!(burn.mode, GroupMode::Parallel);
+    assert_eq!(burn.target, "local");
+    assert_eq!(fill.actions[0].label, "fill/disk-fill#1");
+    assert_eq!(fill.actions[0].duration, Some(Duration::from_secs(60)));
+    assert_eq!(fill.actions[0].wait_after, Duration::from_secs(5));
+    assert_eq!(fill.actions[0].params.number("fill_to_percent"), Some(95.0));
+    assert_eq!(burn.actions[1].label, "burn/process-kill#2");
+    assert_eq!(burn.actions[1].duration, None, "process-kill is instantaneous");
+    assert_eq!(burn.actions[0].params.integer("cores"), Some(1), "defaults applied");
+}
+
+#[test]
+fn groups_run_after_the_previous_one_by_default() {
+    let text = "version: 1\nname: x\naction_groups:\n  - name: a\n    actions: [{fault: process-kill, params: {pid: 5}}]\n  - name: b\n    actions: [{fault: process-kill, params: {pid: 6}}]\n";
+    let plan = load(text).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(plan.groups[1].after, vec![0]);
+    assert!(plan.groups[0].after.is_empty());
+}
+
+/// One broken line replacing `BROKEN` in a minimal experiment, and what must be said where.
+const PROBLEMS: &[(&str, &str, &str)] = &[
+    ("      duraton: 5s", "unknown key `duraton` in action; did you mean `duration`?", "7:7"),
+    ("      params: {percent: 150}", "parameter `percent`: 150 is out of range", "7:25"),
+    ("      params: {percnt: 50}", "unknown parameter `percnt`", "7:16"),
+    ("      duration: 0s", "must be greater than zero", "7:17"),
+    ("      duration: -1s", "is negative", "7:17"),
+    ("      duration: 5", "add a unit, as in `5s`", "7:17"),
+    ("      wait_before: [1]", "expected a string for `wait_before`, found a list", "7:20"),
+];
+
+fn minimal(broken: &str) -> String {
+    format!("version: 1\nname: x\naction_groups:\n  - name: g\n    actions:\n    - fault: cpu-burn\n{broken}\n")
+}
+
+#[test]
+fn each_problem_is_reported_where_it_is() {
+    for (broken, message, at) in PROBLEMS {
+        let mut text = minimal(broken);
+        if !broken.contains("duration") {
+            text.push_str("      duration: 5s\n");
+        }
+        let err = load(&text).expect_err(broken).to_string();
+        assert!(err.contains(message), "{broken:?}: {err}");
+        assert!(err.contains(&format!("t.yaml:{at}\n")), "{broken:?} at {at}: {err}");
+    }
+}
+
+#[test]
+fn every_problem_is_reported_in_one_pass() {
+    let text = "version: 2\nname: ''\nbogus: 1\naction_groups:\n  - name: g\n    target: nowhere\n    after: [zz]\n    actions:\n      - fault: cpu-brun\n";
+    let err = load(text).unwrap_err();
+    let messages: Vec<&str> = err.items.iter().map(|d| d.message.as_str()).collect();
+    let expected = [
+        "unsupported format version 2",
+        "`name` must not be empty",
+        "unknown key `bogus`",
+        "undefined target `nowhere`",
+        "undefined group `zz`",
+        "unknown fault `cpu-brun`; did you mean `cpu-burn`?",
+    ];
+    assert_eq!(messages.len(), expected.len(), "{err}");
+    for (m, e) in messages.iter().zip(expected) {
+        assert!(m.starts_with(e), "{m} / {e}");
+    }
+}
+
+#[test]
+fn yaml_syntax_errors_are_positioned() {
+    let err = load("version: 1\nname: [x\n").unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert!(err.items[0].message.starts_with("invalid YAML"), "{err}");
+    assert_eq!(err.items[0].line, 3);
+}
+
+#[test]
+fn non_mapping_documents_are_reported() {
+    for text in ["", "- a\n", "just text\n", "~\n"] {
+        let err = load(text).unwrap_err();
+        assert!(err.items[0].message.contains("expected a mapping for experiment"), "{text:?}: {err}");
+    }
+}
+
+#[test]
+fn cross_parameter_checks_point_at_params() {
+    let text = "version: 1\nname: x\naction_groups:\n  - name: g\n    actions:\n      - fault: disk-fill\n        params: {path: /d}\n        duration: 1s\n";
+    let err = load(text).unwrap_err();
+    assert_eq!(err.items[0].message, "fault `disk-fill`: give exactly one of: size, fill_to_percent");
+    assert_eq!((err.items[0].line, err.items[0].col), (7, 9), "at the `params` key");
+}
+
+const TEMPLATE: &str = "version: 1
+name: t
+parameters:
+  percent: {type: percent, default: 50}
+  duration: {type: duration, required: true}
+  who: {type: enum, values: [sleep, yes], default: sleep}
+action_groups:
+  - name: g
+    actions:
+      - fault: cpu-burn
+        params: {percent: \"${percent}\"}
+        duration: ${duration}
+      - fault: process-kill
+        params: {name: \"${who}\"}
+";
+
+#[test]
+fn template_parameters_substitute_typed_values() {
+    let plan = load_set(TEMPLATE, &[("duration", "3s"), ("percent", "75")]).unwrap_or_else(|d| panic!("{d}"));
+    let actions = &plan.groups[0].actions;
+    assert_eq!(actions[0].params.number("percent"), Some(75.0));
+    assert_eq!(actions[0].duration, Some(Duration::from_secs(3)));
+    assert_eq!(actions[1].params.text("name"), Some("sleep"));
+}
+
+#[test]
+fn template_parameter_problems_name_the_parameter() {
+    type Case = (&'static [(&'static str, &'static str)], &'static str, (usize, usize));
+    let table: &[Case] = &[
+        (&[], "parameter `duration` is required but has no value; pass --set duration=VALUE", (5, 3)),
+        (
+            &[("duration", "3s"), ("percent", "lots")],
+            "--set percent=lots: parameter `percent` expects a percent",
+            (4, 3),
+        ),
+        (&[("duration", "3s"), ("who", "cat")], "--set who=cat: parameter `who` expects one of sleep, yes", (6, 3)),
+        (&[("duration", "3s"), ("nope", "1")], "--set nope=…: no parameter `nope` is declared", (3, 1)),
+    ];
+    for (sets, message, (line, col)) in table {
+        let err = load_set(TEMPLATE, sets).unwrap_err();
+        let item =
+            err.items.iter().find(|d| d.message.starts_with(message)).unwrap_or_else(|| panic!("{message}: {err}"));
+        assert_eq!((item.line, item.col), (*line, *col), "{message}");
+    }
+}
+
+#[test]
+fn undeclared_and_unused_parameters_are_reported() {
+    let text = TEMPLATE.replace("\"${who}\"", "\"${whom}\"");
+    let err = load_set(&text, &[("duration", "1s")]).unwrap_err();
+    let messages: Vec<String> = err.items.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "6:3 parameter `who` is declared but never used; use it as `${who}` or remove it".to_string(),
+            "14:25 undeclared parameter `whom` in `${whom}`; did you mean `who`?".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn rendering_drops_parameters_and_substitutes() {
+    let sets = [("duration".to_string(), "3s".to_string())];
+    let text = render_str("t.yaml", TEMPLATE, &sets, &TestCatalog).unwrap_or_else(|d| panic!("{d}"));
+    assert!(!text.contains("parameters"), "{text}");
+    assert!(text.contains("params: {percent: 50}"), "{text}");
+    assert!(text.contains("duration: \"3s\""), "{text}");
+    let again = load(&text).unwrap_or_else(|d| panic!("{d}\n{text}"));
+    assert_eq!(again.groups[0].actions[0].params.number("percent"), Some(50.0));
+}
+
+#[test]
+fn builtin_templates_render_with_defaults_and_load() {
+    for t in templates() {
+        let text = render_str(&t.origin(), t.source, &[], &TestCatalog).unwrap_or_else(|d| panic!("{d}"));
+        load(&text).unwrap_or_else(|d| panic!("{}: {d}\n{text}", t.name));
+    }
+}
+
+fn mutate(text: &str, at: usize, insert: &str, cut: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let at = at % (chars.len() + 1);
+    let end = (at + cut).min(chars.len());
+    chars[..at].iter().collect::<String>() + insert + &chars[end..].iter().collect::<String>()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(text in "\\PC{0,200}") {
+        let _ = load(&text);
+    }
+
+    #[test]
+    fn yamlish_text_never_panics(text in "([a-z_]{1,8}|[-:{}\\[\\],&*!|>'\"#%@` \n]|\\$\\{[a-z]{0,3}\\}?|[0-9]{1,3}){0,60}") {
+        let _ = load(&text);
+        let _ = load_set(&text, &[("a", "1")]);
+    }
+
+    #[test]
+    fn mutated_experiments_never_panic(
+        at in 0usize..2000,
+        insert in "([-:{}\\[\\],&*!|>'\"# \n\t]|\\$\\{|[a-z]{1,5}|[0-9]{1,3}){0,4}",
+        cut in 0usize..20,
+    ) {
+        let _ = load(&mutate(GOOD, at, &insert, cut));
+        let _ = load_set(&mutate(TEMPLATE, at, &insert, cut), &[("duration", "1s")]);
+        let _ = render_str("t", &mutate(TEMPLATE, at, &insert, cut), &[("duration".into(), "1s".into())], &TestCatalog);
+    }
+}

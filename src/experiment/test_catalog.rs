@@ -1,0 +1,78 @@
+//! A small fault catalog for unit tests, shaped like the real library's local faults.
+
+use super::catalog::FaultCatalog;
+use super::params::{ParamKind, ParamSpec, Params};
+
+const PERCENT: ParamKind = ParamKind::Percent { min: 1.0, max: 100.0 };
+const MODE: ParamKind = ParamKind::Choice(&["add", "total"]);
+
+const fn p(name: &'static str, kind: ParamKind, default: Option<&'static str>) -> ParamSpec {
+    ParamSpec { name, kind, default, required: false, doc: "test" }
+}
+
+const CPU_BURN: &[ParamSpec] = &[
+    p("percent", PERCENT, Some("50")),
+    p("cores", ParamKind::Integer { min: 1, max: 1024 }, Some("1")),
+    p("mode", MODE, Some("add")),
+];
+const MEMORY_STRESS: &[ParamSpec] =
+    &[p("size", ParamKind::Bytes, None), p("percent", PERCENT, None), p("mode", MODE, Some("add"))];
+const DISK_FILL: &[ParamSpec] = &[
+    ParamSpec { name: "path", kind: ParamKind::Text, default: None, required: true, doc: "directory to fill" },
+    p("size", ParamKind::Bytes, None),
+    p("fill_to_percent", PERCENT, None),
+];
+const PROCESS_KILL: &[ParamSpec] = &[
+    p("name", ParamKind::Text, None),
+    p("pattern", ParamKind::Text, None),
+    p("pid", ParamKind::Integer { min: 1, max: 4_194_304 }, None),
+    p("signal", ParamKind::Text, Some("SIGKILL")),
+    p("count", ParamKind::Integer { min: 1, max: 1000 }, None),
+];
+const PROCESS_PAUSE: &[ParamSpec] = &[
+    p("name", ParamKind::Text, None),
+    p("pattern", ParamKind::Text, None),
+    p("pid", ParamKind::Integer { min: 1, max: 4_194_304 }, None),
+    p("count", ParamKind::Integer { min: 1, max: 1000 }, None),
+];
+
+const FAULTS: &[(&str, &[ParamSpec], bool)] = &[
+    ("cpu-burn", CPU_BURN, true),
+    ("memory-stress", MEMORY_STRESS, true),
+    ("disk-fill", DISK_FILL, true),
+    ("process-kill", PROCESS_KILL, false),
+    ("process-pause", PROCESS_PAUSE, true),
+];
+
+/// The test catalog.
+pub struct TestCatalog;
+
+fn exactly_one(params: &Params, names: &[&str]) -> Result<(), String> {
+    match names.iter().filter(|n| params.has(n)).count() {
+        1 => Ok(()),
+        _ => Err(format!("give exactly one of: {}", names.join(", "))),
+    }
+}
+
+impl FaultCatalog for TestCatalog {
+    fn params_of(&self, name: &str) -> Option<&'static [ParamSpec]> {
+        FAULTS.iter().find(|f| f.0 == name).map(|f| f.1)
+    }
+
+    fn is_held(&self, name: &str) -> bool {
+        FAULTS.iter().any(|f| f.0 == name && f.2)
+    }
+
+    fn check(&self, name: &str, params: &Params) -> Result<(), String> {
+        match name {
+            "memory-stress" => exactly_one(params, &["size", "percent"]),
+            "disk-fill" => exactly_one(params, &["size", "fill_to_percent"]),
+            "process-kill" | "process-pause" => exactly_one(params, &["name", "pattern", "pid"]),
+            _ => Ok(()),
+        }
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        FAULTS.iter().map(|f| f.0).collect()
+    }
+}

@@ -1,0 +1,124 @@
+//! cpu-burn: load CPUs to a percentage, from a helper process that exits by
+//! itself at the deadline and is stopped on rollback.
+
+use std::time::Duration;
+
+use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::text::{unix_ms, when};
+use super::undo::Undo;
+use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::platform::linux::helpers;
+
+/// The cpu-burn fault.
+pub struct CpuBurn;
+
+static INFO: FaultInfo = FaultInfo {
+    name: "cpu-burn",
+    summary: "Load CPUs to a percentage: one burner thread per core, duty cycle in 100 ms slices",
+    params: &[
+        ParamSpec {
+            name: "percent",
+            kind: ParamKind::Percent { min: 1.0, max: 100.0 },
+            default: Some("50"),
+            required: false,
+            doc: "load per burner thread (mode add) or of the whole host (mode total)",
+        },
+        ParamSpec {
+            name: "cores",
+            kind: ParamKind::Text,
+            default: Some("all"),
+            required: false,
+            doc: "how many burner threads: a number, or `all` for every CPU faultdrill may use",
+        },
+        ParamSpec {
+            name: "mode",
+            kind: ParamKind::Choice(&["add", "total"]),
+            default: Some("add"),
+            required: false,
+            doc: "add: each thread adds `percent` of a core; total: drive the host's CPU use (/proc/stat) to `percent`",
+        },
+    ],
+    is_held: true,
+};
+
+/// Burner threads: a count, or every usable CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cores {
+    All,
+    Count(usize),
+}
+
+fn cores_of(params: &Params) -> Result<Cores, String> {
+    match params.text("cores").unwrap_or("all") {
+        "all" => Ok(Cores::All),
+        text => match text.parse::<usize>() {
+            Ok(n) if (1..=4096).contains(&n) => Ok(Cores::Count(n)),
+            _ => Err(format!("parameter `cores`: expected a number of cores (1..4096) or `all`, found `{text}`")),
+        },
+    }
+}
+
+/// CPUs this process may use (affinity and cgroup quota respected).
+fn usable_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+impl Fault for CpuBurn {
+    fn info(&self) -> &'static FaultInfo {
+        &INFO
+    }
+
+    fn check(&self, params: &Params) -> Result<(), String> {
+        cores_of(params).map(drop)
+    }
+
+    fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
+        let usable = usable_cpus();
+        let threads = match cores_of(params).map_err(FaultError::Refused)? {
+            Cores::All => usable,
+            Cores::Count(n) if n <= usable => n,
+            Cores::Count(n) => {
+                return Err(FaultError::Unsupported(format!(
+                    "burn {n} cores: faultdrill may use only {usable} CPU(s) here; ask for at most {usable}, or `all`"
+                )));
+            }
+        };
+        let percent = params.number("percent").unwrap_or(50.0);
+        let mode = params.text("mode").unwrap_or("add").to_string();
+        let args = vec![
+            "helper".to_string(),
+            "burn-cpu".into(),
+            "--injection".into(),
+            cx.injection.to_string(),
+            "--deadline-ms".into(),
+            unix_ms(cx.deadline).to_string(),
+            "--percent".into(),
+            percent.to_string(),
+            "--cores".into(),
+            threads.to_string(),
+            "--mode".into(),
+            mode.clone(),
+        ];
+        let effect = if mode == "total" {
+            format!("driving this host's CPU use to {percent} % with up to {threads} thread(s)")
+        } else {
+            let host_share = percent * threads as f64 / usable as f64;
+            format!(
+                "{threads} thread(s) at {percent} % of a core each, about +{host_share:.0} % of this {usable}-CPU host"
+            )
+        };
+        let preview = vec![format!(
+            "start `{} {}`: {effect}, until {} (it exits by itself then; rollback kills it)",
+            cx.exe.display(),
+            args.join(" "),
+            when(cx.deadline)
+        )];
+        let exe = cx.exe.clone();
+        let apply = move || {
+            helpers::spawn_helper(&exe, &args, Duration::from_secs(10))
+                .map(drop)
+                .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
+        };
+        Ok(Prepared { undo: Undo::StopHelpers { injection: cx.injection.clone() }, preview, apply: Box::new(apply) })
+    }
+}

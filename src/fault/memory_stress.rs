@@ -1,0 +1,118 @@
+//! memory-stress: allocate and touch memory in a helper process that exits by
+//! itself at the deadline and is stopped on rollback (the kernel frees it all).
+
+use std::time::Duration;
+
+use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::text::{human_bytes, unix_ms, when};
+use super::undo::Undo;
+use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::platform::linux::{helpers, meminfo};
+
+/// The memory-stress fault.
+pub struct MemoryStress;
+
+static INFO: FaultInfo = FaultInfo {
+    name: "memory-stress",
+    summary: "Allocate and touch memory, held by a helper process until rollback",
+    params: &[
+        ParamSpec {
+            name: "size",
+            kind: ParamKind::Bytes,
+            default: None,
+            required: false,
+            doc: "how much memory, e.g. 512MiB (give size or percent)",
+        },
+        ParamSpec {
+            name: "percent",
+            kind: ParamKind::Percent { min: 1.0, max: 95.0 },
+            default: None,
+            required: false,
+            doc: "how much memory, as a percentage of the host's total (give size or percent)",
+        },
+        ParamSpec {
+            name: "mode",
+            kind: ParamKind::Choice(&["add", "total"]),
+            default: Some("add"),
+            required: false,
+            doc: "add: allocate that much more; total: allocate what it takes for the host's use to reach it",
+        },
+    ],
+    is_held: true,
+};
+
+/// Memory always left available, whatever is asked: max(256 MiB, 5 % of the host).
+fn reserve(total: u64) -> u64 {
+    (256 << 20).max(total / 20)
+}
+
+impl Fault for MemoryStress {
+    fn info(&self) -> &'static FaultInfo {
+        &INFO
+    }
+
+    fn check(&self, params: &Params) -> Result<(), String> {
+        match (params.has("size"), params.has("percent")) {
+            (true, false) | (false, true) => Ok(()),
+            _ => Err("give exactly one of `size` or `percent`".into()),
+        }
+    }
+
+    fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
+        self.check(params).map_err(FaultError::Refused)?;
+        let mem = meminfo::meminfo().map_err(|e| FaultError::io("read /proc/meminfo", e))?;
+        let wanted = match params.bytes("size") {
+            Some(size) => size,
+            None => (params.number("percent").unwrap_or(0.0) / 100.0 * mem.total as f64) as u64,
+        };
+        let total_mode = params.text("mode") == Some("total");
+        let bytes = if total_mode { wanted.saturating_sub(mem.used()) } else { wanted };
+        if bytes == 0 {
+            return Err(FaultError::NoTarget(format!(
+                "stress memory: the host already uses {}, at or above the requested {}; nothing to allocate",
+                human_bytes(mem.used()),
+                human_bytes(wanted)
+            )));
+        }
+        let allowed = mem.available.saturating_sub(reserve(mem.total));
+        if bytes > allowed {
+            return Err(FaultError::Refused(format!(
+                "allocating {} would leave less than {} available ({} is available now); ask for at most {}",
+                human_bytes(bytes),
+                human_bytes(reserve(mem.total)),
+                human_bytes(mem.available),
+                human_bytes(allowed)
+            )));
+        }
+        let args = vec![
+            "helper".to_string(),
+            "hold-memory".into(),
+            "--injection".into(),
+            cx.injection.to_string(),
+            "--deadline-ms".into(),
+            unix_ms(cx.deadline).to_string(),
+            "--bytes".into(),
+            bytes.to_string(),
+        ];
+        let preview = vec![format!(
+            "start `{} {}`: allocate and touch {} (host use {} -> about {} of {}), until {} \
+             (it exits by itself then; rollback kills it)",
+            cx.exe.display(),
+            args.join(" "),
+            human_bytes(bytes),
+            human_bytes(mem.used()),
+            human_bytes(mem.used() + bytes),
+            human_bytes(mem.total),
+            when(cx.deadline)
+        )];
+        let exe = cx.exe.clone();
+        let apply = move || {
+            // Touching pages runs at a few GiB/s; leave room for a slow, busy host.
+            let touch_time = Duration::from_secs(10 + bytes / (100 << 20));
+            helpers::spawn_helper(&exe, &args, touch_time)
+                .map(drop)
+                .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
+        };
+        Ok(Prepared { undo: Undo::StopHelpers { injection: cx.injection.clone() }, preview, apply: Box::new(apply) })
+    }
+}

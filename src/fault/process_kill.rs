@@ -1,0 +1,74 @@
+//! process-kill: send a signal (SIGKILL by default) to the selected processes, once.
+
+use nix::sys::signal::Signal;
+
+use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::selection::{self, Selection};
+use super::undo::Undo;
+use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::platform::linux::signals::{self, Delivery};
+
+/// The process-kill fault.
+pub struct ProcessKill;
+
+static INFO: FaultInfo = FaultInfo {
+    name: "process-kill",
+    summary: "Send a signal (SIGKILL by default) to processes picked by name, command-line pattern or PID",
+    params: &[
+        selection::NAME,
+        selection::PATTERN,
+        selection::PID,
+        selection::COUNT,
+        ParamSpec {
+            name: "signal",
+            kind: ParamKind::Text,
+            default: Some("SIGKILL"),
+            required: false,
+            doc: "the signal to send, e.g. SIGKILL, SIGTERM, 9",
+        },
+    ],
+    is_held: false,
+};
+
+impl Fault for ProcessKill {
+    fn info(&self) -> &'static FaultInfo {
+        &INFO
+    }
+
+    fn check(&self, params: &Params) -> Result<(), String> {
+        Selection::from_params(params)?;
+        signal_of(params).map(drop)
+    }
+
+    fn prepare(&self, params: &Params, _cx: &InjectContext) -> Result<Prepared, FaultError> {
+        let selection = Selection::from_params(params).map_err(FaultError::Refused)?;
+        let signal = signal_of(params).map_err(FaultError::Refused)?;
+        let matched = selection::resolve(&selection, |_| None)?;
+        let mut preview: Vec<String> =
+            matched.targets.iter().map(|t| format!("send {} to {}", signal.as_str(), t.describe())).collect();
+        preview.extend(matched.spared.iter().map(|s| format!("spare {s}")));
+        let targets = matched.targets;
+        let apply = move || {
+            let mut sent = 0;
+            for target in &targets {
+                match signals::send(&target.proc_ref, signal) {
+                    Ok(Delivery::Sent) => sent += 1,
+                    Ok(Delivery::Gone) => {}
+                    Err(e) => {
+                        return Err(FaultError::io(format!("send {} to {}", signal.as_str(), target.describe()), e));
+                    }
+                }
+            }
+            if sent == 0 {
+                return Err(FaultError::NoTarget("signal the matched processes: they exited before the signal".into()));
+            }
+            Ok(())
+        };
+        Ok(Prepared { undo: Undo::Nothing, preview, apply: Box::new(apply) })
+    }
+}
+
+fn signal_of(params: &Params) -> Result<Signal, String> {
+    let text = params.text("signal").unwrap_or("SIGKILL");
+    signals::parse_signal(text).map_err(|e| format!("parameter `signal`: {e}"))
+}

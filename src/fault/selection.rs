@@ -1,0 +1,266 @@
+//! Choosing the processes a process fault hits: by exact name, command-line
+//! pattern or PID, never PID 1, faultdrill itself, its ancestors or another
+//! faultdrill process (a daemon, a helper).
+
+use regex::Regex;
+
+use super::context::FaultError;
+use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::platform::linux::ProcRef;
+use crate::platform::linux::procs::{self, ProcStat};
+
+/// The longest name the kernel keeps in /proc/PID/comm.
+const COMM_LEN: usize = 15;
+
+pub const NAME: ParamSpec = ParamSpec {
+    name: "name",
+    kind: ParamKind::Text,
+    default: None,
+    required: false,
+    doc: "exact process name, as /proc/PID/comm shows it (e.g. `nginx`); every match unless count is set",
+};
+pub const PATTERN: ParamSpec = ParamSpec {
+    name: "pattern",
+    kind: ParamKind::Text,
+    default: None,
+    required: false,
+    doc: "regular expression matched against the full command line; needs count",
+};
+pub const PID: ParamSpec = ParamSpec {
+    name: "pid",
+    kind: ParamKind::Integer { min: 1, max: i32::MAX as i64 },
+    default: None,
+    required: false,
+    doc: "one process by PID",
+};
+pub const COUNT: ParamSpec = ParamSpec {
+    name: "count",
+    kind: ParamKind::Integer { min: 1, max: 100_000 },
+    default: None,
+    required: false,
+    doc: "at most this many matches, oldest first (required with pattern)",
+};
+
+/// How processes are picked.
+#[derive(Clone, Debug)]
+pub enum Selector {
+    Name(String),
+    Pattern(Regex),
+    Pid(i32),
+}
+
+/// A checked selection.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    pub selector: Selector,
+    pub count: Option<usize>,
+}
+
+impl Selection {
+    /// Reads and checks the selection parameters; the message names them.
+    pub fn from_params(params: &Params) -> Result<Selection, String> {
+        let given: Vec<&str> = ["name", "pattern", "pid"].into_iter().filter(|p| params.has(p)).collect();
+        if given.len() != 1 {
+            let found = if given.is_empty() { "none".to_string() } else { given.join(" and ") };
+            return Err(format!("give exactly one of `name`, `pattern` or `pid` (found {found})"));
+        }
+        let count = params.integer("count").map(|c| c as usize);
+        let selector = if let Some(name) = params.text("name") {
+            if name.is_empty() || name.contains('/') {
+                return Err(format!("`name` must be a process name such as `nginx`, found `{name}`"));
+            }
+            Selector::Name(name.to_string())
+        } else if let Some(pattern) = params.text("pattern") {
+            let regex = Regex::new(pattern).map_err(|e| format!("`pattern` is not a valid regular expression: {e}"))?;
+            if count.is_none() {
+                return Err("`count` is required with `pattern`, so a loose pattern cannot hit every process".into());
+            }
+            Selector::Pattern(regex)
+        } else {
+            let pid = params.integer("pid").expect("pid was given") as i32;
+            if count.is_some() {
+                return Err("`count` applies to `name` or `pattern`, not to `pid`".into());
+            }
+            Selector::Pid(pid)
+        };
+        Ok(Selection { selector, count })
+    }
+
+    /// What the selection is, for messages.
+    pub fn describe(&self) -> String {
+        match &self.selector {
+            Selector::Name(name) => format!("named `{name}`"),
+            Selector::Pattern(regex) => format!("whose command line matches `{}`", regex.as_str()),
+            Selector::Pid(pid) => format!("with pid {pid}"),
+        }
+    }
+}
+
+/// One process a fault will hit.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub proc_ref: ProcRef,
+    pub comm: String,
+}
+
+impl Target {
+    pub fn describe(&self) -> String {
+        format!("pid {} ({})", self.proc_ref.pid, self.comm)
+    }
+}
+
+/// The processes a selection hits right now, and those it spared.
+#[derive(Debug, Default)]
+pub struct Matched {
+    pub targets: Vec<Target>,
+    /// Matching processes left alone, with why.
+    pub spared: Vec<String>,
+}
+
+/// Why a process must never be hit, if it must not.
+pub struct Protection {
+    ancestry: Vec<i32>,
+    own_exe: Option<(u64, u64)>,
+}
+
+impl Protection {
+    /// Protects this process, its ancestors and every faultdrill process (same
+    /// binary, or any binary named `faultdrill`: a daemon from another build).
+    pub fn of_this_process() -> Protection {
+        let me = std::process::id() as i32;
+        Protection { ancestry: procs::ancestry(me), own_exe: procs::exe_identity(me) }
+    }
+
+    /// Why `stat` is protected, or `None` if it may be hit.
+    pub fn reason(&self, stat: &ProcStat) -> Option<&'static str> {
+        if stat.pid == 1 {
+            Some("PID 1 (init) is never touched")
+        } else if stat.pid == std::process::id() as i32 {
+            Some("it is faultdrill itself")
+        } else if self.ancestry.contains(&stat.pid) {
+            Some("it is an ancestor of faultdrill (stopping it would stop faultdrill)")
+        } else if procs::is_kernel_thread(stat) {
+            Some("it is a kernel thread")
+        } else if stat.comm == "faultdrill" || (self.own_exe.is_some() && procs::exe_identity(stat.pid) == self.own_exe)
+        {
+            Some("it is a faultdrill process (a daemon or helper)")
+        } else {
+            None
+        }
+    }
+}
+
+/// Finds the processes `selection` hits, oldest first, sparing protected ones.
+///
+/// `skip` spares processes for fault-specific reasons (process-pause leaves
+/// already-stopped ones alone). Touches nothing.
+pub fn resolve(selection: &Selection, skip: impl Fn(&ProcStat) -> Option<&'static str>) -> Result<Matched, FaultError> {
+    let protection = Protection::of_this_process();
+    if let Selector::Pid(pid) = selection.selector {
+        let stat = procs::read_stat(pid)
+            .filter(|s| s.state != 'Z')
+            .ok_or_else(|| FaultError::NoTarget(format!("find a process with pid {pid}: there is none")))?;
+        if let Some(why) = protection.reason(&stat).or_else(|| skip(&stat)) {
+            return Err(FaultError::Refused(format!("pid {pid} ({}): {why}", stat.comm)));
+        }
+        return Ok(Matched { targets: vec![target(&stat)], spared: Vec::new() });
+    }
+    let mut found: Vec<ProcStat> =
+        procs::all_pids().into_iter().filter_map(procs::read_stat).filter(|s| matches(selection, s)).collect();
+    found.sort_by_key(|s| (s.start_time, s.pid));
+    let mut matched = Matched::default();
+    for stat in found {
+        match protection.reason(&stat).or_else(|| skip(&stat)) {
+            Some(why) => matched.spared.push(format!("pid {} ({}): {why}", stat.pid, stat.comm)),
+            None if selection.count.is_none_or(|c| matched.targets.len() < c) => matched.targets.push(target(&stat)),
+            None => {}
+        }
+    }
+    if matched.targets.is_empty() {
+        let what = format!("find a process {}", selection.describe());
+        return Err(if matched.spared.is_empty() {
+            FaultError::NoTarget(format!("{what}: there is none"))
+        } else {
+            FaultError::Refused(format!("{what}: every match is protected ({})", matched.spared.join("; ")))
+        });
+    }
+    Ok(matched)
+}
+
+fn target(stat: &ProcStat) -> Target {
+    Target { proc_ref: stat.proc_ref(), comm: stat.comm.clone() }
+}
+
+fn matches(selection: &Selection, stat: &ProcStat) -> bool {
+    if stat.state == 'Z' || stat.state == 'X' {
+        return false;
+    }
+    match &selection.selector {
+        Selector::Name(name) => name_matches(name, stat),
+        Selector::Pattern(regex) => {
+            procs::cmdline(stat.pid).is_some_and(|args| !args.is_empty() && regex.is_match(&args.join(" ")))
+        }
+        Selector::Pid(pid) => stat.pid == *pid,
+    }
+}
+
+/// The kernel keeps 15 bytes of the name: a longer name matches a truncated comm
+/// only if the program's own argv[0] confirms it.
+fn name_matches(name: &str, stat: &ProcStat) -> bool {
+    if name.len() <= COMM_LEN {
+        return stat.comm == name;
+    }
+    let truncated = name.get(..COMM_LEN).unwrap_or(name);
+    stat.comm == truncated
+        && procs::cmdline(stat.pid)
+            .and_then(|args| args.first().cloned())
+            .is_some_and(|argv0| argv0.rsplit('/').next() == Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::RawParams;
+    use serde_json::json;
+
+    const SPECS: &[ParamSpec] = &[NAME, PATTERN, PID, COUNT];
+
+    fn selection(raw: &[(&str, serde_json::Value)]) -> Result<Selection, String> {
+        let raw: RawParams = raw.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Selection::from_params(&Params::check(SPECS, &raw).unwrap())
+    }
+
+    #[test]
+    fn exactly_one_selector_and_count_with_pattern() {
+        assert!(selection(&[("name", json!("nginx"))]).is_ok());
+        assert!(selection(&[("pattern", json!("nginx.*")), ("count", json!(1))]).is_ok());
+        assert!(selection(&[("pid", json!(42))]).is_ok());
+        let cases: &[(&[(&str, serde_json::Value)], &str)] = &[
+            (&[], "exactly one of `name`, `pattern` or `pid` (found none)"),
+            (&[("name", json!("a")), ("pid", json!(3))], "(found name and pid)"),
+            (&[("pattern", json!("nginx"))], "`count` is required with `pattern`"),
+            (&[("pattern", json!("(")), ("count", json!(1))], "not a valid regular expression"),
+            (&[("pid", json!(3)), ("count", json!(1))], "`count` applies to `name` or `pattern`"),
+            (&[("name", json!("/usr/bin/x"))], "must be a process name"),
+        ];
+        for (raw, expected) in cases {
+            let err = selection(raw).unwrap_err();
+            assert!(err.contains(expected), "{raw:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn init_and_faultdrill_itself_are_refused() {
+        for pid in [1, std::process::id() as i32] {
+            let sel = Selection { selector: Selector::Pid(pid), count: None };
+            let err = resolve(&sel, |_| None).unwrap_err();
+            assert!(matches!(err, FaultError::Refused(_)), "{pid}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_name_finds_nothing() {
+        let sel = Selection { selector: Selector::Name("fd-no-such-proc".into()), count: None };
+        assert!(matches!(resolve(&sel, |_| None).unwrap_err(), FaultError::NoTarget(_)));
+    }
+}

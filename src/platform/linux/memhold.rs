@@ -1,0 +1,40 @@
+//! The memory holder that runs inside a `faultdrill helper hold-memory` process.
+
+use std::time::{Duration, Instant};
+
+/// The page size assumed when touching pages (every Linux page size is a multiple).
+const PAGE: usize = 4096;
+
+/// Allocates `bytes`, writes to every page so the kernel really backs them,
+/// calls `ready`, and holds the memory until `until`.
+pub fn hold(bytes: u64, until: Instant, ready: impl FnOnce()) -> Result<(), String> {
+    let len = usize::try_from(bytes).map_err(|_| format!("{bytes} bytes do not fit in this address space"))?;
+    // A zeroed allocation is backed by the shared zero page until written (and
+    // an allocation the kernel refuses aborts this helper process only, which the
+    // spawning side reports): write one byte per page so every page is resident.
+    let mut block = vec![0u8; len];
+    for i in (0..len).step_by(PAGE) {
+        block[i] = 1;
+    }
+    std::hint::black_box(&block);
+    ready();
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        std::thread::sleep(left.min(Duration::from_millis(500)));
+    }
+    std::hint::black_box(&block);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_then_returns_at_the_deadline() {
+        let start = Instant::now();
+        let mut was_ready = false;
+        hold(8 << 20, start + Duration::from_millis(200), || was_ready = true).unwrap();
+        assert!(was_ready);
+        assert!(start.elapsed() >= Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,168 @@
+//! Shared helpers for the `run_*` end-to-end tests: the real binary, a per-test state dir,
+//! throwaway processes and filesystems that are cleaned up even when a test fails.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `faultdrill` binary with a private state dir and no colour.
+pub fn faultdrill(state: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultdrill"));
+    cmd.arg("--state-dir").arg(state).env("NO_COLOR", "1").env_remove("FAULTDRILL_STATE_DIR");
+    cmd
+}
+
+/// The repository's `experiments/` file `name`.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments").join(name)
+}
+
+/// Whether this test may do root things. Outside CI a non-root run skips (saying so);
+/// in CI (`CI` set) a non-root run is a failure, never a silent skip.
+pub fn have_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "{test} needs root, and CI must run it");
+    eprintln!("skipping {test}: needs root");
+    false
+}
+
+/// A 64 MiB tmpfs mounted for one test, unmounted on drop.
+pub struct Tmpfs {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "faultdrill-test"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs");
+        Tmpfs { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Used percent, as `df` counts it.
+    pub fn used_percent(&self) -> f64 {
+        let st = nix::sys::statvfs::statvfs(self.path()).unwrap();
+        let used = (st.blocks() - st.blocks_free()) as f64;
+        let avail = st.blocks_available() as f64;
+        used / (used + avail) * 100.0
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// A child process killed (after a SIGCONT) on drop.
+pub struct Owned(pub Child);
+
+impl Owned {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0.id() as i32), nix::sys::signal::SIGCONT);
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `sleep 120`, owned by the test.
+pub fn sleeper() -> Owned {
+    Owned(Command::new("sleep").arg("120").spawn().unwrap())
+}
+
+/// Starts `faultdrill` in the background, stderr to `log`, stdout to `out`.
+pub fn spawn_logged(mut cmd: Command, dir: &Path) -> Owned {
+    let err = File::create(dir.join("stderr.log")).unwrap();
+    let out = File::create(dir.join("stdout.log")).unwrap();
+    Owned(cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().unwrap())
+}
+
+/// The scheduler state letter of a process (`S`, `R`, `T`, …), if it exists.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
+
+/// Whether a process is stopped (`T`/`t`), comparable before and after (`S` and `R` are
+/// both "running" for this purpose); `None` if it is gone.
+pub fn is_stopped(pid: u32) -> Option<bool> {
+    proc_state(pid).map(|s| s == 'T' || s == 't')
+}
+
+/// PIDs whose command line contains `needle`.
+pub fn pids_with_cmdline(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(needle) && proc_state(pid) != Some('Z') {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Polls `check` until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
+/// Waits for a child to exit, with a timeout; its exit code, or `None` if killed by a signal.
+pub fn wait_exit(child: &mut Owned, timeout: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(start.elapsed() < timeout, "faultdrill did not exit within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Files in `dir`.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// Writes an experiment file into `dir`.
+pub fn experiment(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// The text of a log written by `spawn_logged`.
+pub fn log(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+

@@ -1,0 +1,72 @@
+//! Must show: SIGTERM (and SIGINT) in the middle of a run roll everything back, then exit 130.
+
+mod run_common;
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use run_common::{
+    entries, experiment, faultdrill, is_stopped, log, proc_state, sleeper, spawn_logged, wait_exit, wait_until,
+};
+
+fn interrupted_mid_run_rolls_back_and_exits_130(signal: Signal) {
+    let work = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let child = sleeper();
+    let before = (entries(data.path()), is_stopped(child.pid()));
+    let file = experiment(
+        work.path(),
+        "held.yaml",
+        &format!(
+            "version: 1
+name: interrupted
+action_groups:
+  - name: hold
+    target: local
+    mode: parallel
+    actions:
+      - fault: disk-fill
+        params: {{path: {data}, size: 2MiB}}
+        duration: 60s
+      - fault: process-pause
+        params: {{pid: {pid}}}
+        duration: 60s
+",
+            data = data.path().display(),
+            pid = child.pid()
+        ),
+    );
+    let mut cmd = faultdrill(state.path());
+    cmd.arg("run").arg(&file).arg("--json");
+    let mut run = spawn_logged(cmd, work.path());
+    let injected =
+        wait_until(Duration::from_secs(20), || entries(data.path()).len() == 1 && proc_state(child.pid()) == Some('T'));
+    assert!(injected, "both faults in place; stderr:\n{}", log(work.path(), "stderr.log"));
+    kill(Pid::from_raw(run.pid() as i32), signal).unwrap();
+    let code = wait_exit(&mut run, Duration::from_secs(20));
+    let stderr = log(work.path(), "stderr.log");
+    assert_eq!(code, Some(130), "exit 130 after rollback; stderr:\n{stderr}");
+    assert_eq!((entries(data.path()), is_stopped(child.pid())), before, "state before == state after");
+    let report: serde_json::Value = serde_json::from_str(&log(work.path(), "stdout.log")).unwrap();
+    assert_eq!(report["outcome"], "interrupted");
+    let rollbacks = report["rollbacks"].as_array().unwrap();
+    assert_eq!(rollbacks.len(), 2);
+    assert!(rollbacks.iter().all(|r| r["ok"] == true));
+    // Reverse order: the last injection made is the first undone.
+    let injections = report["injections"].as_array().unwrap();
+    assert_eq!(rollbacks[0]["injection"], injections[1]["id"]);
+    assert_eq!(rollbacks[1]["injection"], injections[0]["id"]);
+    assert!(stderr.contains(&format!("{} received: rolling back", signal.as_str())), "{stderr}");
+}
+
+#[test]
+fn sigterm_mid_run_rolls_back_and_exits_130() {
+    interrupted_mid_run_rolls_back_and_exits_130(Signal::SIGTERM);
+}
+
+#[test]
+fn sigint_mid_run_rolls_back_and_exits_130() {
+    interrupted_mid_run_rolls_back_and_exits_130(Signal::SIGINT);
+}

@@ -1,0 +1,142 @@
+//! `faultdrill validate` and `faultdrill schema` through the real binary.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+
+fn faultdrill(args: &[&str]) -> Output {
+    Command::cargo_bin("faultdrill")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn validate_reports_every_problem_of_every_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.yaml");
+    let b = dir.path().join("b.yaml");
+    std::fs::write(&a, "version: 1\nname: a\nbogus: 1\naction_groups: []\n").unwrap();
+    std::fs::write(&b, "version: 1\nname: [b\n").unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let out = faultdrill(&["validate", a.to_str().unwrap(), b.to_str().unwrap(), missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = text(&out.stderr);
+    for expected in [
+        format!("{}:3:1", a.display()),
+        "unknown key `bogus` in experiment".into(),
+        "`action_groups` is empty".into(),
+        format!("{}:3:1", b.display()),
+        "invalid YAML".into(),
+        format!("error: {}: cannot read the file", missing.display()),
+        "error: 4 problems in 3 files".into(),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn validate_needs_a_file() {
+    let out = faultdrill(&["validate"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+}
+
+#[test]
+fn committed_schema_matches_the_binary() {
+    let out = faultdrill(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/experiment.schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &out.stdout).unwrap();
+        return;
+    }
+    assert!(
+        committed == text(&out.stdout),
+        "schema/experiment.schema.json is stale: run `UPDATE_SCHEMA=1 cargo nextest run -E 'test(committed_schema)'`"
+    );
+}
+
+/// The YAML files editors should check against the schema.
+fn experiment_files() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["experiments", "templates"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn every_experiment_and_template_carries_the_schema_modeline() {
+    let files = experiment_files();
+    assert!(!files.is_empty());
+    for file in files {
+        let first = std::fs::read_to_string(&file).unwrap().lines().next().unwrap_or_default().to_string();
+        assert_eq!(first, "# yaml-language-server: $schema=../schema/experiment.schema.json", "{}", file.display());
+    }
+}
+
+#[test]
+fn every_experiment_and_template_validates_against_the_schema() {
+    // An independent validator (Python's jsonschema, installed by tests/setup.sh),
+    // so the schema is checked as editors will read it, not as we generate it.
+    let script = r#"
+import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft7Validator.check_schema(schema)
+validator = jsonschema.Draft7Validator(schema)
+bad = 0
+for path in sys.argv[2:]:
+    for error in validator.iter_errors(yaml.safe_load(open(path))):
+        bad += 1
+        print(f"{path}: {'/'.join(map(str, error.path))}: {error.message}")
+sys.exit(1 if bad else 0)
+"#;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = experiment_files();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("schema/experiment.schema.json"))
+        .args(&files)
+        .output()
+        .expect("python3 (tests/setup.sh installs python3-jsonschema and python3-yaml)");
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn the_schema_rejects_what_the_loader_rejects() {
+    let script = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+v = jsonschema.Draft7Validator(schema)
+doc = {"version": 1, "name": "x", "action_groups": [{"name": "g", "actions": [{"fault": "cpu-burn", "duraton": "5s"}]}]}
+errors = [e.message for e in v.iter_errors(doc)]
+print(errors)
+sys.exit(0 if any("duraton" in e for e in errors) else 1)
+"#;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("schema/experiment.schema.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+}
