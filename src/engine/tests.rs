@@ -91,7 +91,7 @@ fn fixture() -> Fixture {
 }
 
 fn start(fx: &Fixture, plan: ExperimentPlan) -> (super::Run, RunControl) {
-    let env = TargetEnv { local: LocalHost::new(fx.journal.clone()) };
+    let env = TargetEnv { local: LocalHost::new(fx.journal.clone()), inventory: None };
     let targets = resolve_targets(&plan, &env).unwrap();
     let options = RunOptions {
         run_id: RunId::generate(),
