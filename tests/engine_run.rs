@@ -91,7 +91,8 @@ fn fixture() -> Fixture {
 }
 
 fn start(fx: &Fixture, plan: ExperimentPlan) -> (Run, RunControl) {
-    let env = TargetEnv { local: LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill")) };
+    let local = LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let env = TargetEnv { local, inventory: None };
     let targets = resolve_targets(&plan, &env).unwrap();
     let options = RunOptions {
         run_id: RunId::generate(),

@@ -18,7 +18,9 @@ use super::args::RunArgs;
 use super::edge::InvalidInput;
 
 pub fn run(args: RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
-    refuse_unbuilt(&args)?;
+    if let Some(url) = args.daemon.clone() {
+        return super::cmd_remote::run_on_daemon(args, &url, state_dir);
+    }
     let sets = parse_sets(&args.set)?;
     let loaded = match (&args.template, args.file.as_deref()) {
         (Some(name), _) => experiment::load_template(name, &sets, crate::fault::catalog()),
@@ -45,7 +47,13 @@ pub fn run(args: RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
 
 async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
     let journal = Arc::new(Journal::open(state_dir)?);
-    let env = TargetEnv { local: LocalHost::new(journal.clone()) };
+    let inventory = args
+        .inventory
+        .as_deref()
+        .map(crate::client::Inventory::load)
+        .transpose()
+        .map_err(|e| InvalidInput(e.to_string()))?;
+    let env = TargetEnv { local: LocalHost::new(journal.clone()), inventory };
     let targets = engine::resolve_targets(&plan, &env).map_err(|e| InvalidInput(e.to_string()))?;
     if args.dry_run {
         let resolved = engine::dry_run(&plan, &targets).await;
@@ -85,7 +93,7 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
 }
 
 /// Results go to stdout: the report as JSON, or a short summary.
-fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut stdout, report)?;
@@ -119,16 +127,4 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, InvalidInput> {
             _ => Err(InvalidInput(format!("parse --set {s:?}: expected NAME=VALUE"))),
         })
         .collect()
-}
-
-/// Flags whose features other parts of faultdrill provide; until then, say so plainly.
-fn refuse_unbuilt(args: &RunArgs) -> Result<(), InvalidInput> {
-    let unbuilt = [
-        (args.daemon.is_some(), "--daemon (submitting runs to a daemon)"),
-        (args.inventory.is_some(), "--inventory (hosts reached through daemons)"),
-    ];
-    match unbuilt.iter().find(|(given, _)| *given) {
-        Some((_, what)) => Err(InvalidInput(format!("use {what}: this build of faultdrill does not support it yet"))),
-        None => Ok(()),
-    }
 }
