@@ -89,11 +89,12 @@ fn inject_input_mistakes_exit_64() {
 }
 
 #[test]
-fn inject_through_a_daemon_says_it_is_not_built_yet() {
+fn inject_through_an_unreachable_daemon_names_it_and_exits_3() {
     let drill = Drill::new();
     let out = drill.run(&["inject", "cpu-burn", "--duration", "1s", "--daemon", "http://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("`inject --daemon` is not built yet"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach http://127.0.0.1:1"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("check that `faultdrill daemon` runs there"), "{}", stderr(&out));
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn a_root_qdisc_faultdrill_does_not_own_is_refused_untouched() {
             false,
         )
         .expect_err("someone else's root qdisc must be refused");
-    let text = err.to_string();
+    let text = faultdrill::engine::error_chain(&err);
     assert!(text.contains("has a root qdisc faultdrill did not create (htb 1:)"), "{text}");
     assert!(text.contains("never replaces"), "{text}");
     assert_eq!(pair.client_state(), before, "nothing may change");

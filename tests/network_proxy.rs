@@ -204,5 +204,5 @@ fn a_busy_listen_port_fails_the_apply_with_the_reason() {
     };
     let _helpers = Helpers(cx.injection.clone());
     let err = (fault.prepare(&params, &cx).unwrap().apply)().expect_err("the port is taken");
-    assert!(err.to_string().contains("is the port free?"), "{err}");
+    assert!(faultdrill::engine::error_chain(&err).contains("is the port free?"), "{err}");
 }

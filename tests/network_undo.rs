@@ -104,6 +104,6 @@ fn an_existing_table_is_an_error_never_overwritten() {
     faultdrill::platform::linux::nft::apply_script(Some(&pair.client.name), script).expect("first create");
     let held = pair.client_state();
     let err = faultdrill::platform::linux::nft::apply_script(Some(&pair.client.name), script).unwrap_err();
-    assert!(err.to_string().contains("File exists"), "{err}");
+    assert!(faultdrill::engine::error_chain(&err).contains("File exists"), "{err}");
     assert_eq!(pair.client_state(), held);
 }

@@ -4,14 +4,15 @@
 //! The report is built here rather than by a run so that its shape (a deviation, a trip,
 //! a failed rollback, a long run) is exactly known; end-to-end runs produce the same type.
 
+mod observe_common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use faultdrill::experiment::*;
 use faultdrill::ids::{InjectionId, RunId};
 use faultdrill::report::*;
+use observe_common::{artifact, chromium, junit_cases};
 
 fn plan(probes: usize) -> ExperimentPlan {
     ExperimentPlan {
@@ -181,46 +182,14 @@ fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
     }
 }
 
-fn target_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-artifacts")
-}
-
-/// A venv under target/ with junitparser from PyPI (created once, reused).
-fn junitparser_python() -> PathBuf {
-    let venv = target_dir().join("venv-junit");
-    let python = venv.join("bin/python");
-    if !python.exists() || !Command::new(&python).args(["-c", "import junitparser"]).status().unwrap().success() {
-        std::fs::create_dir_all(target_dir()).unwrap();
-        assert!(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success(),
-            "python3 -m venv failed (tests/setup.sh installs python3-venv)"
-        );
-        let pip = Command::new(venv.join("bin/pip")).args(["install", "-q", "junitparser==3.2.0"]).status().unwrap();
-        assert!(pip.success(), "pip install junitparser failed");
-    }
-    python
-}
-
 #[test]
 fn junit_marks_deviation_trip_and_failed_rollback_and_parses_with_junitparser() {
     let xml = to_junit(&report(2, 20, false));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("junit.xml");
     std::fs::write(&file, &xml).unwrap();
-    let script = r#"
-import sys
-from junitparser import JUnitXml, Failure, Error
-xml = JUnitXml.fromfile(sys.argv[1])
-for suite in xml:
-    for case in suite:
-        kinds = [type(r).__name__ for r in case.result]
-        msgs = [r.message for r in case.result]
-        print(f"{suite.name}|{case.name}|{','.join(kinds) or 'ok'}|{';'.join(m or '' for m in msgs)}")
-"#;
-    let out = Command::new(junitparser_python()).arg("-c").arg(script).arg(&file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = lines.lines().collect();
+    let lines = junit_cases(&file);
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     assert!(lines.contains(&"steady-state|before: api-0|ok|"), "{lines:#?}");
     assert!(
         lines.contains(&"steady-state|during: api-0|Failure|1 of 19 samples failed: latency (ms) 450, expected < 300"),
@@ -240,25 +209,11 @@ for suite in xml:
     );
 }
 
-fn chromium(args: &[&str], html: &Path) -> std::process::Output {
-    let profile = tempfile::tempdir().unwrap();
-    Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        .args(["--enable-logging=stderr", "--v=0"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .expect("chromium is installed by tests/setup.sh")
-}
-
 #[test]
 fn html_report_opens_in_chromium_without_console_errors_and_draws_one_series_per_probe() {
     let report = report(3, 60, true);
     let html = to_html(&report);
-    std::fs::create_dir_all(target_dir()).unwrap();
-    let page = target_dir().join("report-sample.html");
+    let page = artifact("report-sample.html");
     std::fs::write(&page, &html).unwrap();
 
     let dom = chromium(&["--dump-dom"], &page);
@@ -274,7 +229,7 @@ fn html_report_opens_in_chromium_without_console_errors_and_draws_one_series_per
     assert!(!html.contains("<script"), "the report needs no scripts");
     assert!(!html.contains("src=\"http"), "the report fetches nothing");
 
-    let png = target_dir().join("report-sample.png");
+    let png = artifact("report-sample.png");
     let _ = std::fs::remove_file(&png);
     let shot =
         chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,1800", "--hide-scrollbars"], &page);

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use faultdrill::journal::{InjectionState, Journal};
 use run_common::{
-    entries, experiment, faultdrill, log, pids_with_cmdline, proc_state, sleeper, spawn_logged, wait_exit, wait_until,
+    entries, experiment, faultdrill, log, pids_with_cmdline, proc_state, run_state, sleeper, spawn_logged, wait_exit,
+    wait_until,
 };
 
 #[test]
@@ -18,7 +19,7 @@ fn kill_9_mid_run_then_recover_all_restores_everything() {
     let data = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let child = sleeper();
-    let before = (entries(data.path()), proc_state(child.pid()));
+    let before = (entries(data.path()), run_state(child.pid()));
     let file = experiment(
         work.path(),
         "three.yaml",
@@ -79,6 +80,6 @@ action_groups:
         "no burner left: {:?}",
         pids_with_cmdline(burner.as_str())
     );
-    assert_eq!((entries(data.path()), proc_state(child.pid())), before, "state before == state after");
+    assert_eq!((entries(data.path()), run_state(child.pid())), before, "state before == state after");
     assert!(journal.live().unwrap().is_empty(), "nothing live in the journal");
 }

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use run_common::{entries, experiment, faultdrill, log, proc_state, sleeper, spawn_logged, wait_exit, wait_until};
+use run_common::{
+    entries, experiment, faultdrill, log, proc_state, run_state, sleeper, spawn_logged, wait_exit, wait_until,
+};
 
 fn interrupted_mid_run_rolls_back_and_exits_130(signal: Signal) {
     let work = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let child = sleeper();
-    let before = (entries(data.path()), proc_state(child.pid()));
+    let before = (entries(data.path()), run_state(child.pid()));
     let file = experiment(
         work.path(),
         "held.yaml",
@@ -46,7 +48,7 @@ action_groups:
     let code = wait_exit(&mut run, Duration::from_secs(20));
     let stderr = log(work.path(), "stderr.log");
     assert_eq!(code, Some(130), "exit 130 after rollback; stderr:\n{stderr}");
-    assert_eq!((entries(data.path()), proc_state(child.pid())), before, "state before == state after");
+    assert_eq!((entries(data.path()), run_state(child.pid())), before, "state before == state after");
     let report: serde_json::Value = serde_json::from_str(&log(work.path(), "stdout.log")).unwrap();
     assert_eq!(report["outcome"], "interrupted");
     let rollbacks = report["rollbacks"].as_array().unwrap();

@@ -1,10 +1,35 @@
 //! `faultdrill daemon`: serve the v1 API on this host.
 
+use std::io::Write;
 use std::path::Path;
 
+use crate::daemon::{DaemonConfig, DaemonError, TlsFiles, read_token};
+
 use super::args::DaemonArgs;
+use super::edge::InvalidInput;
 
 pub fn run(args: DaemonArgs, state_dir: &Path) -> anyhow::Result<u8> {
-    let _ = (args, state_dir);
-    anyhow::bail!("this command is not built yet")
+    let token = read_token(args.token_file.as_deref()).map_err(invalid)?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let config = DaemonConfig::new(&args.listen, token, args.name, state_dir, tls).map_err(invalid)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).max_blocking_threads(16).enable_all().build()?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    runtime.block_on(crate::daemon::serve(config, |addr| {
+        // One line on stdout, so scripts (and tests listening on port 0) learn the address.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "faultdrill daemon listening on {scheme}://{addr}");
+        let _ = out.flush();
+    }))?;
+    Ok(crate::exit::PASSED)
+}
+
+fn invalid(e: DaemonError) -> anyhow::Error {
+    match e {
+        DaemonError::Config(message) => InvalidInput(message).into(),
+        other => other.into(),
+    }
 }

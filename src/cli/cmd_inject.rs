@@ -20,10 +20,8 @@ use super::args::InjectArgs;
 use super::edge::InvalidInput;
 
 pub fn run(args: InjectArgs, state_dir: &Path) -> anyhow::Result<u8> {
-    if let Some(url) = &args.daemon {
-        anyhow::bail!(
-            "inject through the daemon at {url}: `inject --daemon` is not built yet; run it on the host itself"
-        )
+    if let Some(url) = args.daemon.clone() {
+        return super::cmd_remote::inject(args, &url);
     }
     let fault = find_fault(&args.fault).ok_or_else(|| {
         let names: Vec<&str> = all_faults().iter().map(|f| f.info().name).collect();

@@ -90,6 +90,8 @@ pub enum HostError {
 /// A host the engine can act on.
 pub enum Host {
     Local(LocalHost),
+    /// A host reached through its daemon.
+    Remote(crate::client::DaemonClient),
 }
 
 impl Host {
@@ -97,18 +99,21 @@ impl Host {
     pub fn name(&self) -> &str {
         match self {
             Host::Local(h) => h.name(),
+            Host::Remote(h) => h.name(),
         }
     }
 
     pub async fn inject(&self, req: InjectRequest) -> Result<InjectionView, HostError> {
         match self {
             Host::Local(h) => h.inject(req).await,
+            Host::Remote(h) => super::remote_host::inject(h, req).await,
         }
     }
 
     pub async fn rollback(&self, id: &InjectionId, reason: &str) -> RollbackResult {
         match self {
             Host::Local(h) => h.rollback(id, reason).await,
+            Host::Remote(h) => super::remote_host::rollback(h, id, None).await,
         }
     }
 
@@ -129,6 +134,7 @@ impl Host {
                 .unwrap_or_else(|e| Err(e.to_string()))
                 .map_err(|message| HostError::Remote { host: h.name().to_string(), message })
             }
+            Host::Remote(h) => super::remote_host::sample_metric(h, metric, path, process).await,
         }
     }
 
@@ -137,6 +143,7 @@ impl Host {
             // Local injections die with this process's journal entry; the lease is kept
             // current so a daemon sharing the state dir never mistakes them for orphans.
             Host::Local(h) => h.journal().renew_lease(id).map(|_| ()).map_err(HostError::from),
+            Host::Remote(h) => super::remote_host::renew_lease(h, id).await,
         }
     }
 }

@@ -456,6 +456,7 @@ fn action(
     };
     let held = catalog.is_held(&fault.value);
     match (&a.duration, held) {
+        (None, true) if a.has_duration_key => {}
         (None, true) => sink.error(
             fault.span,
             format!("fault `{}` needs a `duration` (how long to hold it, such as `30s`)", fault.value),

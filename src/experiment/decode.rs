@@ -8,7 +8,7 @@
 
 use super::diag::{Sink, closest};
 use super::spec::*;
-use super::yaml::{Node, Span, Value};
+use super::yaml::{Node, Span, Value, has_invalid, to_json};
 
 /// Known keys of each spec object, by schema name (the schema test checks they agree).
 pub const KEYS: &[(&str, &[&str])] = &[
@@ -261,9 +261,11 @@ fn action(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ActionSpec> {
         params: f.get("params").and_then(|n| {
             let value =
                 named(sink, n, "params", |_, v, _| Some(Spanned { value: AnyValue(to_json(v)), span: v.span }))?;
-            Some(Spanned { value, span: n.span })
+            // Problems with the set as a whole point at the `params` key.
+            Some(Spanned { value, span: f.key_span("params").unwrap_or(n.span) })
         }),
         params_poisoned: f.get("params").is_some_and(has_invalid),
+        has_duration_key: f.get("duration").is_some() || f.has_unknown,
         duration: f.get("duration").and_then(|n| duration(sink, n, "duration")),
         wait_before: f.get("wait_before").and_then(|n| duration(sink, n, "wait_before")),
         wait_after: f.get("wait_after").and_then(|n| duration(sink, n, "wait_after")),
@@ -274,6 +276,8 @@ fn action(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ActionSpec> {
 /// The entries of one mapping, checked against the keys it may have.
 pub struct Fields<'n> {
     entries: Vec<(&'n str, &'n Node, &'n Node)>,
+    /// Whether an unknown key was reported (perhaps a misspelled known one).
+    pub has_unknown: bool,
     span: Span,
     what: String,
 }
@@ -283,8 +287,10 @@ impl<'n> Fields<'n> {
     pub fn read(sink: &mut Sink<'_>, node: &'n Node, what: &str, known: &[&str]) -> Option<Fields<'n>> {
         let entries = map_entries(sink, node, what)?;
         let mut kept: Vec<(&str, &Node, &Node)> = Vec::new();
+        let mut has_unknown = false;
         for (key, name, value) in entries {
             if !known.contains(&name) {
+                has_unknown = true;
                 sink.error(key.span, unknown_key_message(name, what, known));
             } else if kept.iter().any(|(k, _, _)| *k == name) {
                 sink.error(key.span, format!("duplicate key `{name}` in {what}"));
@@ -292,12 +298,17 @@ impl<'n> Fields<'n> {
                 kept.push((name, key, value));
             }
         }
-        Some(Fields { entries: kept, span: node.span, what: what.to_string() })
+        Some(Fields { entries: kept, has_unknown, span: node.span, what: what.to_string() })
     }
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| *v)
+    }
+
+    /// Where `key` itself is written, if present.
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, k, _)| k.span)
     }
 
     /// The value of `key`, reporting it missing.
@@ -471,49 +482,4 @@ fn comparison(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Spanned<Co
             None
         }
     }
-}
-
-/// Whether a value already reported as wrong is anywhere in `node`.
-fn has_invalid(node: &Node) -> bool {
-    match &node.value {
-        Value::Invalid => true,
-        Value::Seq(items) => items.iter().any(has_invalid),
-        Value::Map(entries) => entries.iter().any(|(_, v)| has_invalid(v)),
-        _ => false,
-    }
-}
-
-/// A node as JSON, typed by the YAML 1.2 core schema (plain `5` is a number, `"5"` a string).
-pub fn to_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value as J;
-    match &node.value {
-        Value::Null | Value::Invalid => J::Null,
-        Value::Scalar { text, quoted: true } => J::String(text.clone()),
-        Value::Scalar { text, quoted: false } => plain_scalar_json(text),
-        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => J::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.scalar().map_or_else(|| to_json(k).to_string(), str::to_string), to_json(v)))
-                .collect(),
-        ),
-    }
-}
-
-fn plain_scalar_json(text: &str) -> serde_json::Value {
-    use serde_json::Value as J;
-    match text {
-        "true" => return J::Bool(true),
-        "false" => return J::Bool(false),
-        _ => {}
-    }
-    if let Ok(i) = text.parse::<i64>() {
-        return J::from(i);
-    }
-    if text.chars().any(|c| c.is_ascii_digit()) {
-        if let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-            return J::Number(n);
-        }
-    }
-    J::String(text.to_string())
 }

@@ -2,7 +2,7 @@
 //! problem mapped back to the parameter's position in the file.
 
 use super::catalog::FaultCatalog;
-use super::diag::Sink;
+use super::diag::{Sink, closest};
 use super::params::{ParamSpec, Params, RawParams};
 use super::spec::{AnyValue, Named, Spanned};
 
@@ -38,7 +38,16 @@ pub fn check(
                     Some((_, value)) => value.span,
                     None => whole,
                 };
-                sink.error(span, format!("fault `{}`: {}", fault.value, problem.message));
+                let message = match (&problem.name, entry) {
+                    (Some(name), Some(_)) if problem.message.starts_with("unknown") => {
+                        match closest(name, specs.iter().map(|s| s.name)) {
+                            Some(near) => format!("unknown parameter `{name}`; did you mean `{near}`?"),
+                            None => problem.message,
+                        }
+                    }
+                    _ => problem.message,
+                };
+                sink.error(span, format!("fault `{}`: {message}", fault.value));
             }
             None
         }

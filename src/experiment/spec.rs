@@ -456,6 +456,10 @@ pub struct ActionSpec {
     /// A parameter value was already reported as wrong (an undeclared `${param}`).
     #[schemars(skip)]
     pub params_poisoned: bool,
+    /// Whether `duration` was written at all (its value may have been reported as
+    /// wrong), or an unknown key may be a misspelled `duration`.
+    #[schemars(skip)]
+    pub has_duration_key: bool,
     /// How long the fault is held (held faults only).
     pub duration: Option<Spanned<DurationText>>,
     /// Pause before injecting (default 0s).

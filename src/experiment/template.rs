@@ -97,7 +97,7 @@ pub fn substitute(
         .iter()
         .map(|(key, spec)| Declared { key, value: resolve(sink, key, spec, sets), used: false })
         .collect();
-    for (name, _) in sets {
+    for (name, value) in sets {
         if !declared.iter().any(|d| d.key.value == *name) {
             let names: Vec<&str> = declared.iter().map(|d| d.key.value.as_str()).collect();
             let at = params_key.unwrap_or(root.span);
@@ -106,7 +106,7 @@ pub fn substitute(
                 None if names.is_empty() => "; this file declares no parameters".into(),
                 None => format!("; declared: {}", names.join(", ")),
             };
-            sink.error(at, format!("--set {name}=…: no parameter `{name}` is declared{hint}"));
+            sink.error(at, format!("--set {name}={value}: no parameter `{name}` is declared{hint}"));
         }
     }
     walk(sink, root, &mut declared, &mut out.edits);
@@ -349,6 +349,10 @@ pub fn render(text: &str, subs: &Substituted) -> String {
     if let Some((first, last)) = subs.parameter_lines {
         let line_start =
             |line: usize| text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>();
+        let lines: Vec<&str> = text.lines().collect();
+        let blank = |line: usize| lines.get(line.wrapping_sub(1)).is_some_and(|l| l.trim().is_empty());
+        // Take one blank line along, so the block leaves no double gap behind.
+        let last = if (first == 1 || blank(first - 1)) && blank(last + 1) { last + 1 } else { last };
         edits.push((line_start(first), line_start(last + 1), ""));
     }
     edits.sort_by_key(|e| e.0);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Fan-out: 100 daemons on 127.0.0.x (one process each, own state dir), then
+#   1. the client fan-out (bench/fanout.rs): inject one disk-fill on all of
+#      them concurrently and roll all back, several rounds, medians;
+#   2. end to end: `faultdrill run --inventory` of an experiment that injects
+#      one disk-fill on all 100 and rolls it back (process start to exit).
+# Target (issue 3): <= 1 s wall. All daemons are stopped afterwards.
+#
+#   bench/fanout.sh [HOSTS] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hosts=${1:-100}
+rounds=${2:-7}
+port=17878
+cargo build --release --quiet
+cargo bench --bench fanout --no-run --quiet 2>/dev/null
+bin=$PWD/target/release/faultdrill
+work=$(mktemp -d /tmp/faultdrill-fanout.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+head -c 24 /dev/urandom | base64 >"$work/token"
+export FAULTDRILL_TOKEN=$(cat "$work/token")
+mkdir -p "$work/fill"
+echo "hosts:" >"$work/inventory.yaml"
+for i in $(seq 1 "$hosts"); do
+    addr="127.0.0.$((i + 1)):$port"
+    "$bin" --state-dir "$work/d$i" daemon --listen "$addr" --name "h$i" --token-file "$work/token" \
+        >"$work/d$i.out" 2>"$work/d$i.err" &
+    pids+=($!)
+    printf '  - {name: h%s, url: "http://%s", labels: {bench: fanout}, token: {env: FAULTDRILL_TOKEN}}\n' "$i" "$addr" \
+        >>"$work/inventory.yaml"
+done
+for i in $(seq 1 "$hosts"); do
+    for _ in $(seq 200); do grep -q listening "$work/d$i.out" 2>/dev/null && break; sleep 0.05; done
+    grep -q listening "$work/d$i.out" || { echo "daemon $i did not start:"; cat "$work/d$i.err"; exit 1; }
+done
+echo "$hosts daemons listening"
+
+cargo bench --bench fanout --quiet -- "$work/inventory.yaml" "$work/fill" "$rounds"
+
+cat >"$work/fanout.yaml" <<YAML
+version: 1
+name: fanout-bench
+targets:
+  all:
+    select: {labels: {bench: fanout}}
+action_groups:
+  - name: fill
+    target: all
+    actions:
+      - fault: disk-fill
+        params: {path: "$work/fill", size: 64KiB}
+        duration: 10ms
+YAML
+if ! "$bin" --state-dir "$work/controller" run --inventory "$work/inventory.yaml" "$work/fanout.yaml" \
+    >/dev/null 2>"$work/run.err"; then
+    echo "end to end: faultdrill run --inventory is not available in this build:"
+    tail -3 "$work/run.err"
+    exit 0
+fi
+times=()
+for r in $(seq 1 "$rounds"); do
+    t0=$(date +%s%N)
+    "$bin" --state-dir "$work/controller" run --inventory "$work/inventory.yaml" "$work/fanout.yaml" \
+        >/dev/null 2>"$work/run.err" || { echo "run failed:"; cat "$work/run.err"; exit 1; }
+    t1=$(date +%s%N)
+    times+=("$(((t1 - t0) / 1000000))")
+    echo "end to end round $r: ${times[-1]} ms"
+done
+median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "end to end: faultdrill run --inventory, one disk-fill (held 10 ms) on $hosts daemons: median ${median} ms over $rounds runs"
+leftover=$(find "$work/fill" -type f | wc -l)
+echo "fill files left behind: $leftover"

@@ -1,0 +1,342 @@
+//! A typed HTTP client of one daemon's v1 API (reqwest with rustls/ring).
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ids::{InjectionId, RunId};
+use crate::journal::RunRecord;
+
+use super::wire::{
+    ErrorBody, ErrorKind, Health, HostMetrics, Injection, InjectionList, InjectionRequest, Rollback, RunAccepted,
+    RunAck, RunRequest, RunStatus,
+};
+
+/// How long one API call may take before the host counts as unreachable.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long following a run's events may take in all.
+pub const FOLLOW_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a daemon could not do what was asked. Reads after "failed to ".
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{what} on {host}: cannot reach {url}: {detail}; check that `faultdrill daemon` runs there")]
+    Unreachable { host: String, what: String, url: String, detail: String },
+    #[error("{what} on {host}: {} (HTTP {status})", body.error)]
+    Api { host: String, what: String, status: u16, body: Box<ErrorBody> },
+    #[error("{what} on {host}: unreadable answer: {detail}")]
+    Decode { host: String, what: String, detail: String },
+    #[error("set up the client of {host}: {detail}")]
+    Setup { host: String, detail: String },
+}
+
+impl ClientError {
+    /// The API's error body, when the daemon answered with one.
+    pub fn body(&self) -> Option<&ErrorBody> {
+        match self {
+            ClientError::Api { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+
+    /// The API's error kind, when the daemon answered with one.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        self.body().map(|b| b.kind)
+    }
+}
+
+/// Installs rustls's `ring` provider as the process default (once; later calls do nothing).
+pub fn install_crypto_provider() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        // Err means another provider is already installed: that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The HTTP client shared by every daemon that needs no private CA.
+fn shared_http() -> Result<reqwest::Client, String> {
+    static SHARED: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    SHARED.get_or_init(|| build_http(None)).clone()
+}
+
+fn build_http(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
+    install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("faultdrill/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("read the CA certificate: {e}"))?;
+        builder = builder.tls_certs_only(certs);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The client of one daemon.
+#[derive(Clone, Debug)]
+pub struct DaemonClient {
+    name: String,
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl DaemonClient {
+    /// A client of the daemon called `name` at `url` (`http://host:port` or `https://…`).
+    /// `ca_file` trusts a private CA (PEM) instead of the system roots.
+    pub fn new(name: &str, url: &str, token: Option<String>, ca_file: Option<&Path>) -> Result<Self, ClientError> {
+        let setup = |detail: String| ClientError::Setup { host: name.to_string(), detail };
+        let parsed = reqwest::Url::parse(url).map_err(|e| setup(format!("`{url}` is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(setup(format!("`{url}` must look like http://HOST:PORT or https://HOST:PORT")));
+        }
+        let http = match ca_file {
+            None => shared_http(),
+            Some(path) => std::fs::read(path)
+                .map_err(|e| format!("read the CA certificate {}: {e}", path.display()))
+                .and_then(|pem| build_http(Some(&pem))),
+        }
+        .map_err(setup)?;
+        Ok(DaemonClient { name: name.to_string(), base: url.trim_end_matches('/').to_string(), token, http })
+    }
+
+    /// A client for `--daemon URL`: token from `FAULTDRILL_TOKEN`, CA from `FAULTDRILL_CA_CERT`.
+    pub fn from_env(url: &str) -> Result<Self, ClientError> {
+        let token = std::env::var("FAULTDRILL_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        let ca = std::env::var_os("FAULTDRILL_CA_CERT").filter(|c| !c.is_empty()).map(std::path::PathBuf::from);
+        DaemonClient::new(url, url, token, ca.as_deref())
+    }
+
+    /// The host's name (inventory name, or the URL).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The daemon's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /v1/health`.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.call(Method::GET, "/v1/health", None::<&()>, "check the health").await
+    }
+
+    /// `POST /v1/injections`.
+    pub async fn inject(&self, req: &InjectionRequest) -> Result<Injection, ClientError> {
+        let what = format!("inject {}", req.fault);
+        self.call(Method::POST, "/v1/injections", Some(req), &what).await
+    }
+
+    /// `DELETE /v1/injections/{id}`: idempotent.
+    pub async fn rollback(&self, id: &InjectionId) -> Result<Rollback, ClientError> {
+        let what = format!("roll back {id}");
+        self.call(Method::DELETE, &format!("/v1/injections/{id}"), None::<&()>, &what).await
+    }
+
+    /// `POST /v1/injections/{id}/lease`.
+    pub async fn renew_lease(&self, id: &InjectionId) -> Result<Injection, ClientError> {
+        let what = format!("renew the lease of {id}");
+        self.call(Method::POST, &format!("/v1/injections/{id}/lease"), None::<&()>, &what).await
+    }
+
+    /// `GET /v1/injections`: active and recent.
+    pub async fn injections(&self) -> Result<Vec<Injection>, ClientError> {
+        let list: InjectionList = self.call(Method::GET, "/v1/injections", None::<&()>, "list injections").await?;
+        Ok(list.injections)
+    }
+
+    /// `GET /v1/host/metrics`: `metric` restricts the sample to one metric.
+    pub async fn host_metrics(
+        &self,
+        metric: Option<&str>,
+        path: Option<&Path>,
+        process: Option<&str>,
+    ) -> Result<HostMetrics, ClientError> {
+        let mut query = Vec::new();
+        if let Some(m) = metric {
+            query.push(("metric", m.to_string()));
+        }
+        if let Some(p) = path {
+            query.push(("path", p.display().to_string()));
+        }
+        if let Some(p) = process {
+            query.push(("process", p.to_string()));
+        }
+        let mut url = reqwest::Url::parse(&format!("{}/v1/host/metrics", self.base))
+            .map_err(|e| self.decode("sample host metrics", e.to_string()))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut req = self.http.get(url);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        self.send(req, "sample host metrics").await
+    }
+
+    /// `GET /v1/runs`.
+    pub async fn runs(&self) -> Result<Vec<RunRecord>, ClientError> {
+        self.call(Method::GET, "/v1/runs", None::<&()>, "list runs").await
+    }
+
+    /// `GET /v1/runs/{id}`.
+    pub async fn run(&self, id: &RunId) -> Result<RunStatus, ClientError> {
+        self.call(Method::GET, &format!("/v1/runs/{id}"), None::<&()>, &format!("show run {id}")).await
+    }
+
+    /// `POST /v1/runs/{id}/stop`: stop and roll back.
+    pub async fn stop_run(&self, id: &RunId) -> Result<RunAck, ClientError> {
+        self.call(Method::POST, &format!("/v1/runs/{id}/stop"), None::<&()>, &format!("stop run {id}")).await
+    }
+
+    /// `POST /v1/runs`: submit an experiment to run on the daemon's host.
+    pub async fn submit_run(&self, req: &RunRequest) -> Result<RunAccepted, ClientError> {
+        self.call(Method::POST, "/v1/runs", Some(req), "submit the run").await
+    }
+
+    /// `GET /v1/runs/{id}/events`: calls `on_event(name, data)` for each
+    /// server-sent event until the stream ends (after the `end` event).
+    pub async fn follow_run(&self, id: &RunId, mut on_event: impl FnMut(&str, &str)) -> Result<(), ClientError> {
+        let what = format!("follow run {id}");
+        let req = self.request(Method::GET, &format!("/v1/runs/{id}/events")).timeout(FOLLOW_TIMEOUT);
+        let mut resp = req.send().await.map_err(|e| self.unreachable(&what, &e))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(self.api_error(&what, status, &bytes));
+        }
+        let mut parser = SseParser::default();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(&what, &e))? {
+            parser.feed(&chunk, &mut on_event);
+        }
+        Ok(())
+    }
+
+    /// Any JSON call: `path` is under the base URL.
+    pub async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        what: &str,
+    ) -> Result<T, ClientError> {
+        let mut req = self.request(method, path);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        self.send(req, what).await
+    }
+
+    /// A request to `path` with the bearer token, for calls this type has no method for (SSE).
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    /// Sends `req`, turning transport errors and API errors into [`ClientError`]s.
+    pub async fn send<T: DeserializeOwned>(&self, req: RequestBuilder, what: &str) -> Result<T, ClientError> {
+        let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(what, &e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| self.decode(what, e.to_string()));
+        }
+        Err(self.api_error(what, status, &bytes))
+    }
+
+    fn api_error(&self, what: &str, status: StatusCode, bytes: &[u8]) -> ClientError {
+        let body = serde_json::from_slice::<ErrorBody>(bytes).unwrap_or_else(|_| ErrorBody {
+            error: String::from_utf8_lossy(bytes).chars().take(200).collect::<String>().trim().to_string(),
+            kind: ErrorKind::Internal,
+            field: None,
+            active: None,
+        });
+        ClientError::Api {
+            host: self.name.clone(),
+            what: what.to_string(),
+            status: status.as_u16(),
+            body: Box::new(body),
+        }
+    }
+
+    /// A transport failure.
+    pub fn unreachable(&self, what: &str, e: &reqwest::Error) -> ClientError {
+        let mut detail = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            detail.push_str(": ");
+            detail.push_str(&c.to_string());
+            cause = c.source();
+        }
+        if e.is_timeout() {
+            detail = format!("timed out: {detail}");
+        }
+        ClientError::Unreachable { host: self.name.clone(), what: what.to_string(), url: self.base.clone(), detail }
+    }
+
+    fn decode(&self, what: &str, detail: String) -> ClientError {
+        ClientError::Decode { host: self.name.clone(), what: what.to_string(), detail }
+    }
+}
+
+/// Splits a `text/event-stream` into (event, data) pairs.
+#[derive(Default)]
+struct SseParser {
+    buffer: Vec<u8>,
+    event: String,
+    data: String,
+}
+
+impl SseParser {
+    fn feed(&mut self, chunk: &[u8], on_event: &mut impl FnMut(&str, &str)) {
+        self.buffer.extend_from_slice(chunk);
+        while let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if !self.data.is_empty() || !self.event.is_empty() {
+                    let event = if self.event.is_empty() { "message" } else { self.event.as_str() };
+                    on_event(event, &self.data);
+                }
+                self.event.clear();
+                self.data.clear();
+            } else if let Some(value) = line.strip_prefix("event:") {
+                self.event = value.trim_start().to_string();
+            } else if let Some(value) = line.strip_prefix("data:") {
+                if !self.data.is_empty() {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            }
+            // Comments (`:keep-alive`) and other fields are ignored.
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SseParser;
+
+    #[test]
+    fn sse_events_split_across_chunks() {
+        let mut got = Vec::new();
+        let mut p = SseParser::default();
+        let mut push = |e: &str, d: &str| got.push((e.to_string(), d.to_string()));
+        p.feed(b": keep-alive\n\nevent: timeline\ndata: {\"a\"", &mut push);
+        p.feed(b":1}\n\nevent: end\r\ndata: x\r\ndata: y\r\n\r\n", &mut push);
+        assert_eq!(got, [("timeline".into(), "{\"a\":1}".into()), ("end".into(), "x\ny".into())]);
+    }
+}

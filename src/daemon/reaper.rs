@@ -1,0 +1,67 @@
+//! The reaper: rolls back whatever is past its deadline or lease, even when
+//! no controller is left (DESIGN §4 rules 3 and 4).
+//!
+//! It sleeps until the earliest deadline or lease expiry (at most
+//! [`MAX_SLEEP`]), and is woken early when an inject or a renewal moves one.
+
+use std::time::Duration;
+
+use tracing::{error, warn};
+
+use crate::journal::now_ms;
+
+use super::state::Shared;
+
+/// The longest the reaper sleeps without looking at the journal.
+pub const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// Runs until the process ends.
+pub async fn run(state: Shared) {
+    loop {
+        let wait = match next_due_ms(&state) {
+            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, MAX_SLEEP.as_millis() as i64) as u64),
+            Ok(None) => MAX_SLEEP,
+            Err(e) => {
+                error!(error = %e, "Reaper could not read the journal.");
+                MAX_SLEEP
+            }
+        };
+        if !wait.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = state.reaper_wake.notified() => continue,
+            }
+        }
+        reap(&state).await;
+    }
+}
+
+/// Rolls back every overdue injection now.
+pub async fn reap(state: &Shared) {
+    let _guard = state.mutate.lock().await;
+    match state.host.roll_back_overdue().await {
+        Ok(results) => {
+            for r in &results {
+                state.metrics.rollback(r);
+                match &r.outcome {
+                    Ok(_) => warn!(injection = %r.id, fault = %r.fault, "Deadline or lease passed: rolled back."),
+                    Err(e) => {
+                        error!(injection = %r.id, fault = %r.fault, error = %e, "Rollback of an overdue injection failed.")
+                    }
+                }
+            }
+        }
+        Err(e) => error!(error = %crate::engine::error_chain(&e), "Reaper could not roll back."),
+    }
+}
+
+/// The earliest deadline or lease expiry among live injections (unix ms).
+fn next_due_ms(state: &Shared) -> Result<Option<i64>, crate::journal::JournalError> {
+    Ok(state
+        .host
+        .journal()
+        .live()?
+        .iter()
+        .map(|r| r.lease_expires_ms.map_or(r.deadline_ms, |l| l.min(r.deadline_ms)))
+        .min())
+}

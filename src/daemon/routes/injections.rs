@@ -1,0 +1,168 @@
+//! `/v1/injections`: inject, list, show, renew the lease, roll back.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use tracing::info;
+
+use crate::client::wire::{ErrorKind, Injection, InjectionList, InjectionRequest, Rollback};
+use crate::daemon::api_error::{ApiError, ApiJson};
+use crate::daemon::state::Shared;
+use crate::engine::InjectRequest;
+use crate::fault::{Params, all_faults, find_fault};
+use crate::ids::InjectionId;
+use crate::journal::InjectionState;
+
+/// How many past injections `GET /v1/injections` shows besides the live ones.
+const RECENT: usize = 200;
+
+/// `POST /v1/injections`.
+pub async fn create(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<InjectionRequest>,
+) -> Result<(StatusCode, Json<Injection>), ApiError> {
+    let req = check(body)?;
+    let host = state.host_for(peer.ip());
+    let fault = req.fault.clone();
+    let view = {
+        let _guard = state.mutate.lock().await;
+        host.inject(req).await?
+    };
+    state.reaper_wake.notify_one();
+    let record = host.journal().get(&view.id)?;
+    if let Some(r) = &record {
+        state.metrics.injection(&fault, &state_name(r.state));
+    }
+    info!(injection = %view.id, %fault, controller = %peer.ip(), "Injected for a controller.");
+    let mut out = match record {
+        Some(r) => Injection::from_record(&state.name, r),
+        None => Injection {
+            // A dry run journals nothing.
+            id: view.id,
+            host: view.host,
+            fault: view.fault,
+            params: serde_json::to_value(&view.params).unwrap_or_default(),
+            state: view.state,
+            run: None,
+            created_ms: crate::journal::now_ms(),
+            deadline_ms: view.deadline_ms,
+            lease_ms: None,
+            lease_expires_ms: None,
+            note: Some("dry run: nothing changed".into()),
+            preview: Vec::new(),
+        },
+    };
+    out.preview = view.preview;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Checks the request into an engine request, naming the offending field.
+fn check(body: InjectionRequest) -> Result<InjectRequest, ApiError> {
+    let fault = find_fault(&body.fault).ok_or_else(|| {
+        let names: Vec<_> = all_faults().iter().map(|f| f.info().name).collect();
+        ApiError::field(
+            ErrorKind::UnknownFault,
+            "fault",
+            format!("unknown fault `{}`; expected one of: {}", body.fault, names.join(", ")),
+        )
+    })?;
+    let params = Params::check(fault.info().params, &body.params).map_err(|problems| {
+        let field = problems.iter().find_map(|p| p.name.clone()).map_or("params".into(), |n| format!("params.{n}"));
+        let text: Vec<_> = problems.into_iter().map(|p| p.message).collect();
+        ApiError::field(ErrorKind::BadParams, field, format!("{}: {}", body.fault, text.join("; ")))
+    })?;
+    fault
+        .check(&params)
+        .map_err(|m| ApiError::field(ErrorKind::BadParams, "params", format!("{}: {m}", body.fault)))?;
+    let duration = positive_duration("duration", &body.duration)?;
+    let lease = body.lease.as_deref().map(|l| positive_duration("lease", l)).transpose()?;
+    Ok(InjectRequest { fault: body.fault, params, duration, lease, run: body.run, dry_run: body.dry_run })
+}
+
+fn positive_duration(field: &str, text: &str) -> Result<Duration, ApiError> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(ApiError::field(
+            ErrorKind::InvalidRequest,
+            field,
+            format!("{field}: expected a positive duration such as `30s` or `500ms`, found `{text}`"),
+        )),
+    }
+}
+
+/// `GET /v1/injections`: live ones first, then recent ones.
+pub async fn list(State(state): State<Shared>) -> Result<Json<InjectionList>, ApiError> {
+    let journal = state.host.journal();
+    let mut records = journal.live()?;
+    for r in journal.recent(RECENT)? {
+        if !records.iter().any(|l| l.id == r.id) {
+            records.push(r);
+        }
+    }
+    let injections = records.into_iter().map(|r| Injection::from_record(&state.name, r)).collect();
+    Ok(Json(InjectionList { injections }))
+}
+
+/// `GET /v1/injections/{id}`.
+pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
+    let id = InjectionId::from_string(id);
+    let record = state.host.journal().get(&id)?.ok_or_else(|| no_such(&id))?;
+    Ok(Json(Injection::from_record(&state.name, record)))
+}
+
+/// `POST /v1/injections/{id}/lease`: 410 once the injection has ended (the
+/// controller then knows its fault is gone, and why).
+pub async fn renew(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
+    let id = InjectionId::from_string(id);
+    let journal = state.host.journal();
+    journal.renew_lease(&id)?;
+    let record = journal.get(&id)?.ok_or_else(|| no_such(&id))?;
+    if !matches!(record.state, InjectionState::Pending | InjectionState::Active) {
+        let why = record.note.as_deref().unwrap_or("ended");
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            ErrorKind::Gone,
+            format!("renew the lease of {id}: it has ended ({why})"),
+        ));
+    }
+    Ok(Json(Injection::from_record(&state.name, record)))
+}
+
+/// `DELETE /v1/injections/{id}`: idempotent; a second call finds it already gone.
+pub async fn roll_back(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Rollback>, ApiError> {
+    let id = InjectionId::from_string(id);
+    if state.host.journal().get(&id)?.is_none() {
+        return Err(no_such(&id));
+    }
+    let result = {
+        let _guard = state.mutate.lock().await;
+        state.host.rollback(&id, "the controller asked").await
+    };
+    state.metrics.rollback(&result);
+    match result.outcome {
+        Ok(outcome) => Ok(Json(Rollback {
+            id,
+            host: state.name.clone(),
+            fault: result.fault,
+            outcome: Some(outcome),
+            error: None,
+        })),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::RollbackFailed,
+            format!("roll back {id} ({}): {e}; something may still be injected", result.fault),
+        )),
+    }
+}
+
+fn no_such(id: &InjectionId) -> ApiError {
+    ApiError::not_found(format!("find injection {id}: this daemon's journal has no such injection"))
+}
+
+fn state_name(state: InjectionState) -> String {
+    serde_json::to_value(state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}

@@ -1,0 +1,100 @@
+//! The remote side of the Host seam: each call goes to a daemon through
+//! [`DaemonClient`], and its answers become the same types a local host returns.
+
+use std::path::Path;
+
+use crate::client::wire::{ErrorKind, InjectionRequest};
+use crate::client::{ClientError, DaemonClient};
+use crate::experiment::HostMetric;
+use crate::ids::InjectionId;
+
+use super::host::{HostError, InjectRequest, InjectionView, RollbackResult};
+
+/// Injects through the daemon; its lease is the run's (renewed by the engine).
+pub async fn inject(client: &DaemonClient, req: InjectRequest) -> Result<InjectionView, HostError> {
+    let body = InjectionRequest {
+        fault: req.fault.clone(),
+        params: req.params.to_raw(),
+        duration: humantime::format_duration(req.duration).to_string(),
+        lease: req.lease.map(|l| humantime::format_duration(l).to_string()),
+        run: req.run.clone(),
+        dry_run: req.dry_run,
+    };
+    let injection = client.inject(&body).await.map_err(|e| host_error(client, &req.fault, e))?;
+    Ok(InjectionView {
+        id: injection.id,
+        host: client.name().to_string(),
+        fault: injection.fault,
+        params: req.params,
+        state: injection.state,
+        deadline_ms: injection.deadline_ms,
+        preview: injection.preview,
+    })
+}
+
+/// Rolls back through the daemon (idempotent there).
+pub async fn rollback(client: &DaemonClient, id: &InjectionId, fault: Option<&str>) -> RollbackResult {
+    let outcome = client.rollback(id).await;
+    let fault = match &outcome {
+        Ok(r) => r.fault.clone(),
+        Err(_) => fault.unwrap_or("?").to_string(),
+    };
+    let outcome = match outcome {
+        Ok(r) => r.outcome.ok_or_else(|| r.error.unwrap_or_else(|| "the daemon reported no outcome".into())),
+        Err(e) => Err(crate::engine::error_chain(&e)),
+    };
+    RollbackResult { id: id.clone(), host: client.name().to_string(), fault, outcome }
+}
+
+/// Renews the lease of one injection.
+pub async fn renew_lease(client: &DaemonClient, id: &InjectionId) -> Result<(), HostError> {
+    client.renew_lease(id).await.map(|_| ()).map_err(|e| remote(client, e))
+}
+
+/// Reads one metric from the daemon's `/v1/host/metrics`.
+pub async fn sample_metric(
+    client: &DaemonClient,
+    metric: HostMetric,
+    path: Option<&Path>,
+    process: Option<&str>,
+) -> Result<f64, HostError> {
+    let sample = client.host_metrics(Some(metric.name()), path, process).await.map_err(|e| remote(client, e))?;
+    let value = match metric {
+        HostMetric::CpuPercent => sample.cpu_percent,
+        HostMetric::MemoryPercent => sample.memory_percent,
+        HostMetric::DiskUsedPercent => sample.disk_used_percent,
+        HostMetric::Load1 => sample.load1,
+        HostMetric::ProcessCount => sample.process_count,
+    };
+    value.ok_or_else(|| HostError::Remote {
+        host: client.name().to_string(),
+        message: sample
+            .errors
+            .get(metric.name())
+            .cloned()
+            .unwrap_or_else(|| format!("no {} in the sample", metric.name())),
+    })
+}
+
+/// A client error as the engine's host error: conflicts and bad requests keep their kind.
+fn host_error(client: &DaemonClient, fault: &str, e: ClientError) -> HostError {
+    let host = client.name().to_string();
+    match e.body() {
+        Some(body) => match body.kind {
+            ErrorKind::Conflict => match &body.active {
+                Some(active) => HostError::Conflict { host, fault: fault.to_string(), active: active.clone() },
+                None => remote(client, e),
+            },
+            ErrorKind::UnknownFault => HostError::UnknownFault { fault: fault.to_string() },
+            ErrorKind::BadParams | ErrorKind::InvalidRequest => {
+                HostError::BadParams { fault: fault.to_string(), message: format!("on {host}: {}", body.error) }
+            }
+            _ => remote(client, e),
+        },
+        None => remote(client, e),
+    }
+}
+
+fn remote(client: &DaemonClient, e: ClientError) -> HostError {
+    HostError::Remote { host: client.name().to_string(), message: crate::engine::error_chain(&e) }
+}
