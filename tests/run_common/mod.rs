@@ -165,4 +165,3 @@ pub fn experiment(dir: &Path, name: &str, yaml: &str) -> PathBuf {
 pub fn log(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
-
