@@ -222,3 +222,38 @@ action_groups:
     assert!(rollbacks.iter().all(|r| r["ok"] == true), "{rollbacks:?}");
     assert_eq!(pair.client_state(), before, "byte-identical after the guardrail's rollback");
 }
+
+#[test]
+fn run_dry_run_prints_each_actions_commands_and_changes_nothing() {
+    let pair = Pair::new("rundry");
+    let drill = Drill::new();
+    let before = pair.client_state();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dry.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "version: 1
+name: network-dry
+action_groups:
+  - name: net
+    target: local
+    actions:
+      - fault: network-partition
+        params: {{destinations: [\"{TARGET}\"], ports: [443], netns: {ns}}}
+        duration: 30s
+      - fault: network-bandwidth
+        params: {{rate: 2mbit, interface: {CLIENT_DEV}, netns: {ns}}}
+        duration: 30s
+",
+            ns = pair.client.name
+        ),
+    )
+    .unwrap();
+    let out = drill.run(&["run", file.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("meta l4proto { tcp, udp } th dport { 443 } drop"), "{text}");
+    assert!(text.contains("tbf rate 2000000bit"), "{text}");
+    assert_eq!(pair.client_state(), before, "a dry run changes nothing");
+}
