@@ -1,5 +1,6 @@
 //! The `local` host: faults applied by this process, journaled in its state dir.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,11 +19,26 @@ pub struct LocalHost {
     journal: Arc<Journal>,
     protected_ports: Vec<u16>,
     protected_addresses: Vec<std::net::IpAddr>,
+    /// The faultdrill executable that helper processes (burners, watchdogs) run.
+    exe: PathBuf,
 }
 
 impl LocalHost {
     pub fn new(journal: Arc<Journal>) -> LocalHost {
-        LocalHost { name: "local".into(), journal, protected_ports: Vec::new(), protected_addresses: Vec::new() }
+        LocalHost {
+            name: "local".into(),
+            journal,
+            protected_ports: Vec::new(),
+            protected_addresses: Vec::new(),
+            exe: std::env::current_exe().unwrap_or_else(|_| "faultdrill".into()),
+        }
+    }
+
+    /// Runs helper processes from `exe` instead of this executable (tests and embedders
+    /// whose own binary is not faultdrill).
+    pub fn with_exe(mut self, exe: impl Into<PathBuf>) -> LocalHost {
+        self.exe = exe.into();
+        self
     }
 
     /// Names the host (a daemon uses its own name) and sets what network faults must spare.
@@ -56,7 +72,7 @@ impl LocalHost {
         let cx = InjectContext {
             injection: id.clone(),
             deadline,
-            exe: std::env::current_exe().unwrap_or_else(|_| "faultdrill".into()),
+            exe: self.exe.clone(),
             protected_ports: self.protected_ports.clone(),
             protected_addresses: self.protected_addresses.clone(),
         };

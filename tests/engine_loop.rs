@@ -1,4 +1,5 @@
-//! Run-loop tests with plans built in Rust and real faults on real files and processes.
+//! Run-loop tests through the library: plans built in Rust, real faults on real files and
+//! processes, helpers run from the real binary.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,18 +7,17 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::experiment::{
+use faultdrill::engine::{LocalHost, Run, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets};
+use faultdrill::experiment::{
     ActionPlan, Comparison, Expectation, ExperimentPlan, GroupMode, GroupPlan, GuardrailAction, GuardrailPlan,
     GuardrailsPlan, HostMetric, OnEmpty, Params, Pick, ProbePlan, ProbeSource, RollbackPolicy, SteadyStatePlan,
     TargetPlan, TargetSelector,
 };
-use crate::fault::find_fault;
-use crate::ids::RunId;
-use crate::journal::Journal;
-use crate::probe::Prober;
-use crate::report::{Event, Outcome, Report, TripSource};
-
-use super::{LocalHost, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets};
+use faultdrill::fault::find_fault;
+use faultdrill::ids::RunId;
+use faultdrill::journal::Journal;
+use faultdrill::probe::Prober;
+use faultdrill::report::{Event, Outcome, Report, TripSource};
 
 fn params(fault: &str, raw: serde_json::Value) -> Params {
     let raw: BTreeMap<String, serde_json::Value> = serde_json::from_value(raw).unwrap();
@@ -90,8 +90,9 @@ fn fixture() -> Fixture {
     Fixture { state, data, journal }
 }
 
-fn start(fx: &Fixture, plan: ExperimentPlan) -> (super::Run, RunControl) {
-    let env = TargetEnv { local: LocalHost::new(fx.journal.clone()) };
+fn start(fx: &Fixture, plan: ExperimentPlan) -> (Run, RunControl) {
+    let local = LocalHost::new(fx.journal.clone()).with_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let env = TargetEnv { local };
     let targets = resolve_targets(&plan, &env).unwrap();
     let options = RunOptions {
         run_id: RunId::generate(),
@@ -131,9 +132,8 @@ fn events<'a>(report: &'a Report, pick: impl Fn(&Event) -> bool + 'a) -> impl It
     report.timeline.iter().map(|e| &e.event).filter(move |e| pick(e))
 }
 
-/// Waits until `count` actions have started.
-async fn until_started(control: &RunControl, count: usize) {
-    let mut rx = control.subscribe();
+/// Waits until `count` actions have started (subscribe before the run starts).
+async fn until_started(mut rx: tokio::sync::broadcast::Receiver<faultdrill::report::TimelineEntry>, count: usize) {
     let mut seen = 0;
     while seen < count {
         if let Ok(entry) = rx.recv().await {
@@ -178,10 +178,11 @@ async fn an_external_trip_rolls_back_everything_in_reverse_order() {
     ];
     let rule = disk_rule("never", fx.data.path(), Comparison::Gt(100.5), 2);
     let (run, control) = start(&fx, plan(vec![group("both", GroupMode::Parallel, vec![], actions)], vec![rule], 100));
+    let live = control.subscribe();
     let running = tokio::spawn(run.execute());
-    until_started(&control, 2).await;
+    until_started(live, 2).await;
     assert_eq!(child.state(), 'T', "paused while the fault is held");
-    assert_eq!(files_in(fx.data.path()), 1);
+    assert_eq!(files_in(fx.data.path()), 1, "the fill file is in place");
     let refused = control.trip("no-such-rule", "test").await.unwrap_err();
     assert!(refused.to_string().contains("has: never"), "{refused}");
     control.trip("never", "alarm fired").await.unwrap();
@@ -191,9 +192,9 @@ async fn an_external_trip_rolls_back_everything_in_reverse_order() {
     let injected: Vec<_> = report.injections.iter().map(|i| i.id.clone()).collect();
     let undone: Vec<_> = report.rollbacks.iter().map(|r| r.injection.clone()).collect();
     assert_eq!(undone, injected.into_iter().rev().collect::<Vec<_>>(), "reverse order");
-    assert!(report.all_rolled_back());
+    assert!(report.all_rolled_back(), "{:?}", report.rollbacks);
     assert_ne!(child.state(), 'T', "resumed");
-    assert_eq!(files_in(fx.data.path()), 0);
+    assert_eq!(files_in(fx.data.path()), 0, "the fill file is gone");
     let trips: Vec<_> = events(&report, |e| matches!(e, Event::GuardrailTripped { .. })).collect();
     assert!(matches!(trips[..], [Event::GuardrailTripped { source: TripSource::External, .. }]), "{trips:?}");
 }
@@ -235,8 +236,9 @@ async fn a_stop_request_interrupts_and_rolls_back() {
         Some(20_000),
     );
     let (run, control) = start(&fx, plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill])], vec![], 100));
+    let live = control.subscribe();
     let running = tokio::spawn(run.execute());
-    until_started(&control, 1).await;
+    until_started(live, 1).await;
     assert!(control.stop("operator asked"));
     let report = running.await.unwrap();
     assert_eq!(report.outcome, Some(Outcome::Interrupted));
