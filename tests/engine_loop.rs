@@ -314,3 +314,34 @@ async fn a_steady_state_failing_before_injects_nothing() {
     assert_eq!(report.exit_code, Some(1));
     assert!(report.injections.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_never_leaves_faults_in_place_with_a_warning_but_not_on_abort() {
+    let fx = fixture();
+    let fill =
+        action("fill/disk-fill#1", "disk-fill", serde_json::json!({"path": fx.data.path(), "size": "1MiB"}), Some(200));
+    let mut never = plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill.clone()])], vec![], 100);
+    never.rollback = RollbackPolicy::Never;
+    let (run, _control) = start(&fx, never.clone());
+    let report = run.execute().await;
+    assert_eq!(report.outcome, Some(Outcome::Passed), "{:?}", report.reason);
+    assert_eq!(events(&report, |e| matches!(e, Event::Warning { .. })).count(), 1, "warned up front");
+    assert_eq!(events(&report, |e| matches!(e, Event::LeftInPlace { .. })).count(), 1);
+    assert_eq!(files_in(fx.data.path()), 1, "left in place, as asked");
+    let local = LocalHost::new(fx.journal.clone()).with_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let recovered = local.recover_all("test cleanup").await.unwrap();
+    assert!(recovered.iter().all(|r| r.is_ok()) && recovered.len() == 1);
+    assert_eq!(files_in(fx.data.path()), 0);
+
+    // An abort still rolls back, whatever the policy says.
+    let mut held = never;
+    held.groups[0].actions[0].duration = Some(Duration::from_secs(20));
+    let (run, control) = start(&fx, held);
+    let live = control.subscribe();
+    let running = tokio::spawn(run.execute());
+    until_started(live, 1).await;
+    control.stop("abort");
+    let report = running.await.unwrap();
+    assert_eq!(report.outcome, Some(Outcome::Interrupted));
+    assert_eq!(files_in(fx.data.path()), 0, "rolled back on abort");
+}
