@@ -18,12 +18,19 @@ use super::args::RunArgs;
 use super::edge::InvalidInput;
 
 pub fn run(args: RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
-    refuse_unbuilt(&args)?;
-    let Some(file) = args.file.as_deref() else {
-        return Err(InvalidInput("give an experiment FILE to run (see `faultdrill run --help`)".into()).into());
-    };
+    if let Some(url) = args.daemon.clone() {
+        return super::cmd_remote::run_on_daemon(args, &url, state_dir);
+    }
     let sets = parse_sets(&args.set)?;
-    let plan = match experiment::load_file(file, &sets, crate::fault::catalog()) {
+    let loaded = match (&args.template, args.file.as_deref()) {
+        (Some(name), _) => experiment::load_template(name, &sets, crate::fault::catalog()),
+        (None, Some(file)) => experiment::load_file(file, &sets, crate::fault::catalog()),
+        (None, None) => {
+            let message = "give an experiment FILE or --template NAME to run (see `faultdrill run --help`)";
+            return Err(InvalidInput(message.into()).into());
+        }
+    };
+    let plan = match loaded {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -40,7 +47,13 @@ pub fn run(args: RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
 
 async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
     let journal = Arc::new(Journal::open(state_dir)?);
-    let env = TargetEnv { local: LocalHost::new(journal.clone()) };
+    let inventory = args
+        .inventory
+        .as_deref()
+        .map(crate::client::Inventory::load)
+        .transpose()
+        .map_err(|e| InvalidInput(e.to_string()))?;
+    let env = TargetEnv { local: LocalHost::new(journal.clone()), inventory };
     let targets = engine::resolve_targets(&plan, &env).map_err(|e| InvalidInput(e.to_string()))?;
     if args.dry_run {
         let resolved = engine::dry_run(&plan, &targets).await;
@@ -80,7 +93,7 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
 }
 
 /// Results go to stdout: the report as JSON, or a short summary.
-fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut stdout, report)?;
@@ -114,17 +127,4 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, InvalidInput> {
             _ => Err(InvalidInput(format!("parse --set {s:?}: expected NAME=VALUE"))),
         })
         .collect()
-}
-
-/// Flags whose features other parts of faultdrill provide; until then, say so plainly.
-fn refuse_unbuilt(args: &RunArgs) -> Result<(), InvalidInput> {
-    let unbuilt = [
-        (args.daemon.is_some(), "--daemon (submitting runs to a daemon)"),
-        (args.inventory.is_some(), "--inventory (hosts reached through daemons)"),
-        (args.template.is_some(), "--template (built-in templates); pass the template file instead"),
-    ];
-    match unbuilt.iter().find(|(given, _)| *given) {
-        Some((_, what)) => Err(InvalidInput(format!("use {what}: this build of faultdrill does not support it yet"))),
-        None => Ok(()),
-    }
 }

@@ -11,10 +11,15 @@ use serde::de::DeserializeOwned;
 use crate::ids::{InjectionId, RunId};
 use crate::journal::RunRecord;
 
-use super::wire::{ErrorBody, ErrorKind, Health, HostMetrics, Injection, InjectionList, InjectionRequest, Rollback};
+use super::wire::{
+    ErrorBody, ErrorKind, Health, HostMetrics, Injection, InjectionList, InjectionRequest, Rollback, RunAccepted,
+    RunAck, RunRequest, RunStatus,
+};
 
 /// How long one API call may take before the host counts as unreachable.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long following a run's events may take in all.
+pub const FOLLOW_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -184,13 +189,36 @@ impl DaemonClient {
     }
 
     /// `GET /v1/runs/{id}`.
-    pub async fn run(&self, id: &RunId) -> Result<serde_json::Value, ClientError> {
+    pub async fn run(&self, id: &RunId) -> Result<RunStatus, ClientError> {
         self.call(Method::GET, &format!("/v1/runs/{id}"), None::<&()>, &format!("show run {id}")).await
     }
 
     /// `POST /v1/runs/{id}/stop`: stop and roll back.
-    pub async fn stop_run(&self, id: &RunId) -> Result<serde_json::Value, ClientError> {
+    pub async fn stop_run(&self, id: &RunId) -> Result<RunAck, ClientError> {
         self.call(Method::POST, &format!("/v1/runs/{id}/stop"), None::<&()>, &format!("stop run {id}")).await
+    }
+
+    /// `POST /v1/runs`: submit an experiment to run on the daemon's host.
+    pub async fn submit_run(&self, req: &RunRequest) -> Result<RunAccepted, ClientError> {
+        self.call(Method::POST, "/v1/runs", Some(req), "submit the run").await
+    }
+
+    /// `GET /v1/runs/{id}/events`: calls `on_event(name, data)` for each
+    /// server-sent event until the stream ends (after the `end` event).
+    pub async fn follow_run(&self, id: &RunId, mut on_event: impl FnMut(&str, &str)) -> Result<(), ClientError> {
+        let what = format!("follow run {id}");
+        let req = self.request(Method::GET, &format!("/v1/runs/{id}/events")).timeout(FOLLOW_TIMEOUT);
+        let mut resp = req.send().await.map_err(|e| self.unreachable(&what, &e))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(self.api_error(&what, status, &bytes));
+        }
+        let mut parser = SseParser::default();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(&what, &e))? {
+            parser.feed(&chunk, &mut on_event);
+        }
+        Ok(())
     }
 
     /// Any JSON call: `path` is under the base URL.
@@ -260,5 +288,55 @@ impl DaemonClient {
 
     fn decode(&self, what: &str, detail: String) -> ClientError {
         ClientError::Decode { host: self.name.clone(), what: what.to_string(), detail }
+    }
+}
+
+/// Splits a `text/event-stream` into (event, data) pairs.
+#[derive(Default)]
+struct SseParser {
+    buffer: Vec<u8>,
+    event: String,
+    data: String,
+}
+
+impl SseParser {
+    fn feed(&mut self, chunk: &[u8], on_event: &mut impl FnMut(&str, &str)) {
+        self.buffer.extend_from_slice(chunk);
+        while let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if !self.data.is_empty() || !self.event.is_empty() {
+                    let event = if self.event.is_empty() { "message" } else { self.event.as_str() };
+                    on_event(event, &self.data);
+                }
+                self.event.clear();
+                self.data.clear();
+            } else if let Some(value) = line.strip_prefix("event:") {
+                self.event = value.trim_start().to_string();
+            } else if let Some(value) = line.strip_prefix("data:") {
+                if !self.data.is_empty() {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            }
+            // Comments (`:keep-alive`) and other fields are ignored.
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SseParser;
+
+    #[test]
+    fn sse_events_split_across_chunks() {
+        let mut got = Vec::new();
+        let mut p = SseParser::default();
+        let mut push = |e: &str, d: &str| got.push((e.to_string(), d.to_string()));
+        p.feed(b": keep-alive\n\nevent: timeline\ndata: {\"a\"", &mut push);
+        p.feed(b":1}\n\nevent: end\r\ndata: x\r\ndata: y\r\n\r\n", &mut push);
+        assert_eq!(got, [("timeline".into(), "{\"a\":1}".into()), ("end".into(), "x\ny".into())]);
     }
 }

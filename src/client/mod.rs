@@ -6,6 +6,8 @@ mod inventory;
 mod targets;
 pub mod wire;
 
-pub use daemon_client::{CONNECT_TIMEOUT, ClientError, DaemonClient, REQUEST_TIMEOUT, install_crypto_provider};
+pub use daemon_client::{
+    CONNECT_TIMEOUT, ClientError, DaemonClient, FOLLOW_TIMEOUT, REQUEST_TIMEOUT, install_crypto_provider,
+};
 pub use inventory::{Inventory, InventoryError, InventoryHost, TokenSource};
 pub use targets::{SelectError, Selection, pick_count, select_hosts};

@@ -180,8 +180,69 @@ pub enum ErrorKind {
     Gone,
     /// A rollback failed: something may still be injected (500).
     RollbackFailed,
+    /// The submitted experiment has errors (422); the message lists them as file:line:col.
+    InvalidExperiment,
+    /// No such guardrail in the run (404), or the run has finished (409).
+    TripRefused,
     /// Not available on this daemon (501).
     NotImplemented,
     /// Anything else (500).
     Internal,
+}
+
+/// `POST /v1/runs`: run an experiment on the daemon's host.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The experiment (or template) YAML, as written.
+    pub experiment: String,
+    /// The file name it came from, for diagnostics (`file:line:col`).
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Template parameters (`--set k=v`).
+    #[serde(default)]
+    pub sets: BTreeMap<String, String>,
+}
+
+/// `POST /v1/runs` answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunAccepted {
+    pub run_id: RunId,
+}
+
+/// A run as a daemon reports it (`GET /v1/runs/{id}`, the last event of a stream).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub run_id: RunId,
+    pub experiment: String,
+    /// `pending`, `preflight`, `running`, `rolling_back`, `finished`.
+    pub state: String,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// The exit code of the outcome (DESIGN §2), once finished.
+    #[serde(default)]
+    pub exit_code: Option<u8>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub started_ms: i64,
+    #[serde(default)]
+    pub finished_ms: Option<i64>,
+    /// The full report, once finished.
+    #[serde(default)]
+    pub report: Option<serde_json::Value>,
+}
+
+/// `POST /v1/runs/{id}/stop` and `.../trip` answers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunAck {
+    pub run_id: RunId,
+    pub message: String,
+}
+
+/// Server-sent event names of `GET /v1/runs/{id}/events`.
+pub mod run_events {
+    /// Data: one timeline entry of the run's report.
+    pub const TIMELINE: &str = "timeline";
+    /// Data: the final [`super::RunStatus`]; the stream ends after it.
+    pub const END: &str = "end";
 }

@@ -93,13 +93,11 @@ impl Metrics {
     }
 
     /// Counts a run that finished with `outcome`.
-    #[expect(dead_code, reason = "called once the engine's run loop is merged")]
     pub fn run_finished(&self, outcome: &str) {
         self.runs.get_or_create(&OutcomeLabel { outcome: outcome.into() }).inc();
     }
 
     /// Counts a guardrail trip.
-    #[expect(dead_code, reason = "called once the engine's run loop is merged")]
     pub fn guardrail_tripped(&self, guardrail: &str) {
         self.trips.get_or_create(&GuardrailLabel { guardrail: guardrail.into() }).inc();
     }

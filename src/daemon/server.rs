@@ -16,6 +16,9 @@ use super::metrics::Metrics;
 use super::state::AppState;
 use super::{reaper, routes};
 
+/// How long running runs get to roll back when the daemon stops.
+const RUN_GRACE: Duration = Duration::from_secs(20);
+
 /// How long open connections (event streams) may linger after a stop signal.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -43,6 +46,7 @@ pub async fn serve(config: DaemonConfig, on_listen: impl FnOnce(SocketAddr)) -> 
         mutate: tokio::sync::Mutex::new(()),
         reaper_wake: tokio::sync::Notify::new(),
         runs: Default::default(),
+        state_dir: config.state_dir.clone(),
     });
     let reaper = tokio::spawn(reaper::run(state.clone()));
     let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -66,6 +70,8 @@ pub async fn serve(config: DaemonConfig, on_listen: impl FnOnce(SocketAddr)) -> 
             server.handle(handle).serve(app).await
         }
     };
+    // Runs roll back their own injections first (in their order, with their report).
+    state.runs.stop_all("the daemon is stopping", RUN_GRACE).await;
     reaper.abort();
     // Whatever happened to the listener, leave nothing injected behind.
     let stopped = {

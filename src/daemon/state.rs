@@ -25,8 +25,9 @@ pub struct AppState {
     pub mutate: Mutex<()>,
     /// Wakes the reaper when a deadline or lease may have moved earlier.
     pub reaper_wake: Notify,
-    #[expect(dead_code, reason = "filled once the engine's run loop is merged")]
     pub runs: Runs,
+    /// Where run reports are written (`runs/<id>/report.json`).
+    pub state_dir: std::path::PathBuf,
 }
 
 /// Shared state handle.

@@ -1,6 +1,5 @@
 //! The `local` host: faults applied by this process, journaled in its state dir.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,8 +18,9 @@ pub struct LocalHost {
     journal: Arc<Journal>,
     protected_ports: Vec<u16>,
     protected_addresses: Vec<std::net::IpAddr>,
-    /// The faultdrill executable that helper processes (burners, watchdogs) run.
-    exe: PathBuf,
+    /// The faultdrill executable that helper processes (burners, holders, proxies,
+    /// watchdogs) are spawned from: this very binary, unless a test says otherwise.
+    helper_exe: std::path::PathBuf,
 }
 
 impl LocalHost {
@@ -30,14 +30,14 @@ impl LocalHost {
             journal,
             protected_ports: Vec::new(),
             protected_addresses: Vec::new(),
-            exe: std::env::current_exe().unwrap_or_else(|_| "faultdrill".into()),
+            helper_exe: std::env::current_exe().unwrap_or_else(|_| "faultdrill".into()),
         }
     }
 
-    /// Runs helper processes from `exe` instead of this executable (tests and embedders
-    /// whose own binary is not faultdrill).
-    pub fn with_exe(mut self, exe: impl Into<PathBuf>) -> LocalHost {
-        self.exe = exe.into();
+    /// Spawns helper processes from `exe` (for callers that are not the faultdrill binary,
+    /// such as tests linking the library).
+    pub fn with_helper_exe(mut self, exe: impl Into<std::path::PathBuf>) -> LocalHost {
+        self.helper_exe = exe.into();
         self
     }
 
@@ -72,7 +72,7 @@ impl LocalHost {
         let cx = InjectContext {
             injection: id.clone(),
             deadline,
-            exe: self.exe.clone(),
+            exe: self.helper_exe.clone(),
             protected_ports: self.protected_ports.clone(),
             protected_addresses: self.protected_addresses.clone(),
         };

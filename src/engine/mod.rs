@@ -5,6 +5,7 @@ mod control_socket;
 mod dispatcher;
 mod dry_run;
 mod host;
+mod inventory_targets;
 mod local_host;
 mod outcome;
 mod progress;

@@ -17,6 +17,8 @@ use super::local_host::LocalHost;
 /// What targets can resolve to: the local host, and (later) an inventory of daemons.
 pub struct TargetEnv {
     pub local: LocalHost,
+    /// Hosts reachable through their daemons (`--inventory`).
+    pub inventory: Option<crate::client::Inventory>,
 }
 
 /// Every target of a plan, resolved to hosts.
@@ -61,6 +63,10 @@ pub enum TargetError {
     Empty { target: String },
     #[error("resolve target {target}: it matched {count} hosts, more than its `max: {max}`")]
     OverMax { target: String, count: usize, max: u32 },
+    #[error(transparent)]
+    Inventory(#[from] crate::client::SelectError),
+    #[error("resolve target {target}: {message}")]
+    Connect { target: String, message: String },
 }
 
 /// Resolves every target of `plan` (DESIGN §3 `targets`).
@@ -68,12 +74,16 @@ pub fn resolve_targets(plan: &ExperimentPlan, env: &TargetEnv) -> Result<Resolve
     let local = Arc::new(Host::Local(env.local.clone()));
     let mut by_name = BTreeMap::new();
     let mut records = Vec::new();
+    let mut remotes = super::inventory_targets::RemoteHosts::default();
     for target in &plan.targets {
-        let hosts = resolve_target(target, env, &local)?;
+        let (hosts, seed) = match &env.inventory {
+            Some(inventory) => super::inventory_targets::resolve(target, inventory, &local, &mut remotes)?,
+            None => (resolve_target(target, env, &local)?, None),
+        };
         records.push(ResolvedTarget {
             name: target.name.clone(),
             hosts: hosts.iter().map(|h| h.name().to_string()).collect(),
-            seed: None,
+            seed,
         });
         by_name.insert(target.name.clone(), hosts);
     }
@@ -173,7 +183,7 @@ mod tests {
     #[test]
     fn resolves_local_and_refuses_what_needs_an_inventory() {
         let state = tempfile::tempdir().unwrap();
-        let env = TargetEnv { local: LocalHost::new(Arc::new(Journal::open(state.path()).unwrap())) };
+        let env = TargetEnv { local: LocalHost::new(Arc::new(Journal::open(state.path()).unwrap())), inventory: None };
         let hosts = |names: &[&str]| TargetSelector::Hosts(names.iter().map(|s| s.to_string()).collect());
 
         let resolved = resolve_targets(&plan(vec![("db", hosts(&["local", "local"]))], "db"), &env).unwrap();

@@ -91,8 +91,8 @@ fn fixture() -> Fixture {
 }
 
 fn start(fx: &Fixture, plan: ExperimentPlan) -> (Run, RunControl) {
-    let local = LocalHost::new(fx.journal.clone()).with_exe(env!("CARGO_BIN_EXE_faultdrill"));
-    let env = TargetEnv { local };
+    let local = LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let env = TargetEnv { local, inventory: None };
     let targets = resolve_targets(&plan, &env).unwrap();
     let options = RunOptions {
         run_id: RunId::generate(),
@@ -141,7 +141,8 @@ async fn until_started(mut rx: tokio::sync::broadcast::Receiver<faultdrill::repo
                 seen += 1;
             }
         }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait).await.expect("actions started within 30s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,7 +329,7 @@ async fn rollback_never_leaves_faults_in_place_with_a_warning_but_not_on_abort()
     assert_eq!(events(&report, |e| matches!(e, Event::Warning { .. })).count(), 1, "warned up front");
     assert_eq!(events(&report, |e| matches!(e, Event::LeftInPlace { .. })).count(), 1);
     assert_eq!(files_in(fx.data.path()), 1, "left in place, as asked");
-    let local = LocalHost::new(fx.journal.clone()).with_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let local = LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
     let recovered = local.recover_all("test cleanup").await.unwrap();
     assert!(recovered.iter().all(|r| r.is_ok()) && recovered.len() == 1);
     assert_eq!(files_in(fx.data.path()), 0);

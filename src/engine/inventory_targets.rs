@@ -1,0 +1,47 @@
+//! Targets resolved against an inventory (`--inventory`): the selection itself
+//! is [`crate::client::select_hosts`]; this turns the chosen names into hosts,
+//! one client per daemon shared by every target that names it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::client::{Inventory, select_hosts};
+use crate::experiment::TargetPlan;
+
+use super::host::Host;
+use super::targets::TargetError;
+
+/// The remote hosts built so far, by name.
+#[derive(Default)]
+pub struct RemoteHosts {
+    by_name: BTreeMap<String, Arc<Host>>,
+}
+
+/// Resolves one target: its hosts, and the seed its pick used (recorded in the report).
+pub fn resolve(
+    target: &TargetPlan,
+    inventory: &Inventory,
+    local: &Arc<Host>,
+    remotes: &mut RemoteHosts,
+) -> Result<(Vec<Arc<Host>>, Option<u64>), TargetError> {
+    let selection = select_hosts(target, inventory, rand::random())?;
+    let mut hosts = Vec::new();
+    for name in &selection.hosts {
+        if name == "local" {
+            hosts.push(local.clone());
+            continue;
+        }
+        if let Some(host) = remotes.by_name.get(name) {
+            hosts.push(host.clone());
+            continue;
+        }
+        let entry = inventory.host(name).expect("select_hosts only returns inventory hosts");
+        let client = entry
+            .connect()
+            .map_err(|e| TargetError::Connect { target: target.name.clone(), message: e.to_string() })?;
+        let host = Arc::new(Host::Remote(client));
+        remotes.by_name.insert(name.clone(), host.clone());
+        hosts.push(host);
+    }
+    Ok((hosts, selection.seed))
+}

@@ -1,0 +1,271 @@
+//! Multi-host runs against real daemons: three daemons, each in its own
+//! network namespace on a bridge (the controller in the hub namespace), label
+//! selection, the dead man's switch when the controller is `kill -9`ed, and
+//! `run --daemon` exiting like an embedded run.
+
+#[path = "common/daemon.rs"]
+mod harness;
+#[path = "common/daemon_netns.rs"]
+mod netns;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use faultdrill::journal::{InjectionRecord, InjectionState, now_ms};
+use harness::{BIN, Daemon, DaemonSpec, is_root, list_dir, wait_for};
+use netns::Net;
+
+const TOKEN: &str = "fleet-token-0123456789";
+
+/// Three daemons in three namespaces, with zones az-1, az-2, az-1.
+struct Fleet {
+    daemons: Vec<Daemon>,
+    net: Net,
+    inventory: PathBuf,
+    work: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        assert!(is_root(), "these tests need root (network namespaces); CI runs them as root");
+        let net = Net::new(3);
+        let work = tempfile::tempdir().unwrap();
+        let zones = ["az-1", "az-2", "az-1"];
+        let mut inventory = String::from("hosts:\n");
+        let mut daemons = Vec::new();
+        for (i, zone) in zones.iter().enumerate() {
+            let spec = DaemonSpec {
+                listen: format!("{}:7878", Net::addr(i)),
+                token: Some(TOKEN.into()),
+                name: format!("host-{i}"),
+                netns: Some(net.hosts[i].clone()),
+                ..DaemonSpec::default()
+            };
+            let d = Daemon::start(spec);
+            inventory.push_str(&format!(
+                "  - name: host-{i}\n    url: {}\n    labels: {{zone: {zone}, fleet: test}}\n    token: {{env: FLEET_TOKEN}}\n",
+                d.url
+            ));
+            daemons.push(d);
+        }
+        let path = work.path().join("inventory.yaml");
+        std::fs::write(&path, inventory).unwrap();
+        Fleet { daemons, net, inventory: path, work }
+    }
+
+    /// `faultdrill run --inventory` from the hub namespace.
+    fn controller(&self, experiment: &Path) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.net.hub, BIN, "--state-dir"])
+            .arg(self.work.path().join("controller"))
+            .args(["run", "--inventory"])
+            .arg(&self.inventory)
+            .arg(experiment)
+            .env("FLEET_TOKEN", TOKEN)
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    fn injections(&self, i: usize) -> Vec<InjectionRecord> {
+        self.daemons[i].journal().recent(100).unwrap()
+    }
+}
+
+fn experiment(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn label_selection_hits_exactly_the_az1_hosts_and_each_journal_shows_inject_and_rollback() {
+    let fleet = Fleet::new();
+    let fill = tempfile::tempdir().unwrap();
+    let file = experiment(
+        fleet.work.path(),
+        "az1.yaml",
+        &format!(
+            r#"version: 1
+name: az1-fill
+targets:
+  az1:
+    select: {{labels: {{zone: az-1}}}}
+action_groups:
+  - name: fill
+    target: az1
+    actions:
+      - fault: disk-fill
+        params: {{path: "{}", size: 1MiB}}
+        duration: 1s
+"#,
+            fill.path().display()
+        ),
+    );
+    let out = fleet.controller(&file).arg("--json").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(report["targets"][0]["hosts"], serde_json::json!(["host-0", "host-2"]));
+    for (i, expect_hit) in [(0, true), (1, false), (2, true)] {
+        let records = fleet.injections(i);
+        if expect_hit {
+            assert_eq!(records.len(), 1, "host-{i}: {records:?}");
+            let r = &records[0];
+            assert_eq!((r.fault.as_str(), r.state), ("disk-fill", InjectionState::RolledBack), "host-{i}");
+            assert_eq!(r.run.as_ref().map(|id| id.as_str()), report["run_id"].as_str(), "host-{i} names the run");
+            assert!(r.note.as_deref().unwrap_or_default().starts_with("rolled back"), "host-{i}: {:?}", r.note);
+        } else {
+            assert!(records.is_empty(), "host-1 is in az-2 and must not be touched: {records:?}");
+        }
+    }
+    assert!(list_dir(fill.path()).is_empty(), "every fill file is gone");
+}
+
+#[test]
+fn lost_controller_every_daemon_rolls_back_within_lease_ttl_plus_1s() {
+    let fleet = Fleet::new();
+    let fill = tempfile::tempdir().unwrap();
+    let before = list_dir(fill.path());
+    let lease_ms = 2000;
+    let file = experiment(
+        fleet.work.path(),
+        "lost.yaml",
+        &format!(
+            r#"version: 1
+name: lost-controller
+lease: {lease_ms}ms
+targets:
+  fleet:
+    select: {{labels: {{fleet: test}}}}
+action_groups:
+  - name: fill
+    target: fleet
+    actions:
+      - fault: disk-fill
+        params: {{path: "{}", size: 1MiB}}
+        duration: 60s
+"#,
+            fill.path().display()
+        ),
+    );
+    let log = std::fs::File::create(fleet.work.path().join("controller.log")).unwrap();
+    let mut controller = fleet.controller(&file).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    wait_for(Duration::from_secs(20), "every daemon to hold the fault", || {
+        (0..3).all(|i| fleet.injections(i).iter().any(|r| r.state == InjectionState::Active)).then_some(())
+    });
+    assert_eq!(list_dir(fill.path()).len(), 3, "one fill file per host");
+    // Let a few renewals pass, so the daemons hear the controller first.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!((0..3).all(|i| fleet.injections(i)[0].state == InjectionState::Active), "renewed leases hold");
+    controller.kill().unwrap(); // SIGKILL: no rollback from the controller.
+    let killed_ms = now_ms();
+    controller.wait().unwrap();
+    let start = Instant::now();
+    wait_for(Duration::from_millis(lease_ms as u64 + 5000), "every daemon to roll back by itself", || {
+        (0..3).all(|i| fleet.injections(i)[0].state == InjectionState::RolledBack).then_some(())
+    });
+    for i in 0..3 {
+        let r = &fleet.injections(i)[0];
+        let after_kill = r.updated_ms - killed_ms;
+        assert!(after_kill <= lease_ms + 1000, "host-{i} rolled back {after_kill} ms after the kill");
+        assert_eq!(r.note.as_deref(), Some("rolled back: lease expired: the controller went silent"), "host-{i}");
+    }
+    assert!(start.elapsed() <= Duration::from_millis(lease_ms as u64 + 1000 + 500));
+    assert_eq!(list_dir(fill.path()), before, "host state is back to before");
+}
+
+const PASSING: &str = r#"version: 1
+name: same-exit-passed
+action_groups:
+  - name: fill
+    target: local
+    actions:
+      - fault: disk-fill
+        params: {path: "FILL", size: 1MiB}
+        duration: 1s
+"#;
+
+const TRIPPING: &str = r#"version: 1
+name: same-exit-tripped
+guardrails:
+  interval: 200ms
+  rules:
+    - name: always-breached
+      command: {run: [sh, -c, "echo 95"], timeout: 2s}
+      breach: ">= 90"
+      for: 2
+action_groups:
+  - name: fill
+    target: local
+    actions:
+      - fault: disk-fill
+        params: {path: "FILL", size: 1MiB}
+        duration: 30s
+"#;
+
+#[test]
+fn run_on_a_daemon_exits_like_an_embedded_run() {
+    let d = Daemon::start(DaemonSpec::default());
+    let work = tempfile::tempdir().unwrap();
+    let fill = tempfile::tempdir().unwrap();
+    for (name, text, want) in [("passed.yaml", PASSING, 0), ("tripped.yaml", TRIPPING, 2)] {
+        let file = experiment(work.path(), name, &text.replace("FILL", &fill.path().display().to_string()));
+        let embedded = Command::new(BIN)
+            .arg("--state-dir")
+            .arg(work.path().join("embedded"))
+            .arg("run")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let remote = Command::new(BIN)
+            .arg("--state-dir")
+            .arg(work.path().join("controller"))
+            .arg("run")
+            .arg(&file)
+            .args(["--daemon", &d.url])
+            .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let remote_err = String::from_utf8_lossy(&remote.stderr);
+        assert_eq!(
+            embedded.status.code(),
+            Some(want),
+            "embedded {name}: {}",
+            String::from_utf8_lossy(&embedded.stderr)
+        );
+        assert_eq!(remote.status.code(), Some(want), "--daemon {name}: {remote_err}");
+        let stdout = String::from_utf8_lossy(&remote.stdout);
+        assert!(stdout.starts_with("run r-"), "{stdout}");
+        assert!(remote_err.contains("Run r-") && remote_err.contains("disk-fill"), "progress lines: {remote_err}");
+        assert!(list_dir(fill.path()).is_empty(), "{name}: rolled back");
+    }
+    // The daemon recorded both runs, and `runs` lists them.
+    let listed = Command::new(BIN)
+        .args(["runs", "--daemon", &d.url])
+        .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("same-exit-passed") && text.contains("guardrail_tripped"), "{text}");
+}
+
+#[test]
+fn invalid_experiment_on_a_daemon_exits_64_with_positions() {
+    let d = Daemon::start(DaemonSpec::default());
+    let work = tempfile::tempdir().unwrap();
+    let file = experiment(work.path(), "bad.yaml", "version: 1\nname: bad\nactoin_groups: []\n");
+    let out = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(work.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--daemon", &d.url])
+        .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:3:1", file.display())), "{err}");
+}
