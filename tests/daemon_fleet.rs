@@ -312,3 +312,23 @@ action_groups:
     assert_eq!(fleet.injections(1)[0].state, InjectionState::RolledBack);
     assert!(list_dir(fill.path()).is_empty());
 }
+
+#[tokio::test]
+async fn sigterm_stops_a_daemon_run_which_rolls_back_first() {
+    let mut d = Daemon::start(DaemonSpec::default());
+    let fill = tempfile::tempdir().unwrap();
+    let text = TRIPPING.replace("FILL", &fill.path().display().to_string()).replace("echo 95", "echo 0");
+    let request = faultdrill::client::wire::RunRequest { experiment: text, origin: None, sets: Default::default() };
+    let accepted = d.client().submit_run(&request).await.unwrap();
+    wait_for(Duration::from_secs(20), "the run to inject", || {
+        d.journal().live().unwrap().into_iter().find(|r| r.state == InjectionState::Active)
+    });
+    assert_eq!(list_dir(fill.path()).len(), 1);
+    let status = d.terminate().unwrap();
+    assert!(status.success(), "{status:?}\n{}", d.stderr());
+    assert!(list_dir(fill.path()).is_empty(), "the run rolled back before the daemon exited");
+    let report =
+        faultdrill::report::read_report(&faultdrill::report::report_path(&d.state_dir, &accepted.run_id)).unwrap();
+    assert_eq!(report.outcome.map(|o| o.as_str()), Some("interrupted"), "{:?}", report.reason);
+    assert!(report.all_rolled_back());
+}
