@@ -44,6 +44,21 @@ fn validate_reports_every_problem_of_every_file_at_once() {
 }
 
 #[test]
+fn validate_takes_template_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.yaml");
+    let template = "version: 1\nname: t\nparameters:\n  who: {type: string, required: true}\naction_groups:\n  - name: g\n    actions: [{fault: process-kill, params: {name: \"${who}\"}}]\n";
+    std::fs::write(&file, template).unwrap();
+    let out = faultdrill(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("parameter `who` is required but has no value; pass --set who=VALUE"));
+    let out = faultdrill(&["validate", file.to_str().unwrap(), "--set", "who=sleep"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = faultdrill(&["validate", file.to_str().unwrap(), "--set", "who"]);
+    assert_eq!((out.status.code(), text(&out.stderr)), (Some(64), "error: --set `who`: expected NAME=VALUE\n".into()));
+}
+
+#[test]
 fn validate_needs_a_file() {
     let out = faultdrill(&["validate"]);
     assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
@@ -139,4 +154,15 @@ sys.exit(0 if any("duraton" in e for e in errors) else 1)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn validate_says_ok_per_good_file_with_counts() {
+    let out = faultdrill(&["validate", "experiments/quickstart.yaml", "templates/cpu-saturation.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "ok: experiments/quickstart.yaml (1 group, 1 action)\nok: templates/cpu-saturation.yaml (1 group, 1 action)\n"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }

@@ -89,6 +89,9 @@ pub struct ValidateArgs {
     /// Experiment or template files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Set a template parameter (repeatable), e.g. one that is required.
+    #[arg(long = "set", value_name = "K=V")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -21,12 +21,16 @@ pub fn run(args: RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
     if let Some(url) = args.daemon.clone() {
         return super::cmd_remote::run_on_daemon(args, &url, state_dir);
     }
-    refuse_unbuilt(&args)?;
-    let Some(file) = args.file.as_deref() else {
-        return Err(InvalidInput("give an experiment FILE to run (see `faultdrill run --help`)".into()).into());
-    };
     let sets = parse_sets(&args.set)?;
-    let plan = match experiment::load_file(file, &sets, crate::fault::catalog()) {
+    let loaded = match (&args.template, args.file.as_deref()) {
+        (Some(name), _) => experiment::load_template(name, &sets, crate::fault::catalog()),
+        (None, Some(file)) => experiment::load_file(file, &sets, crate::fault::catalog()),
+        (None, None) => {
+            let message = "give an experiment FILE or --template NAME to run (see `faultdrill run --help`)";
+            return Err(InvalidInput(message.into()).into());
+        }
+    };
+    let plan = match loaded {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -123,13 +127,4 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, InvalidInput> {
             _ => Err(InvalidInput(format!("parse --set {s:?}: expected NAME=VALUE"))),
         })
         .collect()
-}
-
-/// Flags whose features other parts of faultdrill provide; until then, say so plainly.
-fn refuse_unbuilt(args: &RunArgs) -> Result<(), InvalidInput> {
-    let unbuilt = [(args.template.is_some(), "--template (built-in templates); pass the template file instead")];
-    match unbuilt.iter().find(|(given, _)| *given) {
-        Some((_, what)) => Err(InvalidInput(format!("use {what}: this build of faultdrill does not support it yet"))),
-        None => Ok(()),
-    }
 }

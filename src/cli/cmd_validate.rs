@@ -4,20 +4,22 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::exit;
-use crate::experiment::load_file;
+use crate::experiment::{load_file, parse_sets};
 
+use super::InvalidInput;
 use super::args::ValidateArgs;
 
 /// Checks each file; prints all problems on stderr (exit 64) or one `ok:` line per file.
 pub fn run(args: ValidateArgs, state_dir: &Path) -> anyhow::Result<u8> {
     let _ = state_dir;
     let catalog = crate::fault::catalog();
+    let sets = parse_sets(&args.set).map_err(InvalidInput)?;
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let mut failed = 0usize;
     let mut problems = 0usize;
     for file in &args.files {
-        match load_file(file, &[], catalog) {
+        match load_file(file, &sets, catalog) {
             Ok(plan) => {
                 let actions: usize = plan.groups.iter().map(|g| g.actions.len()).sum();
                 let groups = plan.groups.len();

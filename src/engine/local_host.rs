@@ -18,11 +18,27 @@ pub struct LocalHost {
     journal: Arc<Journal>,
     protected_ports: Vec<u16>,
     protected_addresses: Vec<std::net::IpAddr>,
+    /// The faultdrill executable that helper processes (burners, holders, proxies,
+    /// watchdogs) are spawned from: this very binary, unless a test says otherwise.
+    helper_exe: std::path::PathBuf,
 }
 
 impl LocalHost {
     pub fn new(journal: Arc<Journal>) -> LocalHost {
-        LocalHost { name: "local".into(), journal, protected_ports: Vec::new(), protected_addresses: Vec::new() }
+        LocalHost {
+            name: "local".into(),
+            journal,
+            protected_ports: Vec::new(),
+            protected_addresses: Vec::new(),
+            helper_exe: std::env::current_exe().unwrap_or_else(|_| "faultdrill".into()),
+        }
+    }
+
+    /// Spawns helper processes from `exe` (for callers that are not the faultdrill binary,
+    /// such as tests linking the library).
+    pub fn with_helper_exe(mut self, exe: impl Into<std::path::PathBuf>) -> LocalHost {
+        self.helper_exe = exe.into();
+        self
     }
 
     /// Names the host (a daemon uses its own name) and sets what network faults must spare.
@@ -56,7 +72,7 @@ impl LocalHost {
         let cx = InjectContext {
             injection: id.clone(),
             deadline,
-            exe: std::env::current_exe().unwrap_or_else(|_| "faultdrill".into()),
+            exe: self.helper_exe.clone(),
             protected_ports: self.protected_ports.clone(),
             protected_addresses: self.protected_addresses.clone(),
         };

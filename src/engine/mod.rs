@@ -27,6 +27,3 @@ pub use local_host::{INSTANT, LocalHost, error_chain};
 pub use progress::{RunObserver, Silent, StderrProgress};
 pub use run::{Run, RunOptions, new_run};
 pub use targets::{ResolvedTargets, TargetEnv, TargetError, resolve_targets};
-
-#[cfg(test)]
-mod tests;

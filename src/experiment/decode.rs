@@ -8,7 +8,7 @@
 
 use super::diag::{Sink, closest};
 use super::spec::*;
-use super::yaml::{Node, Span, Value};
+use super::yaml::{Node, Span, Value, has_invalid, to_json};
 
 /// Known keys of each spec object, by schema name (the schema test checks they agree).
 pub const KEYS: &[(&str, &[&str])] = &[
@@ -482,49 +482,4 @@ fn comparison(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Spanned<Co
             None
         }
     }
-}
-
-/// Whether a value already reported as wrong is anywhere in `node`.
-fn has_invalid(node: &Node) -> bool {
-    match &node.value {
-        Value::Invalid => true,
-        Value::Seq(items) => items.iter().any(has_invalid),
-        Value::Map(entries) => entries.iter().any(|(_, v)| has_invalid(v)),
-        _ => false,
-    }
-}
-
-/// A node as JSON, typed by the YAML 1.2 core schema (plain `5` is a number, `"5"` a string).
-pub fn to_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value as J;
-    match &node.value {
-        Value::Null | Value::Invalid => J::Null,
-        Value::Scalar { text, quoted: true } => J::String(text.clone()),
-        Value::Scalar { text, quoted: false } => plain_scalar_json(text),
-        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => J::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.scalar().map_or_else(|| to_json(k).to_string(), str::to_string), to_json(v)))
-                .collect(),
-        ),
-    }
-}
-
-fn plain_scalar_json(text: &str) -> serde_json::Value {
-    use serde_json::Value as J;
-    match text {
-        "true" => return J::Bool(true),
-        "false" => return J::Bool(false),
-        _ => {}
-    }
-    if let Ok(i) = text.parse::<i64>() {
-        return J::from(i);
-    }
-    if text.chars().any(|c| c.is_ascii_digit()) {
-        if let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-            return J::Number(n);
-        }
-    }
-    J::String(text.to_string())
 }

@@ -43,6 +43,20 @@ pub fn load_str(
     if sink.is_empty() { Ok(plan) } else { Err(Diagnostics { items: sink.finish() }) }
 }
 
+/// Loads and checks a built-in template (`faultdrill run --template NAME`).
+pub fn load_template(
+    name: &str,
+    sets: &[(String, String)],
+    catalog: &dyn FaultCatalog,
+) -> Result<ExperimentPlan, Diagnostics> {
+    let Some(t) = super::builtin::template(name) else {
+        let names: Vec<&str> = super::builtin::templates().iter().map(|t| t.name).collect();
+        let message = format!("no template named `{name}`; built-in templates: {}", names.join(", "));
+        return Err(Diagnostics::whole_file("--template", message));
+    };
+    load_str(&t.origin(), t.source, sets, catalog)
+}
+
 /// Renders a template: `${name}` replaced by `sets` or defaults, `parameters:` dropped.
 /// The result is checked like any experiment; problems point into `text`.
 pub fn render_str(
@@ -68,7 +82,12 @@ fn decode_str(
     let mut root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {
-            sink.error(e.span, e.message);
+            let line = text.lines().nth(e.span.start.line.saturating_sub(1)).unwrap_or_default();
+            if line.contains("${") {
+                sink.error_help(e.span, e.message, "inside `{…}` or `[…]`, quote it: \"${name}\"");
+            } else {
+                sink.error(e.span, e.message);
+            }
             return None;
         }
     };

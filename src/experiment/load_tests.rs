@@ -213,7 +213,7 @@ fn template_parameter_problems_name_the_parameter() {
             (4, 3),
         ),
         (&[("duration", "3s"), ("who", "cat")], "--set who=cat: parameter `who` expects one of sleep, yes", (6, 3)),
-        (&[("duration", "3s"), ("nope", "1")], "--set nope=…: no parameter `nope` is declared", (3, 1)),
+        (&[("duration", "3s"), ("nope", "1")], "--set nope=1: no parameter `nope` is declared", (3, 1)),
     ];
     for (sets, message, (line, col)) in table {
         let err = load_set(TEMPLATE, sets).unwrap_err();
@@ -264,7 +264,10 @@ fn mutate(text: &str, at: usize, insert: &str, cut: usize) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_text_never_panics(text in "\\PC{0,200}") {
@@ -287,4 +290,42 @@ proptest! {
         let _ = load_set(&mutate(TEMPLATE, at, &insert, cut), &[("duration", "1s")]);
         let _ = render_str("t", &mutate(TEMPLATE, at, &insert, cut), &[("duration".into(), "1s".into())], &TestCatalog);
     }
+}
+
+#[test]
+fn list_bool_and_embedded_parameters_substitute() {
+    let text = "version: 1
+name: t
+parameters:
+  hosts: {type: list, default: [local]}
+  port: {type: integer, default: 8080}
+  strict: {type: bool, default: true}
+targets:
+  web: {hosts: \"${hosts}\"}
+steady_state:
+  probes:
+    - name: up
+      http: {url: \"http://127.0.0.1:${port}/health\"}
+      expect: {jsonpath: {path: $.ok, equals: \"${strict}\"}}
+action_groups:
+  - name: g
+    target: web
+    actions: [{fault: process-kill, params: {name: x}}]
+";
+    let plan = load_set(text, &[("hosts", "local, other")]).unwrap_or_else(|d| panic!("{d}"));
+    let web = plan.targets.iter().find(|t| t.name == "web").unwrap();
+    assert!(matches!(&web.selector, TargetSelector::Hosts(h) if h == &["local", "other"]), "{:?}", web.selector);
+    let probe = &plan.steady_state.as_ref().unwrap().probes[0];
+    assert!(matches!(&probe.source, ProbeSource::Http { url, .. } if url == "http://127.0.0.1:8080/health"));
+    assert!(
+        matches!(&probe.expect[..], [Expectation::JsonPath { equals: Some(serde_json::Value::Bool(true)), .. }]),
+        "{:?}",
+        probe.expect
+    );
+    let err = load_set(text, &[("strict", "yes")]).unwrap_err();
+    assert_eq!(err.items[0].message, "--set strict=yes: parameter `strict` expects `true` or `false`, found `yes`");
+    let err = load_set(&text.replace("url: \"http", "\"${port}\": \"http"), &[]).unwrap_err();
+    assert!(err.to_string().contains("substitutes in values only, not in keys"), "{err}");
+    let err = load_set(&text.replace("{hosts: \"${hosts}\"}", "{hosts: ${hosts}}"), &[]).unwrap_err();
+    assert!(err.to_string().contains("help: inside `{…}` or `[…]`, quote it: \"${name}\""), "{err}");
 }

@@ -19,7 +19,7 @@ mod yaml;
 pub use builtin::{BuiltinTemplate, template, templates};
 pub use catalog::FaultCatalog;
 pub use expect::parse_comparison;
-pub use load::{Diagnostic, Diagnostics, load_file, load_str, parse_sets, render_str};
+pub use load::{Diagnostic, Diagnostics, load_file, load_str, load_template, parse_sets, render_str};
 pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes};
 pub use plan::*;
 pub use schema::{schema, schema_json};

@@ -123,6 +123,40 @@ mod tests {
         assert_eq!(checked, all, "every decoder object appears in the schema");
     }
 
+    /// The words of a fixed-word field, wherever schemars put its schema.
+    fn words_in(schema: &Value, def: &str, property: Option<(&str, &str)>) -> Vec<String> {
+        let node = match property {
+            None => &schema["definitions"][def],
+            Some((owner, prop)) => &schema["definitions"][owner]["properties"][prop],
+        };
+        let node = if node.get("$ref").is_some() { &schema["definitions"][def] } else { node };
+        node["anyOf"][0]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{def}: {node}"))
+            .iter()
+            .map(|w| w.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn schema_words_equal_decoder_words() {
+        use crate::experiment::spec::*;
+        let schema = serde_json::to_value(schema()).unwrap();
+        type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [&'a str]);
+        let table: &[Case<'_>] = &[
+            ("ModeWord", None, ModeWord::WORDS),
+            ("RollbackWord", None, RollbackWord::WORDS),
+            ("OnEmptyWord", None, OnEmptyWord::WORDS),
+            ("CheckWord", None, CheckWord::WORDS),
+            ("GuardrailActionWord", None, GuardrailActionWord::WORDS),
+            ("HostMetricWord", Some(("MetricSpec", "host")), HostMetricWord::WORDS),
+            ("ParamTypeWord", Some(("ParameterSpec", "type")), ParamTypeWord::WORDS),
+        ];
+        for (def, property, words) in table {
+            assert_eq!(words_in(&schema, def, *property), *words, "{def}");
+        }
+    }
+
     #[test]
     fn nothing_is_nullable() {
         let text = schema_json();

@@ -97,7 +97,7 @@ pub fn substitute(
         .iter()
         .map(|(key, spec)| Declared { key, value: resolve(sink, key, spec, sets), used: false })
         .collect();
-    for (name, _) in sets {
+    for (name, value) in sets {
         if !declared.iter().any(|d| d.key.value == *name) {
             let names: Vec<&str> = declared.iter().map(|d| d.key.value.as_str()).collect();
             let at = params_key.unwrap_or(root.span);
@@ -106,7 +106,7 @@ pub fn substitute(
                 None if names.is_empty() => "; this file declares no parameters".into(),
                 None => format!("; declared: {}", names.join(", ")),
             };
-            sink.error(at, format!("--set {name}=…: no parameter `{name}` is declared{hint}"));
+            sink.error(at, format!("--set {name}={value}: no parameter `{name}` is declared{hint}"));
         }
     }
     walk(sink, root, &mut declared, &mut out.edits);

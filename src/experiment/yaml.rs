@@ -79,6 +79,15 @@ impl Node {
         }
     }
 
+    /// Nesting depth (a scalar is 1).
+    fn depth(&self) -> usize {
+        match &self.value {
+            Value::Seq(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            Value::Map(entries) => 1 + entries.iter().map(|(k, v)| k.depth().max(v.depth())).max().unwrap_or(0),
+            _ => 1,
+        }
+    }
+
     fn count(&self) -> usize {
         match &self.value {
             Value::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
@@ -168,6 +177,13 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             },
             Event::Alias(id) => match anchors.get(&id) {
                 Some(target) => {
+                    // Keeps every tree walk shallow, aliases included.
+                    if stack.len() + target.depth() > MAX_DEPTH {
+                        return Err(YamlError {
+                            span,
+                            message: format!("aliases nest deeper than {MAX_DEPTH} levels"),
+                        });
+                    }
                     nodes += target.count();
                     if nodes > MAX_NODES {
                         return Err(YamlError {
@@ -207,6 +223,51 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
 
 fn is_null(text: &str) -> bool {
     matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// Whether a value already reported as wrong is anywhere in `node`.
+pub fn has_invalid(node: &Node) -> bool {
+    match &node.value {
+        Value::Invalid => true,
+        Value::Seq(items) => items.iter().any(has_invalid),
+        Value::Map(entries) => entries.iter().any(|(_, v)| has_invalid(v)),
+        _ => false,
+    }
+}
+
+/// A node as JSON, typed by the YAML 1.2 core schema (plain `5` is a number, `"5"` a string).
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Null | Value::Invalid => J::Null,
+        Value::Scalar { text, quoted: true } => J::String(text.clone()),
+        Value::Scalar { text, quoted: false } => plain_scalar_json(text),
+        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.scalar().map_or_else(|| to_json(k).to_string(), str::to_string), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn plain_scalar_json(text: &str) -> serde_json::Value {
+    use serde_json::Value as J;
+    match text {
+        "true" => return J::Bool(true),
+        "false" => return J::Bool(false),
+        _ => {}
+    }
+    if let Ok(i) = text.parse::<i64>() {
+        return J::from(i);
+    }
+    if text.chars().any(|c| c.is_ascii_digit()) {
+        if let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            return J::Number(n);
+        }
+    }
+    J::String(text.to_string())
 }
 
 #[cfg(test)]
@@ -270,5 +331,16 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("aliases expand"), "{}", err.message);
+    }
+
+    #[test]
+    fn alias_chains_cannot_nest_without_bound() {
+        let deep = |inner: &str| format!("{}{inner}{}", "[".repeat(30), "]".repeat(30));
+        let mut text = format!("a0: &a0 {}\n", deep("x"));
+        for i in 1..20 {
+            text.push_str(&format!("a{i}: &a{i} {}\n", deep(&format!("*a{}", i - 1))));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("aliases nest deeper"), "{}", err.message);
     }
 }

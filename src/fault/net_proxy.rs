@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use crate::platform::linux::splice;
+
 /// The helper's command line; built by the fault and parsed by `faultdrill helper proxy`.
 #[derive(Clone, Debug, PartialEq, clap::Args)]
 pub struct ProxyArgs {
@@ -146,8 +148,9 @@ async fn handle(client: TcpStream, args: ProxyArgs) {
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
     if args.is_transparent() {
-        let (mut c, mut u) = (client, upstream);
-        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+        // Nothing to add: let the kernel move the bytes (no copies through user space).
+        let (c, u) = (&client, &upstream);
+        let _ = tokio::join!(splice::forward(c, u), splice::forward(u, c));
         return;
     }
     let (client_r, client_w) = client.into_split();

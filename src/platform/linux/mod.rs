@@ -10,6 +10,7 @@ pub mod netns;
 pub mod nft;
 pub mod procs;
 pub mod signals;
+pub mod splice;
 pub mod tc;
 
 pub use procs::{ProcRef, process_start_time};

@@ -6,18 +6,18 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::experiment::{
+use faultdrill::experiment::{
     ActionPlan, Comparison, Expectation, ExperimentPlan, GroupMode, GroupPlan, GuardrailAction, GuardrailPlan,
     GuardrailsPlan, HostMetric, OnEmpty, Params, Pick, ProbePlan, ProbeSource, RollbackPolicy, SteadyStatePlan,
     TargetPlan, TargetSelector,
 };
-use crate::fault::find_fault;
-use crate::ids::RunId;
-use crate::journal::Journal;
-use crate::probe::Prober;
-use crate::report::{Event, Outcome, Report, TripSource};
+use faultdrill::fault::find_fault;
+use faultdrill::ids::RunId;
+use faultdrill::journal::Journal;
+use faultdrill::probe::Prober;
+use faultdrill::report::{Event, Outcome, Report, TripSource};
 
-use super::{LocalHost, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets};
+use faultdrill::engine::{LocalHost, Run, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets};
 
 fn params(fault: &str, raw: serde_json::Value) -> Params {
     let raw: BTreeMap<String, serde_json::Value> = serde_json::from_value(raw).unwrap();
@@ -90,8 +90,9 @@ fn fixture() -> Fixture {
     Fixture { state, data, journal }
 }
 
-fn start(fx: &Fixture, plan: ExperimentPlan) -> (super::Run, RunControl) {
-    let env = TargetEnv { local: LocalHost::new(fx.journal.clone()), inventory: None };
+fn start(fx: &Fixture, plan: ExperimentPlan) -> (Run, RunControl) {
+    let local = LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let env = TargetEnv { local, inventory: None };
     let targets = resolve_targets(&plan, &env).unwrap();
     let options = RunOptions {
         run_id: RunId::generate(),
@@ -132,16 +133,22 @@ fn events<'a>(report: &'a Report, pick: impl Fn(&Event) -> bool + 'a) -> impl It
 }
 
 /// Waits until `count` actions have started.
+/// Waits until `count` actions have started; fails the test (never hangs) if the run ends first.
 async fn until_started(control: &RunControl, count: usize) {
     let mut rx = control.subscribe();
-    let mut seen = 0;
-    while seen < count {
-        if let Ok(entry) = rx.recv().await {
-            if matches!(entry.event, Event::ActionStarted { .. }) {
-                seen += 1;
+    let wait = async {
+        let mut seen = 0;
+        while seen < count {
+            match rx.recv().await {
+                Ok(entry) if matches!(entry.event, Event::ActionStarted { .. }) => seen += 1,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    panic!("the run ended before {count} actions started")
+                }
             }
         }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait).await.expect("actions started within 30s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
