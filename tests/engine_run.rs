@@ -141,7 +141,7 @@ async fn until_started(mut rx: tokio::sync::broadcast::Receiver<faultdrill::repo
                 seen += 1;
             }
         }
-    };
+    }
     tokio::time::timeout(Duration::from_secs(30), wait).await.expect("actions started within 30s");
 }
 

@@ -159,3 +159,9 @@ pub fn experiment(dir: &Path, name: &str, yaml: &str) -> PathBuf {
 pub fn log(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
+
+/// Whether a process is stopped (`T`) or running (`S`, `R`, `D`: the same to a user;
+/// a process just resumed may be caught runnable), for before/after comparisons.
+pub fn run_state(pid: u32) -> Option<&'static str> {
+    proc_state(pid).map(|s| if matches!(s, 'T' | 't') { "stopped" } else { "running" })
+}
