@@ -132,13 +132,17 @@ fn events<'a>(report: &'a Report, pick: impl Fn(&Event) -> bool + 'a) -> impl It
     report.timeline.iter().map(|e| &e.event).filter(move |e| pick(e))
 }
 
-/// Waits until `count` actions have started (subscribe before the run starts).
+/// Waits until `count` actions have started (subscribe before the run starts); fails the
+/// test, never hangs, if the run ends first.
 async fn until_started(mut rx: tokio::sync::broadcast::Receiver<faultdrill::report::TimelineEntry>, count: usize) {
-    let mut seen = 0;
-    while seen < count {
-        if let Ok(entry) = rx.recv().await {
-            if matches!(entry.event, Event::ActionStarted { .. }) {
-                seen += 1;
+    use tokio::sync::broadcast::error::RecvError;
+    let wait = async {
+        let mut seen = 0;
+        while seen < count {
+            match rx.recv().await {
+                Ok(entry) if matches!(entry.event, Event::ActionStarted { .. }) => seen += 1,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => panic!("the run ended before {count} actions started"),
             }
         }
     };
