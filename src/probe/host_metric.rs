@@ -49,14 +49,22 @@ fn load1() -> Result<f64, String> {
     text.split_whitespace().next().and_then(|v| v.parse().ok()).ok_or_else(|| "unreadable /proc/loadavg".into())
 }
 
-/// Number of processes whose comm is exactly `name`.
+/// Number of live processes whose comm is exactly `name` (zombies are dead: not counted).
 pub fn process_count(name: &str) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
     entries
         .flatten()
         .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
         .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end_matches('\n') == name))
+        .filter(|e| !is_zombie(&e.path()))
         .count()
+}
+
+/// Whether /proc/PID/stat says state `Z` (exited, not yet reaped) or `X` (dead).
+fn is_zombie(proc_dir: &Path) -> bool {
+    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else { return true };
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+    matches!(state, Some("Z" | "X"))
 }
 
 /// Busy and total jiffies over all CPUs, from the first line of /proc/stat.
@@ -120,6 +128,19 @@ mod tests {
         let me = std::fs::read_to_string("/proc/self/comm").unwrap();
         assert!(process_count(me.trim()) >= 1);
         assert_eq!(process_count("no-such-process-fd"), 0);
+    }
+
+    #[test]
+    fn a_zombie_is_not_counted() {
+        let name = format!("fdz{}", std::process::id() % 100_000);
+        let exe = std::env::temp_dir().join(&name);
+        std::fs::copy("/bin/true", &exe).unwrap();
+        let mut child = std::process::Command::new(&exe).spawn().unwrap();
+        // Not reaped yet: a zombie until wait().
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(process_count(&name), 0);
+        child.wait().unwrap();
+        let _ = std::fs::remove_file(&exe);
     }
 
     #[test]
