@@ -51,14 +51,7 @@ impl ClientError {
     }
 }
 
-/// Installs rustls's `ring` provider as the process default (once; later calls do nothing).
-pub fn install_crypto_provider() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        // Err means another provider is already installed: that one is used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+pub use crate::tls::install_crypto_provider;
 
 /// The HTTP client shared by every daemon that needs no private CA.
 fn shared_http() -> Result<reqwest::Client, String> {

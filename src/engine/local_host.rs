@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{error, info, warn};
 
+pub use crate::errors::error_chain;
 use crate::fault::{FaultError, InjectContext, Undo, UndoOutcome, find_fault};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
@@ -196,18 +197,6 @@ impl LocalHost {
     fn result(&self, id: &InjectionId, fault: &str, outcome: Result<UndoOutcome, String>) -> RollbackResult {
         RollbackResult { id: id.clone(), host: self.name.clone(), fault: fault.to_string(), outcome }
     }
-}
-
-/// An error and its causes, joined with ": ".
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// How long an instantaneous fault's injection record is kept "held" (it is not).

@@ -1,7 +1,6 @@
 //! HTTP probe: status, latency and body of one request.
 
 use std::collections::BTreeMap;
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use super::observation::Observation;
@@ -9,17 +8,9 @@ use super::observation::Observation;
 /// Bodies longer than this are cut before regex and JSON path checks.
 const MAX_BODY: usize = 256 * 1024;
 
-/// Installs rustls's ring provider once per process (reqwest is built without a default one).
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 /// A client for probes: no proxy (probes must hit exactly the URL written), no redirects followed silently.
 pub fn probe_client() -> reqwest::Client {
-    install_crypto_provider();
+    crate::tls::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -67,21 +58,10 @@ fn describe_error(url: &str, timeout: Duration, e: &reqwest::Error) -> String {
     if e.is_timeout() {
         format!("{url}: no answer within {}", humantime::format_duration(timeout))
     } else if e.is_connect() {
-        format!("{url}: connection failed ({})", chain(e))
+        format!("{url}: connection failed ({})", crate::errors::error_chain(e))
     } else {
-        format!("{url}: {}", chain(e))
+        format!("{url}: {}", crate::errors::error_chain(e))
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -10,5 +10,5 @@ mod prometheus;
 
 pub use expect::{Verdict, evaluate, json_path};
 pub use host_metric::{disk_used_percent, process_count, read_host_metric};
-pub use http::{install_crypto_provider, probe_client};
+pub use http::probe_client;
 pub use observation::{Observation, Prober};
