@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod report_fixture;
+
 /// A gauge the test sets and the exporter serves as `fd_test_gauge{shard="a"}`
 /// (plus a constant `fd_test_gauge{shard="b"} 1`, so unaggregated queries see two series).
 #[derive(Clone)]

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# HTML report size and how long headless Chromium takes to render it (median of 7 loads,
+# against an empty page loaded the same way as the baseline).
+# Needs chromium (tests/setup.sh installs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench --bench report --quiet 2>/dev/null | tee /tmp/fd-report-bench.txt
+page=$PWD/target/bench-report.html
+empty=$PWD/target/bench-empty.html
+echo '<!DOCTYPE html><html><body></body></html>' >"$empty"
+profile=$(mktemp -d)
+trap 'rm -rf "$profile"' EXIT
+load() {
+    local start end
+    start=$(date +%s%N)
+    chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$profile" --dump-dom "file://$1" >/dev/null 2>&1
+    end=$(date +%s%N)
+    echo $(((end - start) / 1000000))
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for _ in 1 2 3 4 5 6 7; do load "$empty"; done | median >/tmp/fd-empty.ms
+for _ in 1 2 3 4 5 6 7; do load "$page"; done | median >/tmp/fd-page.ms
+e=$(cat /tmp/fd-empty.ms); p=$(cat /tmp/fd-page.ms)
+echo "chromium load+render+dump (median of 7): empty page ${e} ms, report ${p} ms; report cost over baseline $((p - e)) ms (target < 1000 ms)"

@@ -1,0 +1,178 @@
+//! A run report of a known shape, built in code: a deviation, a guardrail trip, a rollback
+//! that may fail, and any number of probes over any length of run. Shared by the renderer
+//! tests and `bench/report.rs`; end-to-end runs produce the same `Report` type.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use faultdrill::experiment::*;
+use faultdrill::ids::{InjectionId, RunId};
+use faultdrill::report::*;
+
+pub fn plan(probes: usize) -> ExperimentPlan {
+    ExperimentPlan {
+        name: "disk-guardrail-demo".into(),
+        description: Some("Fill /data until the guardrail trips; expect a clean <rollback>.".into()),
+        labels: BTreeMap::new(),
+        source: None,
+        targets: vec![TargetPlan {
+            name: "data-hosts".into(),
+            selector: TargetSelector::Hosts(vec!["local".into()]),
+            pick: Pick::All,
+            max: None,
+            on_empty: OnEmpty::Fail,
+            seed: None,
+        }],
+        steady_state: Some(SteadyStatePlan {
+            interval: Duration::from_secs(1),
+            check_before: true,
+            check_during: true,
+            check_after: true,
+            probes: (0..probes)
+                .map(|i| ProbePlan {
+                    name: format!("api-{i}"),
+                    source: ProbeSource::Http {
+                        url: "http://127.0.0.1:8080/health".into(),
+                        method: "GET".into(),
+                        timeout: Duration::from_secs(1),
+                        headers: BTreeMap::new(),
+                    },
+                    expect: vec![Expectation::Status(200), Expectation::LatencyMs(Comparison::Lt(300.0))],
+                })
+                .collect(),
+        }),
+        guardrails: GuardrailsPlan {
+            interval: Duration::from_millis(500),
+            rules: vec![GuardrailPlan {
+                name: "disk-90".into(),
+                source: ProbeSource::Metric {
+                    metric: HostMetric::DiskUsedPercent,
+                    path: Some("/data".into()),
+                    process: None,
+                    target: Some("data-hosts".into()),
+                },
+                breach: Comparison::Ge(90.0),
+                for_samples: 2,
+                action: GuardrailAction::Rollback,
+            }],
+        },
+        groups: vec![GroupPlan {
+            name: "fill".into(),
+            target: "data-hosts".into(),
+            mode: GroupMode::Sequential,
+            after: vec![],
+            actions: vec![ActionPlan {
+                label: "fill/disk-fill#1".into(),
+                fault: "disk-fill".into(),
+                params: Params::default(),
+                duration: Some(Duration::from_secs(60)),
+                wait_before: Duration::ZERO,
+                wait_after: Duration::ZERO,
+            }],
+        }],
+        rollback: RollbackPolicy::Always,
+        lease: Duration::from_secs(15),
+    }
+}
+
+/// A run of `seconds` with `probes` HTTP probes sampled each second, a disk fill from 10 %
+/// of the run, one deviating probe sample, and a guardrail trip at 80 %.
+pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
+    let t0 = 1_700_000_000_000i64;
+    let id = InjectionId::from_string("i-testfill01");
+    let action = ActionRef { group: 0, action: 0, label: "fill/disk-fill#1".into(), fault: "disk-fill".into() };
+    let mut timeline = vec![TimelineEntry {
+        at_ms: t0 + seconds * 100,
+        event: Event::ActionStarted { action: action.clone(), host: "local".into(), injection: id.clone(), held: true },
+    }];
+    let trip_at = t0 + seconds * 800;
+    for s in 0..seconds {
+        let at = t0 + s * 1000;
+        let phase = if s == 0 { ProbePhase::Before } else { ProbePhase::During };
+        for p in 0..probes {
+            let slow = p == 0 && s == seconds / 2;
+            timeline.push(TimelineEntry {
+                at_ms: at + p as i64,
+                event: Event::ProbeSample {
+                    phase,
+                    probe: format!("api-{p}"),
+                    sample: SampleRecord {
+                        host: None,
+                        value: None,
+                        latency_ms: Some(if slow { 450.0 } else { 20.0 + (s % 7) as f64 }),
+                        status: Some(200),
+                        exit: None,
+                        error: None,
+                    },
+                    ok: !slow,
+                    failures: if slow { vec!["latency (ms) 450, expected < 300".into()] } else { vec![] },
+                },
+            });
+        }
+        let used = 20.0 + 75.0 * (s as f64 / seconds as f64);
+        timeline.push(TimelineEntry {
+            at_ms: at + 500,
+            event: Event::GuardrailSample {
+                guardrail: "disk-90".into(),
+                sample: SampleRecord {
+                    host: Some("local".into()),
+                    value: Some(used),
+                    latency_ms: None,
+                    status: None,
+                    exit: None,
+                    error: None,
+                },
+                breached: used >= 90.0,
+                consecutive: u32::from(used >= 90.0),
+                for_samples: 2,
+            },
+        });
+    }
+    timeline.push(TimelineEntry {
+        at_ms: trip_at,
+        event: Event::GuardrailTripped {
+            guardrail: "disk-90".into(),
+            source: TripSource::Samples,
+            action: "rollback".into(),
+            message: "disk_used_percent 95 >= 90 for 2 samples".into(),
+        },
+    });
+    let record = RollbackRecord {
+        injection: id.clone(),
+        host: "local".into(),
+        fault: "disk-fill".into(),
+        action: Some(action.label.clone()),
+        reason: "guardrail disk-90 tripped".into(),
+        ok: rollback_ok,
+        detail: if rollback_ok { "undone".into() } else { "cannot delete /data/.faultdrill-fill: EBUSY".into() },
+        started_ms: trip_at + 5,
+        finished_ms: trip_at + 9,
+    };
+    timeline.push(TimelineEntry { at_ms: trip_at + 9, event: Event::RolledBack { record: record.clone() } });
+    let outcome = if rollback_ok { Outcome::GuardrailTripped } else { Outcome::RollbackFailed };
+    Report {
+        schema_version: SCHEMA_VERSION,
+        run_id: RunId::from_string("r-testrun001"),
+        experiment: "disk-guardrail-demo".into(),
+        plan: plan(probes),
+        targets: vec![ResolvedTarget { name: "data-hosts".into(), hosts: vec!["local".into()], seed: None }],
+        state: RunState::Finished,
+        outcome: Some(outcome),
+        exit_code: Some(outcome.exit_code()),
+        reason: Some("guardrail disk-90 tripped".into()),
+        started_ms: t0,
+        finished_ms: Some(trip_at + 20),
+        injections: vec![InjectionSummary {
+            id,
+            action,
+            host: "local".into(),
+            injected_ms: t0 + seconds * 100,
+            deadline_ms: t0 + seconds * 100 + 60_000,
+            held: true,
+            preview: vec!["fallocate /data/.faultdrill-fill (50 MiB)".into()],
+        }],
+        rollbacks: vec![record],
+        guardrail_reaction: None,
+        timeline,
+    }
+}
