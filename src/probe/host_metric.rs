@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::experiment::HostMetric;
+use crate::platform::linux::procs;
 
 /// Reads one host metric on this machine. The message on error tells the operator what to fix.
 pub fn read_host_metric(metric: HostMetric, path: Option<&Path>, process: Option<&str>) -> Result<f64, String> {
@@ -56,6 +57,14 @@ pub fn process_count(name: &str) -> usize {
         .flatten()
         .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
         .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end_matches('\n') == name))
+        // A killed process its parent has not reaped yet (a zombie) is not running.
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.parse().ok())
+                .and_then(procs::read_stat)
+                .is_some_and(|s| !matches!(s.state, 'Z' | 'X'))
+        })
         .count()
 }
 
@@ -120,6 +129,25 @@ mod tests {
         let me = std::fs::read_to_string("/proc/self/comm").unwrap();
         assert!(process_count(me.trim()) >= 1);
         assert_eq!(process_count("no-such-process-fd"), 0);
+    }
+
+    #[test]
+    fn process_count_does_not_count_a_killed_unreaped_process() {
+        // A copy of `sleep` under a unique name, killed but not reaped: a zombie.
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("fdzomb{}", std::process::id());
+        let exe = dir.path().join(&name);
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        let mut child = std::process::Command::new(&exe).arg("60").spawn().unwrap();
+        assert_eq!(process_count(&name), 1);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGKILL).unwrap();
+        let start = Instant::now();
+        while procs::read_stat(child.id() as i32).is_some_and(|s| s.state != 'Z') {
+            assert!(start.elapsed() < Duration::from_secs(5), "the child became a zombie");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(process_count(&name), 0, "a zombie is not a running process");
+        child.wait().unwrap();
     }
 
     #[test]
