@@ -44,6 +44,18 @@ for _ in range(int(sys.argv[3])):
 print(failed)
 "#;
 
+/// Accepts and closes connections, with a deep backlog (a burst of connects is never refused).
+const ACCEPTOR: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1024)
+while True:
+    c, _ = s.accept()
+    c.close()
+"#;
+
 fn in_netns(ns: &str, program: &std::path::Path) -> Command {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", ns]).arg(program);
@@ -73,9 +85,14 @@ fn network_fault_drops_only_dependency_traffic_keeps_the_service_healthy_and_rol
     let mut service = in_netns(caller, &python3());
     service.arg(&service_py).args(["8080", &format!("http://{dep_addr}:8000/")]);
     let _service = Group::spawn(service);
+    // Another port on the dependency's host, outside the drill's `ports`: it must see no loss.
+    let mut other_port = in_netns(dep, &python3());
+    other_port.args(["-c", ACCEPTOR, &dep_addr, "8001"]);
+    let _other_port = Group::spawn(other_port);
     let up = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
-        tcp_connects(caller, &dep_addr, 8000, 1.0) && tcp_connects(caller, "127.0.0.1", 8080, 1.0)
+        [8000, 8001].iter().all(|port| tcp_connects(caller, &dep_addr, *port, 1.0))
+            && tcp_connects(caller, "127.0.0.1", 8080, 1.0)
     });
     assert!(up, "the dependency and the service started");
     let before = [nft_ruleset(caller), nft_ruleset(dep)];
@@ -96,17 +113,17 @@ fn network_fault_drops_only_dependency_traffic_keeps_the_service_healthy_and_rol
     let child = run.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
 
     // During the fault: the table is there, connections to the dependency fail now and then,
-    // and the service's own port on loopback is untouched.
+    // and the dependency's other port is untouched.
     let injected = (0..200).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
         nft_ruleset(caller).contains("table inet faultdrill_")
     });
     let dep_failures = failed_connects(caller, &dep_addr, 8000, 40);
-    let local_failures = failed_connects(caller, "127.0.0.1", 8080, 40);
+    let other_port_failures = failed_connects(caller, &dep_addr, 8001, 40);
     let out = child.wait_with_output().unwrap();
     assert!(injected, "the loss table appeared in the caller's namespace; stderr:\n{}", stderr(&out));
     assert!((1..=25).contains(&dep_failures), "20 % loss makes some of 40 connects fail, not all: {dep_failures}");
-    assert_eq!(local_failures, 0, "traffic to other destinations is untouched");
+    assert_eq!(other_port_failures, 0, "traffic to the dependency's other ports is untouched");
 
     assert_eq!(out.status.code(), Some(0), "passed; stderr:\n{}", stderr(&out));
     let report = report(&out);
