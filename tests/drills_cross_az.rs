@@ -1,6 +1,6 @@
 //! The cross-az-dr drill end to end across network-namespace hosts in two zones:
-//! az-1 (10.77.0.11) and az-2 (10.77.0.12), each with its own `faultdrill daemon`
-//! and a small HTTP service, the controller in the hub namespace. The drill cuts
+//! az-1 (10.77.0.11) and az-2 (10.77.0.12, 10.77.0.13), each host with its own
+//! `faultdrill daemon` and a small HTTP service, the controller in the hub namespace. The drill cuts
 //! az-1 off from az-2 and kills az-1's service; the front (az-2's service) keeps
 //! serving; everything network is rolled back byte for byte, and the killed
 //! service is restarted by its supervisor (a kill cannot be rolled back).
@@ -18,6 +18,7 @@ use std::time::Duration;
 use daemon::{BIN, Daemon, DaemonSpec};
 use daemon_netns::Net;
 use drills_common::{Group, http_ok, nft_ruleset, python3, report, stderr, tcp_connects};
+use faultdrill::journal::InjectionState;
 use run_common::pids_with_cmdline;
 
 #[path = "run_common/mod.rs"]
@@ -41,9 +42,9 @@ fn spawn_in(ns: &str, shell: &str) -> Group {
 #[test]
 fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from_az2() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root (network namespaces); CI runs it as root");
-    let net = Net::new(2);
-    let (az1, az2) = (net.hosts[0].clone(), net.hosts[1].clone());
-    let (az1_addr, az2_addr) = (Net::addr(0), Net::addr(1));
+    let net = Net::new(3);
+    let (az1, az2, az2b) = (net.hosts[0].clone(), net.hosts[1].clone(), net.hosts[2].clone());
+    let (az1_addr, az2_addr, az2b_addr) = (Net::addr(0), Net::addr(1), Net::addr(2));
     let work = tempfile::tempdir().unwrap();
     let py = python3();
 
@@ -60,20 +61,21 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
     let _az1_service = spawn_in(&az1, &format!("sh {}", supervise.display()));
     let _az1_sidecar = spawn_in(&az1, &http_server(&py, &az1_addr, 8001, &work.path().join("az-1-sidecar")));
     let _az2_service = spawn_in(&az2, &http_server(&py, &az2_addr, 8000, &work.path().join("az-2-primary")));
+    let _az2b_service = spawn_in(&az2b, &http_server(&py, &az2b_addr, 8000, &work.path().join("az-2b-primary")));
 
     let mut inventory = String::from("hosts:\n");
     let mut daemons = Vec::new();
-    for (i, (ns, zone)) in [(&az1, "az-1"), (&az2, "az-2")].into_iter().enumerate() {
+    for (i, (ns, zone)) in [(&az1, "az-1"), (&az2, "az-2"), (&az2b, "az-2")].into_iter().enumerate() {
         let spec = DaemonSpec {
             listen: format!("{}:7878", Net::addr(i)),
             token: Some(TOKEN.into()),
-            name: format!("{zone}-host"),
+            name: format!("{zone}-host-{i}"),
             netns: Some(ns.clone()),
             ..DaemonSpec::default()
         };
         let d = Daemon::start(spec);
         inventory.push_str(&format!(
-            "  - name: {zone}-host\n    url: {}\n    labels: {{zone: {zone}}}\n    token: {{env: DRILL_TOKEN}}\n",
+            "  - name: {zone}-host-{i}\n    url: {}\n    labels: {{zone: {zone}}}\n    token: {{env: DRILL_TOKEN}}\n",
             d.url
         ));
         daemons.push(d);
@@ -83,7 +85,7 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
 
     let up = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
-        [(&az2, &az1_addr, 8000), (&az2, &az1_addr, 8001), (&az1, &az2_addr, 8000)]
+        [(&az2, &az1_addr, 8000), (&az2, &az1_addr, 8001), (&az2b, &az1_addr, 8001), (&az1, &az2_addr, 8000)]
             .iter()
             .all(|(ns, addr, port)| tcp_connects(ns, addr, *port, 1.0))
     });
@@ -93,7 +95,7 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
     let pattern = format!("[h]ttp\\.server 8000 .*{}", primary.display());
     let first = pids_with_cmdline(&primary.display().to_string());
     assert_eq!(first.len(), 1, "one primary in az-1 (the supervisor's command line does not name it): {first:?}");
-    let namespaces = [az1.clone(), az2.clone(), net.hub.clone()];
+    let namespaces = [az1.clone(), az2.clone(), az2b.clone(), net.hub.clone()];
     let before: Vec<String> = namespaces.iter().map(|ns| nft_ruleset(ns)).collect();
 
     let front = format!("http://{az2_addr}:8000/");
@@ -101,7 +103,7 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
     controller.args(["netns", "exec", &net.hub, BIN, "--state-dir"]).arg(work.path().join("controller"));
     controller.args(["run", "--inventory"]).arg(&inventory_file).args(["--template", "cross-az-dr", "--json"]);
     for set in [
-        format!("surviving_cidrs={az2_addr}/32"),
+        format!("surviving_cidrs={az2_addr}/32,{az2b_addr}/32"),
         format!("service_pattern={pattern}"),
         format!("front_url={front}"),
         "duration=8s".into(),
@@ -119,7 +121,7 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
         nft_ruleset(&az1).contains("table inet faultdrill_")
     });
     std::thread::sleep(Duration::from_millis(1500)); // the kill comes 1 s into the drill
-    let az2_reaches_sidecar = tcp_connects(&az2, &az1_addr, 8001, 1.0);
+    let az2_reaches_sidecar = tcp_connects(&az2, &az1_addr, 8001, 1.0) || tcp_connects(&az2b, &az1_addr, 8001, 1.0);
     let az2_reaches_primary = tcp_connects(&az2, &az1_addr, 8000, 1.0);
     let hub_reaches_sidecar = tcp_connects(&net.hub, &az1_addr, 8001, 1.0);
     let front_serves = http_ok(Some(&net.hub), &front);
@@ -127,7 +129,7 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
     let out = child.wait_with_output().unwrap();
     let log = stderr(&out);
     assert!(partitioned, "az-1 got the partition table; stderr:\n{log}");
-    assert!(!az2_reaches_sidecar, "az-2 cannot reach az-1 during the drill");
+    assert!(!az2_reaches_sidecar, "no az-2 host can reach az-1 during the drill");
     assert!(!az2_reaches_primary, "az-1's service is unreachable from az-2 during the drill");
     assert!(hub_reaches_sidecar, "the partition is scoped to az-2's addresses");
     assert!(front_serves, "the front keeps serving from az-2");
@@ -137,13 +139,18 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
     let report = report(&out);
     assert_eq!(report["outcome"], "passed", "{report:#}");
     let targets = report["targets"].to_string();
-    assert!(targets.contains("az-1-host") && targets.contains("az-2-host"), "{targets}");
+    for host in ["az-1-host-0", "az-2-host-1", "az-2-host-2"] {
+        assert!(targets.contains(host), "{host} in the resolved targets: {targets}");
+    }
 
     // After: network state exactly as before everywhere; az-1 reachable again, its primary
     // restarted by the supervisor (a new process).
     let after: Vec<String> = namespaces.iter().map(|ns| nft_ruleset(ns)).collect();
     assert_eq!(after, before, "nft rulesets in every namespace are byte-identical after the drill");
-    assert!(tcp_connects(&az2, &az1_addr, 8001, 1.0), "the partition is rolled back");
+    assert!(
+        tcp_connects(&az2, &az1_addr, 8001, 1.0) && tcp_connects(&az2b, &az1_addr, 8001, 1.0),
+        "the partition is rolled back"
+    );
     let restarted = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
         tcp_connects(&az2, &az1_addr, 8000, 1.0)
@@ -151,12 +158,14 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
     assert!(restarted, "az-1's primary is back (restarted by its supervisor)");
     let now = pids_with_cmdline(&primary.display().to_string());
     assert!(now.len() == 1 && now != first, "a new primary process: {first:?} -> {now:?}");
-    for d in &daemons {
+    let az1_records = daemons[0].journal().recent(100).unwrap();
+    assert!(
+        az1_records.iter().any(|r| r.fault == "network-partition" && r.state == InjectionState::RolledBack),
+        "az-1's journal shows the partition rolled back: {az1_records:?}"
+    );
+    assert!(az1_records.iter().all(|r| r.state != InjectionState::Active), "nothing left active: {az1_records:?}");
+    for d in &daemons[1..] {
         let records = d.journal().recent(100).unwrap();
-        assert!(
-            records.iter().all(|r| r.state != faultdrill::journal::InjectionState::Active),
-            "{}: nothing left active: {records:?}",
-            d.spec.name
-        );
+        assert!(records.is_empty(), "{}: the surviving zone is never injected: {records:?}", d.spec.name);
     }
 }
