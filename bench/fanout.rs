@@ -79,6 +79,37 @@ async fn main() {
         ms(median(rollbacks)),
         ms(median(totals))
     );
+    lease_expiry(&clients, &request).await;
+}
+
+/// Injects with a 1 s lease that nobody renews, and reads back how long after
+/// each lease expired its daemon had rolled it back (the dead man's switch).
+async fn lease_expiry(clients: &[DaemonClient], request: &InjectionRequest) {
+    let request = InjectionRequest { lease: Some("1s".into()), ..request.clone() };
+    let injected = futures_join(clients.iter().map(|c| c.inject(&request))).await;
+    let ids: Vec<_> = injected.into_iter().map(|r| r.unwrap_or_else(|e| panic!("{e}")).id).collect();
+    let mut lags = Vec::new();
+    for (c, id) in clients.iter().zip(&ids) {
+        let path = format!("/v1/injections/{id}");
+        let give_up = Instant::now() + Duration::from_secs(15);
+        loop {
+            let i: faultdrill::client::wire::Injection =
+                c.call(reqwest::Method::GET, &path, None::<&()>, "read the injection").await.unwrap();
+            if !i.is_live() {
+                lags.push(Duration::from_millis((i.updated_ms - i.lease_expires_ms.unwrap()).max(0) as u64));
+                break;
+            }
+            assert!(Instant::now() < give_up, "{id} on {} is still live 15 s after its lease", c.name());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let max = *lags.iter().max().unwrap();
+    println!(
+        "lease expiry to rolled back on {} daemons: median {:.1} ms, max {:.1} ms",
+        clients.len(),
+        ms(median(lags)),
+        ms(max)
+    );
 }
 
 /// Runs every future concurrently on this task and collects the results in order.

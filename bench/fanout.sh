@@ -20,9 +20,17 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    mountpoint -q "$work" && umount "$work"
     rm -rf "$work"
 }
 trap cleanup EXIT
+# State dirs and the fill directory on a tmpfs (as root): the figures are the
+# daemons' and the fan-out's, not the disk's (on ext4 mounted with `discard`,
+# deleting 100 files at once costs ~2 s of TRIM by itself).
+if [ "$(id -u)" -eq 0 ] && [ "${FANOUT_ON_DISK:-0}" != 1 ]; then
+    mount -t tmpfs -o size=512m faultdrill-fanout "$work"
+    echo "state dirs and fill dir on tmpfs (FANOUT_ON_DISK=1 to use $work's disk)"
+fi
 head -c 24 /dev/urandom | base64 >"$work/token"
 export FAULTDRILL_TOKEN=$(cat "$work/token")
 mkdir -p "$work/fill"

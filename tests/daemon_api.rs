@@ -148,3 +148,17 @@ fn sigterm_stops_the_daemon_cleanly() {
     let status = d.terminate().unwrap();
     assert!(status.success(), "{status:?}\n{}", d.stderr());
 }
+
+#[tokio::test]
+async fn host_metrics_sample_this_host() {
+    let d = Daemon::start(DaemonSpec::default());
+    let all = d.client().host_metrics(None, Some(std::path::Path::new("/tmp")), None).await.unwrap();
+    assert!(all.errors.is_empty(), "{:?}", all.errors);
+    for v in [all.disk_used_percent, all.memory_percent, all.cpu_percent] {
+        assert!(v.is_some_and(|v| (0.0..=100.0).contains(&v)), "{all:?}");
+    }
+    let one = d.client().host_metrics(Some("load1"), None, None).await.unwrap();
+    assert!(one.load1.is_some() && one.memory_percent.is_none(), "{one:?}");
+    let err = d.client().host_metrics(Some("nope"), None, None).await.unwrap_err();
+    assert_eq!(err.body().and_then(|b| b.field.as_deref()), Some("metric"));
+}

@@ -269,3 +269,66 @@ fn invalid_experiment_on_a_daemon_exits_64_with_positions() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:3:1", file.display())), "{err}");
 }
+
+#[test]
+fn guardrails_read_host_metrics_through_the_target_daemons() {
+    let fleet = Fleet::new();
+    let fill = tempfile::tempdir().unwrap();
+    let file = experiment(
+        fleet.work.path(),
+        "remote-guardrail.yaml",
+        &format!(
+            r#"version: 1
+name: remote-guardrail
+targets:
+  az2:
+    select: {{labels: {{zone: az-2}}}}
+guardrails:
+  interval: 200ms
+  rules:
+    - name: disk-seen-remotely
+      metric: {{host: disk_used_percent, path: "{dir}", target: az2}}
+      breach: ">= 0"
+      for: 2
+action_groups:
+  - name: fill
+    target: az2
+    actions:
+      - fault: disk-fill
+        params: {{path: "{dir}", size: 1MiB}}
+        duration: 30s
+"#,
+            dir = fill.path().display()
+        ),
+    );
+    let out = fleet.controller(&file).arg("--json").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let samples: Vec<&serde_json::Value> =
+        report["timeline"].as_array().unwrap().iter().filter(|e| e["event"]["kind"] == "guardrail_sample").collect();
+    assert!(samples.len() >= 2, "{samples:?}");
+    let first = serde_json::to_string(samples[0]).unwrap();
+    assert!(first.contains("host-1"), "sampled on the az-2 host: {first}");
+    assert_eq!(fleet.injections(1)[0].state, InjectionState::RolledBack);
+    assert!(list_dir(fill.path()).is_empty());
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_daemon_run_which_rolls_back_first() {
+    let mut d = Daemon::start(DaemonSpec::default());
+    let fill = tempfile::tempdir().unwrap();
+    let text = TRIPPING.replace("FILL", &fill.path().display().to_string()).replace("echo 95", "echo 0");
+    let request = faultdrill::client::wire::RunRequest { experiment: text, origin: None, sets: Default::default() };
+    let accepted = d.client().submit_run(&request).await.unwrap();
+    wait_for(Duration::from_secs(20), "the run to inject", || {
+        d.journal().live().unwrap().into_iter().find(|r| r.state == InjectionState::Active)
+    });
+    assert_eq!(list_dir(fill.path()).len(), 1);
+    let status = d.terminate().unwrap();
+    assert!(status.success(), "{status:?}\n{}", d.stderr());
+    assert!(list_dir(fill.path()).is_empty(), "the run rolled back before the daemon exited");
+    let report =
+        faultdrill::report::read_report(&faultdrill::report::report_path(&d.state_dir, &accepted.run_id)).unwrap();
+    assert_eq!(report.outcome.map(|o| o.as_str()), Some("interrupted"), "{:?}", report.reason);
+    assert!(report.all_rolled_back());
+}

@@ -1,4 +1,5 @@
-//! Run-loop tests with plans built in Rust and real faults on real files and processes.
+//! Run-loop tests through the library: plans built in Rust, real faults on real files and
+//! processes, helpers run from the real binary.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,6 +7,7 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
+use faultdrill::engine::{LocalHost, Run, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets};
 use faultdrill::experiment::{
     ActionPlan, Comparison, Expectation, ExperimentPlan, GroupMode, GroupPlan, GuardrailAction, GuardrailPlan,
     GuardrailsPlan, HostMetric, OnEmpty, Params, Pick, ProbePlan, ProbeSource, RollbackPolicy, SteadyStatePlan,
@@ -16,8 +18,6 @@ use faultdrill::ids::RunId;
 use faultdrill::journal::Journal;
 use faultdrill::probe::Prober;
 use faultdrill::report::{Event, Outcome, Report, TripSource};
-
-use faultdrill::engine::{LocalHost, Run, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets};
 
 fn params(fault: &str, raw: serde_json::Value) -> Params {
     let raw: BTreeMap<String, serde_json::Value> = serde_json::from_value(raw).unwrap();
@@ -132,19 +132,17 @@ fn events<'a>(report: &'a Report, pick: impl Fn(&Event) -> bool + 'a) -> impl It
     report.timeline.iter().map(|e| &e.event).filter(move |e| pick(e))
 }
 
-/// Waits until `count` actions have started.
-/// Waits until `count` actions have started; fails the test (never hangs) if the run ends first.
-async fn until_started(control: &RunControl, count: usize) {
-    let mut rx = control.subscribe();
+/// Waits until `count` actions have started (subscribe before the run starts); fails the
+/// test, never hangs, if the run ends first.
+async fn until_started(mut rx: tokio::sync::broadcast::Receiver<faultdrill::report::TimelineEntry>, count: usize) {
+    use tokio::sync::broadcast::error::RecvError;
     let wait = async {
         let mut seen = 0;
         while seen < count {
             match rx.recv().await {
                 Ok(entry) if matches!(entry.event, Event::ActionStarted { .. }) => seen += 1,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    panic!("the run ended before {count} actions started")
-                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => panic!("the run ended before {count} actions started"),
             }
         }
     };
@@ -185,10 +183,11 @@ async fn an_external_trip_rolls_back_everything_in_reverse_order() {
     ];
     let rule = disk_rule("never", fx.data.path(), Comparison::Gt(100.5), 2);
     let (run, control) = start(&fx, plan(vec![group("both", GroupMode::Parallel, vec![], actions)], vec![rule], 100));
+    let live = control.subscribe();
     let running = tokio::spawn(run.execute());
-    until_started(&control, 2).await;
+    until_started(live, 2).await;
     assert_eq!(child.state(), 'T', "paused while the fault is held");
-    assert_eq!(files_in(fx.data.path()), 1);
+    assert_eq!(files_in(fx.data.path()), 1, "the fill file is in place");
     let refused = control.trip("no-such-rule", "test").await.unwrap_err();
     assert!(refused.to_string().contains("has: never"), "{refused}");
     control.trip("never", "alarm fired").await.unwrap();
@@ -198,9 +197,9 @@ async fn an_external_trip_rolls_back_everything_in_reverse_order() {
     let injected: Vec<_> = report.injections.iter().map(|i| i.id.clone()).collect();
     let undone: Vec<_> = report.rollbacks.iter().map(|r| r.injection.clone()).collect();
     assert_eq!(undone, injected.into_iter().rev().collect::<Vec<_>>(), "reverse order");
-    assert!(report.all_rolled_back());
+    assert!(report.all_rolled_back(), "{:?}", report.rollbacks);
     assert_ne!(child.state(), 'T', "resumed");
-    assert_eq!(files_in(fx.data.path()), 0);
+    assert_eq!(files_in(fx.data.path()), 0, "the fill file is gone");
     let trips: Vec<_> = events(&report, |e| matches!(e, Event::GuardrailTripped { .. })).collect();
     assert!(matches!(trips[..], [Event::GuardrailTripped { source: TripSource::External, .. }]), "{trips:?}");
 }
@@ -242,8 +241,9 @@ async fn a_stop_request_interrupts_and_rolls_back() {
         Some(20_000),
     );
     let (run, control) = start(&fx, plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill])], vec![], 100));
+    let live = control.subscribe();
     let running = tokio::spawn(run.execute());
-    until_started(&control, 1).await;
+    until_started(live, 1).await;
     assert!(control.stop("operator asked"));
     let report = running.await.unwrap();
     assert_eq!(report.outcome, Some(Outcome::Interrupted));
@@ -318,4 +318,35 @@ async fn a_steady_state_failing_before_injects_nothing() {
     assert_eq!(report.outcome, Some(Outcome::Deviated), "{:?}", report.reason);
     assert_eq!(report.exit_code, Some(1));
     assert!(report.injections.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_never_leaves_faults_in_place_with_a_warning_but_not_on_abort() {
+    let fx = fixture();
+    let fill =
+        action("fill/disk-fill#1", "disk-fill", serde_json::json!({"path": fx.data.path(), "size": "1MiB"}), Some(200));
+    let mut never = plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill.clone()])], vec![], 100);
+    never.rollback = RollbackPolicy::Never;
+    let (run, _control) = start(&fx, never.clone());
+    let report = run.execute().await;
+    assert_eq!(report.outcome, Some(Outcome::Passed), "{:?}", report.reason);
+    assert_eq!(events(&report, |e| matches!(e, Event::Warning { .. })).count(), 1, "warned up front");
+    assert_eq!(events(&report, |e| matches!(e, Event::LeftInPlace { .. })).count(), 1);
+    assert_eq!(files_in(fx.data.path()), 1, "left in place, as asked");
+    let local = LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let recovered = local.recover_all("test cleanup").await.unwrap();
+    assert!(recovered.iter().all(|r| r.is_ok()) && recovered.len() == 1);
+    assert_eq!(files_in(fx.data.path()), 0);
+
+    // An abort still rolls back, whatever the policy says.
+    let mut held = never;
+    held.groups[0].actions[0].duration = Some(Duration::from_secs(20));
+    let (run, control) = start(&fx, held);
+    let live = control.subscribe();
+    let running = tokio::spawn(run.execute());
+    until_started(live, 1).await;
+    control.stop("abort");
+    let report = running.await.unwrap();
+    assert_eq!(report.outcome, Some(Outcome::Interrupted));
+    assert_eq!(files_in(fx.data.path()), 0, "rolled back on abort");
 }

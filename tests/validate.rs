@@ -166,3 +166,19 @@ fn validate_says_ok_per_good_file_with_counts() {
     );
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn every_example_experiment_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files: Vec<String> = experiment_files()
+        .into_iter()
+        .filter(|f| f.starts_with(root.join("experiments")))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(!files.is_empty());
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = faultdrill(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), files.len());
+}

@@ -51,6 +51,9 @@ pub struct Injection {
     /// Unix milliseconds.
     #[serde(default)]
     pub created_ms: i64,
+    /// Unix milliseconds: the last change (for an ended injection, when it ended).
+    #[serde(default)]
+    pub updated_ms: i64,
     /// Unix milliseconds: rolled back at this time whatever happens.
     pub deadline_ms: i64,
     /// Lease TTL in milliseconds, if the injection has one.
@@ -78,6 +81,7 @@ impl Injection {
             state: r.state,
             run: r.run,
             created_ms: r.created_ms,
+            updated_ms: r.updated_ms,
             deadline_ms: r.deadline_ms,
             lease_ms: r.lease_ms,
             lease_expires_ms: r.lease_expires_ms,

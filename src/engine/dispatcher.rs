@@ -86,17 +86,7 @@ impl Run {
                     self.abort.get_or_insert(Abort::Stopped { reason: stop.reason });
                 }
                 Some(trip) = self.trip_rx.recv() => self.on_trip_request(trip, &mut st),
-                Some(batch) = st.samples.join_next() => match batch {
-                    Ok(SampleBatch::Guardrails(samples)) => {
-                        st.guardrails_in_flight = false;
-                        self.judge_guardrails(samples, &mut st);
-                    }
-                    Ok(SampleBatch::Probes(samples)) => {
-                        st.probes_in_flight = false;
-                        self.record_probe_samples(ProbePhase::During, samples);
-                    }
-                    Err(_) => { st.probes_in_flight = false; st.guardrails_in_flight = false; }
-                },
+                Some(batch) = st.samples.join_next() => self.on_samples(batch.ok(), &mut st),
                 Some(msg) = st.rx.recv() => {
                     self.on_worker(msg, &mut st);
                     self.start_ready_groups(&mut st);
@@ -106,21 +96,8 @@ impl Run {
                         self.abort.get_or_insert(Abort::ActionFailed { message: format!("a group worker crashed: {e}") });
                     }
                 }
-                _ = tick(&mut guard_tick) => {
-                    if !st.guardrails_in_flight {
-                        st.guardrails_in_flight = true;
-                        let rules = Arc::new(self.plan.guardrails.rules.clone());
-                        st.samples.spawn(async_guardrails(self.sampler.clone(), rules));
-                    }
-                }
-                _ = tick(&mut probe_tick) => {
-                    if !st.probes_in_flight {
-                        st.probes_in_flight = true;
-                        let probes = Arc::new(self.plan.steady_state.as_ref().map(|s| s.probes.clone()).unwrap_or_default());
-                        let sampler = self.sampler.clone();
-                        st.samples.spawn(async move { SampleBatch::Probes(sampler.sample_probes(probes).await) });
-                    }
-                }
+                _ = tick(&mut guard_tick) => self.sample_guardrails(&mut st),
+                _ = tick(&mut probe_tick) => self.sample_probes(&mut st),
                 _ = tick(&mut lease_tick) => self.renew_leases(&mut st),
                 Some(Ok(Some(event))) = st.renewals.join_next() => self.emit(event),
                 () = sleep_until(overdue) => self.roll_back_overdue().await,
@@ -130,6 +107,43 @@ impl Run {
             }
         }
         self.stop_workers(st).await;
+    }
+
+    /// Takes a guardrail sample, unless one is still being taken.
+    fn sample_guardrails(&mut self, st: &mut Running) {
+        if !st.guardrails_in_flight {
+            st.guardrails_in_flight = true;
+            let (sampler, rules) = (self.sampler.clone(), Arc::new(self.plan.guardrails.rules.clone()));
+            st.samples.spawn(async move { SampleBatch::Guardrails(sampler.sample_guardrails(rules).await) });
+        }
+    }
+
+    /// Takes a steady-state sample, unless one is still being taken.
+    fn sample_probes(&mut self, st: &mut Running) {
+        if !st.probes_in_flight {
+            st.probes_in_flight = true;
+            let probes = Arc::new(self.plan.steady_state.as_ref().map(|s| s.probes.clone()).unwrap_or_default());
+            let sampler = self.sampler.clone();
+            st.samples.spawn(async move { SampleBatch::Probes(sampler.sample_probes(probes).await) });
+        }
+    }
+
+    /// Judges guardrail samples and records steady-state ones the moment they arrive.
+    fn on_samples(&mut self, batch: Option<SampleBatch>, st: &mut Running) {
+        match batch {
+            Some(SampleBatch::Guardrails(samples)) => {
+                st.guardrails_in_flight = false;
+                self.judge_guardrails(samples, st);
+            }
+            Some(SampleBatch::Probes(samples)) => {
+                st.probes_in_flight = false;
+                self.record_probe_samples(ProbePhase::During, samples);
+            }
+            None => {
+                st.probes_in_flight = false;
+                st.guardrails_in_flight = false;
+            }
+        }
     }
 
     /// Spawns a worker for every group whose `after` groups have finished.
@@ -361,8 +375,4 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-async fn async_guardrails(sampler: Arc<super::sampling::Sampler>, rules: Arc<Vec<GuardrailPlan>>) -> SampleBatch {
-    SampleBatch::Guardrails(sampler.sample_guardrails(rules).await)
 }

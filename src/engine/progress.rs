@@ -100,6 +100,7 @@ impl RunObserver for StderrProgress {
             }
             Event::ActionEnded { action, host, injection, rolled_back } => {
                 let how = if *rolled_back { "duration ended, rolled back" } else { "duration ended, left in place" };
+                self.status(format!("running: {} ended", action.label));
                 self.line(at, "■", GREEN, &format!("{} on {host}: {how} [{injection}]", action.label));
             }
             Event::ActionFailed { action, host, error } => {

@@ -104,15 +104,21 @@ impl Sampler {
             Some(name) => self.targets.hosts(name).to_vec(),
             None => vec![self.targets.local().clone()],
         };
-        let mut out = Vec::with_capacity(hosts.len());
-        for host in hosts {
-            let observation = match host.sample_metric(*metric, path.as_deref(), process.as_deref()).await {
-                Ok(value) => Observation { value: Some(value), ..Observation::default() },
-                Err(e) => Observation { error: Some(error_chain(&e)), ..Observation::default() },
-            };
-            out.push((Some(host.name().to_string()), observation));
+        // Every host at once: a slow daemon must not delay the others' samples.
+        let mut set = JoinSet::new();
+        for (index, host) in hosts.into_iter().enumerate() {
+            let (metric, path, process) = (*metric, path.clone(), process.clone());
+            set.spawn(async move {
+                let observation = match host.sample_metric(metric, path.as_deref(), process.as_deref()).await {
+                    Ok(value) => Observation { value: Some(value), ..Observation::default() },
+                    Err(e) => Observation { error: Some(error_chain(&e)), ..Observation::default() },
+                };
+                (index, Some(host.name().to_string()), observation)
+            });
         }
-        out
+        let mut out = set.join_all().await;
+        out.sort_by_key(|(index, ..)| *index);
+        out.into_iter().map(|(_, host, observation)| (host, observation)).collect()
     }
 }
 

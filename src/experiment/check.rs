@@ -192,12 +192,9 @@ fn check_target(sink: &mut Sink<'_>, target: &Spanned<String>, known: &[&str]) {
 }
 
 fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -> SteadyStatePlan {
-    let check = spec.check.clone().unwrap_or_default();
-    if spec.check.as_ref().is_some_and(Vec::is_empty) {
-        sink.error(
-            spec.interval.as_ref().map(|i| i.span).unwrap_or_default(),
-            "`check` is empty; name at least one of before, during, after",
-        );
+    let check = spec.check.as_ref().map(|c| c.value.clone()).unwrap_or_default();
+    if let Some(c) = spec.check.as_ref().filter(|c| c.value.is_empty()) {
+        sink.error(c.span, "`check` is empty; name at least one of before, during, after");
     }
     let has = |w: CheckWord| spec.check.is_none() || check.iter().any(|c| c.value == w);
     let mut seen: Vec<&str> = Vec::new();

@@ -144,7 +144,7 @@ fn steady_state(sink: &mut Sink<'_>, node: &Node) -> Option<SteadyStateSpec> {
     let f = Fields::read(sink, node, "steady_state", keys_of("SteadyStateSpec"))?;
     Some(SteadyStateSpec {
         interval: f.get("interval").and_then(|n| duration(sink, n, "interval")),
-        check: f.get("check").and_then(|n| list(sink, n, "check", word)),
+        check: f.get("check").and_then(|n| spanned_list(sink, n, "check", word)),
         probes: f.required(sink, "probes").and_then(|n| list(sink, n, "probes", probe)),
     })
 }

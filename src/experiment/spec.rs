@@ -291,7 +291,7 @@ pub struct SteadyStateSpec {
     /// Sampling interval during the run (default 1s).
     pub interval: Option<Spanned<DurationText>>,
     /// When it is evaluated (default all three).
-    pub check: Option<Vec<Spanned<CheckWord>>>,
+    pub check: Option<Spanned<Vec<Spanned<CheckWord>>>>,
     #[schemars(required)]
     pub probes: Option<Vec<ProbeSpec>>,
 }

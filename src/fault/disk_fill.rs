@@ -86,7 +86,7 @@ impl Fault for DiskFill {
         let mut preview = preview;
         preview.push(watchdog.describe());
         let apply = move || {
-            watchdog.start()?;
+            watchdog.start();
             match files::create_fill_file(&file, bytes) {
                 Ok(FillMethod::Fallocate | FillMethod::Write) => Ok(()),
                 Err(e) => Err(FaultError::io(format!("create {} of {}", file.display(), human_bytes(bytes)), e)),

@@ -43,7 +43,7 @@ impl Fault for ProcessPause {
         preview.push(watchdog.describe());
         let targets = matched.targets;
         let apply = move || {
-            watchdog.start()?;
+            watchdog.start();
             let mut sent = 0;
             for target in &targets {
                 match signals::send(&target.proc_ref, Signal::SIGSTOP) {

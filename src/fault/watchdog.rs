@@ -9,7 +9,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::context::{FaultError, InjectContext};
+use tracing::warn;
+
+use super::context::InjectContext;
 use super::text::{unix_ms, when};
 use super::undo::Undo;
 use crate::platform::linux::helpers;
@@ -52,9 +54,18 @@ impl Watchdog {
     }
 
     /// Starts the watchdog and waits until it runs.
-    pub fn start(&self) -> Result<(), FaultError> {
-        helpers::spawn_helper(&self.exe, &self.args, Duration::from_secs(10))
-            .map(drop)
-            .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
+    ///
+    /// Best effort: the watchdog is a second line of defence (the controller
+    /// rolls back at the deadline, a daemon rolls back what is overdue, and
+    /// `faultdrill recover` rolls back anything). If it cannot start (faultdrill
+    /// embedded in another program, whose executable is not faultdrill), the
+    /// fault still goes ahead, with a warning.
+    pub fn start(&self) {
+        if let Err(e) = helpers::spawn_helper(&self.exe, &self.args, Duration::from_secs(10)) {
+            warn!(
+                injection = %self.args[3], error = %e,
+                "Expiry watchdog did not start; only the controller and `faultdrill recover` time-box this fault."
+            );
+        }
     }
 }

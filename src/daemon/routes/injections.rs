@@ -49,6 +49,7 @@ pub async fn create(
             state: view.state,
             run: None,
             created_ms: crate::journal::now_ms(),
+            updated_ms: crate::journal::now_ms(),
             deadline_ms: view.deadline_ms,
             lease_ms: None,
             lease_expires_ms: None,

@@ -1,5 +1,6 @@
 //! The v1 API's routes, one file per resource.
 
+mod alertmanager;
 mod health;
 mod host;
 mod injections;
@@ -25,6 +26,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/runs/{id}/events", get(runs::events))
         .route("/v1/runs/{id}/stop", post(runs::stop))
         .route("/v1/runs/{id}/guardrails/{name}/trip", post(runs::trip))
+        .route("/v1/alertmanager", post(alertmanager::receive))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new().route("/v1/health", get(health::health)).merge(protected).fallback(not_found).with_state(state)
 }

@@ -235,7 +235,8 @@ mod tests {
         let script = format!("echo {READY_LINE}; while :; do sleep 0.1; done");
         let tagged = vec!["-c".into(), script, "helper".into(), "--injection".into(), id.to_string()];
         let helper = spawn_helper(sh, &tagged, Duration::from_secs(5)).unwrap();
-        assert_eq!(find_helpers(&id), vec![helper]);
+        // (A child the shell has forked but not yet exec'd carries the tag too, briefly.)
+        assert!(find_helpers(&id).contains(&helper));
         assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::Undone);
         assert!(!helper.is_alive());
         assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::AlreadyGone);
