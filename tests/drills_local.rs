@@ -46,6 +46,8 @@ fn process_crash_recovery_passes_when_a_supervisor_restarts_the_service() {
 fn process_crash_recovery_deviates_when_nothing_restarts_the_service() {
     let dir = tempfile::tempdir().unwrap();
     let (service, name) = unique_service(dir.path(), "bare");
+    // The test is its parent and does not reap it when it is killed: the zombie left behind
+    // must not count as a running service (a regression: process_count once counted zombies).
     let mut cmd = Command::new(&service);
     cmd.arg("300");
     let _service = Group::spawn(cmd);
