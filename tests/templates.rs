@@ -41,7 +41,9 @@ fn list_names_every_template_in_the_folder_from_any_directory() {
         text(&out.stdout).lines().map(|l| l.split_whitespace().next().unwrap_or_default().to_string()).collect();
     listed.sort();
     assert_eq!(listed, template_names());
-    assert!(text(&out.stdout).contains("cpu-saturation  Saturate the CPU"), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    let cpu = stdout.lines().find(|l| l.starts_with("cpu-saturation ")).unwrap_or_default();
+    assert!(cpu.split_whitespace().nth(1) == Some("Saturate"), "name, then description:\n{stdout}");
 }
 
 #[test]
@@ -54,7 +56,19 @@ fn show_prints_the_template_source() {
 }
 
 /// Test values for templates' required parameters (those without a default).
-const TEST_SETS: &[(&str, &[&str])] = &[];
+const TEST_SETS: &[(&str, &[&str])] = &[
+    (
+        "cross-az-dr",
+        &[
+            "surviving_cidrs=10.0.2.0/24,10.0.3.0/24",
+            "service_pattern=^/usr/bin/my-service ",
+            "front_url=http://10.0.2.10:8080/health",
+        ],
+    ),
+    ("disk-full-guardrail", &["path=/mnt/faultdrill-demo"]),
+    ("network-fault", &["dependency=10.0.5.0/24"]),
+    ("process-crash-recovery", &["process=my-service"]),
+];
 
 #[test]
 fn every_template_renders_with_its_defaults_and_the_result_validates() {

@@ -25,8 +25,17 @@ impl BuiltinTemplate {
     }
 }
 
-const TEMPLATES: &[BuiltinTemplate] =
-    &[BuiltinTemplate { name: "cpu-saturation", source: include_str!("../../templates/cpu-saturation.yaml") }];
+const TEMPLATES: &[BuiltinTemplate] = &[
+    BuiltinTemplate { name: "cpu-saturation", source: include_str!("../../templates/cpu-saturation.yaml") },
+    BuiltinTemplate { name: "cross-az-dr", source: include_str!("../../templates/cross-az-dr.yaml") },
+    BuiltinTemplate { name: "disk-full-guardrail", source: include_str!("../../templates/disk-full-guardrail.yaml") },
+    BuiltinTemplate { name: "memory-pressure", source: include_str!("../../templates/memory-pressure.yaml") },
+    BuiltinTemplate { name: "network-fault", source: include_str!("../../templates/network-fault.yaml") },
+    BuiltinTemplate {
+        name: "process-crash-recovery",
+        source: include_str!("../../templates/process-crash-recovery.yaml"),
+    },
+];
 
 /// Every built-in template, by name.
 pub fn templates() -> &'static [BuiltinTemplate] {

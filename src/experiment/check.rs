@@ -301,7 +301,9 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         HostMetricWord::ProcessCount => HostMetric::ProcessCount,
     };
     match (&m.path, metric) {
-        (None, HostMetric::DiskUsedPercent) => sink.error(host.span, "`disk_used_percent` needs a `path`"),
+        (None, HostMetric::DiskUsedPercent) if !m.poisoned => {
+            sink.error(host.span, "`disk_used_percent` needs a `path`")
+        }
         (Some(p), HostMetric::DiskUsedPercent) if !p.value.starts_with('/') => {
             sink.error(p.span, format!("`path` must be absolute, found `{}`", p.value))
         }
@@ -311,7 +313,7 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         _ => {}
     }
     match (&m.name, metric) {
-        (None, HostMetric::ProcessCount) => {
+        (None, HostMetric::ProcessCount) if !m.poisoned => {
             sink.error(host.span, "`process_count` needs a `name` (the exact process name)")
         }
         (Some(n), m) if m != HostMetric::ProcessCount => {

@@ -169,6 +169,7 @@ fn metric(sink: &mut Sink<'_>, node: &Node) -> Option<MetricSpec> {
         path: f.get("path").and_then(|n| string(sink, n, "path")),
         name: f.get("name").and_then(|n| string(sink, n, "name")),
         target: f.get("target").and_then(|n| string(sink, n, "target")),
+        poisoned: has_invalid(node),
     })
 }
 

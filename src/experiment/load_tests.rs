@@ -250,8 +250,27 @@ fn rendering_drops_parameters_and_substitutes() {
 
 #[test]
 fn builtin_templates_render_with_defaults_and_load() {
+    // Test values for the required parameters (the same as tests/templates.rs).
+    let required: &[(&str, &[(&str, &str)])] = &[
+        (
+            "cross-az-dr",
+            &[
+                ("surviving_cidrs", "10.0.2.0/24"),
+                ("service_pattern", "^/usr/bin/my-service"),
+                ("front_url", "http://10.0.2.10:8080/health"),
+            ],
+        ),
+        ("disk-full-guardrail", &[("path", "/mnt/faultdrill-demo")]),
+        ("network-fault", &[("dependency", "10.0.5.0/24")]),
+        ("process-crash-recovery", &[("process", "my-service")]),
+    ];
     for t in templates() {
-        let text = render_str(&t.origin(), t.source, &[], &TestCatalog).unwrap_or_else(|d| panic!("{d}"));
+        let sets: Vec<(String, String)> = required
+            .iter()
+            .filter(|(name, _)| *name == t.name)
+            .flat_map(|(_, kvs)| kvs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+        let text = render_str(&t.origin(), t.source, &sets, &TestCatalog).unwrap_or_else(|d| panic!("{d}"));
         load(&text).unwrap_or_else(|d| panic!("{}: {d}\n{text}", t.name));
     }
 }

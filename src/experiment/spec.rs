@@ -325,6 +325,10 @@ pub struct MetricSpec {
     pub name: Option<Spanned<String>>,
     /// The target whose hosts are read (default `local`).
     pub target: Option<Spanned<String>>,
+    /// A value was already reported as wrong (a template parameter with no valid value):
+    /// a missing `path` or `name` is then not reported again.
+    #[schemars(skip)]
+    pub poisoned: bool,
 }
 
 /// An HTTP request.

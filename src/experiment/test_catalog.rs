@@ -36,7 +36,22 @@ const PROCESS_PAUSE: &[ParamSpec] = &[
     p("count", ParamKind::Integer { min: 1, max: 1000 }, None),
 ];
 
+const DIRECTION: ParamKind = ParamKind::Choice(&["out", "in", "both"]);
+const NETWORK_LOSS: &[ParamSpec] = &[
+    p("percent", ParamKind::Percent { min: 0.01, max: 100.0 }, None),
+    p("direction", DIRECTION, Some("out")),
+    p("destinations", ParamKind::List, None),
+    p("ports", ParamKind::List, None),
+];
+const NETWORK_PARTITION: &[ParamSpec] = &[
+    p("destinations", ParamKind::List, None),
+    p("ports", ParamKind::List, None),
+    p("direction", DIRECTION, Some("both")),
+];
+
 const FAULTS: &[(&str, &[ParamSpec], bool)] = &[
+    ("network-loss", NETWORK_LOSS, true),
+    ("network-partition", NETWORK_PARTITION, true),
     ("cpu-burn", CPU_BURN, true),
     ("memory-stress", MEMORY_STRESS, true),
     ("disk-fill", DISK_FILL, true),

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::experiment::HostMetric;
+use crate::platform::linux::procs;
 
 /// Reads one host metric on this machine. The message on error tells the operator what to fix.
 pub fn read_host_metric(metric: HostMetric, path: Option<&Path>, process: Option<&str>) -> Result<f64, String> {
@@ -49,22 +50,22 @@ fn load1() -> Result<f64, String> {
     text.split_whitespace().next().and_then(|v| v.parse().ok()).ok_or_else(|| "unreadable /proc/loadavg".into())
 }
 
-/// Number of live processes whose comm is exactly `name` (zombies are dead: not counted).
+/// Number of processes whose comm is exactly `name`.
 pub fn process_count(name: &str) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
     entries
         .flatten()
         .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
         .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end_matches('\n') == name))
-        .filter(|e| !is_zombie(&e.path()))
+        // A killed process its parent has not reaped yet (a zombie) is not running.
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.parse().ok())
+                .and_then(procs::read_stat)
+                .is_some_and(|s| !matches!(s.state, 'Z' | 'X'))
+        })
         .count()
-}
-
-/// Whether /proc/PID/stat says state `Z` (exited, not yet reaped) or `X` (dead).
-fn is_zombie(proc_dir: &Path) -> bool {
-    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else { return true };
-    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
-    matches!(state, Some("Z" | "X"))
 }
 
 /// Busy and total jiffies over all CPUs, from the first line of /proc/stat.
@@ -131,16 +132,22 @@ mod tests {
     }
 
     #[test]
-    fn a_zombie_is_not_counted() {
-        let name = format!("fdz{}", std::process::id() % 100_000);
-        let exe = std::env::temp_dir().join(&name);
-        std::fs::copy("/bin/true", &exe).unwrap();
-        let mut child = std::process::Command::new(&exe).spawn().unwrap();
-        // Not reaped yet: a zombie until wait().
-        std::thread::sleep(Duration::from_millis(200));
-        assert_eq!(process_count(&name), 0);
+    fn process_count_does_not_count_a_killed_unreaped_process() {
+        // A copy of `sleep` under a unique name, killed but not reaped: a zombie.
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("fdzomb{}", std::process::id());
+        let exe = dir.path().join(&name);
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        let mut child = std::process::Command::new(&exe).arg("60").spawn().unwrap();
+        assert_eq!(process_count(&name), 1);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGKILL).unwrap();
+        let start = Instant::now();
+        while procs::read_stat(child.id() as i32).is_some_and(|s| s.state != 'Z') {
+            assert!(start.elapsed() < Duration::from_secs(5), "the child became a zombie");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(process_count(&name), 0, "a zombie is not a running process");
         child.wait().unwrap();
-        let _ = std::fs::remove_file(&exe);
     }
 
     #[test]
