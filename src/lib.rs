@@ -2,7 +2,8 @@
 //!
 //! Layers, highest first (imports only flow downwards):
 //! `cli`, `daemon` → `engine` → `fault`, `probe`, `guardrail`, `client` →
-//! `experiment`, `journal`, `platform`. `exit` and `ids` are shared vocabulary.
+//! `experiment`, `journal`, `platform`. `exit`, `ids`, `errors` and `tls` are shared vocabulary;
+//! `report` is the run report every output format (JSON, JUnit, HTML) is built from.
 
 pub mod cli;
 pub mod client;
