@@ -24,6 +24,7 @@ mod watchdog;
 pub use crate::experiment::{
     ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
 };
+pub use crate::platform::linux::{UndoError, UndoOutcome};
 pub use context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
@@ -32,4 +33,4 @@ pub use memory_stress::MemoryStress;
 pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
 pub use process_kill::ProcessKill;
 pub use process_pause::ProcessPause;
-pub use undo::{Undo, UndoError, UndoOutcome};
+pub use undo::Undo;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::InjectionId;
-use crate::platform::linux::{self, ProcRef};
+use crate::platform::linux::{self, ProcRef, UndoError, UndoOutcome};
 
 /// How to undo one injection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,25 +30,6 @@ pub enum Undo {
     DeleteRootQdisc { netns: Option<String>, device: String, handle: String },
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
-}
-
-/// What carrying out an undo found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UndoOutcome {
-    /// The fault was there and is now gone.
-    Undone,
-    /// Nothing was left to undo (idempotent success).
-    AlreadyGone,
-}
-
-/// Why an undo failed: the fault may still be in place.
-#[derive(Debug, thiserror::Error)]
-#[error("{what}")]
-pub struct UndoError {
-    pub what: String,
-    #[source]
-    pub source: Option<std::io::Error>,
 }
 
 impl Undo {

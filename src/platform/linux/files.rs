@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use crate::fault::{UndoError, UndoOutcome};
+use super::{UndoError, UndoOutcome};
 
 /// Every file faultdrill creates starts with this, and it deletes no other.
 pub const FILE_PREFIX: &str = "faultdrill-";

@@ -18,7 +18,7 @@ use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
 
 use super::procs::{ProcRef, all_pids, cmdline};
 use super::signals::{Delivery, send};
-use crate::fault::{UndoError, UndoOutcome};
+use super::{UndoError, UndoOutcome};
 use crate::ids::InjectionId;
 
 /// The line a helper prints on stdout once its fault is in place.

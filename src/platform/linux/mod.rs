@@ -13,4 +13,7 @@ pub mod signals;
 pub mod splice;
 pub mod tc;
 
+mod undo_result;
+
 pub use procs::{ProcRef, process_start_time};
+pub use undo_result::{UndoError, UndoOutcome};

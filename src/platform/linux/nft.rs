@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use super::netns::{self, NetnsError};
-use crate::fault::{UndoError, UndoOutcome};
+use super::{UndoError, UndoOutcome};
 
 /// Why an `nft` operation failed. Reads after "failed to ".
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use nix::sys::signal::Signal;
 
 use super::ProcRef;
-use crate::fault::{UndoError, UndoOutcome};
+use super::{UndoError, UndoOutcome};
 
 /// What sending a signal found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

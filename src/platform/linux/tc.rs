@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use tracing::warn;
 
 use super::netns::{self, NetnsError};
-use crate::fault::{UndoError, UndoOutcome};
+use super::{UndoError, UndoOutcome};
 
 /// The lowest root handle major faultdrill uses (`fd00:`).
 pub const OWN_HANDLE_FIRST: u16 = 0xfd00;
