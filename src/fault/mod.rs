@@ -6,6 +6,7 @@ mod disk_fill;
 mod library;
 mod memory_stress;
 mod net_nft;
+mod net_params;
 mod net_proxy;
 mod net_scope;
 mod net_tc;

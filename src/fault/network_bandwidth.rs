@@ -9,8 +9,9 @@ use crate::experiment::{ParamKind, ParamSpec, Params};
 use crate::platform::linux::tc;
 
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
-use super::net_scope::{DESTINATIONS, EXCLUDE, NETNS, PORTS, Scope, check_scope, parse_rate};
-use super::net_tc::{self, BANDWIDTH_HANDLES, INTERFACE, tc_time};
+use super::net_params::{TC_TRAFFIC, joined};
+use super::net_scope::{Scope, check_scope, parse_rate};
+use super::net_tc::{self, BANDWIDTH_HANDLES, tc_time};
 
 /// Caps the rate of matching outgoing traffic.
 pub struct NetworkBandwidth;
@@ -18,34 +19,32 @@ pub struct NetworkBandwidth;
 static INFO: FaultInfo = FaultInfo {
     name: "network-bandwidth",
     summary: "cap the rate of outgoing traffic to some destinations and ports (tc tbf)",
-    params: &[
-        ParamSpec {
-            name: "rate",
-            kind: ParamKind::Text,
-            default: None,
-            required: true,
-            doc: "the cap, as tc writes it: 1mbit, 500kbit",
-        },
-        ParamSpec {
-            name: "burst",
-            kind: ParamKind::Bytes,
-            default: None,
-            required: false,
-            doc: "bucket size; absent: the larger of 16KiB and 20 ms at the rate",
-        },
-        ParamSpec {
-            name: "latency",
-            kind: ParamKind::Duration,
-            default: Some("200ms"),
-            required: false,
-            doc: "longest a packet may wait in the bucket's queue (a short one makes TCP fall well below the rate)",
-        },
-        INTERFACE,
-        DESTINATIONS,
-        PORTS,
-        EXCLUDE,
-        NETNS,
-    ],
+    params: &joined::<8>(
+        &[
+            ParamSpec {
+                name: "rate",
+                kind: ParamKind::Text,
+                default: None,
+                required: true,
+                doc: "the cap, as tc writes it: 1mbit, 500kbit",
+            },
+            ParamSpec {
+                name: "burst",
+                kind: ParamKind::Bytes,
+                default: None,
+                required: false,
+                doc: "bucket size; absent: the larger of 16KiB and 20 ms at the rate",
+            },
+            ParamSpec {
+                name: "latency",
+                kind: ParamKind::Duration,
+                default: Some("200ms"),
+                required: false,
+                doc: "longest a packet may wait in the bucket's queue (a short one makes TCP fall well below the rate)",
+            },
+        ],
+        &TC_TRAFFIC,
+    ),
     is_held: true,
 };
 

@@ -9,8 +9,9 @@ use crate::experiment::{ParamKind, ParamSpec, Params};
 use crate::platform::linux::tc;
 
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
-use super::net_scope::{DESTINATIONS, EXCLUDE, NETNS, PORTS, Scope, check_scope};
-use super::net_tc::{self, DELAY_HANDLES, INTERFACE, tc_time};
+use super::net_params::{TC_TRAFFIC, joined};
+use super::net_scope::{Scope, check_scope};
+use super::net_tc::{self, DELAY_HANDLES, tc_time};
 
 /// Delays (and optionally drops, corrupts, duplicates) matching packets.
 pub struct NetworkDelay;
@@ -20,49 +21,47 @@ const PERCENT: ParamKind = ParamKind::Percent { min: 0.0, max: 100.0 };
 static INFO: FaultInfo = FaultInfo {
     name: "network-delay",
     summary: "delay outgoing packets to some destinations and ports (tc prio + netem)",
-    params: &[
-        ParamSpec { name: "latency", kind: ParamKind::Duration, default: None, required: true, doc: "added delay" },
-        ParamSpec {
-            name: "jitter",
-            kind: ParamKind::Duration,
-            default: None,
-            required: false,
-            doc: "random variation of the delay",
-        },
-        ParamSpec {
-            name: "correlation",
-            kind: PERCENT,
-            default: None,
-            required: false,
-            doc: "how much each delay depends on the previous one",
-        },
-        ParamSpec {
-            name: "loss",
-            kind: PERCENT,
-            default: None,
-            required: false,
-            doc: "share of matching packets also dropped",
-        },
-        ParamSpec {
-            name: "corrupt",
-            kind: PERCENT,
-            default: None,
-            required: false,
-            doc: "share of matching packets corrupted",
-        },
-        ParamSpec {
-            name: "duplicate",
-            kind: PERCENT,
-            default: None,
-            required: false,
-            doc: "share of matching packets duplicated",
-        },
-        INTERFACE,
-        DESTINATIONS,
-        PORTS,
-        EXCLUDE,
-        NETNS,
-    ],
+    params: &joined::<11>(
+        &[
+            ParamSpec { name: "latency", kind: ParamKind::Duration, default: None, required: true, doc: "added delay" },
+            ParamSpec {
+                name: "jitter",
+                kind: ParamKind::Duration,
+                default: None,
+                required: false,
+                doc: "random variation of the delay",
+            },
+            ParamSpec {
+                name: "correlation",
+                kind: PERCENT,
+                default: None,
+                required: false,
+                doc: "how much each delay depends on the previous one",
+            },
+            ParamSpec {
+                name: "loss",
+                kind: PERCENT,
+                default: None,
+                required: false,
+                doc: "share of matching packets also dropped",
+            },
+            ParamSpec {
+                name: "corrupt",
+                kind: PERCENT,
+                default: None,
+                required: false,
+                doc: "share of matching packets corrupted",
+            },
+            ParamSpec {
+                name: "duplicate",
+                kind: PERCENT,
+                default: None,
+                required: false,
+                doc: "share of matching packets duplicated",
+            },
+        ],
+        &TC_TRAFFIC,
+    ),
     is_held: true,
 };
 

@@ -4,8 +4,9 @@
 use crate::experiment::{ParamKind, ParamSpec, Params};
 
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
-use super::net_nft::{self, INTERFACE};
-use super::net_scope::{DESTINATIONS, EXCLUDE, NETNS, PORTS, check_scope};
+use super::net_nft;
+use super::net_params::{joined, nft_traffic};
+use super::net_scope::check_scope;
 
 /// Drops `percent` % of matching packets.
 pub struct NetworkLoss;
@@ -13,28 +14,16 @@ pub struct NetworkLoss;
 static INFO: FaultInfo = FaultInfo {
     name: "network-loss",
     summary: "drop a share of packets to or from some destinations and ports (nftables)",
-    params: &[
-        ParamSpec {
-            name: "percent",
-            kind: ParamKind::Percent { min: 0.01, max: 100.0 },
-            default: None,
-            required: true,
-            doc: "share of matching packets to drop",
-        },
-        DESTINATIONS,
-        PORTS,
-        ParamSpec {
-            name: "direction",
-            kind: ParamKind::Choice(&["out", "in", "both"]),
-            default: Some("out"),
-            required: false,
-            doc: "out: packets sent to the destinations; in: packets from them; both",
-        },
-        INTERFACE,
-        EXCLUDE,
-        NETNS,
-    ],
+    params: &joined::<7>(&[PERCENT], &nft_traffic("out")),
     is_held: true,
+};
+
+const PERCENT: ParamSpec = ParamSpec {
+    name: "percent",
+    kind: ParamKind::Percent { min: 0.01, max: 100.0 },
+    default: None,
+    required: true,
+    doc: "share of matching packets to drop",
 };
 
 impl Fault for NetworkLoss {

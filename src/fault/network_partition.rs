@@ -1,11 +1,12 @@
 //! network-partition: drop all matching traffic, in an nftables table of the
 //! injection's own, so some destinations and ports become unreachable.
 
-use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::experiment::Params;
 
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
-use super::net_nft::{self, INTERFACE};
-use super::net_scope::{DESTINATIONS, EXCLUDE, NETNS, PORTS, check_scope};
+use super::net_nft;
+use super::net_params::nft_traffic;
+use super::net_scope::check_scope;
 
 /// Cuts this host off from some destinations (and ports).
 pub struct NetworkPartition;
@@ -13,20 +14,7 @@ pub struct NetworkPartition;
 static INFO: FaultInfo = FaultInfo {
     name: "network-partition",
     summary: "cut traffic to and from some destinations and ports (nftables)",
-    params: &[
-        DESTINATIONS,
-        PORTS,
-        ParamSpec {
-            name: "direction",
-            kind: ParamKind::Choice(&["out", "in", "both"]),
-            default: Some("both"),
-            required: false,
-            doc: "out: packets sent to the destinations; in: packets from them; both",
-        },
-        INTERFACE,
-        EXCLUDE,
-        NETNS,
-    ],
+    params: &nft_traffic("both"),
     is_held: true,
 };
 

@@ -5,7 +5,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::experiment::HostMetric;
-use crate::platform::linux::procs;
+use crate::platform::linux::cpustat::{self, HostCpuTimes};
+use crate::platform::linux::{meminfo, procs};
 
 /// Reads one host metric on this machine. The message on error tells the operator what to fix.
 pub fn read_host_metric(metric: HostMetric, path: Option<&Path>, process: Option<&str>) -> Result<f64, String> {
@@ -36,13 +37,8 @@ pub fn disk_used_percent(path: &Path) -> Result<f64, String> {
 }
 
 fn memory_percent() -> Result<f64, String> {
-    let text = std::fs::read_to_string("/proc/meminfo").map_err(|e| format!("cannot read /proc/meminfo: {e}"))?;
-    let field = |name: &str| -> Option<f64> {
-        text.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
-    };
-    let total = field("MemTotal:").ok_or("no MemTotal in /proc/meminfo")?;
-    let available = field("MemAvailable:").ok_or("no MemAvailable in /proc/meminfo")?;
-    Ok((total - available) / total * 100.0)
+    let mem = meminfo::meminfo().map_err(|e| format!("cannot read /proc/meminfo: {e}"))?;
+    Ok(mem.used() as f64 / mem.total as f64 * 100.0)
 }
 
 fn load1() -> Result<f64, String> {
@@ -68,21 +64,13 @@ pub fn process_count(name: &str) -> usize {
         .count()
 }
 
-/// Busy and total jiffies over all CPUs, from the first line of /proc/stat.
-fn cpu_times() -> Result<(u64, u64), String> {
-    let text = std::fs::read_to_string("/proc/stat").map_err(|e| format!("cannot read /proc/stat: {e}"))?;
-    let line = text.lines().next().ok_or("empty /proc/stat")?;
-    let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
-    if fields.len() < 4 {
-        return Err("unreadable /proc/stat".into());
-    }
-    let total: u64 = fields.iter().take(8).sum();
-    let idle = fields[3] + fields.get(4).copied().unwrap_or(0);
-    Ok((total - idle, total))
+/// The host's busy and total CPU ticks now (/proc/stat).
+fn cpu_times() -> Result<HostCpuTimes, String> {
+    cpustat::host_cpu_times().map_err(|e| format!("cannot read /proc/stat: {e}"))
 }
 
 /// The last /proc/stat reading, so back-to-back samples measure the time between them.
-static LAST_CPU: Mutex<Option<(Instant, (u64, u64))>> = Mutex::new(None);
+static LAST_CPU: Mutex<Option<(Instant, HostCpuTimes)>> = Mutex::new(None);
 
 /// CPU busy percent (all cores) since the previous sample; the first sample (or one
 /// after a long pause) measures over a fresh 100 ms window.
@@ -100,8 +88,7 @@ fn cpu_percent() -> Result<f64, String> {
     };
     let now = cpu_times()?;
     *last = Some((Instant::now(), now));
-    let (busy, total) = (now.0.saturating_sub(previous.0), now.1.saturating_sub(previous.1));
-    Ok(if total == 0 { 0.0 } else { busy as f64 / total as f64 * 100.0 })
+    Ok(now.busy_fraction_since(&previous).map_or(0.0, |busy| busy * 100.0))
 }
 
 #[cfg(test)]
