@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use faultdrill::journal::{InjectionRecord, InjectionState, now_ms};
-use harness::{BIN, Daemon, DaemonSpec, is_root, list_dir, wait_for};
+use harness::{BIN, Daemon, DaemonSpec, InventoryHost, is_root, list_dir, start_inventory, wait_for};
 use netns::Net;
 
 const TOKEN: &str = "fleet-token-0123456789";
@@ -31,27 +31,14 @@ impl Fleet {
         assert!(is_root(), "these tests need root (network namespaces); CI runs them as root");
         let net = Net::new(3);
         let work = tempfile::tempdir().unwrap();
-        let zones = ["az-1", "az-2", "az-1"];
-        let mut inventory = String::from("hosts:\n");
-        let mut daemons = Vec::new();
-        for (i, zone) in zones.iter().enumerate() {
-            let spec = DaemonSpec {
-                listen: format!("{}:7878", Net::addr(i)),
-                token: Some(TOKEN.into()),
-                name: format!("host-{i}"),
-                netns: Some(net.hosts[i].clone()),
-                ..DaemonSpec::default()
-            };
-            let d = Daemon::start(spec);
-            inventory.push_str(&format!(
-                "  - name: host-{i}\n    url: {}\n    labels: {{zone: {zone}, fleet: test}}\n    token: {{env: FLEET_TOKEN}}\n",
-                d.url
-            ));
-            daemons.push(d);
-        }
-        let path = work.path().join("inventory.yaml");
-        std::fs::write(&path, inventory).unwrap();
-        Fleet { daemons, net, inventory: path, work }
+        let hosts = ["az-1", "az-2", "az-1"].into_iter().enumerate().map(|(i, zone)| InventoryHost {
+            name: format!("host-{i}"),
+            netns: net.hosts[i].clone(),
+            addr: Net::addr(i),
+            labels: format!("{{zone: {zone}, fleet: test}}"),
+        });
+        let (daemons, inventory) = start_inventory(hosts.collect(), TOKEN, "FLEET_TOKEN", work.path());
+        Fleet { daemons, net, inventory, work }
     }
 
     /// `faultdrill run --inventory` from the hub namespace.
@@ -67,6 +54,11 @@ impl Fleet {
         c
     }
 
+    /// Writes the experiment `name` into the work dir.
+    fn experiment(&self, name: &str, yaml: &str) -> PathBuf {
+        experiment(self.work.path(), name, yaml)
+    }
+
     fn injections(&self, i: usize) -> Vec<InjectionRecord> {
         self.daemons[i].journal().recent(100).unwrap()
     }
@@ -78,12 +70,19 @@ fn experiment(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// `faultdrill run FILE --daemon URL` with the daemon's token and a state dir of `state`.
+fn run_on(d: &Daemon, state: &Path, file: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--state-dir").arg(state).arg("run").arg(file).args(["--daemon", &d.url]);
+    c.env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap());
+    c
+}
+
 #[test]
 fn label_selection_hits_exactly_the_az1_hosts_and_each_journal_shows_inject_and_rollback() {
     let fleet = Fleet::new();
     let fill = tempfile::tempdir().unwrap();
-    let file = experiment(
-        fleet.work.path(),
+    let file = fleet.experiment(
         "az1.yaml",
         &format!(
             r#"version: 1
@@ -128,8 +127,7 @@ fn lost_controller_every_daemon_rolls_back_within_lease_ttl_plus_1s() {
     let fill = tempfile::tempdir().unwrap();
     let before = list_dir(fill.path());
     let lease_ms = 2000;
-    let file = experiment(
-        fleet.work.path(),
+    let file = fleet.experiment(
         "lost.yaml",
         &format!(
             r#"version: 1
@@ -218,16 +216,7 @@ fn run_on_a_daemon_exits_like_an_embedded_run() {
             .arg(&file)
             .output()
             .unwrap();
-        let remote = Command::new(BIN)
-            .arg("--state-dir")
-            .arg(work.path().join("controller"))
-            .arg("run")
-            .arg(&file)
-            .args(["--daemon", &d.url])
-            .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+        let remote = run_on(&d, &work.path().join("controller"), &file).env("NO_COLOR", "1").output().unwrap();
         let remote_err = String::from_utf8_lossy(&remote.stderr);
         assert_eq!(
             embedded.status.code(),
@@ -256,15 +245,7 @@ fn invalid_experiment_on_a_daemon_exits_64_with_positions() {
     let d = Daemon::start(DaemonSpec::default());
     let work = tempfile::tempdir().unwrap();
     let file = experiment(work.path(), "bad.yaml", "version: 1\nname: bad\nactoin_groups: []\n");
-    let out = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(work.path())
-        .arg("run")
-        .arg(&file)
-        .args(["--daemon", &d.url])
-        .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
-        .output()
-        .unwrap();
+    let out = run_on(&d, work.path(), &file).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:3:1", file.display())), "{err}");
@@ -274,8 +255,7 @@ fn invalid_experiment_on_a_daemon_exits_64_with_positions() {
 fn guardrails_read_host_metrics_through_the_target_daemons() {
     let fleet = Fleet::new();
     let fill = tempfile::tempdir().unwrap();
-    let file = experiment(
-        fleet.work.path(),
+    let file = fleet.experiment(
         "remote-guardrail.yaml",
         &format!(
             r#"version: 1

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use daemon::{BIN, Daemon, DaemonSpec};
+use daemon::{BIN, Daemon, InventoryHost, start_inventory};
 use daemon_netns::Net;
 use drills_common::{Group, http_ok, nft_ruleset, python3, report, stderr, tcp_connects};
 use faultdrill::journal::InjectionState;
@@ -75,26 +75,16 @@ impl Zones {
             spawn_in(&az2, &http_server(&py, &Net::addr(1), 8000, &work.path().join("az-2-primary"))),
             spawn_in(&az2b, &http_server(&py, &Net::addr(2), 8000, &work.path().join("az-2b-primary"))),
         ];
-        let mut inventory = String::from("hosts:\n");
-        let mut daemons = Vec::new();
-        for (i, (ns, zone)) in [(&az1, "az-1"), (&az2, "az-2"), (&az2b, "az-2")].into_iter().enumerate() {
-            let spec = DaemonSpec {
-                listen: format!("{}:7878", Net::addr(i)),
-                token: Some(TOKEN.into()),
+        let hosts = [(&az1, "az-1"), (&az2, "az-2"), (&az2b, "az-2")].into_iter().enumerate().map(|(i, (ns, zone))| {
+            InventoryHost {
                 name: format!("{zone}-host-{i}"),
-                netns: Some(ns.clone()),
-                ..DaemonSpec::default()
-            };
-            let d = Daemon::start(spec);
-            inventory.push_str(&format!(
-                "  - name: {zone}-host-{i}\n    url: {}\n    labels: {{zone: {zone}}}\n    token: {{env: DRILL_TOKEN}}\n",
-                d.url
-            ));
-            daemons.push(d);
-        }
-        let inventory_file = work.path().join("inventory.yaml");
-        std::fs::write(&inventory_file, inventory).unwrap();
-        Zones { daemons, _services: services, az1, az2, az2b, primary, inventory: inventory_file, work, net }
+                netns: ns.clone(),
+                addr: Net::addr(i),
+                labels: format!("{{zone: {zone}}}"),
+            }
+        });
+        let (daemons, inventory) = start_inventory(hosts.collect(), TOKEN, "DRILL_TOKEN", work.path());
+        Zones { daemons, _services: services, az1, az2, az2b, primary, inventory, work, net }
     }
 
     /// `faultdrill run --inventory … --template cross-az-dr --json` from the hub namespace.

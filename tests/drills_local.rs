@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use drills_common::{Group, pids_by_comm, report, stderr, template_run, unique_service};
-use run_common::{Tmpfs, entries, have_root, wait_until};
+use run_common::{Tmpfs, entries, root_or_skip, wait_until};
 
 #[test]
 fn process_crash_recovery_passes_when_a_supervisor_restarts_the_service() {
@@ -68,7 +68,7 @@ fn process_crash_recovery_deviates_when_nothing_restarts_the_service() {
 
 #[test]
 fn disk_full_guardrail_trips_and_leaves_usage_at_its_baseline() {
-    if !have_root("disk_full_guardrail_trips_and_leaves_usage_at_its_baseline") {
+    if !root_or_skip("disk_full_guardrail_trips_and_leaves_usage_at_its_baseline") {
         return;
     }
     let fs = Tmpfs::mount("64m");

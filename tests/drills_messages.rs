@@ -2,39 +2,24 @@
 //! (`process-crash-recovery`): a wrong type, a missing required parameter and an
 //! undeclared one, through `faultdrill template render` and `faultdrill validate`.
 
-use std::process::Output;
+#[path = "common/cli.rs"]
+mod cli;
 
-use assert_cmd::Command;
+use cli::{faultdrill, refusal};
 
-fn faultdrill(args: &[&str]) -> Output {
-    Command::cargo_bin("faultdrill")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
+/// The stderr of a command that must be refused (exit 64, nothing on stdout).
+fn invalid(args: &[&str]) -> String {
+    refusal(&format!("{args:?}"), &faultdrill(args))
 }
 
-/// The stderr of a command that must fail with exit 64 and print nothing on stdout.
-fn invalid(args: &[&str]) -> String {
-    let out = faultdrill(args);
-    assert_eq!(out.status.code(), Some(64), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.stdout.is_empty(), "{args:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// `template render process-crash-recovery` with the required `process` and one more `--set`.
+fn render_with(set: &str) -> String {
+    invalid(&["template", "render", "process-crash-recovery", "--set", "process=my-service", "--set", set])
 }
 
 #[test]
 fn drill_wrong_parameter_type() {
-    insta::assert_snapshot!(invalid(&[
-        "template",
-        "render",
-        "process-crash-recovery",
-        "--set",
-        "process=my-service",
-        "--set",
-        "recovery=soon",
-    ]));
+    insta::assert_snapshot!(render_with("recovery=soon"));
 }
 
 #[test]
@@ -44,28 +29,12 @@ fn drill_missing_required_parameter() {
 
 #[test]
 fn drill_undeclared_parameter() {
-    insta::assert_snapshot!(invalid(&[
-        "template",
-        "render",
-        "process-crash-recovery",
-        "--set",
-        "process=my-service",
-        "--set",
-        "recovry=3s",
-    ]));
+    insta::assert_snapshot!(render_with("recovry=3s"));
 }
 
 #[test]
 fn drill_enum_value_not_in_the_list() {
-    insta::assert_snapshot!(invalid(&[
-        "template",
-        "render",
-        "process-crash-recovery",
-        "--set",
-        "process=my-service",
-        "--set",
-        "signal=SIGSTOP",
-    ]));
+    insta::assert_snapshot!(render_with("signal=SIGSTOP"));
 }
 
 #[test]

@@ -90,6 +90,13 @@ fn fixture() -> Fixture {
     Fixture { state, data, journal }
 }
 
+impl Fixture {
+    /// A 1 MiB disk-fill in the data dir, held `hold_ms`.
+    fn fill(&self, label: &str, hold_ms: u64) -> ActionPlan {
+        action(label, "disk-fill", serde_json::json!({"path": self.data.path(), "size": "1MiB"}), Some(hold_ms))
+    }
+}
+
 fn start(fx: &Fixture, plan: ExperimentPlan) -> (Run, RunControl) {
     let local = LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
     let env = TargetEnv { local, inventory: None };
@@ -152,8 +159,7 @@ async fn until_started(mut rx: tokio::sync::broadcast::Receiver<faultdrill::repo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_fault_is_rolled_back_when_its_duration_ends() {
     let fx = fixture();
-    let fill =
-        action("fill/disk-fill#1", "disk-fill", serde_json::json!({"path": fx.data.path(), "size": "1MiB"}), Some(300));
+    let fill = fx.fill("fill/disk-fill#1", 300);
     let (run, _control) = start(&fx, plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill])], vec![], 100));
     let report = run.execute().await;
     assert_eq!(report.outcome, Some(Outcome::Passed), "{:?}", report.reason);
@@ -173,12 +179,7 @@ async fn an_external_trip_rolls_back_everything_in_reverse_order() {
     let fx = fixture();
     let child = Sleeper::spawn();
     let actions = vec![
-        action(
-            "both/disk-fill#1",
-            "disk-fill",
-            serde_json::json!({"path": fx.data.path(), "size": "1MiB"}),
-            Some(20_000),
-        ),
+        fx.fill("both/disk-fill#1", 20_000),
         action("both/process-pause#2", "process-pause", serde_json::json!({"pid": child.0.id()}), Some(20_000)),
     ];
     let rule = disk_rule("never", fx.data.path(), Comparison::Gt(100.5), 2);
@@ -207,12 +208,7 @@ async fn an_external_trip_rolls_back_everything_in_reverse_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guardrail_samples_trip_after_for_consecutive_breaches() {
     let fx = fixture();
-    let fill = action(
-        "fill/disk-fill#1",
-        "disk-fill",
-        serde_json::json!({"path": fx.data.path(), "size": "1MiB"}),
-        Some(20_000),
-    );
+    let fill = fx.fill("fill/disk-fill#1", 20_000);
     let rule = disk_rule("any-use", fx.data.path(), Comparison::Ge(0.0), 3);
     let (run, _control) =
         start(&fx, plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill])], vec![rule], 50));
@@ -234,12 +230,7 @@ async fn guardrail_samples_trip_after_for_consecutive_breaches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_request_interrupts_and_rolls_back() {
     let fx = fixture();
-    let fill = action(
-        "fill/disk-fill#1",
-        "disk-fill",
-        serde_json::json!({"path": fx.data.path(), "size": "1MiB"}),
-        Some(20_000),
-    );
+    let fill = fx.fill("fill/disk-fill#1", 20_000);
     let (run, control) = start(&fx, plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill])], vec![], 100));
     let live = control.subscribe();
     let running = tokio::spawn(run.execute());
@@ -255,8 +246,7 @@ async fn a_stop_request_interrupts_and_rolls_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_preflight_injects_nothing() {
     let fx = fixture();
-    let fill =
-        action("g/disk-fill#1", "disk-fill", serde_json::json!({"path": fx.data.path(), "size": "1MiB"}), Some(1000));
+    let fill = fx.fill("g/disk-fill#1", 1000);
     let pause = action("g/process-pause#2", "process-pause", serde_json::json!({"pid": 999_999_999}), Some(1000));
     let (run, _control) =
         start(&fx, plan(vec![group("g", GroupMode::Sequential, vec![], vec![fill, pause])], vec![], 100));
@@ -271,8 +261,7 @@ async fn a_failed_preflight_injects_nothing() {
 async fn groups_wait_for_their_after_groups() {
     let fx = fixture();
     let child = Sleeper::spawn();
-    let first =
-        action("a/disk-fill#1", "disk-fill", serde_json::json!({"path": fx.data.path(), "size": "1MiB"}), Some(200));
+    let first = fx.fill("a/disk-fill#1", 200);
     let second = action("b/process-pause#1", "process-pause", serde_json::json!({"pid": child.0.id()}), Some(200));
     let groups = vec![
         group("a", GroupMode::Sequential, vec![], vec![first]),
@@ -295,12 +284,7 @@ async fn groups_wait_for_their_after_groups() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_steady_state_failing_before_injects_nothing() {
     let fx = fixture();
-    let fill = action(
-        "fill/disk-fill#1",
-        "disk-fill",
-        serde_json::json!({"path": fx.data.path(), "size": "1MiB"}),
-        Some(1000),
-    );
+    let fill = fx.fill("fill/disk-fill#1", 1000);
     let mut plan = plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill])], vec![], 100);
     plan.steady_state = Some(SteadyStatePlan {
         interval: Duration::from_millis(100),
@@ -323,8 +307,7 @@ async fn a_steady_state_failing_before_injects_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_never_leaves_faults_in_place_with_a_warning_but_not_on_abort() {
     let fx = fixture();
-    let fill =
-        action("fill/disk-fill#1", "disk-fill", serde_json::json!({"path": fx.data.path(), "size": "1MiB"}), Some(200));
+    let fill = fx.fill("fill/disk-fill#1", 200);
     let mut never = plan(vec![group("fill", GroupMode::Sequential, vec![], vec![fill.clone()])], vec![], 100);
     never.rollback = RollbackPolicy::Never;
     let (run, _control) = start(&fx, never.clone());

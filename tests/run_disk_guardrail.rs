@@ -3,11 +3,11 @@
 
 mod run_common;
 
-use run_common::{Tmpfs, entries, example, faultdrill, have_root};
+use run_common::{Tmpfs, entries, example, faultdrill, root_or_skip};
 
 #[test]
 fn disk_guardrail_trips_exits_2_and_restores_the_filesystem() {
-    if !have_root("disk_guardrail_trips_exits_2_and_restores_the_filesystem") {
+    if !root_or_skip("disk_guardrail_trips_exits_2_and_restores_the_filesystem") {
         return;
     }
     let fs = Tmpfs::mount("64m");

@@ -8,23 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultdrill::journal::{InjectionState, Journal};
-use run_common::{
-    entries, experiment, faultdrill, log, pids_with_cmdline, proc_state, run_state, sleeper, spawn_logged, wait_exit,
-    wait_until,
-};
+use run_common::{Scene, entries, faultdrill, log, pids_with_cmdline, proc_state, wait_exit, wait_until};
 
 #[test]
 fn kill_9_mid_run_then_recover_all_restores_everything() {
-    let work = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let child = sleeper();
-    let before = (entries(data.path()), run_state(child.pid()));
-    let file = experiment(
-        work.path(),
-        "three.yaml",
-        &format!(
-            "version: 1
+    let scene = Scene::new();
+    let before = scene.observe();
+    let (data, pid) = (scene.data.path().display(), scene.sleeper.pid());
+    let yaml = format!(
+        "version: 1
 name: killed-mid-run
 action_groups:
   - name: three
@@ -40,16 +32,11 @@ action_groups:
       - fault: process-pause
         params: {{pid: {pid}}}
         duration: 60s
-",
-            data = data.path().display(),
-            pid = child.pid()
-        ),
+"
     );
-    let mut cmd = faultdrill(state.path());
-    cmd.arg("run").arg(&file);
-    let mut run = spawn_logged(cmd, work.path());
+    let mut run = scene.spawn_run("three.yaml", &yaml, &[]);
 
-    let journal = Arc::new(Journal::open(state.path()).unwrap());
+    let journal = Arc::new(Journal::open(scene.state.path()).unwrap());
     let burner_id = || {
         journal
             .live()
@@ -59,19 +46,19 @@ action_groups:
             .map(|r| r.id)
     };
     let all_in_place = wait_until(Duration::from_secs(20), || {
-        entries(data.path()).len() == 1
-            && proc_state(child.pid()) == Some('T')
+        entries(scene.data.path()).len() == 1
+            && proc_state(scene.sleeper.pid()) == Some('T')
             && burner_id().is_some_and(|id| !pids_with_cmdline(id.as_str()).is_empty())
     });
-    assert!(all_in_place, "all three faults in place; stderr:\n{}", log(work.path(), "stderr.log"));
+    assert!(all_in_place, "all three faults in place; stderr:\n{}", log(scene.work.path(), "stderr.log"));
     let burner = burner_id().unwrap();
 
     run.0.kill().unwrap(); // SIGKILL: no rollback can run
     assert_eq!(wait_exit(&mut run, Duration::from_secs(10)), None, "killed by a signal");
     assert_eq!(journal.live().unwrap().len(), 3, "the journal still holds all three");
-    assert_eq!(proc_state(child.pid()), Some('T'), "still paused: nothing rolled back by itself");
+    assert_eq!(proc_state(scene.sleeper.pid()), Some('T'), "still paused: nothing rolled back by itself");
 
-    let recover = faultdrill(state.path()).args(["recover", "--all"]).output().unwrap();
+    let recover = faultdrill(scene.state.path()).args(["recover", "--all"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&recover.stdout);
     assert_eq!(recover.status.code(), Some(0), "recover --all: {stdout}\n{}", String::from_utf8_lossy(&recover.stderr));
 
@@ -80,6 +67,6 @@ action_groups:
         "no burner left: {:?}",
         pids_with_cmdline(burner.as_str())
     );
-    assert_eq!((entries(data.path()), run_state(child.pid())), before, "state before == state after");
+    assert_eq!(scene.observe(), before, "state before == state after");
     assert!(journal.live().unwrap().is_empty(), "nothing live in the journal");
 }

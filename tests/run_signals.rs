@@ -6,21 +6,14 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use run_common::{
-    entries, experiment, faultdrill, log, proc_state, run_state, sleeper, spawn_logged, wait_exit, wait_until,
-};
+use run_common::{Scene, entries, log, proc_state, wait_exit, wait_until};
 
 fn interrupted_mid_run_rolls_back_and_exits_130(signal: Signal) {
-    let work = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let child = sleeper();
-    let before = (entries(data.path()), run_state(child.pid()));
-    let file = experiment(
-        work.path(),
-        "held.yaml",
-        &format!(
-            "version: 1
+    let scene = Scene::new();
+    let before = scene.observe();
+    let (data, pid) = (scene.data.path().display(), scene.sleeper.pid());
+    let yaml = format!(
+        "version: 1
 name: interrupted
 action_groups:
   - name: hold
@@ -33,23 +26,19 @@ action_groups:
       - fault: process-pause
         params: {{pid: {pid}}}
         duration: 60s
-",
-            data = data.path().display(),
-            pid = child.pid()
-        ),
+"
     );
-    let mut cmd = faultdrill(state.path());
-    cmd.arg("run").arg(&file).arg("--json");
-    let mut run = spawn_logged(cmd, work.path());
-    let injected =
-        wait_until(Duration::from_secs(20), || entries(data.path()).len() == 1 && proc_state(child.pid()) == Some('T'));
-    assert!(injected, "both faults in place; stderr:\n{}", log(work.path(), "stderr.log"));
+    let mut run = scene.spawn_run("held.yaml", &yaml, &["--json"]);
+    let injected = wait_until(Duration::from_secs(20), || {
+        entries(scene.data.path()).len() == 1 && proc_state(scene.sleeper.pid()) == Some('T')
+    });
+    assert!(injected, "both faults in place; stderr:\n{}", log(scene.work.path(), "stderr.log"));
     kill(Pid::from_raw(run.pid() as i32), signal).unwrap();
     let code = wait_exit(&mut run, Duration::from_secs(20));
-    let stderr = log(work.path(), "stderr.log");
+    let stderr = log(scene.work.path(), "stderr.log");
     assert_eq!(code, Some(130), "exit 130 after rollback; stderr:\n{stderr}");
-    assert_eq!((entries(data.path()), run_state(child.pid())), before, "state before == state after");
-    let report: serde_json::Value = serde_json::from_str(&log(work.path(), "stdout.log")).unwrap();
+    assert_eq!(scene.observe(), before, "state before == state after");
+    let report: serde_json::Value = serde_json::from_str(&log(scene.work.path(), "stdout.log")).unwrap();
     assert_eq!(report["outcome"], "interrupted");
     let rollbacks = report["rollbacks"].as_array().unwrap();
     assert_eq!(rollbacks.len(), 2);

@@ -2,35 +2,22 @@
 //! pinned messages for a wrong parameter type, a missing required parameter and
 //! an unknown one.
 
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
+use cli::{faultdrill_in, refusal, text, yaml_stems};
 
+/// Runs `faultdrill ARGS` outside the package, so built-in templates come from the binary.
 fn faultdrill(args: &[&str]) -> Output {
-    Command::cargo_bin("faultdrill")
-        .unwrap()
-        .current_dir(std::env::temp_dir())
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    faultdrill_in(&std::env::temp_dir(), args)
 }
 
 /// Every template in `templates/` (the built-in list must match the folder).
 fn template_names() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    yaml_stems(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"))
 }
 
 #[test]
@@ -102,10 +89,7 @@ fn render_substitutes_set_values() {
 fn render_error(args: &[&str]) -> String {
     let mut all = vec!["template", "render"];
     all.extend_from_slice(args);
-    let out = faultdrill(&all);
-    assert_eq!(out.status.code(), Some(64), "{args:?}: {}", text(&out.stdout));
-    assert!(out.stdout.is_empty());
-    text(&out.stderr)
+    refusal(&format!("{args:?}"), &faultdrill(&all))
 }
 
 #[test]
@@ -132,19 +116,18 @@ fn render_unknown_template_and_bad_set_syntax() {
     assert_eq!(bad, "error: --set `percent`: expected NAME=VALUE\n");
 }
 
+/// `run --template cpu-saturation --set percent=20 EXTRA...` with a state dir of its own.
+fn run_cpu_saturation(extra: &[&str]) -> Output {
+    let state = tempfile::tempdir().unwrap();
+    let mut args = vec!["--state-dir", state.path().to_str().unwrap()];
+    args.extend(["run", "--template", "cpu-saturation", "--set", "percent=20"]);
+    args.extend_from_slice(extra);
+    faultdrill(&args)
+}
+
 #[test]
 fn run_template_dry_run_injects_nothing() {
-    let state = tempfile::tempdir().unwrap();
-    let out = faultdrill(&[
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "run",
-        "--template",
-        "cpu-saturation",
-        "--set",
-        "percent=20",
-        "--dry-run",
-    ]);
+    let out = run_cpu_saturation(&["--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("experiment cpu-saturation (dry run"), "{stdout}");
@@ -153,19 +136,7 @@ fn run_template_dry_run_injects_nothing() {
 
 #[test]
 fn cpu_saturation_runs_end_to_end_on_the_local_host() {
-    let state = tempfile::tempdir().unwrap();
-    let out = faultdrill(&[
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "run",
-        "--template",
-        "cpu-saturation",
-        "--set",
-        "percent=20",
-        "--set",
-        "duration=2s",
-        "--json",
-    ]);
+    let out = run_cpu_saturation(&["--set", "duration=2s", "--json"]);
     assert_eq!(out.status.code(), Some(0), "passed; stderr:\n{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["plan"]["name"], "cpu-saturation", "{report:#}");

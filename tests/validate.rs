@@ -1,23 +1,11 @@
 //! `faultdrill validate` and `faultdrill schema` through the real binary.
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::path::Path;
-use std::process::Output;
 
-use assert_cmd::Command;
-
-fn faultdrill(args: &[&str]) -> Output {
-    Command::cargo_bin("faultdrill")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use cli::{faultdrill, text};
 
 #[test]
 fn validate_reports_every_problem_of_every_file_at_once() {

@@ -1,24 +1,17 @@
 //! Malformed experiments under `tests/bad_input/`: `faultdrill validate` must
 //! exit 64 and say exactly what is pinned in the snapshot (the real binary's stderr).
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::path::Path;
 
-use assert_cmd::Command;
+use cli::{faultdrill, refusal, yaml_stems};
 
 /// Runs `faultdrill validate tests/bad_input/NAME.yaml` from the package root.
 fn validate_stderr(name: &str) -> String {
-    let root = env!("CARGO_MANIFEST_DIR");
     let file = format!("tests/bad_input/{name}.yaml");
-    let out = Command::cargo_bin("faultdrill")
-        .unwrap()
-        .current_dir(root)
-        .env("NO_COLOR", "1")
-        .args(["validate", &file])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(64), "{file}: exit code; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout.is_empty(), "{file}: nothing on stdout");
-    String::from_utf8(out.stderr).unwrap()
+    refusal(&file, &faultdrill(&["validate", &file]))
 }
 
 macro_rules! bad_input {
@@ -62,14 +55,7 @@ bad_input!(
 
 #[test]
 fn every_bad_input_file_has_a_test() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_input");
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = yaml_stems(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_input"));
     assert_eq!(files, ALL, "list each tests/bad_input/*.yaml in bad_input!()");
     assert!(files.len() >= 15);
 }

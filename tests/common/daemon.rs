@@ -152,6 +152,39 @@ impl Daemon {
     }
 }
 
+/// One host of a test inventory: a daemon inside network namespace `netns`, listening on `addr:7878`.
+pub struct InventoryHost {
+    pub name: String,
+    pub netns: String,
+    pub addr: String,
+    /// The inventory's `labels` value, as YAML flow: `{zone: az-1}`.
+    pub labels: String,
+}
+
+/// Starts a daemon (token `token`) per host and writes `dir/inventory.yaml` naming them,
+/// the controller reading the token from `$token_env`. Returns the daemons and the file.
+pub fn start_inventory(hosts: Vec<InventoryHost>, token: &str, token_env: &str, dir: &Path) -> (Vec<Daemon>, PathBuf) {
+    let mut inventory = String::from("hosts:\n");
+    let mut daemons = Vec::new();
+    for host in hosts {
+        let d = Daemon::start(DaemonSpec {
+            listen: format!("{}:7878", host.addr),
+            token: Some(token.into()),
+            name: host.name.clone(),
+            netns: Some(host.netns),
+            ..DaemonSpec::default()
+        });
+        inventory.push_str(&format!(
+            "  - name: {}\n    url: {}\n    labels: {}\n    token: {{env: {token_env}}}\n",
+            host.name, d.url, host.labels
+        ));
+        daemons.push(d);
+    }
+    let path = dir.join("inventory.yaml");
+    std::fs::write(&path, inventory).unwrap();
+    (daemons, path)
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.terminate();

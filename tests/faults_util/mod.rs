@@ -11,21 +11,17 @@ use std::time::{Duration, Instant};
 use faultdrill::platform::linux::ProcRef;
 use faultdrill::platform::linux::procs;
 
+#[path = "../common/root.rs"]
+mod root;
+
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub use root::root_or_skip;
+
 /// A short random lowercase suffix.
 pub fn unique(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::rng();
     (0..len).map(|_| (b'a' + rng.random_range(0..26u8)) as char).collect()
-}
-
-/// Whether we run as root. Outside CI, root-only tests skip with a note; in CI they must run.
-pub fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "{test} needs root, and CI runs as root");
-    eprintln!("skipping {test}: needs root");
-    false
 }
 
 /// The faultdrill binary with its own state dir.

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../common/root.rs"]
+mod root;
+
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub use root::root_or_skip;
+
 /// The `faultdrill` binary with a private state dir and no colour.
 pub fn faultdrill(state: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultdrill"));
@@ -18,17 +24,6 @@ pub fn faultdrill(state: &Path) -> Command {
 /// The repository's `experiments/` file `name`.
 pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments").join(name)
-}
-
-/// Whether this test may do root things. Outside CI a non-root run skips (saying so);
-/// in CI (`CI` set) a non-root run is a failure, never a silent skip.
-pub fn have_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "{test} needs root, and CI must run it");
-    eprintln!("skipping {test}: needs root");
-    false
 }
 
 /// A 64 MiB tmpfs mounted for one test, unmounted on drop.
@@ -164,4 +159,34 @@ pub fn log(dir: &Path, name: &str) -> String {
 /// a process just resumed may be caught runnable), for before/after comparisons.
 pub fn run_state(pid: u32) -> Option<&'static str> {
     proc_state(pid).map(|s| if matches!(s, 'T' | 't') { "stopped" } else { "running" })
+}
+
+/// The world of a run test, cleaned up on drop: a work dir (experiment file, logs), a
+/// data dir for disk-fill, a private state dir, and a sleeper for process-pause.
+pub struct Scene {
+    pub work: tempfile::TempDir,
+    pub data: tempfile::TempDir,
+    pub state: tempfile::TempDir,
+    pub sleeper: Owned,
+}
+
+impl Scene {
+    pub fn new() -> Scene {
+        let dir = || tempfile::tempdir().unwrap();
+        Scene { work: dir(), data: dir(), state: dir(), sleeper: sleeper() }
+    }
+
+    /// What "state before == state after" compares: the data dir's files and whether
+    /// the sleeper runs.
+    pub fn observe(&self) -> (Vec<String>, Option<&'static str>) {
+        (entries(self.data.path()), run_state(self.sleeper.pid()))
+    }
+
+    /// Writes the experiment `name` into the work dir and starts `faultdrill run` on it
+    /// (with `args`) in the background, logging to `stdout.log` and `stderr.log` there.
+    pub fn spawn_run(&self, name: &str, yaml: &str, args: &[&str]) -> Owned {
+        let mut cmd = faultdrill(self.state.path());
+        cmd.arg("run").arg(experiment(self.work.path(), name, yaml)).args(args);
+        spawn_logged(cmd, self.work.path())
+    }
 }
