@@ -35,7 +35,7 @@ fn preparing_a_pause_signals_nobody_and_records_exactly_the_victim() {
     let expected = Undo::All {
         steps: vec![
             Undo::Resume { processes: vec![victim.proc_ref()] },
-            Undo::StopHelpers { injection: cx.injection.clone() },
+            Undo::stop_helpers(&cx.injection),
         ],
     };
     assert_eq!(prepared.undo, expected);
@@ -55,7 +55,7 @@ fn preparing_a_fill_creates_no_file() {
     assert!(!file.exists());
     assert_eq!(
         prepared.undo,
-        Undo::All { steps: vec![Undo::DeleteFile { path: file }, Undo::StopHelpers { injection: cx.injection }] }
+        Undo::All { steps: vec![Undo::DeleteFile { path: file }, Undo::stop_helpers(&cx.injection)] }
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -65,7 +65,7 @@ fn preparing_a_burn_starts_no_burner() {
     let cx = context();
     let fault = find_fault("cpu-burn").unwrap();
     let prepared = fault.prepare(&params("cpu-burn", &[("percent", "40"), ("cores", "1")]), &cx).unwrap();
-    assert_eq!(prepared.undo, Undo::StopHelpers { injection: cx.injection.clone() });
+    assert_eq!(prepared.undo, Undo::stop_helpers(&cx.injection));
     assert!(prepared.preview[0].contains("1 thread(s) at 40 % of a core each"), "{:?}", prepared.preview);
     assert!(faults_util::helpers_of(cx.injection.as_str()).is_empty());
 }

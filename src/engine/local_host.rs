@@ -106,22 +106,18 @@ impl LocalHost {
         let applied = tokio::task::spawn_blocking(apply).await.unwrap_or_else(|join| {
             Err(FaultError::Apply { context: format!("the apply task panicked: {join}"), source: None })
         });
-        if let Err(source) = applied {
-            // A partial change may be in place: undo it now, and keep the record honest.
-            let undo = prepared.undo.clone();
-            let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
-            let note = format!("inject failed: {source}");
-            match cleanup {
-                Ok(Ok(_)) => self.journal.set_state(&id, InjectionState::RolledBack, Some(&note))?,
-                _ => {
-                    error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
-                    self.journal.set_state(&id, InjectionState::Failed, Some(&note))?
-                }
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(source) => {
+                self.clean_up_failed_apply(&id, prepared.undo, &source).await?;
+                return Err(inject_error(source));
             }
-            return Err(inject_error(source));
-        }
+        };
         if info.is_held {
-            self.journal.set_state(&id, InjectionState::Active, None)?;
+            // The helpers it started are now known: a rollback stops exactly them.
+            let refined = prepared.undo.clone().with_helpers(&applied.helpers);
+            let refined = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
+            self.journal.activate(&id, refined.as_ref())?;
             view.state = InjectionState::Active;
         } else {
             self.journal.set_state(&id, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))?;
@@ -129,6 +125,24 @@ impl LocalHost {
         }
         info!(host = %self.name, injection = %id, fault = %req.fault, "Injected.");
         Ok(view)
+    }
+
+    /// A failed apply may have left a partial change: undoes it now and keeps the record honest.
+    async fn clean_up_failed_apply(
+        &self,
+        id: &InjectionId,
+        undo: Undo,
+        source: &FaultError,
+    ) -> Result<(), crate::journal::JournalError> {
+        let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
+        let note = format!("inject failed: {source}");
+        match cleanup {
+            Ok(Ok(_)) => self.journal.set_state(id, InjectionState::RolledBack, Some(&note)),
+            _ => {
+                error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
+                self.journal.set_state(id, InjectionState::Failed, Some(&note))
+            }
+        }
     }
 
     /// Carries out the journaled undo. Idempotent: an injection already rolled back is success.

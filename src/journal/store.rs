@@ -196,12 +196,13 @@ impl Journal {
         })
     }
 
-    /// Replaces the undo record (when applying learned more, e.g. helper PIDs).
-    pub fn update_undo(&self, id: &InjectionId, undo: &serde_json::Value) -> Result<(), JournalError> {
+    /// Marks an applied injection `active`, replacing its undo record when applying
+    /// learned more (e.g. the helper processes it started), in one write.
+    pub fn activate(&self, id: &InjectionId, refined_undo: Option<&serde_json::Value>) -> Result<(), JournalError> {
         self.with(|c| {
             c.execute(
-                "UPDATE injections SET undo = ?2, updated_ms = ?3 WHERE id = ?1",
-                params![id.as_str(), undo.to_string(), now_ms()],
+                "UPDATE injections SET state = 'active', undo = COALESCE(?2, undo), updated_ms = ?3 WHERE id = ?1",
+                params![id.as_str(), refined_undo.map(|u| u.to_string()), now_ms()],
             )
             .map(|_| ())
         })
