@@ -33,10 +33,7 @@ fn preparing_a_pause_signals_nobody_and_records_exactly_the_victim() {
     let prepared = fault.prepare(&params("process-pause", &[("name", &victim.name)]), &cx).unwrap();
     assert!(matches!(victim.state(), Some('S' | 'R')), "prepare touched the process");
     let expected = Undo::All {
-        steps: vec![
-            Undo::Resume { processes: vec![victim.proc_ref()] },
-            Undo::stop_helpers(&cx.injection),
-        ],
+        steps: vec![Undo::Resume { processes: vec![victim.proc_ref()] }, Undo::stop_helpers(&cx.injection)],
     };
     assert_eq!(prepared.undo, expected);
     assert!(prepared.preview[0].starts_with(&format!("send SIGSTOP to pid {} ({})", victim.pid(), victim.name)));
