@@ -50,7 +50,7 @@ async fn main() {
         let inject_time = start.elapsed();
         let ids: Vec<_> = injected.into_iter().map(|r| r.unwrap_or_else(|e| panic!("{e}")).id).collect();
         let mid = Instant::now();
-        let results = futures_join(clients.iter().zip(&ids).map(|(c, id)| c.rollback(id))).await;
+        let results = futures_join(clients.iter().zip(&ids).map(|(c, id)| c.rollback(id, "bench round over"))).await;
         let rollback_time = mid.elapsed();
         let total = start.elapsed();
         for r in results {

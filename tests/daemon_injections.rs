@@ -49,13 +49,13 @@ async fn inject_then_delete_rolls_back_and_delete_is_idempotent() {
     let listed = client.injections().await.unwrap();
     assert!(listed.iter().any(|i| i.id == injection.id && i.is_live()));
 
-    let first = client.rollback(&injection.id).await.unwrap();
+    let first = client.rollback(&injection.id, "test over").await.unwrap();
     assert_eq!(first.outcome, Some(UndoOutcome::Undone));
     assert_eq!(list_dir(dir.path()), before, "host state back to before");
-    let second = client.rollback(&injection.id).await.unwrap();
+    let second = client.rollback(&injection.id, "test over").await.unwrap();
     assert_eq!(second.outcome, Some(UndoOutcome::AlreadyGone));
     assert_eq!(record(&d, &injection.id).state, InjectionState::RolledBack);
-    let unknown = client.rollback(&InjectionId::from_string("i-nosuchthing")).await.unwrap_err();
+    let unknown = client.rollback(&InjectionId::from_string("i-nosuchthing"), "test over").await.unwrap_err();
     assert_eq!(unknown.kind(), Some(ErrorKind::NotFound));
 }
 
@@ -72,7 +72,7 @@ async fn second_fault_of_a_kind_gets_409_naming_the_active_injection() {
     assert!(body.error.contains(first.id.as_str()), "{}", body.error);
     assert!(err.to_string().contains("(HTTP 409)"), "{err}");
     assert_eq!(list_dir(dir.path()).len(), 1, "the second fill changed nothing");
-    client.rollback(&first.id).await.unwrap();
+    client.rollback(&first.id, "test over").await.unwrap();
 }
 
 #[tokio::test]
@@ -159,23 +159,81 @@ async fn sigterm_rolls_back_live_injections_then_exits() {
     assert!(list_dir(dir.path()).is_empty());
 }
 
+/// `faultdrill inject ... --daemon URL`, started in the background; it prints the id first.
+struct CliInject {
+    child: std::process::Child,
+    id: InjectionId,
+}
+
+impl CliInject {
+    fn start(d: &Daemon, dir: &Path, extra: &[&str]) -> CliInject {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(harness::BIN)
+            .args(["inject", "disk-fill", "--param"])
+            .arg(format!("path={}", dir.display()))
+            .args(["--param", "size=1MiB", "--daemon", &d.url])
+            .args(extra)
+            .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        CliInject { child, id: InjectionId::from_string(line.trim()) }
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+}
+
+impl Drop for CliInject {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test]
-async fn inject_through_the_cli_prints_the_id_and_the_daemon_holds_it() {
+async fn inject_through_the_cli_holds_renews_its_lease_and_rolls_back_on_ctrl_c() {
     let d = Daemon::start(DaemonSpec::default());
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(harness::BIN)
-        .args(["inject", "disk-fill", "--param"])
-        .arg(format!("path={}", dir.path().display()))
-        .args(["--param", "size=1MiB", "--duration", "1s", "--daemon", &d.url])
-        .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let id = InjectionId::from_string(String::from_utf8(out.stdout).unwrap().trim());
-    assert_eq!(record(&d, &id).state, InjectionState::Active);
-    assert_eq!(list_dir(dir.path()).len(), 1);
-    wait_rolled_back(&d, &id, Duration::from_secs(5));
-    assert!(list_dir(dir.path()).is_empty());
+    let before = list_dir(dir.path());
+    let mut cli = CliInject::start(&d, dir.path(), &["--duration", "60s", "--lease", "1s"]);
+    let held = record(&d, &cli.id);
+    assert_eq!((held.state, held.lease_ms), (InjectionState::Active, Some(1000)));
+    assert_eq!(list_dir(dir.path()).len(), before.len() + 1, "the fill file exists");
+    // Three leases later it is still there: the CLI renews it.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(record(&d, &cli.id).state, InjectionState::Active, "the lease was renewed");
+    cli.signal(nix::sys::signal::Signal::SIGINT);
+    let status = cli.child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let done = record(&d, &cli.id);
+    assert_eq!(done.state, InjectionState::RolledBack, "rolled back before the CLI exited");
+    assert!(done.note.unwrap_or_default().contains("interrupted by SIGINT"));
+    assert_eq!(list_dir(dir.path()), before);
+}
+
+#[tokio::test]
+async fn a_killed_cli_inject_is_rolled_back_by_the_daemon_within_its_lease() {
+    let d = Daemon::start(DaemonSpec::default());
+    let dir = tempfile::tempdir().unwrap();
+    let before = list_dir(dir.path());
+    let cli = CliInject::start(&d, dir.path(), &["--duration", "60s", "--lease", "1s"]);
+    assert_eq!(list_dir(dir.path()).len(), before.len() + 1, "the fill file exists");
+    cli.signal(nix::sys::signal::Signal::SIGKILL);
+    let killed = Instant::now();
+    let done = wait_rolled_back(&d, &cli.id, Duration::from_secs(10));
+    assert!(killed.elapsed() < Duration::from_secs(2), "rolled back {:?} after the kill", killed.elapsed());
+    assert!(done.note.unwrap_or_default().contains("lease expired"));
+    assert_eq!(list_dir(dir.path()), before);
+}
+
+#[tokio::test]
+async fn inject_through_the_cli_rejects_bad_input_with_64() {
+    let d = Daemon::start(DaemonSpec::default());
     // Bad input through the CLI is exit 64.
     let bad = std::process::Command::new(harness::BIN)
         .args(["inject", "disk-fill", "--param", "size=lots", "--duration", "1s", "--daemon", &d.url])
@@ -183,4 +241,18 @@ async fn inject_through_the_cli_prints_the_id_and_the_daemon_holds_it() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(64), "{}", String::from_utf8_lossy(&bad.stderr));
+    let tiny_lease = std::process::Command::new(harness::BIN)
+        .args(["inject", "disk-fill", "--param", "size=1MiB", "--duration", "1s", "--lease", "1ms", "--daemon", &d.url])
+        .env("FAULTDRILL_TOKEN", d.spec.token.as_deref().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(tiny_lease.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&tiny_lease.stderr).contains("--lease `1ms`"));
+    let local_lease = std::process::Command::new(harness::BIN)
+        .args(["inject", "cpu-burn", "--duration", "1s", "--lease", "5s"])
+        .output()
+        .unwrap();
+    assert_eq!(local_lease.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&local_lease.stderr).contains("--lease needs --daemon"));
+    assert!(d.journal().live().unwrap().is_empty(), "nothing was injected");
 }

@@ -7,7 +7,9 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
-use faultdrill::engine::{LocalHost, Run, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets};
+use faultdrill::engine::{
+    InjectRequest, LocalHost, Run, RunControl, RunOptions, Silent, TargetEnv, new_run, resolve_targets,
+};
 use faultdrill::experiment::{
     ActionPlan, Comparison, Expectation, ExperimentPlan, GroupMode, GroupPlan, GuardrailAction, GuardrailPlan,
     GuardrailsPlan, HostMetric, OnEmpty, Params, Pick, ProbePlan, ProbeSource, RollbackPolicy, SteadyStatePlan,
@@ -255,6 +257,34 @@ async fn a_failed_preflight_injects_nothing() {
     assert!(report.injections.is_empty());
     assert_eq!(files_in(fx.data.path()), 0);
     assert!(events(&report, |e| matches!(e, Event::ActionFailed { .. })).count() == 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_already_active_on_the_host_fails_the_preflight_and_is_left_alone() {
+    let fx = fixture();
+    let other = tempfile::tempdir().unwrap();
+    let local = LocalHost::new(fx.journal.clone()).with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    let earlier = InjectRequest {
+        fault: "disk-fill".into(),
+        params: params("disk-fill", serde_json::json!({"path": other.path(), "size": "1MiB"})),
+        duration: Duration::from_secs(60),
+        lease: None,
+        run: None,
+        dry_run: false,
+    };
+    let earlier = local.inject(earlier).await.expect("the earlier fill is in place");
+    let fill =
+        action("g/disk-fill#1", "disk-fill", serde_json::json!({"path": fx.data.path(), "size": "1MiB"}), Some(1000));
+    let (run, _control) = start(&fx, plan(vec![group("g", GroupMode::Sequential, vec![], vec![fill])], vec![], 100));
+    let report = run.execute().await;
+    assert_eq!(report.outcome, Some(Outcome::Error), "{:?}", report.reason);
+    let reason = report.reason.clone().unwrap_or_default();
+    assert!(reason.contains(earlier.id.as_str()), "the preflight names the active injection: {reason}");
+    assert!(report.injections.is_empty() && report.rollbacks.is_empty());
+    assert_eq!(files_in(fx.data.path()), 0);
+    assert_eq!(files_in(other.path()), 1, "someone else's fault is not the run's to roll back");
+    assert!(local.rollback(&earlier.id, "test over").await.outcome.is_ok());
+    assert_eq!(files_in(other.path()), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

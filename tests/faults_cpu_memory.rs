@@ -4,6 +4,10 @@ mod faults_util;
 
 use std::time::Duration;
 
+use faultdrill::fault::Undo;
+use faultdrill::ids::InjectionId;
+use faultdrill::journal::Journal;
+use faultdrill::platform::linux::ProcRef;
 use faults_util::{Drill, cpu_percent, helpers_of, stderr, wait_until};
 
 #[test]
@@ -28,6 +32,22 @@ fn cpu_burn_rolls_back_on_sigint_and_exits_130() {
     let mut inject = drill.start_inject(&["cpu-burn", "-p", "percent=20", "-p", "cores=1", "--duration", "60s"]);
     assert_eq!(helpers_of(&inject.id).len(), 1);
     inject.signal(nix::sys::signal::Signal::SIGINT);
+    let (code, err) = inject.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(130), "{err}");
+    assert!(helpers_of(&inject.id).is_empty(), "no burner left");
+}
+
+#[test]
+fn the_journal_records_the_burner_it_started_so_rollback_needs_no_search() {
+    let drill = Drill::new();
+    let mut inject = drill.start_inject(&["cpu-burn", "-p", "percent=10", "-p", "cores=1", "--duration", "60s"]);
+    let burner = helpers_of(&inject.id)[0];
+    let journal = Journal::open(drill.state.path()).unwrap();
+    let record = journal.get(&InjectionId::from_string(&inject.id)).unwrap().expect("the injection is journaled");
+    let undo: Undo = serde_json::from_value(record.undo).unwrap();
+    let Undo::StopHelpers { helpers, .. } = undo else { panic!("a burn is undone by stopping its helpers: {undo:?}") };
+    assert_eq!(helpers, vec![ProcRef::of_pid(burner).unwrap()], "exactly the burner, pinned by its start time");
+    inject.signal(nix::sys::signal::Signal::SIGTERM);
     let (code, err) = inject.wait(Duration::from_secs(20));
     assert_eq!(code, Some(130), "{err}");
     assert!(helpers_of(&inject.id).is_empty(), "no burner left");

@@ -33,10 +33,7 @@ fn preparing_a_pause_signals_nobody_and_records_exactly_the_victim() {
     let prepared = fault.prepare(&params("process-pause", &[("name", &victim.name)]), &cx).unwrap();
     assert!(matches!(victim.state(), Some('S' | 'R')), "prepare touched the process");
     let expected = Undo::All {
-        steps: vec![
-            Undo::Resume { processes: vec![victim.proc_ref()] },
-            Undo::StopHelpers { injection: cx.injection.clone() },
-        ],
+        steps: vec![Undo::Resume { processes: vec![victim.proc_ref()] }, Undo::stop_helpers(&cx.injection)],
     };
     assert_eq!(prepared.undo, expected);
     assert!(prepared.preview[0].starts_with(&format!("send SIGSTOP to pid {} ({})", victim.pid(), victim.name)));
@@ -55,7 +52,7 @@ fn preparing_a_fill_creates_no_file() {
     assert!(!file.exists());
     assert_eq!(
         prepared.undo,
-        Undo::All { steps: vec![Undo::DeleteFile { path: file }, Undo::StopHelpers { injection: cx.injection }] }
+        Undo::All { steps: vec![Undo::DeleteFile { path: file }, Undo::stop_helpers(&cx.injection)] }
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -65,7 +62,7 @@ fn preparing_a_burn_starts_no_burner() {
     let cx = context();
     let fault = find_fault("cpu-burn").unwrap();
     let prepared = fault.prepare(&params("cpu-burn", &[("percent", "40"), ("cores", "1")]), &cx).unwrap();
-    assert_eq!(prepared.undo, Undo::StopHelpers { injection: cx.injection.clone() });
+    assert_eq!(prepared.undo, Undo::stop_helpers(&cx.injection));
     assert!(prepared.preview[0].contains("1 thread(s) at 40 % of a core each"), "{:?}", prepared.preview);
     assert!(faults_util::helpers_of(cx.injection.as_str()).is_empty());
 }

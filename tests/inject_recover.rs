@@ -131,7 +131,7 @@ fn undo_carried_out_twice_is_fine() {
         steps: vec![
             Undo::DeleteFile { path: file.clone() },
             Undo::Resume { processes: vec![victim.proc_ref()] },
-            Undo::StopHelpers { injection: InjectionId::generate() },
+            Undo::stop_helpers(&InjectionId::generate()),
             Undo::Nothing,
         ],
     };

@@ -59,7 +59,7 @@ fn partition_of_everything_spares_the_control_channel() {
         rt.block_on(async {
             c.health().await.expect("the control channel still works");
             c.renew_lease(&id).await.expect("the lease can still be renewed");
-            c.rollback(&id).await.expect("the rollback can still be asked for")
+            c.rollback(&id, "test over").await.expect("the rollback can still be asked for")
         })
     });
     assert_eq!(outcome.outcome, Some(UndoOutcome::Undone));

@@ -1,6 +1,7 @@
 //! Must show: `kill -9` of `faultdrill run` in the middle of disk-fill + cpu-burn +
 //! process-pause (one parallel group), then `faultdrill recover --all`: the fill file is
 //! gone, no burner is left and the paused process runs again — state before == after.
+//! The same for memory-stress: its holder outlives the controller until `recover --all`.
 
 mod run_common;
 
@@ -8,7 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultdrill::journal::{InjectionState, Journal};
-use run_common::{Scene, entries, faultdrill, log, pids_with_cmdline, proc_state, wait_exit, wait_until};
+use run_common::{
+    Scene, SweepHelpers, entries, faultdrill, helpers_by_injection, log, mem_available, memory_holder,
+    memory_stress_experiment, pids_with_cmdline, proc_state, rss_bytes, spawn_logged, wait_exit, wait_until,
+};
 
 #[test]
 fn kill_9_mid_run_then_recover_all_restores_everything() {
@@ -69,4 +73,49 @@ action_groups:
     );
     assert_eq!(scene.observe(), before, "state before == state after");
     assert!(journal.live().unwrap().is_empty(), "nothing live in the journal");
+}
+
+/// What the memory-stress test holds: modest, so a noisy shared host is not starved.
+const HELD: u64 = 128 << 20;
+
+#[test]
+fn kill_9_mid_memory_stress_then_recover_all_stops_the_holder() {
+    let work = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let journal = Journal::open(state.path()).unwrap();
+    let _sweep = SweepHelpers(state.path().to_path_buf());
+    let before = helpers_by_injection(&journal);
+    let available_before = mem_available();
+    let file = memory_stress_experiment(work.path(), "128MiB");
+    let mut cmd = faultdrill(state.path());
+    cmd.arg("run").arg(&file);
+    let mut run = spawn_logged(cmd, work.path());
+    let held = wait_until(Duration::from_secs(30), || {
+        memory_holder(&journal).is_some_and(|(_, pids)| pids.len() == 1 && rss_bytes(pids[0]) >= HELD)
+    });
+    assert!(held, "one holder with 128 MiB resident; stderr:\n{}", log(work.path(), "stderr.log"));
+    let (id, holders) = memory_holder(&journal).unwrap();
+
+    run.0.kill().unwrap(); // SIGKILL: no rollback can run
+    assert_eq!(wait_exit(&mut run, Duration::from_secs(10)), None, "killed by a signal");
+    // The fault outlived its controller: the holder still holds the memory.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(memory_holder(&journal).map(|(_, pids)| pids), Some(holders.clone()), "the holder is still there");
+    assert!(rss_bytes(holders[0]) >= HELD, "still resident: {} bytes", rss_bytes(holders[0]));
+
+    let recover = faultdrill(state.path()).args(["recover", "--all"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&recover.stdout);
+    assert_eq!(recover.status.code(), Some(0), "recover --all: {stdout}\n{}", String::from_utf8_lossy(&recover.stderr));
+    assert!(stdout.contains(&format!("{id} memory-stress: rolled back\n")), "{stdout}");
+
+    // The strict check: no helper process of this state dir's injections is left.
+    assert_eq!(helpers_by_injection(&journal), before, "state before == state after");
+    assert_eq!(journal.get(&id).unwrap().unwrap().state, InjectionState::RolledBack);
+    assert!(journal.live().unwrap().is_empty(), "nothing live in the journal");
+    // The memory is the kernel's again. Loose: other builds share this host.
+    assert!(
+        wait_until(Duration::from_secs(15), || mem_available() + 4 * HELD >= available_before),
+        "MemAvailable {} back near {available_before}",
+        mem_available()
+    );
 }

@@ -33,6 +33,8 @@ bad_input!(
     bad_guardrails,
     duplicates,
     fault_param_rules,
+    merge_key_bad_value,
+    merge_key_unknown_key_in_anchor,
     missing_required_keys,
     not_a_mapping,
     percent_out_of_range,

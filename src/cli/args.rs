@@ -104,9 +104,13 @@ pub struct InjectArgs {
     /// How long to hold the fault.
     #[arg(long, value_name = "DURATION")]
     pub duration: String,
-    /// Inject through this daemon, which holds the fault and enforces the deadline.
+    /// Inject through this daemon; this process holds the fault, renewing its lease.
     #[arg(long, value_name = "URL")]
     pub daemon: Option<String>,
+    /// With --daemon: how long the daemon keeps the fault if this process stops
+    /// renewing it (killed, or cut off) [default: 15s].
+    #[arg(long, value_name = "DURATION")]
+    pub lease: Option<String>,
     /// Print exactly what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -9,8 +9,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
-
 use crate::engine::{HostError, InjectRequest, InjectionView, LocalHost};
 use crate::exit;
 use crate::fault::{Fault, Params, RawParams, all_faults, find_fault};
@@ -18,16 +16,20 @@ use crate::journal::{InjectionState, Journal};
 
 use super::args::InjectArgs;
 use super::edge::InvalidInput;
+use super::hold::{HoldEnd, HoldSignals};
 
 pub fn run(args: InjectArgs, state_dir: &Path) -> anyhow::Result<u8> {
     if let Some(url) = args.daemon.clone() {
-        return super::cmd_remote::inject(args, &url);
+        return super::cmd_inject_remote::run(args, &url);
     }
     let fault = find_fault(&args.fault).ok_or_else(|| {
         let names: Vec<&str> = all_faults().iter().map(|f| f.info().name).collect();
         InvalidInput(format!("unknown fault `{}`; expected one of: {}", args.fault, names.join(", ")))
     })?;
     let params = check_params(fault, &args.params)?;
+    if args.lease.is_some() {
+        return Err(InvalidInput("--lease needs --daemon: a local inject is time-boxed by its deadline".into()).into());
+    }
     let duration = parse_duration(&args.duration)?;
     let request =
         InjectRequest { fault: args.fault.clone(), params, duration, lease: None, run: None, dry_run: args.dry_run };
@@ -53,7 +55,7 @@ fn check_params(fault: &dyn Fault, pairs: &[String]) -> anyhow::Result<Params> {
     Ok(params)
 }
 
-fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+pub(super) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let duration = humantime::parse_duration(text)
         .map_err(|_| InvalidInput(format!("--duration `{text}`: expected a duration such as `30s` or `5m`")))?;
     if duration.is_zero() {
@@ -65,9 +67,7 @@ fn parse_duration(text: &str) -> anyhow::Result<Duration> {
 async fn inject_and_hold(request: InjectRequest, state_dir: &Path) -> anyhow::Result<u8> {
     // Handlers first: a signal that arrives while the fault is being applied is
     // held until the rollback below, instead of killing us half-way.
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
+    let mut signals = HoldSignals::install()?;
     let host = LocalHost::new(Arc::new(Journal::open(state_dir)?));
     let (fault, duration, dry_run) = (request.fault.clone(), request.duration, request.dry_run);
     let view = host.inject(request).await.map_err(|e| match e {
@@ -91,12 +91,7 @@ async fn inject_and_hold(request: InjectRequest, state_dir: &Path) -> anyhow::Re
     }
     let shown = humantime::format_duration(duration);
     eprintln!("Injected {fault} ({}); holding for {shown}. Ctrl-C rolls back now.", view.id);
-    let (reason, code) = tokio::select! {
-        _ = tokio::time::sleep(duration) => ("the duration elapsed", exit::PASSED),
-        _ = interrupt.recv() => ("interrupted by SIGINT", exit::INTERRUPTED),
-        _ = terminate.recv() => ("interrupted by SIGTERM", exit::INTERRUPTED),
-        _ = hangup.recv() => ("interrupted by SIGHUP", exit::INTERRUPTED),
-    };
+    let HoldEnd { reason, code } = signals.hold(duration).await;
     let result = host.rollback(&view.id, reason).await;
     match &result.outcome {
         Ok(_) => {

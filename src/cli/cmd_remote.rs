@@ -1,26 +1,25 @@
-//! `faultdrill runs | status | stop`: runs on a daemon; `run --daemon` and `inject --daemon`.
+//! `faultdrill runs | status | stop | trip`: runs on a daemon, and `run --daemon`.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::client::wire::{ErrorKind, InjectionRequest, RunRequest, RunStatus, run_events};
+use crate::client::wire::{ErrorKind, RunRequest, RunStatus, run_events};
 use crate::client::{ClientError, DaemonClient};
 use crate::engine::{RunObserver, StderrProgress};
-use crate::experiment::RawParams;
 use crate::ids::RunId;
 use crate::journal::RunRecord;
 use crate::report::{Report, TimelineEntry};
 
-use super::args::{InjectArgs, RemoteArgs, RunArgs, RunRefArgs};
+use super::args::{RemoteArgs, RunArgs, RunRefArgs};
 use super::edge::InvalidInput;
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
-fn client(url: &str) -> anyhow::Result<DaemonClient> {
+pub(super) fn client(url: &str) -> anyhow::Result<DaemonClient> {
     DaemonClient::from_env(url).map_err(|e| InvalidInput(e.to_string()).into())
 }
 
@@ -64,60 +63,6 @@ pub fn stop(args: RunRefArgs) -> anyhow::Result<u8> {
     let ack = runtime()?.block_on(daemon.stop_run(&RunId::from_string(&args.run)))?;
     writeln!(std::io::stdout().lock(), "run {}: {}", ack.run_id, ack.message)?;
     Ok(crate::exit::PASSED)
-}
-
-/// `faultdrill inject FAULT --daemon URL`: the daemon holds the fault and rolls
-/// it back at the deadline; this prints the injection id and returns.
-pub fn inject(args: InjectArgs, url: &str) -> anyhow::Result<u8> {
-    let daemon = client(url)?;
-    let body = InjectionRequest {
-        fault: args.fault.clone(),
-        params: parse_params(&args.params)?,
-        duration: args.duration.clone(),
-        lease: None,
-        run: None,
-        dry_run: args.dry_run,
-    };
-    let injection = match runtime()?.block_on(daemon.inject(&body)) {
-        Ok(injection) => injection,
-        Err(e) if is_bad_input(&e) => return Err(InvalidInput(e.to_string()).into()),
-        Err(e) => return Err(e).context("inject through the daemon"),
-    };
-    if args.dry_run {
-        for line in &injection.preview {
-            eprintln!("would: {line}");
-        }
-    } else {
-        eprintln!(
-            "Injected {} on {} as {}; the daemon rolls it back by itself after {} \
-             (earlier: curl -X DELETE {}/v1/injections/{}).",
-            injection.fault,
-            injection.host,
-            injection.id,
-            args.duration,
-            daemon.url(),
-            injection.id
-        );
-    }
-    writeln!(std::io::stdout().lock(), "{}", injection.id)?;
-    Ok(crate::exit::PASSED)
-}
-
-fn is_bad_input(e: &ClientError) -> bool {
-    matches!(e.kind(), Some(ErrorKind::UnknownFault | ErrorKind::BadParams | ErrorKind::InvalidRequest))
-}
-
-/// `k=v` pairs as raw parameters (the daemon checks them against the fault).
-fn parse_params(pairs: &[String]) -> anyhow::Result<RawParams> {
-    pairs
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                Ok((k.trim().to_string(), serde_json::Value::String(v.trim().to_string())))
-            }
-            _ => Err(InvalidInput(format!("parse --param `{pair}`: expected KEY=VALUE")).into()),
-        })
-        .collect()
 }
 
 /// `faultdrill trip RUN GUARDRAIL --daemon URL`: trip a guardrail of a run on a daemon.

@@ -6,6 +6,7 @@ mod cmd_daemon;
 mod cmd_faults;
 mod cmd_helper;
 mod cmd_inject;
+mod cmd_inject_remote;
 mod cmd_recover;
 mod cmd_remote;
 mod cmd_report;
@@ -15,6 +16,7 @@ mod cmd_template;
 mod cmd_trip;
 mod cmd_validate;
 mod edge;
+mod hold;
 
 pub use args::{Cli, Command};
 pub use edge::{InvalidInput, main};

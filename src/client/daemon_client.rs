@@ -130,9 +130,11 @@ impl DaemonClient {
     }
 
     /// `DELETE /v1/injections/{id}`: idempotent.
-    pub async fn rollback(&self, id: &InjectionId) -> Result<Rollback, ClientError> {
+    /// `reason` is recorded in the daemon's journal (e.g. "guardrail disk-full tripped").
+    pub async fn rollback(&self, id: &InjectionId, reason: &str) -> Result<Rollback, ClientError> {
         let what = format!("roll back {id}");
-        self.call(Method::DELETE, &format!("/v1/injections/{id}"), None::<&()>, &what).await
+        let req = self.request(Method::DELETE, &format!("/v1/injections/{id}")).query(&[("reason", reason)]);
+        self.send(req, &what).await
     }
 
     /// `POST /v1/injections/{id}/lease`.

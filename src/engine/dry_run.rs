@@ -1,18 +1,22 @@
 //! `--dry-run`: the resolved plan with exactly what each action would change on each
-//! host, from each fault's own preview. Nothing is injected or journaled.
+//! host, from each fault's own preview. Nothing is injected or journaled. A run's
+//! preflight is the same round of prepares, tagged with the run.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::experiment::{ExperimentPlan, GroupMode, Params, RollbackPolicy};
+use crate::ids::RunId;
 use crate::report::ResolvedTarget;
 
-use super::host::InjectRequest;
+use super::host::{Host, InjectRequest};
 use super::local_host::error_chain;
 use super::targets::ResolvedTargets;
-use super::worker::{CALL_TIMEOUT, injection_duration};
+use super::worker::{CALL_TIMEOUT, FANOUT_LIMIT, injection_duration};
 
 /// The resolved plan.
 #[derive(Clone, Debug, Serialize)]
@@ -118,27 +122,39 @@ fn show(v: &crate::experiment::ParamValue) -> String {
 
 /// Prepares every action on every host of its target without changing anything.
 pub async fn dry_run(plan: &ExperimentPlan, targets: &ResolvedTargets) -> DryRunPlan {
-    let mut groups = Vec::new();
+    prepare_everywhere(plan, targets, None).await
+}
+
+/// Prepares every action on every host, [`FANOUT_LIMIT`] calls at a time, and returns the
+/// resolved plan with each host's preview or error. `run` tags the calls (a run's preflight).
+pub(super) async fn prepare_everywhere(
+    plan: &ExperimentPlan,
+    targets: &ResolvedTargets,
+    run: Option<RunId>,
+) -> DryRunPlan {
+    let mut calls = Vec::new();
     for group in &plan.groups {
-        let mut actions = Vec::new();
         for action in &group.actions {
-            let mut hosts = Vec::new();
             for host in targets.hosts(&group.target) {
                 let req = InjectRequest {
                     fault: action.fault.clone(),
                     params: action.params.clone(),
                     duration: injection_duration(action),
                     lease: Some(plan.lease),
-                    run: None,
+                    run: run.clone(),
                     dry_run: true,
                 };
-                let (preview, error) = match tokio::time::timeout(CALL_TIMEOUT, host.inject(req)).await {
-                    Ok(Ok(view)) => (view.preview, None),
-                    Ok(Err(e)) => (Vec::new(), Some(error_chain(&e))),
-                    Err(_) => (Vec::new(), Some(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
-                };
-                hosts.push(DryRunHost { host: host.name().to_string(), preview, error });
+                calls.push(prepare_on(host.clone(), req));
             }
+        }
+    }
+    let answers: Vec<DryRunHost> = futures_util::stream::iter(calls).buffered(FANOUT_LIMIT).collect().await;
+    let mut answers = answers.into_iter();
+    let mut groups = Vec::new();
+    for group in &plan.groups {
+        let mut actions = Vec::new();
+        for action in &group.actions {
+            let hosts = answers.by_ref().take(targets.hosts(&group.target).len()).collect();
             actions.push(DryRunAction {
                 label: action.label.clone(),
                 fault: action.fault.clone(),
@@ -184,4 +200,14 @@ pub async fn dry_run(plan: &ExperimentPlan, targets: &ResolvedTargets) -> DryRun
         rollback: plan.rollback,
         lease: plan.lease,
     }
+}
+
+/// One dry-run prepare on one host, time-boxed.
+async fn prepare_on(host: Arc<Host>, req: InjectRequest) -> DryRunHost {
+    let (preview, error) = match tokio::time::timeout(CALL_TIMEOUT, host.inject(req)).await {
+        Ok(Ok(view)) => (view.preview, None),
+        Ok(Err(e)) => (Vec::new(), Some(error_chain(&e))),
+        Err(_) => (Vec::new(), Some(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
+    };
+    DryRunHost { host: host.name().to_string(), preview, error }
 }

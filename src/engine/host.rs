@@ -113,7 +113,7 @@ impl Host {
     pub async fn rollback(&self, id: &InjectionId, reason: &str) -> RollbackResult {
         match self {
             Host::Local(h) => h.rollback(id, reason).await,
-            Host::Remote(h) => super::remote_host::rollback(h, id, None).await,
+            Host::Remote(h) => super::remote_host::rollback(h, id, None, reason).await,
         }
     }
 

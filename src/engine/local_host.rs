@@ -63,9 +63,11 @@ impl LocalHost {
         let fault = find_fault(&req.fault).ok_or_else(|| HostError::UnknownFault { fault: req.fault.clone() })?;
         fault.check(&req.params).map_err(|message| HostError::BadParams { fault: req.fault.clone(), message })?;
         let info = fault.info();
-        if info.is_held && !req.dry_run {
+        // Checked early so a dry run (a run's preflight) reports it too; checked again,
+        // atomically, when the injection is journaled.
+        if info.is_held {
             if let Some(active) = self.journal.live_of_fault(info.name)?.into_iter().next() {
-                return Err(HostError::Conflict { host: self.name.clone(), fault: req.fault, active: active.id });
+                return Err(self.conflict(&req.fault, active.id));
             }
         }
         let id = InjectionId::generate();
@@ -93,7 +95,7 @@ impl LocalHost {
         if req.dry_run {
             return Ok(view);
         }
-        self.journal.record_pending(&NewInjection {
+        let pending = NewInjection {
             id: id.clone(),
             run: req.run.clone(),
             fault: req.fault.clone(),
@@ -101,27 +103,28 @@ impl LocalHost {
             undo: serde_json::to_value(&prepared.undo).expect("undo serialises"),
             deadline_ms,
             lease_ms: req.lease.map(|l| l.as_millis() as i64),
-        })?;
+        };
+        if !info.is_held {
+            self.journal.record_pending(&pending)?;
+        } else if let Some(active) = self.journal.record_pending_exclusive(&pending)? {
+            return Err(self.conflict(&req.fault, active));
+        }
         let apply = prepared.apply;
         let applied = tokio::task::spawn_blocking(apply).await.unwrap_or_else(|join| {
             Err(FaultError::Apply { context: format!("the apply task panicked: {join}"), source: None })
         });
-        if let Err(source) = applied {
-            // A partial change may be in place: undo it now, and keep the record honest.
-            let undo = prepared.undo.clone();
-            let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
-            let note = format!("inject failed: {source}");
-            match cleanup {
-                Ok(Ok(_)) => self.journal.set_state(&id, InjectionState::RolledBack, Some(&note))?,
-                _ => {
-                    error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
-                    self.journal.set_state(&id, InjectionState::Failed, Some(&note))?
-                }
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(source) => {
+                self.clean_up_failed_apply(&id, prepared.undo, &source).await?;
+                return Err(inject_error(source));
             }
-            return Err(inject_error(source));
-        }
+        };
         if info.is_held {
-            self.journal.set_state(&id, InjectionState::Active, None)?;
+            // The helpers it started are now known: a rollback stops exactly them.
+            let refined = prepared.undo.clone().with_helpers(&applied.helpers);
+            let refined = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
+            self.journal.activate(&id, refined.as_ref())?;
             view.state = InjectionState::Active;
         } else {
             self.journal.set_state(&id, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))?;
@@ -129,6 +132,24 @@ impl LocalHost {
         }
         info!(host = %self.name, injection = %id, fault = %req.fault, "Injected.");
         Ok(view)
+    }
+
+    /// A failed apply may have left a partial change: undoes it now and keeps the record honest.
+    async fn clean_up_failed_apply(
+        &self,
+        id: &InjectionId,
+        undo: Undo,
+        source: &FaultError,
+    ) -> Result<(), crate::journal::JournalError> {
+        let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
+        let note = format!("inject failed: {source}");
+        match cleanup {
+            Ok(Ok(_)) => self.journal.set_state(id, InjectionState::RolledBack, Some(&note)),
+            _ => {
+                error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
+                self.journal.set_state(id, InjectionState::Failed, Some(&note))
+            }
+        }
     }
 
     /// Carries out the journaled undo. Idempotent: an injection already rolled back is success.
@@ -192,6 +213,10 @@ impl LocalHost {
             results.push(self.rollback_record(record, reason).await);
         }
         Ok(results)
+    }
+
+    fn conflict(&self, fault: &str, active: InjectionId) -> HostError {
+        HostError::Conflict { host: self.name.clone(), fault: fault.to_string(), active }
     }
 
     fn result(&self, id: &InjectionId, fault: &str, outcome: Result<UndoOutcome, String>) -> RollbackResult {

@@ -33,8 +33,8 @@ pub async fn inject(client: &DaemonClient, req: InjectRequest) -> Result<Injecti
 }
 
 /// Rolls back through the daemon (idempotent there).
-pub async fn rollback(client: &DaemonClient, id: &InjectionId, fault: Option<&str>) -> RollbackResult {
-    let outcome = client.rollback(id).await;
+pub async fn rollback(client: &DaemonClient, id: &InjectionId, fault: Option<&str>, reason: &str) -> RollbackResult {
+    let outcome = client.rollback(id, reason).await;
     let fault = match &outcome {
         Ok(r) => r.fault.clone(),
         Err(_) => fault.unwrap_or("?").to_string(),

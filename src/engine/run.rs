@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt as _;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, warn};
 
@@ -13,18 +14,20 @@ use crate::ids::{InjectionId, RunId};
 use crate::journal::{Journal, now_ms};
 use crate::probe::Prober;
 use crate::report::{
-    ActionRef, Event, GuardrailReaction, InjectionSummary, ProbePhase, Report, RunState, SCHEMA_VERSION, TimelineEntry,
+    ActionRef, Event, GuardrailReaction, InjectionSummary, ProbePhase, Report, RollbackRecord, RunState,
+    SCHEMA_VERSION, TimelineEntry,
 };
 
 use super::control::{RunControl, StopRequest, TripRequest};
-use super::host::{Host, InjectRequest};
+use super::dry_run::prepare_everywhere;
+use super::host::Host;
 use super::local_host::error_chain;
 use super::outcome::{Abort, decide};
 use super::progress::RunObserver;
 use super::sampling::{Sampler, sample_record};
 use super::signals::Signals;
 use super::targets::ResolvedTargets;
-use super::worker::{CALL_TIMEOUT, injection_duration, roll_back_id};
+use super::worker::{FANOUT_LIMIT, roll_back_id};
 
 /// How a run is set up.
 pub struct RunOptions {
@@ -166,34 +169,21 @@ impl Run {
     }
 
     /// Checks the steady state before anything is injected, then that every action can be
-    /// prepared on every host (nothing changes).
+    /// prepared on every host, all hosts at once (nothing changes).
     async fn preflight(&mut self) {
         if let Some(failure) = self.check_steady_state(ProbePhase::Before).await {
             self.abort = Some(Abort::DeviatedBefore { message: failure });
             return;
         }
-        let plan = self.plan.clone();
-        for (g, group) in plan.groups.iter().enumerate() {
-            for (a, action) in group.actions.iter().enumerate() {
-                for host in self.targets.hosts(&group.target).to_vec() {
-                    let req = InjectRequest {
-                        fault: action.fault.clone(),
-                        params: action.params.clone(),
-                        duration: injection_duration(action),
-                        lease: Some(plan.lease),
-                        run: Some(self.report.run_id.clone()),
-                        dry_run: true,
-                    };
-                    let result = tokio::time::timeout(CALL_TIMEOUT, host.inject(req)).await;
-                    let error = match result {
-                        Ok(Ok(_)) => continue,
-                        Ok(Err(e)) => error_chain(&e),
-                        Err(_) => format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
-                    };
+        let prepared = prepare_everywhere(&self.plan, &self.targets, Some(self.report.run_id.clone())).await;
+        for (g, group) in prepared.groups.into_iter().enumerate() {
+            for (a, action) in group.actions.into_iter().enumerate() {
+                for host in action.hosts {
+                    let Some(error) = host.error else { continue };
+                    let message = format!("preflight of {} failed: {error}", action.label);
                     let action_ref =
                         ActionRef { group: g, action: a, label: action.label.clone(), fault: action.fault.clone() };
-                    let message = format!("preflight of {} failed: {error}", action.label);
-                    self.emit(Event::ActionFailed { action: action_ref, host: host.name().to_string(), error });
+                    self.emit(Event::ActionFailed { action: action_ref, host: host.host, error });
                     self.abort.get_or_insert(Abort::Preflight { message });
                 }
             }
@@ -262,10 +252,14 @@ impl Run {
         if !to_undo.is_empty() {
             self.emit(Event::RollbackStarted { reason: reason.clone(), count: to_undo.len() });
             let mut all_ok = true;
-            for l in to_undo.iter().rev() {
-                let record = roll_back_id(&l.host, &l.id, &l.action.fault, Some(&l.action.label), &reason).await;
-                all_ok &= record.ok;
-                self.record_rollback(record);
+            // Newest action first; one action's injections (one per host) all at once.
+            for batch in
+                to_undo.chunk_by(|a, b| a.action.group == b.action.group && a.action.action == b.action.action).rev()
+            {
+                for record in roll_back_batch(batch, &reason).await {
+                    all_ok &= record.ok;
+                    self.record_rollback(record);
+                }
             }
             self.emit(Event::RollbackFinished { ok: all_ok });
         }
@@ -282,7 +276,7 @@ impl Run {
     }
 
     /// Records a rollback result (from a worker or the final rollback).
-    pub(super) fn record_rollback(&mut self, record: crate::report::RollbackRecord) {
+    pub(super) fn record_rollback(&mut self, record: RollbackRecord) {
         if !record.ok {
             error!(
                 run = %self.report.run_id, injection = %record.injection, host = %record.host, error = %record.detail,
@@ -338,4 +332,18 @@ impl Run {
         let _ = self.events.send(entry.clone());
         self.report.timeline.push(entry);
     }
+}
+
+/// Rolls back injections of one action (one per host) all at once, newest first in the result.
+async fn roll_back_batch(batch: &[Live], reason: &str) -> Vec<RollbackRecord> {
+    let calls: Vec<_> = batch
+        .iter()
+        .rev()
+        .map(|l| {
+            let (host, id, fault, label, reason) =
+                (l.host.clone(), l.id.clone(), l.action.fault.clone(), l.action.label.clone(), reason.to_string());
+            async move { roll_back_id(&host, &id, &fault, Some(&label), &reason).await }
+        })
+        .collect();
+    futures_util::stream::iter(calls).buffered(FANOUT_LIMIT).collect().await
 }

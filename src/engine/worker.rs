@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -21,6 +22,9 @@ use super::local_host::{INSTANT, error_chain};
 
 /// The longest a single inject or rollback call may take before it is reported as failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many hosts are called at once when one step goes to many (prepares, rollbacks).
+pub const FANOUT_LIMIT: usize = 256;
 
 /// How long past its hold an injection's deadline lies: the engine's rollback at the end of
 /// the hold is what ends a fault; the deadline (helpers exit by themselves, a daemon sweeps)
@@ -103,18 +107,23 @@ async fn run_action(mut job: GroupJob, index: usize) -> bool {
         if !wait_unless_cancelled(hold, &mut job.cancel).await {
             return false;
         }
-        for (host, view) in held {
-            let rollback = match job.rollback {
-                RollbackPolicy::Always => Some(roll_back(&host, &view, &action_ref, "duration ended").await),
-                RollbackPolicy::Never => None,
-            };
-            let _ = job.tx.send(WorkerMsg::HoldEnded {
-                action: action_ref.clone(),
-                host: host.name().to_string(),
-                injection: view.id.clone(),
-                rollback,
-            });
-        }
+        // One action's injections sit on different hosts: they are rolled back all at once.
+        let ends = held.into_iter().map(|(host, view)| {
+            let (tx, action_ref) = (job.tx.clone(), action_ref.clone());
+            async move {
+                let rollback = match job.rollback {
+                    RollbackPolicy::Always => Some(roll_back(&host, &view, &action_ref, "duration ended").await),
+                    RollbackPolicy::Never => None,
+                };
+                let _ = tx.send(WorkerMsg::HoldEnded {
+                    action: action_ref,
+                    host: host.name().to_string(),
+                    injection: view.id,
+                    rollback,
+                });
+            }
+        });
+        futures_util::stream::iter(ends).buffer_unordered(FANOUT_LIMIT).collect::<()>().await;
     }
     wait_unless_cancelled(action.wait_after, &mut job.cancel).await
 }

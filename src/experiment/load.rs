@@ -1,6 +1,7 @@
 //! Loading an experiment file into a checked plan (the loader's public entry points).
 //!
-//! YAML text → node tree ([`yaml`](super::yaml)) → template substitution
+//! YAML text → node tree ([`yaml`](super::yaml)) → merge keys expanded
+//! ([`merge`](super::merge)) → template substitution
 //! ([`template`](super::template)) → spec types ([`decode`](super::decode)) →
 //! checked plan ([`check`](super::check)). Every stage reports into one sink,
 //! so one call shows every problem in the file.
@@ -12,7 +13,7 @@ use super::diag::Sink;
 pub use super::diag::{Diagnostic, Diagnostics};
 use super::plan::ExperimentPlan;
 use super::spec::ExperimentSpec;
-use super::{check, decode, template, yaml};
+use super::{check, decode, merge, template, yaml};
 
 /// Loads and checks an experiment (or template, with `sets` as `--set k=v` values).
 pub fn load_file(
@@ -91,6 +92,7 @@ fn decode_str(
             return None;
         }
     };
+    merge::expand(sink, &mut root);
     let parameters = match &root.value {
         yaml::Value::Map(entries) => entries
             .iter()

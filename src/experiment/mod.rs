@@ -9,6 +9,7 @@ mod diag;
 mod expect;
 mod fault_params;
 mod load;
+mod merge;
 mod params;
 pub mod plan;
 mod schema;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::ids::InjectionId;
+use crate::platform::linux::ProcRef;
 
 use super::undo::Undo;
 use crate::experiment::{ParamSpec, Params};
@@ -42,7 +43,27 @@ pub struct Prepared {
     /// The exact changes `apply` would make (commands, files, signals), for `--dry-run`.
     pub preview: Vec<String>,
     /// Makes the change. Called once, after the undo is durable.
-    pub apply: Box<dyn FnOnce() -> Result<(), FaultError> + Send>,
+    pub apply: Box<dyn FnOnce() -> Result<Applied, FaultError> + Send>,
+}
+
+/// What applying a fault learned that its undo can use.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// The helper processes it started: the undo stops exactly these (PID and start time)
+    /// instead of searching /proc for them.
+    pub helpers: Vec<ProcRef>,
+}
+
+impl Applied {
+    /// The change is made; the undo needs nothing more.
+    pub fn done() -> Applied {
+        Applied::default()
+    }
+
+    /// The change is made by these helper processes (`None`: one that did not start).
+    pub fn by_helpers(helpers: impl IntoIterator<Item = Option<ProcRef>>) -> Applied {
+        Applied { helpers: helpers.into_iter().flatten().collect() }
+    }
 }
 
 impl std::fmt::Debug for Prepared {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::text::{unix_ms, when};
 use super::undo::Undo;
 use crate::experiment::{ParamKind, ParamSpec, Params};
@@ -116,9 +116,9 @@ impl Fault for CpuBurn {
         let exe = cx.exe.clone();
         let apply = move || {
             helpers::spawn_helper(&exe, &args, Duration::from_secs(10))
-                .map(drop)
+                .map(|helper| Applied::by_helpers([Some(helper)]))
                 .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
         };
-        Ok(Prepared { undo: Undo::StopHelpers { injection: cx.injection.clone() }, preview, apply: Box::new(apply) })
+        Ok(Prepared { undo: Undo::stop_helpers(&cx.injection), preview, apply: Box::new(apply) })
     }
 }

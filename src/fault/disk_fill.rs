@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::text::human_bytes;
 use super::undo::Undo;
 use super::watchdog;
@@ -86,9 +86,9 @@ impl Fault for DiskFill {
         let mut preview = preview;
         preview.push(watchdog.describe());
         let apply = move || {
-            watchdog.start();
+            let watchdog = watchdog.start();
             match files::create_fill_file(&file, bytes) {
-                Ok(FillMethod::Fallocate | FillMethod::Write) => Ok(()),
+                Ok(FillMethod::Fallocate | FillMethod::Write) => Ok(Applied::by_helpers([watchdog])),
                 Err(e) => Err(FaultError::io(format!("create {} of {}", file.display(), human_bytes(bytes)), e)),
             }
         };

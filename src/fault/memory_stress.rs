@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::text::{human_bytes, unix_ms, when};
 use super::undo::Undo;
 use crate::experiment::{ParamKind, ParamSpec, Params};
@@ -110,9 +110,9 @@ impl Fault for MemoryStress {
             // Touching pages runs at a few GiB/s; leave room for a slow, busy host.
             let touch_time = Duration::from_secs(10 + bytes / (100 << 20));
             helpers::spawn_helper(&exe, &args, touch_time)
-                .map(drop)
+                .map(|helper| Applied::by_helpers([Some(helper)]))
                 .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
         };
-        Ok(Prepared { undo: Undo::StopHelpers { injection: cx.injection.clone() }, preview, apply: Box::new(apply) })
+        Ok(Prepared { undo: Undo::stop_helpers(&cx.injection), preview, apply: Box::new(apply) })
     }
 }

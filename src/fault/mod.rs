@@ -26,7 +26,7 @@ pub use crate::experiment::{
     ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
 };
 pub use crate::platform::linux::{UndoError, UndoOutcome};
-pub use context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use library::{all_faults, catalog, find_fault};

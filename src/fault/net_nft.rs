@@ -5,7 +5,7 @@ use crate::experiment::{ParamKind, ParamSpec, Params};
 use crate::ids::InjectionId;
 use crate::platform::linux::{netns, nft};
 
-use super::context::{FaultError, InjectContext, Prepared};
+use super::context::{Applied, FaultError, InjectContext, Prepared};
 use super::net_scope::{Cidr, Scope, netns_of};
 use super::undo::Undo;
 
@@ -139,7 +139,7 @@ pub fn prepare(fault: &str, params: &Params, cx: &InjectContext, verdict: String
     preview.push("EOF".into());
     let undo = Undo::DeleteNftTable { netns: netns.clone(), family: "inet".into(), table: table.clone() };
     let apply = move || {
-        nft::apply_script(netns.as_deref(), &script).map_err(|e| FaultError::Apply {
+        nft::apply_script(netns.as_deref(), &script).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
             context: format!("create nftables table inet {table}: {e}"),
             source: None,
         })

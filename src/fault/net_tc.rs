@@ -6,7 +6,7 @@ use crate::experiment::{ParamKind, ParamSpec, Params};
 use crate::ids::InjectionId;
 use crate::platform::linux::{netns, tc};
 
-use super::context::{FaultError, InjectContext, Prepared};
+use super::context::{Applied, FaultError, InjectContext, Prepared};
 use super::net_scope::{Cidr, Scope, netns_of};
 use super::undo::Undo;
 
@@ -126,7 +126,7 @@ pub fn prepare(
     let preview = commands.iter().map(|c| format!("{prefix}tc {c}")).collect();
     let undo = Undo::DeleteRootQdisc { netns: netns.clone(), device: device.clone(), handle: tc::handle_text(handle) };
     let apply = move || {
-        tc::run_batch(netns.as_deref(), &device, &commands).map_err(|e| FaultError::Apply {
+        tc::run_batch(netns.as_deref(), &device, &commands).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
             context: format!("add root qdisc {} on {device}: {e}", tc::handle_text(handle)),
             source: None,
         })

@@ -2,7 +2,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::selection::{self, Selection};
 use super::undo::Undo;
 use crate::experiment::{ParamKind, ParamSpec, Params};
@@ -62,7 +62,7 @@ impl Fault for ProcessKill {
             if sent == 0 {
                 return Err(FaultError::NoTarget("signal the matched processes: they exited before the signal".into()));
             }
-            Ok(())
+            Ok(Applied::done())
         };
         Ok(Prepared { undo: Undo::Nothing, preview, apply: Box::new(apply) })
     }

@@ -2,7 +2,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::selection::{self, Selection};
 use super::undo::Undo;
 use super::watchdog;
@@ -43,7 +43,7 @@ impl Fault for ProcessPause {
         preview.push(watchdog.describe());
         let targets = matched.targets;
         let apply = move || {
-            watchdog.start();
+            let watchdog = watchdog.start();
             let mut sent = 0;
             for target in &targets {
                 match signals::send(&target.proc_ref, Signal::SIGSTOP) {
@@ -55,7 +55,7 @@ impl Fault for ProcessPause {
             if sent == 0 {
                 return Err(FaultError::NoTarget("stop the matched processes: they exited before the signal".into()));
             }
-            Ok(())
+            Ok(Applied::by_helpers([watchdog]))
         };
         Ok(Prepared { undo, preview, apply: Box::new(apply) })
     }

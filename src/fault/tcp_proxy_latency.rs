@@ -12,8 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::platform::linux::ProcRef;
 
-use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::net_proxy::ProxyArgs;
 use super::net_scope::parse_rate;
 use super::undo::Undo;
@@ -116,13 +117,13 @@ impl Fault for TcpProxyLatency {
         argv.extend(args.to_argv());
         let exe = cx.exe.clone();
         let preview = vec![format!("{} {}", exe.display(), argv.join(" "))];
-        let undo = Undo::StopHelpers { injection: cx.injection.clone() };
+        let undo = Undo::stop_helpers(&cx.injection);
         Ok(Prepared { undo, preview, apply: Box::new(move || start(&exe, &argv)) })
     }
 }
 
 /// Starts the helper in its own process group and waits until it says it listens.
-fn start(exe: &std::path::Path, argv: &[String]) -> Result<(), FaultError> {
+fn start(exe: &std::path::Path, argv: &[String]) -> Result<Applied, FaultError> {
     let mut child = Command::new(exe)
         .args(argv)
         .stdin(Stdio::null())
@@ -140,11 +141,13 @@ fn start(exe: &std::path::Path, argv: &[String]) -> Result<(), FaultError> {
     });
     let line = rx.recv_timeout(STARTUP).unwrap_or_default();
     if line.starts_with("listening ") {
+        // Pinned while it is our unreaped child, so the PID cannot have been recycled.
+        let helper = i32::try_from(child.id()).ok().and_then(ProcRef::of_pid);
         // Nobody reads its stderr from now on; reap it when it exits, so a
         // long-lived daemon keeps no zombies.
         drop(child.stderr.take());
         std::thread::spawn(move || child.wait());
-        return Ok(());
+        return Ok(Applied::by_helpers([helper]));
     }
     let _ = child.kill();
     let _ = child.wait();

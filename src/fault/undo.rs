@@ -19,9 +19,14 @@ pub enum Undo {
     Nothing,
     /// Delete a file faultdrill created (disk-fill).
     DeleteFile { path: PathBuf },
-    /// Stop every helper process tagged with this injection id
-    /// (cpu-burn, memory-stress, tcp-proxy-latency).
-    StopHelpers { injection: InjectionId },
+    /// Stop every helper process tagged with this injection id (cpu-burn, memory-stress,
+    /// tcp-proxy-latency, expiry watchdogs). `helpers` lists them once they are started:
+    /// then exactly those are stopped; while it is empty, /proc is searched for the tag.
+    StopHelpers {
+        injection: InjectionId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        helpers: Vec<ProcRef>,
+    },
     /// SIGCONT each process, if it is still the same process (process-pause).
     Resume { processes: Vec<ProcRef> },
     /// Delete an nftables table faultdrill owns, in a network namespace (`None`: the current one).
@@ -33,6 +38,22 @@ pub enum Undo {
 }
 
 impl Undo {
+    /// Stops the helpers of `injection`, whichever they turn out to be.
+    pub fn stop_helpers(injection: &InjectionId) -> Undo {
+        Undo::StopHelpers { injection: injection.clone(), helpers: Vec::new() }
+    }
+
+    /// This undo, knowing which helper processes the apply started (see [`Undo::StopHelpers`]).
+    pub fn with_helpers(self, started: &[ProcRef]) -> Undo {
+        match self {
+            Undo::StopHelpers { injection, helpers } if helpers.is_empty() && !started.is_empty() => {
+                Undo::StopHelpers { injection, helpers: started.to_vec() }
+            }
+            Undo::All { steps } => Undo::All { steps: steps.into_iter().map(|s| s.with_helpers(started)).collect() },
+            other => other,
+        }
+    }
+
     /// Carries the undo out. Safe to call any number of times.
     pub fn carry_out(&self) -> Result<UndoOutcome, UndoError> {
         match self {
@@ -52,7 +73,7 @@ impl Undo {
                 first_error.map_or(Ok(outcome), Err)
             }
             Undo::DeleteFile { path } => linux::files::delete_file(path),
-            Undo::StopHelpers { injection } => linux::helpers::stop_helpers(injection),
+            Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
             Undo::DeleteRootQdisc { netns, device, handle } => {

@@ -14,7 +14,7 @@ use tracing::warn;
 use super::context::InjectContext;
 use super::text::{unix_ms, when};
 use super::undo::Undo;
-use crate::platform::linux::helpers;
+use crate::platform::linux::{ProcRef, helpers};
 
 /// A watchdog ready to start.
 pub struct Watchdog {
@@ -38,7 +38,7 @@ pub fn arm(cx: &InjectContext, undo: Undo) -> (Undo, Watchdog) {
         json,
     ];
     // `All` carries out its steps last to first: the watchdog is stopped before the undo runs.
-    let journaled = Undo::All { steps: vec![undo, Undo::StopHelpers { injection: cx.injection.clone() }] };
+    let journaled = Undo::All { steps: vec![undo, Undo::stop_helpers(&cx.injection)] };
     (journaled, Watchdog { exe: cx.exe.clone(), args, deadline: cx.deadline })
 }
 
@@ -60,12 +60,15 @@ impl Watchdog {
     /// `faultdrill recover` rolls back anything). If it cannot start (faultdrill
     /// embedded in another program, whose executable is not faultdrill), the
     /// fault still goes ahead, with a warning.
-    pub fn start(&self) {
-        if let Err(e) = helpers::spawn_helper(&self.exe, &self.args, Duration::from_secs(10)) {
-            warn!(
-                injection = %self.args[3], error = %e,
-                "Expiry watchdog did not start; only the controller and `faultdrill recover` time-box this fault."
-            );
-        }
+    /// Returns the watchdog process, if it started.
+    pub fn start(&self) -> Option<ProcRef> {
+        helpers::spawn_helper(&self.exe, &self.args, Duration::from_secs(10))
+            .inspect_err(|e| {
+                warn!(
+                    injection = %self.args[3], error = %e,
+                    "Expiry watchdog did not start; only the controller and `faultdrill recover` time-box this fault."
+                );
+            })
+            .ok()
     }
 }

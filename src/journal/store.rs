@@ -175,33 +175,40 @@ impl Journal {
 
     /// Commits an injection's undo as `pending`, before the fault is applied.
     pub fn record_pending(&self, new: &NewInjection) -> Result<(), JournalError> {
-        let now = now_ms();
+        self.with(|c| insert_pending(c, new))
+    }
+
+    /// Like [`Journal::record_pending`], unless an injection of the same fault is still
+    /// pending or active: then nothing is written and that injection's id is returned.
+    /// The check and the write are one immediate transaction, so two controllers sharing
+    /// this journal (a run and an API inject, a CLI and a daemon) cannot both pass it.
+    pub fn record_pending_exclusive(&self, new: &NewInjection) -> Result<Option<InjectionId>, JournalError> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO injections (id, run_id, fault, params, undo, state, created_ms, updated_ms, \
-                 deadline_ms, lease_ms, lease_expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9)",
-                params![
-                    new.id.as_str(),
-                    new.run.as_ref().map(|r| r.as_str().to_string()),
-                    new.fault,
-                    new.params.to_string(),
-                    new.undo.to_string(),
-                    now,
-                    new.deadline_ms,
-                    new.lease_ms,
-                    new.lease_ms.map(|l| now + l),
-                ],
-            )
-            .map(|_| ())
+            let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
+            let live: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM injections WHERE fault = ?1 AND state IN ('pending', 'active') \
+                     ORDER BY created_ms DESC LIMIT 1",
+                    [&new.fault],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(id) = live {
+                return Ok(Some(InjectionId::from_string(&id)));
+            }
+            insert_pending(&tx, new)?;
+            tx.commit()?;
+            Ok(None)
         })
     }
 
-    /// Replaces the undo record (when applying learned more, e.g. helper PIDs).
-    pub fn update_undo(&self, id: &InjectionId, undo: &serde_json::Value) -> Result<(), JournalError> {
+    /// Marks an applied injection `active`, replacing its undo record when applying
+    /// learned more (e.g. the helper processes it started), in one write.
+    pub fn activate(&self, id: &InjectionId, refined_undo: Option<&serde_json::Value>) -> Result<(), JournalError> {
         self.with(|c| {
             c.execute(
-                "UPDATE injections SET undo = ?2, updated_ms = ?3 WHERE id = ?1",
-                params![id.as_str(), undo.to_string(), now_ms()],
+                "UPDATE injections SET state = 'active', undo = COALESCE(?2, undo), updated_ms = ?3 WHERE id = ?1",
+                params![id.as_str(), refined_undo.map(|u| u.to_string()), now_ms()],
             )
             .map(|_| ())
         })
@@ -338,6 +345,27 @@ fn row_to_injection(r: &rusqlite::Row<'_>) -> rusqlite::Result<InjectionRecord> 
     })
 }
 
+/// Inserts a new injection as `pending`.
+fn insert_pending(c: &Connection, new: &NewInjection) -> rusqlite::Result<()> {
+    let now = now_ms();
+    c.execute(
+        "INSERT INTO injections (id, run_id, fault, params, undo, state, created_ms, updated_ms, \
+         deadline_ms, lease_ms, lease_expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9)",
+        params![
+            new.id.as_str(),
+            new.run.as_ref().map(|r| r.as_str().to_string()),
+            new.fault,
+            new.params.to_string(),
+            new.undo.to_string(),
+            now,
+            new.deadline_ms,
+            new.lease_ms,
+            new.lease_ms.map(|l| now + l),
+        ],
+    )
+    .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +396,41 @@ mod tests {
         let rec = journal.get(&id).unwrap().unwrap();
         assert_eq!(rec.state, InjectionState::RolledBack);
         assert_eq!(rec.note.as_deref(), Some("completed"));
+    }
+
+    #[test]
+    fn an_exclusive_pending_record_is_refused_while_one_of_its_fault_is_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let (first, second) = (InjectionId::generate(), InjectionId::generate());
+        assert_eq!(journal.record_pending_exclusive(&sample(&first, "cpu-burn")).unwrap(), None);
+        assert_eq!(journal.record_pending_exclusive(&sample(&second, "cpu-burn")).unwrap(), Some(first.clone()));
+        assert!(journal.get(&second).unwrap().is_none(), "the refused one is not written");
+        assert_eq!(journal.record_pending_exclusive(&sample(&second, "disk-fill")).unwrap(), None);
+        journal.set_state(&first, InjectionState::RolledBack, None).unwrap();
+        let third = InjectionId::generate();
+        assert_eq!(journal.record_pending_exclusive(&sample(&third, "cpu-burn")).unwrap(), None);
+    }
+
+    #[test]
+    fn two_journals_on_one_file_never_both_pass_the_exclusive_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let winners: usize = std::thread::scope(|scope| {
+            let tries: Vec<_> = (0..8)
+                .map(|_| {
+                    let path = path.clone();
+                    scope.spawn(move || {
+                        let journal = Journal::open(&path).unwrap();
+                        let id = InjectionId::generate();
+                        journal.record_pending_exclusive(&sample(&id, "memory-stress")).unwrap().is_none() as usize
+                    })
+                })
+                .collect();
+            tries.into_iter().map(|t| t.join().unwrap()).sum()
+        });
+        assert_eq!(winners, 1);
+        assert_eq!(Journal::open(&path).unwrap().live_of_fault("memory-stress").unwrap().len(), 1);
     }
 
     #[test]

@@ -190,3 +190,76 @@ impl Scene {
         spawn_logged(cmd, self.work.path())
     }
 }
+
+/// Helper processes (`faultdrill helper … --injection ID`) of every injection `journal`
+/// knows, by injection id: the per-state-dir process set compared before and after a run.
+pub fn helpers_by_injection(journal: &faultdrill::journal::Journal) -> Vec<(String, Vec<u32>)> {
+    let records = journal.recent(1000).unwrap();
+    let mut found: Vec<(String, Vec<u32>)> = records
+        .into_iter()
+        .map(|r| {
+            let id = r.id.to_string();
+            let pids = pids_with_cmdline(&format!("--injection {id}"));
+            (id, pids)
+        })
+        .filter(|(_, pids)| !pids.is_empty())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Resident memory of a process in bytes (0 once it is gone).
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+    kib.unwrap_or(0u64) * 1024
+}
+
+/// The host's MemAvailable in bytes.
+pub fn mem_available() -> u64 {
+    faultdrill::platform::linux::meminfo::meminfo().unwrap().available
+}
+
+/// Writes an experiment that holds a memory-stress of `size` for 60 s (longer than any test waits).
+pub fn memory_stress_experiment(dir: &Path, size: &str) -> PathBuf {
+    let yaml = format!(
+        "version: 1
+name: memory-held
+action_groups:
+  - name: hold
+    target: local
+    actions:
+      - fault: memory-stress
+        params: {{size: {size}}}
+        duration: 60s
+"
+    );
+    experiment(dir, "memory.yaml", &yaml)
+}
+
+/// The active memory-stress injection in `journal` and the PIDs of its helper processes.
+pub fn memory_holder(journal: &faultdrill::journal::Journal) -> Option<(faultdrill::ids::InjectionId, Vec<u32>)> {
+    let record = journal
+        .live()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.fault == "memory-stress" && r.state == faultdrill::journal::InjectionState::Active)?;
+    let pids = pids_with_cmdline(&format!("--injection {}", record.id));
+    Some((record.id, pids))
+}
+
+/// On drop, SIGKILLs every helper process still tagged with an injection of the state dir's
+/// journal: a failing test leaves no memory held and no CPU burning.
+pub struct SweepHelpers(pub PathBuf);
+
+impl Drop for SweepHelpers {
+    fn drop(&mut self) {
+        let Ok(journal) = faultdrill::journal::Journal::open(&self.0) else { return };
+        for pid in helpers_by_injection(&journal).into_iter().flat_map(|(_, pids)| pids) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL);
+        }
+    }
+}

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use tracing::info;
 
 use crate::client::wire::{ErrorKind, Injection, InjectionList, InjectionRequest, Rollback};
@@ -133,15 +134,32 @@ pub async fn renew(State(state): State<Shared>, Path(id): Path<String>) -> Resul
     Ok(Json(Injection::from_record(&state.name, record)))
 }
 
+/// The longest controller-given rollback reason kept in the journal, in characters.
+const MAX_REASON: usize = 200;
+
+/// `DELETE /v1/injections/{id}?reason=...`.
+#[derive(Debug, Deserialize)]
+pub struct RollbackQuery {
+    reason: Option<String>,
+}
+
 /// `DELETE /v1/injections/{id}`: idempotent; a second call finds it already gone.
-pub async fn roll_back(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Rollback>, ApiError> {
+pub async fn roll_back(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(query): Query<RollbackQuery>,
+) -> Result<Json<Rollback>, ApiError> {
     let id = InjectionId::from_string(id);
     if state.host.journal().get(&id)?.is_none() {
         return Err(no_such(&id));
     }
+    let reason = match query.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(said) => format!("the controller asked: {}", said.chars().take(MAX_REASON).collect::<String>()),
+        None => "the controller asked".to_string(),
+    };
     let result = {
         let _guard = state.mutate.lock().await;
-        state.host.rollback(&id, "the controller asked").await
+        state.host.rollback(&id, &reason).await
     };
     state.metrics.rollback(&result);
     match result.outcome {

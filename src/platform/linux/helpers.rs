@@ -60,11 +60,19 @@ pub fn find_helpers(injection: &InjectionId) -> Vec<ProcRef> {
 }
 
 /// Kills every helper of `injection` and waits until they are gone. Idempotent.
-pub fn stop_helpers(injection: &InjectionId) -> Result<UndoOutcome, UndoError> {
+///
+/// `known` are the helpers recorded when they were started: those are signalled
+/// directly (each pinned by its start time). Only when none were recorded (the
+/// controller died between spawning and recording) is /proc searched for the tag.
+pub fn stop_helpers(injection: &InjectionId, known: &[ProcRef]) -> Result<UndoOutcome, UndoError> {
     let mut outcome = UndoOutcome::AlreadyGone;
     let give_up = Instant::now() + Duration::from_secs(5);
     loop {
-        let helpers = find_helpers(injection);
+        let helpers = if known.is_empty() {
+            find_helpers(injection)
+        } else {
+            known.iter().copied().filter(ProcRef::is_alive).collect()
+        };
         if helpers.is_empty() {
             return Ok(outcome);
         }
@@ -224,7 +232,7 @@ mod tests {
     #[test]
     fn stopping_helpers_of_an_unknown_injection_is_already_gone() {
         let id = InjectionId::generate();
-        assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::AlreadyGone);
+        assert_eq!(stop_helpers(&id, &[]).unwrap(), UndoOutcome::AlreadyGone);
     }
 
     #[test]
@@ -237,9 +245,31 @@ mod tests {
         let helper = spawn_helper(sh, &tagged, Duration::from_secs(5)).unwrap();
         // (A child the shell has forked but not yet exec'd carries the tag too, briefly.)
         assert!(find_helpers(&id).contains(&helper));
-        assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::Undone);
+        assert_eq!(stop_helpers(&id, &[]).unwrap(), UndoOutcome::Undone);
         assert!(!helper.is_alive());
-        assert_eq!(stop_helpers(&id).unwrap(), UndoOutcome::AlreadyGone);
+        assert_eq!(stop_helpers(&id, &[]).unwrap(), UndoOutcome::AlreadyGone);
+    }
+
+    fn stand_in_helper(id: &InjectionId) -> ProcRef {
+        let script = format!("echo {READY_LINE}; while :; do sleep 0.1; done");
+        let tagged = vec!["-c".into(), script, "helper".into(), "--injection".into(), id.to_string()];
+        spawn_helper(Path::new("/bin/sh"), &tagged, Duration::from_secs(5)).unwrap()
+    }
+
+    #[test]
+    fn recorded_helpers_are_stopped_exactly_and_a_recycled_pid_is_spared() {
+        let id = InjectionId::generate();
+        let recorded = stand_in_helper(&id);
+        let unrecorded = stand_in_helper(&id);
+        // The same PID with another start time: what a recycled PID looks like in the record.
+        let recycled = ProcRef { pid: unrecorded.pid, start_time: unrecorded.start_time + 1 };
+        assert_eq!(stop_helpers(&id, &[recorded, recycled]).unwrap(), UndoOutcome::Undone);
+        assert!(!recorded.is_alive());
+        assert!(unrecorded.is_alive(), "only the recorded helpers are signalled, never a recycled pid");
+        assert_eq!(stop_helpers(&id, &[recorded, recycled]).unwrap(), UndoOutcome::AlreadyGone);
+        // An empty record falls back to the tag search, which finds the other one.
+        assert_eq!(stop_helpers(&id, &[]).unwrap(), UndoOutcome::Undone);
+        assert!(!unrecorded.is_alive());
     }
 
     #[test]
