@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use faultdrill::journal::{InjectionState, Journal};
 use run_common::{
-    Scene, SweepHelpers, entries, faultdrill, helpers_by_injection, log, mem_available, memory_holder,
-    memory_stress_experiment, pids_with_cmdline, proc_state, rss_bytes, spawn_logged, wait_exit, wait_until,
+    MEMORY_HELD, MemoryScene, Scene, entries, faultdrill, log, memory_holder, pids_with_cmdline, proc_state, rss_bytes,
+    wait_exit, wait_until,
 };
 
 #[test]
@@ -75,47 +75,25 @@ action_groups:
     assert!(journal.live().unwrap().is_empty(), "nothing live in the journal");
 }
 
-/// What the memory-stress test holds: modest, so a noisy shared host is not starved.
-const HELD: u64 = 128 << 20;
-
 #[test]
 fn kill_9_mid_memory_stress_then_recover_all_stops_the_holder() {
-    let work = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let journal = Journal::open(state.path()).unwrap();
-    let _sweep = SweepHelpers(state.path().to_path_buf());
-    let before = helpers_by_injection(&journal);
-    let available_before = mem_available();
-    let file = memory_stress_experiment(work.path(), "128MiB");
-    let mut cmd = faultdrill(state.path());
-    cmd.arg("run").arg(&file);
-    let mut run = spawn_logged(cmd, work.path());
-    let held = wait_until(Duration::from_secs(30), || {
-        memory_holder(&journal).is_some_and(|(_, pids)| pids.len() == 1 && rss_bytes(pids[0]) >= HELD)
-    });
-    assert!(held, "one holder with 128 MiB resident; stderr:\n{}", log(work.path(), "stderr.log"));
-    let (id, holders) = memory_holder(&journal).unwrap();
+    let scene = MemoryScene::new();
+    let journal = &scene.journal;
+    let (mut run, id, holders) = scene.start_run(&[]);
 
     run.0.kill().unwrap(); // SIGKILL: no rollback can run
     assert_eq!(wait_exit(&mut run, Duration::from_secs(10)), None, "killed by a signal");
     // The fault outlived its controller: the holder still holds the memory.
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(memory_holder(&journal).map(|(_, pids)| pids), Some(holders.clone()), "the holder is still there");
-    assert!(rss_bytes(holders[0]) >= HELD, "still resident: {} bytes", rss_bytes(holders[0]));
+    assert_eq!(memory_holder(journal).map(|(_, pids)| pids), Some(holders.clone()), "the holder is still there");
+    assert!(rss_bytes(holders[0]) >= MEMORY_HELD, "still resident: {} bytes", rss_bytes(holders[0]));
 
-    let recover = faultdrill(state.path()).args(["recover", "--all"]).output().unwrap();
+    let recover = faultdrill(scene.state.path()).args(["recover", "--all"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&recover.stdout);
     assert_eq!(recover.status.code(), Some(0), "recover --all: {stdout}\n{}", String::from_utf8_lossy(&recover.stderr));
     assert!(stdout.contains(&format!("{id} memory-stress: rolled back\n")), "{stdout}");
 
-    // The strict check: no helper process of this state dir's injections is left.
-    assert_eq!(helpers_by_injection(&journal), before, "state before == state after");
+    scene.assert_released();
     assert_eq!(journal.get(&id).unwrap().unwrap().state, InjectionState::RolledBack);
     assert!(journal.live().unwrap().is_empty(), "nothing live in the journal");
-    // The memory is the kernel's again. Loose: other builds share this host.
-    assert!(
-        wait_until(Duration::from_secs(15), || mem_available() + 4 * HELD >= available_before),
-        "MemAvailable {} back near {available_before}",
-        mem_available()
-    );
 }

@@ -263,3 +263,61 @@ impl Drop for SweepHelpers {
         }
     }
 }
+
+/// What a memory-stress run test holds: modest, so a noisy shared host is not starved.
+pub const MEMORY_HELD: u64 = 128 << 20;
+
+/// The world of a memory-stress run test: work and state dirs, the journal, and what
+/// "before" was (helper processes, MemAvailable). Every helper of the state dir is killed
+/// on drop, so a failing test leaves no memory held.
+pub struct MemoryScene {
+    /// First, so it drops while the state dir still exists.
+    _sweep: SweepHelpers,
+    pub work: tempfile::TempDir,
+    pub state: tempfile::TempDir,
+    pub journal: faultdrill::journal::Journal,
+    helpers_before: Vec<(String, Vec<u32>)>,
+    available_before: u64,
+}
+
+impl MemoryScene {
+    pub fn new() -> MemoryScene {
+        let state = tempfile::tempdir().unwrap();
+        let journal = faultdrill::journal::Journal::open(state.path()).unwrap();
+        MemoryScene {
+            _sweep: SweepHelpers(state.path().to_path_buf()),
+            work: tempfile::tempdir().unwrap(),
+            helpers_before: helpers_by_injection(&journal),
+            available_before: mem_available(),
+            state,
+            journal,
+        }
+    }
+
+    /// Starts `faultdrill run` (with `args`) on a memory-stress of [`MEMORY_HELD`] held 60 s and
+    /// waits until its one holder is resident: the run, the injection and its holder PIDs.
+    pub fn start_run(&self, args: &[&str]) -> (Owned, faultdrill::ids::InjectionId, Vec<u32>) {
+        let mut cmd = faultdrill(self.state.path());
+        cmd.arg("run").arg(memory_stress_experiment(self.work.path(), "128MiB")).args(args);
+        let run = spawn_logged(cmd, self.work.path());
+        let held = wait_until(Duration::from_secs(30), || {
+            memory_holder(&self.journal).is_some_and(|(_, pids)| pids.len() == 1 && rss_bytes(pids[0]) >= MEMORY_HELD)
+        });
+        assert!(held, "one holder with 128 MiB resident; stderr:\n{}", log(self.work.path(), "stderr.log"));
+        let (id, holders) = memory_holder(&self.journal).unwrap();
+        (run, id, holders)
+    }
+
+    /// State before == state after: no helper process of this state dir's injections is
+    /// left (the strict check), and the memory is the kernel's again (loose: other builds
+    /// share this host).
+    pub fn assert_released(&self) {
+        assert_eq!(helpers_by_injection(&self.journal), self.helpers_before, "state before == state after");
+        assert!(
+            wait_until(Duration::from_secs(15), || mem_available() + 4 * MEMORY_HELD >= self.available_before),
+            "MemAvailable {} back near {}",
+            mem_available(),
+            self.available_before
+        );
+    }
+}
