@@ -175,6 +175,61 @@ action_groups:
     assert_eq!(list_dir(fill.path()), before, "host state is back to before");
 }
 
+#[test]
+fn a_daemon_cut_off_mid_fault_rolls_back_by_its_lease_and_the_run_says_it_is_unconfirmed() {
+    let fleet = Fleet::new();
+    let fill = tempfile::tempdir().unwrap();
+    let before = list_dir(fill.path());
+    let lease_ms = 1000;
+    let file = fleet.experiment(
+        "cut.yaml",
+        &format!(
+            r#"version: 1
+name: cut-off-daemon
+lease: {lease_ms}ms
+targets:
+  fleet:
+    select: {{labels: {{fleet: test}}}}
+action_groups:
+  - name: fill
+    target: fleet
+    actions:
+      - fault: disk-fill
+        params: {{path: "{}", size: 1MiB}}
+        duration: 4s
+"#,
+            fill.path().display()
+        ),
+    );
+    let controller =
+        fleet.controller(&file).arg("--json").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for(Duration::from_secs(20), "every daemon to hold the fault", || {
+        (0..3).all(|i| fleet.injections(i).iter().any(|r| r.state == InjectionState::Active)).then_some(())
+    });
+    // host-0 loses its network: the controller can neither renew its lease nor roll it back.
+    let cut = Command::new("ip").args(["-n", &fleet.net.hosts[0], "link", "set", "eth0", "down"]).status().unwrap();
+    assert!(cut.success());
+    let cut_ms = now_ms();
+    let alone = wait_for(Duration::from_secs(10), "host-0 to roll back on its own", || {
+        fleet.injections(0).into_iter().find(|r| r.state == InjectionState::RolledBack)
+    });
+    assert_eq!(alone.note.as_deref(), Some("rolled back: lease expired: the controller went silent"));
+    assert!(alone.updated_ms - cut_ms <= lease_ms + 1000, "rolled back {} ms after the cut", alone.updated_ms - cut_ms);
+    let out = controller.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(4), "the controller could not confirm host-0's rollback: {report}");
+    assert_eq!(report["outcome"], "rollback_failed");
+    let rollbacks = report["rollbacks"].as_array().unwrap();
+    let (cut_off, reachable): (Vec<_>, Vec<_>) = rollbacks.iter().partition(|r| r["host"] == "host-0");
+    assert!(!cut_off.is_empty() && !reachable.is_empty(), "{rollbacks:?}");
+    assert!(cut_off.iter().all(|r| r["ok"] == false && r["detail"].as_str().unwrap().contains("unconfirmed")));
+    assert!(reachable.iter().all(|r| r["ok"] == true), "the reachable hosts: {reachable:?}");
+    for i in 1..3 {
+        assert_eq!(fleet.injections(i)[0].note.as_deref(), Some("rolled back: the controller asked: duration ended"));
+    }
+    assert_eq!(list_dir(fill.path()), before, "host state is back to before on every host");
+}
+
 const PASSING: &str = r#"version: 1
 name: same-exit-passed
 action_groups:

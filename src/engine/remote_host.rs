@@ -41,6 +41,11 @@ pub async fn rollback(client: &DaemonClient, id: &InjectionId, fault: Option<&st
     };
     let outcome = match outcome {
         Ok(r) => r.outcome.ok_or_else(|| r.error.unwrap_or_else(|| "the daemon reported no outcome".into())),
+        Err(e @ ClientError::Unreachable { .. }) => Err(format!(
+            "{}; unconfirmed: a daemon cut off from its controller rolls the fault back by itself once the \
+             injection's lease runs out, since no renewal reaches it",
+            crate::engine::error_chain(&e)
+        )),
         Err(e) => Err(crate::engine::error_chain(&e)),
     };
     RollbackResult { id: id.clone(), host: client.name().to_string(), fault, outcome }
