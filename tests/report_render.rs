@@ -7,7 +7,7 @@
 mod observe_common;
 
 use faultdrill::report::*;
-use observe_common::report_fixture::report;
+use observe_common::report_fixture::{fleet_report, report};
 use observe_common::{artifact, chromium, junit_cases};
 
 #[test]
@@ -78,4 +78,114 @@ fn resilience_score_weighs_samples_and_guardrails() {
     let score = resilience_score(&report(2, 20, true)).unwrap();
     let expected = ((2 * 2 + 37) as f64 / (2 * 2 + 38 + 3) as f64 * 1000.0).round() / 10.0;
     assert_eq!(score, expected);
+}
+
+/// The first cell of each per-host row, one list per action, in the order shown.
+fn per_host_rows(html: &str) -> Vec<Vec<String>> {
+    html.split("<table class=\"hosts\">")
+        .skip(1)
+        .map(|table| {
+            let table = &table[..table.find("</table>").unwrap()];
+            table.split("<tr><td>").skip(1).map(|row| row[..row.find("</td>").unwrap()].to_string()).collect()
+        })
+        .collect()
+}
+
+/// The `y` of each fault label in the timeline.
+fn label_rows(html: &str) -> Vec<(String, String)> {
+    html.split(r#"<text class="lbl wl" "#)
+        .skip(1)
+        .map(|t| {
+            let y = t.split("y=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+            let text = t[t.find("</title>").unwrap() + 8..t.find("</text>").unwrap()].to_string();
+            (y, text)
+        })
+        .collect()
+}
+
+#[test]
+fn fleet_timeline_has_one_band_and_one_label_per_action_on_separate_rows() {
+    let html = to_html(&fleet_report(100, &[], 60));
+    let labels = label_rows(&html);
+    let texts: Vec<&str> = labels.iter().map(|l| l.1.as_str()).collect();
+    assert_eq!(texts, ["fill/disk-fill#1 on 100 hosts", "burn/cpu-burn#1 on 100 hosts"]);
+    assert_ne!(labels[0].0, labels[1].0, "labels 1.2 s apart would overlap on one row: {labels:?}");
+    assert_eq!(html.matches(r#"<rect class="win""#).count(), 2, "one band per action");
+    assert!(!html.contains(" on h87<"), "no per-host labels");
+}
+
+#[test]
+fn fleet_actions_table_has_one_summary_row_per_action_and_natural_sorted_hosts() {
+    let html = to_html(&fleet_report(100, &[], 60));
+    assert_eq!(html.matches(r#"<tr class="act">"#).count(), 2);
+    assert_eq!(html.matches(r#"<td class="ok">100/100 rolled back</td>"#).count(), 2, "{html}");
+    assert_eq!(html.matches("<b>100</b>: h1\u{2013}h100").count(), 2);
+    assert!(html.contains("<td>+6.0s \u{2026} +6.4s</td>"), "first … last injection");
+    let rows = per_host_rows(&html);
+    let natural: Vec<String> = (1..=100).map(|n| format!("h{n}")).collect();
+    assert_eq!(rows, [natural.clone(), natural]);
+}
+
+#[test]
+fn fleet_failed_rollbacks_are_named_in_red_and_listed_first() {
+    let html = to_html(&fleet_report(100, &[9, 7], 60));
+    assert!(html.contains(r#"<td class="bad">98/100 rolled back, 2 failed: h7, h9</td>"#), "{html}");
+    assert!(html.contains(r#"<td class="ok">100/100 rolled back</td>"#), "the other action is clean");
+    let rows = per_host_rows(&html);
+    assert_eq!(rows[0][..3], ["h7", "h9", "h1"]);
+    assert_eq!(rows[0].len(), 100);
+    let first_detail = &html[html.find(r#"<table class="hosts">"#).unwrap()..];
+    let h7 = &first_detail[first_detail.find("<tr><td>h7</td>").unwrap()..];
+    assert!(h7[..h7.find("</tr>").unwrap()].contains("rollback failed: cannot delete /data/.faultdrill-fill: EBUSY"));
+}
+
+#[test]
+fn targets_hide_the_implicit_local_target_when_nothing_uses_it() {
+    let fleet = to_html(&fleet_report(3, &[], 60));
+    let targets = &fleet[fleet.find("<h2>Targets</h2>").unwrap()..fleet.find("<h2>Timeline</h2>").unwrap()];
+    assert!(targets.contains("<td>data-hosts</td><td>h1, h2, h3</td>"), "{targets}");
+    assert!(!targets.contains("<td>local</td>"), "{targets}");
+
+    let mut uses_local = fleet_report(3, &[], 60);
+    uses_local.plan.groups[1].target = "local".into();
+    let html = to_html(&uses_local);
+    assert!(html.contains("<tr><td>local</td><td>local</td><td>-</td></tr>"));
+}
+
+#[test]
+fn single_host_report_keeps_one_labelled_band_and_one_action_row() {
+    let html = to_html(&report(2, 20, true));
+    let texts: Vec<String> = label_rows(&html).into_iter().map(|l| l.1).collect();
+    assert_eq!(texts, ["fill/disk-fill#1 on local"]);
+    assert_eq!(html.matches(r#"<rect class="win""#).count(), 1);
+    assert_eq!(html.matches(r#"<rect class="wsp""#).count(), 0, "one host: no spread");
+    assert!(html.contains(
+        r#"<tr class="act"><td>fill/disk-fill#1</td><td>disk-fill</td><td>local</td><td>+2.0s</td><td class="ok">1/1 rolled back</td></tr>"#
+    ), "{html}");
+    assert!(html.contains("<tr><td>data-hosts</td><td>local</td><td>-</td></tr>"));
+}
+
+#[test]
+fn fleet_html_report_opens_in_chromium_without_console_errors_and_reads_as_one_row_per_action() {
+    let html = to_html(&fleet_report(100, &[7, 9], 60));
+    let page = artifact("report-fleet-100.html");
+    std::fs::write(&page, &html).unwrap();
+
+    let dom = chromium(&["--dump-dom"], &page);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let logs = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "{logs}");
+    let console: Vec<&str> = logs.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    assert_eq!(dom_text.matches(r#"<text class="lbl wl""#).count(), 2);
+    assert_eq!(dom_text.matches(r#"<tr class="act">"#).count(), 2);
+    assert_eq!(dom_text.matches("<details>").count(), 2, "per-host detail stays folded");
+    assert!(!html.contains("<script"), "the report needs no scripts");
+
+    let png = artifact("report-fleet-100.png");
+    let _ = std::fs::remove_file(&png);
+    let shot =
+        chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,1400", "--hide-scrollbars"], &page);
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a screenshot for a person to look at");
 }

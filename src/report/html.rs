@@ -10,14 +10,19 @@ use crate::experiment::{Expectation, ProbeSource};
 
 use super::model::{Event, Outcome, Report, SampleRecord};
 use super::score::resilience_score;
-use super::svg::{Marker, Series, Window, escape, timeline_svg};
+use super::svg::{Marker, Series, escape, timeline_svg};
+
+/// The implicit target every plan has (this host, no daemon).
+const LOCAL: &str = "local";
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}\
 th{background:#fafafa}.badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}\
 .ok{color:#1e7e34}.bad{color:#c0392b}.muted{color:#777}.score{font-size:28px;font-weight:700}\
-.facts td:first-child{color:#777;width:160px}code{background:#f4f4f4;padding:0 3px}";
+.facts td:first-child{color:#777;width:160px}code{background:#f4f4f4;padding:0 3px}\
+tr.act td{border-bottom:none}tr.more>td{padding:0 8px 6px}summary{cursor:pointer;color:#777;font-size:13px}\
+table.hosts{margin:4px 0 4px 16px;width:auto;font-size:13px}table.hosts td,table.hosts th{padding:2px 10px}";
 
 /// Renders the report as one HTML document.
 pub fn to_html(report: &Report) -> String {
@@ -31,7 +36,7 @@ pub fn to_html(report: &Report) -> String {
     header(&mut h, report);
     targets(&mut h, report);
     timeline(&mut h, report);
-    actions(&mut h, report);
+    super::html_actions::actions(&mut h, report);
     guardrails(&mut h, report);
     steady_state(&mut h, report);
     rollbacks(&mut h, report);
@@ -94,7 +99,8 @@ fn header(h: &mut String, r: &Report) {
 
 fn targets(h: &mut String, r: &Report) {
     h.push_str("<h2>Targets</h2><table><tr><th>target</th><th>hosts</th><th>seed</th></tr>");
-    for t in &r.targets {
+    // The implicit `local` target is always resolved; show it only when something uses it.
+    for t in r.targets.iter().filter(|t| t.name != LOCAL || uses_local(r)) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -104,6 +110,16 @@ fn targets(h: &mut String, r: &Report) {
         );
     }
     h.push_str("</table>");
+}
+
+/// Whether a group, or a host-metric probe or guardrail, targets `local`.
+fn uses_local(r: &Report) -> bool {
+    let probes = r.plan.steady_state.iter().flat_map(|s| s.probes.iter().map(|p| &p.source));
+    let mut metric_targets = probes.chain(r.plan.guardrails.rules.iter().map(|g| &g.source)).filter_map(|s| match s {
+        ProbeSource::Metric { target, .. } => Some(target.as_deref().unwrap_or(LOCAL)),
+        _ => None,
+    });
+    r.plan.groups.iter().any(|g| g.target == LOCAL) || metric_targets.any(|t| t == LOCAL)
 }
 
 /// The number drawn for a sample: its value, else its latency, else its exit code or status.
@@ -130,7 +146,6 @@ fn timeline(h: &mut String, r: &Report) {
     let end = r.finished_ms.unwrap_or_else(|| r.timeline.last().map_or(r.started_ms, |e| e.at_ms));
     let mut probes: BTreeMap<String, Vec<(i64, Option<f64>, bool)>> = BTreeMap::new();
     let mut guards: BTreeMap<String, Vec<(i64, Option<f64>, bool)>> = BTreeMap::new();
-    let mut ended: BTreeMap<String, i64> = BTreeMap::new();
     let mut markers = Vec::new();
     for e in &r.timeline {
         match &e.event {
@@ -139,12 +154,6 @@ fn timeline(h: &mut String, r: &Report) {
             }
             Event::GuardrailSample { guardrail, sample, breached, .. } => {
                 guards.entry(guardrail.clone()).or_default().push((e.at_ms, plotted(sample), !breached))
-            }
-            Event::ActionEnded { injection, .. } => {
-                ended.entry(injection.to_string()).or_insert(e.at_ms);
-            }
-            Event::RolledBack { record } => {
-                ended.entry(record.injection.to_string()).or_insert(record.finished_ms);
             }
             Event::GuardrailTripped { guardrail, .. } => {
                 markers.push(Marker { label: format!("tripped: {guardrail}"), at_ms: e.at_ms })
@@ -170,50 +179,9 @@ fn timeline(h: &mut String, r: &Report) {
             r.plan.guardrails.rules.iter().find(|g| g.name == name).map_or(vec![], |g| g.breach.thresholds());
         Series { name, kind: "guardrail", points, thresholds }
     }));
-    let windows: Vec<Window> = r
-        .injections
-        .iter()
-        .filter(|i| i.held)
-        .map(|i| Window {
-            label: format!("{} on {}", i.action.label, i.host),
-            start_ms: i.injected_ms,
-            end_ms: ended.get(i.id.as_str()).copied().unwrap_or(end),
-        })
-        .collect();
-    h.push_str("<h2>Timeline</h2><p class=\"muted\">Each panel is one probe or guardrail over time; shaded spans are faults in place, dashed lines are thresholds, red dots are failed or breaching samples, red lines are trips.</p>");
+    let windows = super::html_actions::windows(r, end);
+    h.push_str("<h2>Timeline</h2><p class=\"muted\">Each panel is one probe or guardrail over time; shaded bands are faults in place (one per action, lighter while only some hosts had it), dashed lines are thresholds, red dots are failed or breaching samples, red lines are trips.</p>");
     h.push_str(&timeline_svg(r.started_ms, end, &series, &windows, &markers));
-}
-
-fn actions(h: &mut String, r: &Report) {
-    h.push_str("<h2>Actions</h2><table><tr><th>action</th><th>fault</th><th>host</th><th>injected</th><th>injection</th><th>result</th></tr>");
-    for e in &r.timeline {
-        match &e.event {
-            Event::ActionStarted { action, host, injection, held } => {
-                let _ = write!(
-                    h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{injection}</code></td><td class=\"ok\">{}</td></tr>",
-                    escape(&action.label),
-                    escape(&action.fault),
-                    escape(host),
-                    rel(r, e.at_ms),
-                    if *held { "injected" } else { "done (instantaneous)" }
-                );
-            }
-            Event::ActionFailed { action, host, error } => {
-                let _ = write!(
-                    h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>-</td><td class=\"bad\">{}</td></tr>",
-                    escape(&action.label),
-                    escape(&action.fault),
-                    escape(host),
-                    rel(r, e.at_ms),
-                    escape(error)
-                );
-            }
-            _ => {}
-        }
-    }
-    h.push_str("</table>");
 }
 
 fn guardrails(h: &mut String, r: &Report) {

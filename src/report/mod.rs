@@ -1,7 +1,10 @@
 //! Run reports: the `report.json` model every output format (JSON, JUnit, HTML) is built from,
 //! writing it to the state directory, and rendering it as JUnit XML and self-contained HTML.
 
+mod fleet;
+mod hostlist;
 mod html;
+mod html_actions;
 mod junit;
 mod model;
 mod score;

@@ -15,12 +15,20 @@ pub struct Series {
     pub thresholds: Vec<f64>,
 }
 
-/// A span when a fault was in place.
+/// A span when a fault was in place somewhere: one per action, however many hosts.
 #[derive(Clone, Debug)]
 pub struct Window {
+    /// Printed once above the panels (truncated if it would run into the next label).
     pub label: String,
+    /// The tooltip: the full label and its times.
+    pub title: String,
+    /// The first injection.
     pub start_ms: i64,
+    /// The last rollback (or the end of the run).
     pub end_ms: i64,
+    /// When every host had the fault (last injection to first rollback), drawn darker;
+    /// the rest of the span, while hosts came and went, lighter. `None`: never all at once.
+    pub core: Option<(i64, i64)>,
 }
 
 /// A moment worth a vertical line (a guardrail trip, a signal).
@@ -37,6 +45,12 @@ const PANEL: f64 = 110.0;
 const GAP: f64 = 34.0;
 const TOP: f64 = 40.0;
 const AXIS: f64 = 30.0;
+/// Height of one row of fault labels above the panels.
+const LANE: f64 = 15.0;
+/// Rows of fault labels at most; past that, labels are truncated to fit.
+const MAX_LANES: usize = 4;
+/// A generous width of one character of the 12px label font, so labels never collide.
+const CHAR_W: f64 = 7.2;
 
 /// Escapes text for XML content and attributes.
 pub fn escape(text: &str) -> String {
@@ -48,9 +62,12 @@ pub fn timeline_svg(start_ms: i64, end_ms: i64, series: &[Series], windows: &[Wi
     let span = (end_ms - start_ms).max(1) as f64;
     let plot_w = WIDTH - LEFT - RIGHT;
     let x = |t: i64| LEFT + ((t - start_ms) as f64 / span).clamp(0.0, 1.0) * plot_w;
+    let labels = place_labels(windows, &x);
+    let lanes = labels.iter().map(|l| l.lane + 1).max().unwrap_or(1);
+    let top = TOP + (lanes - 1) as f64 * LANE;
     let panels = series.len().max(1) as f64;
-    let height = TOP + panels * (PANEL + GAP) + AXIS;
-    let bottom = TOP + panels * (PANEL + GAP) - GAP;
+    let height = top + panels * (PANEL + GAP) + AXIS;
+    let bottom = top + panels * (PANEL + GAP) - GAP;
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -59,29 +76,21 @@ pub fn timeline_svg(start_ms: i64, end_ms: i64, series: &[Series], windows: &[Wi
     svg.push_str(
         "<style>.lbl{font:12px sans-serif;fill:#333}.ax{stroke:#999;stroke-width:1}.ln{fill:none;stroke-width:1.5}\
          .th{stroke:#c0392b;stroke-dasharray:5 4;stroke-width:1}.win{fill:#f5a623;fill-opacity:.18}\
+         .wsp{fill:#f5a623;fill-opacity:.08}.tick{stroke:#f5a623;stroke-width:1;stroke-opacity:.7}\
          .mk{stroke:#c0392b;stroke-width:2}.bad{fill:#c0392b}</style>",
     );
-    for w in windows {
-        let (x0, x1) = (x(w.start_ms), x(w.end_ms.max(w.start_ms)));
-        let _ = write!(
-            svg,
-            r#"<rect class="win" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{:.1}"><title>{}</title></rect>"#,
-            (x1 - x0).max(1.0),
-            bottom - TOP,
-            escape(&w.label)
-        );
-        let _ =
-            write!(svg, r#"<text class="lbl" x="{:.1}" y="{:.1}">{}</text>"#, x0 + 3.0, TOP - 22.0, escape(&w.label));
+    for (w, l) in windows.iter().zip(&labels) {
+        draw_window(&mut svg, w, l, top, bottom, &x);
     }
     for (i, s) in series.iter().enumerate() {
-        draw_panel(&mut svg, s, TOP + i as f64 * (PANEL + GAP), &x);
+        draw_panel(&mut svg, s, top + i as f64 * (PANEL + GAP), &x);
     }
     draw_time_axis(&mut svg, bottom, span, &x, start_ms);
     for m in markers {
         let mx = x(m.at_ms);
         let _ = write!(
             svg,
-            r##"<line class="mk" x1="{mx:.1}" y1="{TOP}" x2="{mx:.1}" y2="{bottom:.1}"><title>{0}</title></line><text class="lbl" x="{1:.1}" y="{2:.1}" fill="#c0392b" text-anchor="end">{0}</text>"##,
+            r##"<line class="mk" x1="{mx:.1}" y1="{top:.1}" x2="{mx:.1}" y2="{bottom:.1}"><title>{0}</title></line><text class="lbl" x="{1:.1}" y="{2:.1}" fill="#c0392b" text-anchor="end">{0}</text>"##,
             escape(&m.label),
             mx - 4.0,
             bottom - 4.0
@@ -89,6 +98,93 @@ pub fn timeline_svg(start_ms: i64, end_ms: i64, series: &[Series], windows: &[Wi
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Where a window's label goes: its row, its x, and the text that fits there.
+struct Label {
+    lane: usize,
+    x: f64,
+    text: String,
+}
+
+/// Puts each label in the first row where it clears the previous label; with every row
+/// taken, in the row that frees up first, truncating the label it would run into.
+fn place_labels(windows: &[Window], x: &dyn Fn(i64) -> f64) -> Vec<Label> {
+    let mut order: Vec<usize> = (0..windows.len()).collect();
+    order.sort_by_key(|&i| windows[i].start_ms);
+    let mut labels: Vec<Label> = windows.iter().map(|w| Label { lane: 0, x: 0.0, text: w.label.clone() }).collect();
+    // Per row: the label last placed there, and where it ends.
+    let mut lanes: Vec<(usize, f64)> = Vec::new();
+    for i in order {
+        let w = &windows[i];
+        let width = w.label.chars().count() as f64 * CHAR_W;
+        let lx = (x(w.start_ms) + 3.0).min(WIDTH - RIGHT - width).max(4.0);
+        let free = lanes.iter().position(|&(_, end)| end + 8.0 <= lx);
+        let lane = match free {
+            Some(lane) => lane,
+            None if lanes.len() < MAX_LANES => {
+                lanes.push((i, 0.0));
+                lanes.len() - 1
+            }
+            None => {
+                let lane = (0..lanes.len()).min_by(|&a, &b| lanes[a].1.total_cmp(&lanes[b].1)).unwrap_or(0);
+                let prev = &mut labels[lanes[lane].0];
+                let room = ((lx - 8.0 - prev.x) / CHAR_W).floor().max(0.0) as usize;
+                prev.text = truncate(&prev.text, room);
+                lane
+            }
+        };
+        labels[i] = Label { lane, x: lx, text: w.label.clone() };
+        lanes[lane] = (i, lx + width);
+    }
+    labels
+}
+
+/// The first `room` characters, ending in `…` when cut.
+fn truncate(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(room.saturating_sub(1)).collect();
+    if room > 0 {
+        cut.push('\u{2026}');
+    }
+    cut
+}
+
+/// A window's band (lighter where only some hosts had the fault) and its label.
+fn draw_window(svg: &mut String, w: &Window, l: &Label, top: f64, bottom: f64, x: &dyn Fn(i64) -> f64) {
+    let title = escape(&w.title);
+    let mut band = |class: &str, from: i64, to: i64| {
+        let (x0, x1) = (x(from), x(to.max(from)));
+        let _ = write!(
+            svg,
+            r#"<rect class="{class}" x="{x0:.1}" y="{top:.1}" width="{:.1}" height="{:.1}"><title>{title}</title></rect>"#,
+            (x1 - x0).max(1.0),
+            bottom - top
+        );
+    };
+    match w.core {
+        Some((from, to)) => {
+            if from > w.start_ms {
+                band("wsp", w.start_ms, from);
+            }
+            band("win", from, to);
+            if w.end_ms > to {
+                band("wsp", to, w.end_ms);
+            }
+        }
+        None => band("wsp", w.start_ms, w.end_ms),
+    }
+    let y = TOP - 22.0 + l.lane as f64 * LANE;
+    let x0 = x(w.start_ms);
+    let _ = write!(
+        svg,
+        r#"<line class="tick" x1="{x0:.1}" y1="{:.1}" x2="{x0:.1}" y2="{top:.1}"/><text class="lbl wl" x="{:.1}" y="{y:.1}"><title>{title}</title>{}</text>"#,
+        y + 3.0,
+        l.x,
+        escape(&l.text)
+    );
 }
 
 fn draw_panel(svg: &mut String, s: &Series, top: f64, x: &dyn Fn(i64) -> f64) {
@@ -207,7 +303,13 @@ mod tests {
             0,
             2000,
             &series,
-            &[Window { label: "disk-fill".into(), start_ms: 500, end_ms: 1800 }],
+            &[Window {
+                label: "disk-fill".into(),
+                title: "disk-fill".into(),
+                start_ms: 500,
+                end_ms: 1800,
+                core: Some((500, 1800)),
+            }],
             &[Marker { label: "tripped: disk-90".into(), at_ms: 1900 }],
         );
         assert_eq!(svg.matches(r#"<g class="series""#).count(), 2);

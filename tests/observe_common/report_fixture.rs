@@ -86,48 +86,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
         event: Event::ActionStarted { action: action.clone(), host: "local".into(), injection: id.clone(), held: true },
     }];
     let trip_at = t0 + seconds * 800;
-    for s in 0..seconds {
-        let at = t0 + s * 1000;
-        let phase = if s == 0 { ProbePhase::Before } else { ProbePhase::During };
-        for p in 0..probes {
-            let slow = p == 0 && s == seconds / 2;
-            timeline.push(TimelineEntry {
-                at_ms: at + p as i64,
-                event: Event::ProbeSample {
-                    phase,
-                    probe: format!("api-{p}"),
-                    sample: SampleRecord {
-                        host: None,
-                        value: None,
-                        latency_ms: Some(if slow { 450.0 } else { 20.0 + (s % 7) as f64 }),
-                        status: Some(200),
-                        exit: None,
-                        error: None,
-                    },
-                    ok: !slow,
-                    failures: if slow { vec!["latency (ms) 450, expected < 300".into()] } else { vec![] },
-                },
-            });
-        }
-        let used = 20.0 + 75.0 * (s as f64 / seconds as f64);
-        timeline.push(TimelineEntry {
-            at_ms: at + 500,
-            event: Event::GuardrailSample {
-                guardrail: "disk-90".into(),
-                sample: SampleRecord {
-                    host: Some("local".into()),
-                    value: Some(used),
-                    latency_ms: None,
-                    status: None,
-                    exit: None,
-                    error: None,
-                },
-                breached: used >= 90.0,
-                consecutive: u32::from(used >= 90.0),
-                for_samples: 2,
-            },
-        });
-    }
+    timeline.extend(samples(t0, probes, seconds, "local"));
     timeline.push(TimelineEntry {
         at_ms: trip_at,
         event: Event::GuardrailTripped {
@@ -172,6 +131,162 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
             preview: vec!["fallocate /data/.faultdrill-fill (50 MiB)".into()],
         }],
         rollbacks: vec![record],
+        guardrail_reaction: None,
+        timeline,
+    }
+}
+
+/// Probe samples each second and guardrail samples each 500 ms (taken on `host`), the disk
+/// filling from 20 % to 95 %; probe 0 is slow once, half-way through.
+fn samples(t0: i64, probes: usize, seconds: i64, host: &str) -> Vec<TimelineEntry> {
+    let mut timeline = Vec::new();
+    for s in 0..seconds {
+        let at = t0 + s * 1000;
+        let phase = if s == 0 { ProbePhase::Before } else { ProbePhase::During };
+        for p in 0..probes {
+            let slow = p == 0 && s == seconds / 2;
+            timeline.push(TimelineEntry {
+                at_ms: at + p as i64,
+                event: Event::ProbeSample {
+                    phase,
+                    probe: format!("api-{p}"),
+                    sample: SampleRecord {
+                        host: None,
+                        value: None,
+                        latency_ms: Some(if slow { 450.0 } else { 20.0 + (s % 7) as f64 }),
+                        status: Some(200),
+                        exit: None,
+                        error: None,
+                    },
+                    ok: !slow,
+                    failures: if slow { vec!["latency (ms) 450, expected < 300".into()] } else { vec![] },
+                },
+            });
+        }
+        let used = 20.0 + 75.0 * (s as f64 / seconds as f64);
+        timeline.push(TimelineEntry {
+            at_ms: at + 500,
+            event: Event::GuardrailSample {
+                guardrail: "disk-90".into(),
+                sample: SampleRecord {
+                    host: Some(host.into()),
+                    value: Some(used),
+                    latency_ms: None,
+                    status: None,
+                    exit: None,
+                    error: None,
+                },
+                breached: used >= 90.0,
+                consecutive: u32::from(used >= 90.0),
+                for_samples: 2,
+            },
+        });
+    }
+    timeline
+}
+
+/// A fleet run: `fill/disk-fill#1` then `burn/cpu-burn#1` on `hosts` daemons `h1`..`hN`,
+/// injected in a scrambled order over ~0.4 s, until the guardrail trips at 80 % of the run;
+/// the disk fill's rollback fails on the hosts numbered in `failed`. The implicit `local`
+/// target is resolved but nothing uses it.
+pub fn fleet_report(hosts: usize, failed: &[usize], seconds: i64) -> Report {
+    let t0 = 1_700_000_000_000i64;
+    let names: Vec<String> = (1..=hosts).map(|n| format!("h{n}")).collect();
+    let mut plan = plan(1);
+    plan.targets[0].selector = TargetSelector::Hosts(names.clone());
+    plan.targets.push(TargetPlan {
+        name: "local".into(),
+        selector: TargetSelector::Hosts(vec!["local".into()]),
+        pick: Pick::All,
+        max: None,
+        on_empty: OnEmpty::Fail,
+        seed: None,
+    });
+    let mut burn = plan.groups[0].clone();
+    burn.name = "burn".into();
+    burn.actions[0].label = "burn/cpu-burn#1".into();
+    burn.actions[0].fault = "cpu-burn".into();
+    plan.groups.push(burn);
+    let mut timeline = samples(t0, 1, seconds, "h1");
+    let (mut injections, mut rollbacks) = (Vec::new(), Vec::new());
+    let trip_at = t0 + seconds * 800;
+    for (group, (label, fault, from)) in
+        [("fill/disk-fill#1", "disk-fill", seconds * 100), ("burn/cpu-burn#1", "cpu-burn", seconds * 120)]
+            .into_iter()
+            .enumerate()
+    {
+        let action = ActionRef { group, action: 0, label: label.into(), fault: fault.into() };
+        for k in 0..hosts {
+            // Daemons answer in no particular order: h1 is not first.
+            let n = (k * 37 + 11) % hosts + 1;
+            let host = format!("h{n}");
+            let id = InjectionId::from_string(format!("i-{}{n:04}", &fault[..4]));
+            let at = t0 + from + (k as i64 * 4);
+            timeline.push(TimelineEntry {
+                at_ms: at,
+                event: Event::ActionStarted {
+                    action: action.clone(),
+                    host: host.clone(),
+                    injection: id.clone(),
+                    held: true,
+                },
+            });
+            injections.push(InjectionSummary {
+                id: id.clone(),
+                action: action.clone(),
+                host: host.clone(),
+                injected_ms: at,
+                deadline_ms: at + 60_000,
+                held: true,
+                preview: vec![format!("{fault} on {host}")],
+            });
+            let ok = group == 1 || !failed.contains(&n);
+            let started = trip_at + 5 + (k as i64 * 2);
+            rollbacks.push(RollbackRecord {
+                injection: id,
+                host,
+                fault: fault.into(),
+                action: Some(label.into()),
+                reason: "guardrail disk-90 tripped".into(),
+                ok,
+                detail: if ok { "undone".into() } else { "cannot delete /data/.faultdrill-fill: EBUSY".into() },
+                started_ms: started,
+                finished_ms: started + 9,
+            });
+        }
+    }
+    timeline.push(TimelineEntry {
+        at_ms: trip_at,
+        event: Event::GuardrailTripped {
+            guardrail: "disk-90".into(),
+            source: TripSource::Samples,
+            action: "rollback".into(),
+            message: "disk_used_percent 95 >= 90 for 2 samples".into(),
+        },
+    });
+    for record in &rollbacks {
+        timeline.push(TimelineEntry { at_ms: record.finished_ms, event: Event::RolledBack { record: record.clone() } });
+    }
+    timeline.sort_by_key(|e| e.at_ms);
+    let outcome = if failed.is_empty() { Outcome::GuardrailTripped } else { Outcome::RollbackFailed };
+    let finished = rollbacks.iter().map(|r| r.finished_ms).max().unwrap_or(trip_at) + 10;
+    Report {
+        schema_version: SCHEMA_VERSION,
+        run_id: RunId::from_string("r-testfleet01"),
+        experiment: "disk-guardrail-demo".into(),
+        plan,
+        targets: vec![
+            ResolvedTarget { name: "data-hosts".into(), hosts: names, seed: None },
+            ResolvedTarget { name: "local".into(), hosts: vec!["local".into()], seed: None },
+        ],
+        state: RunState::Finished,
+        outcome: Some(outcome),
+        exit_code: Some(outcome.exit_code()),
+        reason: Some("guardrail disk-90 tripped".into()),
+        started_ms: t0,
+        finished_ms: Some(finished),
+        injections,
+        rollbacks,
         guardrail_reaction: None,
         timeline,
     }
