@@ -112,6 +112,8 @@ fn fleet_timeline_has_one_band_and_one_label_per_action_on_separate_rows() {
     assert_ne!(labels[0].0, labels[1].0, "labels 1.2 s apart would overlap on one row: {labels:?}");
     assert_eq!(html.matches(r#"<rect class="win""#).count(), 2, "one band per action");
     assert!(!html.contains(" on h87<"), "no per-host labels");
+    assert_eq!(html.matches(r#"<polygon class="band""#).count(), 1, "100 hosts' disk usage as one band");
+    assert!(html.contains("disk-90</tspan> \u{2014} 100 hosts: line is the median"));
 }
 
 #[test]
@@ -119,7 +121,8 @@ fn fleet_actions_table_has_one_summary_row_per_action_and_natural_sorted_hosts()
     let html = to_html(&fleet_report(100, &[], 60));
     assert_eq!(html.matches(r#"<tr class="act">"#).count(), 2);
     assert_eq!(html.matches(r#"<td class="ok">100/100 rolled back</td>"#).count(), 2, "{html}");
-    assert_eq!(html.matches("<b>100</b>: h1\u{2013}h100").count(), 2);
+    let actions = &html[html.find("<h2>Actions</h2>").unwrap()..html.find("<h2>Guardrails</h2>").unwrap()];
+    assert_eq!(actions.matches("<td><b>100</b>: h1\u{2013}h100</td>").count(), 2, "{actions}");
     assert!(html.contains("<td>+6.0s \u{2026} +6.4s</td>"), "first … last injection");
     let rows = per_host_rows(&html);
     let natural: Vec<String> = (1..=100).map(|n| format!("h{n}")).collect();
@@ -131,6 +134,11 @@ fn fleet_failed_rollbacks_are_named_in_red_and_listed_first() {
     let html = to_html(&fleet_report(100, &[9, 7], 60));
     assert!(html.contains(r#"<td class="bad">98/100 rolled back, 2 failed: h7, h9</td>"#), "{html}");
     assert!(html.contains(r#"<td class="ok">100/100 rolled back</td>"#), "the other action is clean");
+    let rollback = &html[html.find("<h2>Rollback</h2>").unwrap()..];
+    let shown: Vec<&str> = rollback.split("</th></tr><tr><td><code>").skip(1).take(1).collect();
+    assert!(shown[0].starts_with("i-disk0007</code></td><td>fill/disk-fill#1</td><td>h7</td>"), "{rollback}");
+    assert!(rollback.contains("<tr><td><code>i-disk0009</code></td><td>fill/disk-fill#1</td><td>h9</td>"));
+    assert!(rollback.contains("<summary>all 200 rollbacks, in the order carried out (198 ok, 2 failed;"));
     let rows = per_host_rows(&html);
     assert_eq!(rows[0][..3], ["h7", "h9", "h1"]);
     assert_eq!(rows[0].len(), 100);
@@ -144,6 +152,8 @@ fn targets_hide_the_implicit_local_target_when_nothing_uses_it() {
     let fleet = to_html(&fleet_report(3, &[], 60));
     let targets = &fleet[fleet.find("<h2>Targets</h2>").unwrap()..fleet.find("<h2>Timeline</h2>").unwrap()];
     assert!(targets.contains("<td>data-hosts</td><td>h1, h2, h3</td>"), "{targets}");
+    let hundred = to_html(&fleet_report(100, &[], 60));
+    assert!(hundred.contains("<td>data-hosts</td><td><b>100</b>: h1\u{2013}h100</td>"));
     assert!(!targets.contains("<td>local</td>"), "{targets}");
 
     let mut uses_local = fleet_report(3, &[], 60);
@@ -159,6 +169,7 @@ fn single_host_report_keeps_one_labelled_band_and_one_action_row() {
     assert_eq!(texts, ["fill/disk-fill#1 on local"]);
     assert_eq!(html.matches(r#"<rect class="win""#).count(), 1);
     assert_eq!(html.matches(r#"<rect class="wsp""#).count(), 0, "one host: no spread");
+    assert!(!html.contains("<polygon"), "one host: a plain line");
     assert!(html.contains(
         r#"<tr class="act"><td>fill/disk-fill#1</td><td>disk-fill</td><td>local</td><td>+2.0s</td><td class="ok">1/1 rolled back</td></tr>"#
     ), "{html}");
@@ -179,7 +190,7 @@ fn fleet_html_report_opens_in_chromium_without_console_errors_and_reads_as_one_r
     assert!(console.is_empty(), "console messages: {console:#?}");
     assert_eq!(dom_text.matches(r#"<text class="lbl wl""#).count(), 2);
     assert_eq!(dom_text.matches(r#"<tr class="act">"#).count(), 2);
-    assert_eq!(dom_text.matches("<details>").count(), 2, "per-host detail stays folded");
+    assert_eq!(dom_text.matches("<details>").count(), 3, "per-host detail and the rollback list stay folded");
     assert!(!html.contains("<script"), "the report needs no scripts");
 
     let png = artifact("report-fleet-100.png");

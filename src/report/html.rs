@@ -8,12 +8,17 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::experiment::{Expectation, ProbeSource};
 
-use super::model::{Event, Outcome, Report, SampleRecord};
+use super::hostlist::{compact, natural_cmp};
+use super::model::{Event, Outcome, Report, RollbackRecord, SampleRecord};
 use super::score::resilience_score;
+use super::spread::spread;
 use super::svg::{Marker, Series, escape, timeline_svg};
 
 /// The implicit target every plan has (this host, no daemon).
 const LOCAL: &str = "local";
+
+/// Hosts of a target listed one by one up to this many.
+const TARGET_HOSTS_LISTED: usize = 12;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}\
@@ -105,11 +110,19 @@ fn targets(h: &mut String, r: &Report) {
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&t.name),
-            escape(&t.hosts.join(", ")),
+            hosts(&t.hosts),
             t.seed.map_or("-".to_string(), |s| s.to_string())
         );
     }
     h.push_str("</table>");
+}
+
+/// A target's hosts: as listed when few, else counted and compacted (`100: h1–h100`).
+fn hosts(hosts: &[String]) -> String {
+    if hosts.len() <= TARGET_HOSTS_LISTED {
+        return escape(&hosts.join(", "));
+    }
+    format!("<b>{}</b>: {}", hosts.len(), escape(&compact(hosts, TARGET_HOSTS_LISTED)))
 }
 
 /// Whether a group, or a host-metric probe or guardrail, targets `local`.
@@ -142,18 +155,25 @@ fn probe_thresholds(r: &Report, name: &str) -> Vec<f64> {
         .collect()
 }
 
+/// A panel's data; samples from several hosts are folded into a median and a range.
+fn series_of(name: String, kind: &'static str, samples: &[(i64, &SampleRecord, bool)], thresholds: Vec<f64>) -> Series {
+    let points = samples.iter().map(|(at, s, ok)| (*at, plotted(s), *ok)).collect();
+    let by_host: Vec<_> = samples.iter().map(|(at, s, _)| (*at, s.host.as_deref(), plotted(s))).collect();
+    Series { name, kind, points, thresholds, spread: spread(&by_host) }
+}
+
 fn timeline(h: &mut String, r: &Report) {
     let end = r.finished_ms.unwrap_or_else(|| r.timeline.last().map_or(r.started_ms, |e| e.at_ms));
-    let mut probes: BTreeMap<String, Vec<(i64, Option<f64>, bool)>> = BTreeMap::new();
-    let mut guards: BTreeMap<String, Vec<(i64, Option<f64>, bool)>> = BTreeMap::new();
+    let mut probes: BTreeMap<String, Vec<(i64, &SampleRecord, bool)>> = BTreeMap::new();
+    let mut guards: BTreeMap<String, Vec<(i64, &SampleRecord, bool)>> = BTreeMap::new();
     let mut markers = Vec::new();
     for e in &r.timeline {
         match &e.event {
             Event::ProbeSample { probe, sample, ok, .. } => {
-                probes.entry(probe.clone()).or_default().push((e.at_ms, plotted(sample), *ok))
+                probes.entry(probe.clone()).or_default().push((e.at_ms, sample, *ok))
             }
             Event::GuardrailSample { guardrail, sample, breached, .. } => {
-                guards.entry(guardrail.clone()).or_default().push((e.at_ms, plotted(sample), !breached))
+                guards.entry(guardrail.clone()).or_default().push((e.at_ms, sample, !breached))
             }
             Event::GuardrailTripped { guardrail, .. } => {
                 markers.push(Marker { label: format!("tripped: {guardrail}"), at_ms: e.at_ms })
@@ -172,12 +192,15 @@ fn timeline(h: &mut String, r: &Report) {
     }
     let mut series: Vec<Series> = probes
         .into_iter()
-        .map(|(name, points)| Series { thresholds: probe_thresholds(r, &name), name, kind: "probe", points })
+        .map(|(name, samples)| {
+            let thresholds = probe_thresholds(r, &name);
+            series_of(name, "probe", &samples, thresholds)
+        })
         .collect();
-    series.extend(guards.into_iter().map(|(name, points)| {
+    series.extend(guards.into_iter().map(|(name, samples)| {
         let thresholds =
             r.plan.guardrails.rules.iter().find(|g| g.name == name).map_or(vec![], |g| g.breach.thresholds());
-        Series { name, kind: "guardrail", points, thresholds }
+        series_of(name, "guardrail", &samples, thresholds)
     }));
     let windows = super::html_actions::windows(r, end);
     h.push_str("<h2>Timeline</h2><p class=\"muted\">Each panel is one probe or guardrail over time; shaded bands are faults in place (one per action, lighter while only some hosts had it), dashed lines are thresholds, red dots are failed or breaching samples, red lines are trips.</p>");
@@ -197,7 +220,7 @@ fn guardrails(h: &mut String, r: &Report) {
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{:?}</td><td>{result}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{result}</td></tr>",
             escape(&g.name),
             escape(&g.breach.to_string()),
             g.for_samples,
@@ -240,20 +263,50 @@ fn steady_state(h: &mut String, r: &Report) {
     h.push_str("</table>");
 }
 
+/// Rollbacks listed one per row up to this many; past it (a fleet), failures stay in view
+/// and the full list is folded away.
+const ROLLBACK_ROWS: usize = 10;
+
+const ROLLBACK_HEAD: &str =
+    "<tr><th>injection</th><th>action</th><th>host</th><th>reason</th><th>result</th><th>took</th></tr>";
+
+fn rollback_row(h: &mut String, rb: &RollbackRecord) {
+    let class = if rb.ok { "ok" } else { "bad" };
+    let _ = write!(
+        h,
+        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{} ms</td></tr>",
+        rb.injection,
+        escape(rb.action.as_deref().unwrap_or(&rb.fault)),
+        escape(&rb.host),
+        escape(&rb.reason),
+        escape(&rb.detail),
+        rb.finished_ms - rb.started_ms
+    );
+}
+
 fn rollbacks(h: &mut String, r: &Report) {
-    h.push_str("<h2>Rollback</h2><table><tr><th>injection</th><th>action</th><th>host</th><th>reason</th><th>result</th><th>took</th></tr>");
-    for rb in &r.rollbacks {
-        let class = if rb.ok { "ok" } else { "bad" };
+    h.push_str("<h2>Rollback</h2><table>");
+    h.push_str(ROLLBACK_HEAD);
+    if r.rollbacks.len() <= ROLLBACK_ROWS {
+        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb));
+    } else {
+        let mut failed: Vec<&RollbackRecord> = r.rollbacks.iter().filter(|rb| !rb.ok).collect();
+        failed.sort_by(|a, b| natural_cmp(&a.host, &b.host));
+        failed.iter().for_each(|rb| rollback_row(h, rb));
+        let mut took: Vec<i64> = r.rollbacks.iter().map(|rb| rb.finished_ms - rb.started_ms).collect();
+        took.sort_unstable();
         let _ = write!(
             h,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{} ms</td></tr>",
-            rb.injection,
-            escape(rb.action.as_deref().unwrap_or(&rb.fault)),
-            escape(&rb.host),
-            escape(&rb.reason),
-            escape(&rb.detail),
-            rb.finished_ms - rb.started_ms
+            "<tr class=\"more\"><td colspan=\"6\"><details><summary>all {} rollbacks, in the order carried out \
+             ({} ok, {} failed; each took {} ms median, {} ms at most)</summary><table class=\"hosts all-rollbacks\">{ROLLBACK_HEAD}",
+            took.len(),
+            took.len() - failed.len(),
+            failed.len(),
+            took[took.len() / 2],
+            took[took.len() - 1]
         );
+        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb));
+        h.push_str("</table></details></td></tr>");
     }
     if r.rollbacks.is_empty() {
         h.push_str("<tr><td colspan=\"6\" class=\"muted\">nothing needed rolling back</td></tr>");

@@ -8,6 +8,7 @@ mod html_actions;
 mod junit;
 mod model;
 mod score;
+mod spread;
 mod svg;
 mod write;
 

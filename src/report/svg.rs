@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use super::spread::Spread;
+
 /// One line on the timeline.
 #[derive(Clone, Debug)]
 pub struct Series {
@@ -13,6 +15,8 @@ pub struct Series {
     /// (time in Unix ms, value if measured, whether the sample met its expectation)
     pub points: Vec<(i64, Option<f64>, bool)>,
     pub thresholds: Vec<f64>,
+    /// Set when measured on several hosts: the line is their median, a band their range.
+    pub spread: Option<Spread>,
 }
 
 /// A span when a fault was in place somewhere: one per action, however many hosts.
@@ -107,35 +111,60 @@ struct Label {
     text: String,
 }
 
-/// Puts each label in the first row where it clears the previous label; with every row
-/// taken, in the row that frees up first, truncating the label it would run into.
+/// Space kept between two labels on one row.
+const LABEL_GAP: f64 = 8.0;
+
+fn text_width(text: &str) -> f64 {
+    text.chars().count() as f64 * CHAR_W
+}
+
+/// Puts each label at its band's start (shifted left near the right edge) in the first row
+/// where it overlaps no other label. With every row taken, it goes in the row with the most
+/// room at that point: the label it starts inside of is cut short there, and it is cut short
+/// itself before the next label. Cut labels keep their full text as a tooltip.
 fn place_labels(windows: &[Window], x: &dyn Fn(i64) -> f64) -> Vec<Label> {
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.sort_by_key(|&i| windows[i].start_ms);
     let mut labels: Vec<Label> = windows.iter().map(|w| Label { lane: 0, x: 0.0, text: w.label.clone() }).collect();
-    // Per row: the label last placed there, and where it ends.
-    let mut lanes: Vec<(usize, f64)> = Vec::new();
+    // Per row, the labels placed there.
+    let mut lanes: Vec<Vec<usize>> = Vec::new();
     for i in order {
-        let w = &windows[i];
-        let width = w.label.chars().count() as f64 * CHAR_W;
-        let lx = (x(w.start_ms) + 3.0).min(WIDTH - RIGHT - width).max(4.0);
-        let free = lanes.iter().position(|&(_, end)| end + 8.0 <= lx);
-        let lane = match free {
+        let width = text_width(&windows[i].label);
+        let lx = (x(windows[i].start_ms) + 3.0).min(WIDTH - RIGHT - width).max(4.0);
+        let clear = |lane: &Vec<usize>| {
+            lane.iter().all(|&j| {
+                let (jx, jw) = (labels[j].x, text_width(&labels[j].text));
+                lx + width + LABEL_GAP <= jx || jx + jw + LABEL_GAP <= lx
+            })
+        };
+        let lane = match lanes.iter().position(clear) {
             Some(lane) => lane,
             None if lanes.len() < MAX_LANES => {
-                lanes.push((i, 0.0));
+                lanes.push(Vec::new());
                 lanes.len() - 1
             }
             None => {
-                let lane = (0..lanes.len()).min_by(|&a, &b| lanes[a].1.total_cmp(&lanes[b].1)).unwrap_or(0);
-                let prev = &mut labels[lanes[lane].0];
-                let room = ((lx - 8.0 - prev.x) / CHAR_W).floor().max(0.0) as usize;
-                prev.text = truncate(&prev.text, room);
+                // Room from lx to the next label starting at or after it, per row.
+                let room = |lane: &Vec<usize>| {
+                    lane.iter().map(|&j| labels[j].x).filter(|&jx| jx >= lx).fold(WIDTH - RIGHT, f64::min)
+                        - LABEL_GAP
+                        - lx
+                };
+                let lane = (0..lanes.len()).max_by(|&a, &b| room(&lanes[a]).total_cmp(&room(&lanes[b]))).unwrap_or(0);
+                let chars = (room(&lanes[lane]) / CHAR_W).floor().max(0.0) as usize;
+                for &j in &lanes[lane] {
+                    if labels[j].x < lx {
+                        let fits = ((lx - LABEL_GAP - labels[j].x) / CHAR_W).floor().max(0.0) as usize;
+                        labels[j].text = truncate(&labels[j].text, fits);
+                    }
+                }
+                labels[i].text = truncate(&windows[i].label, chars);
                 lane
             }
         };
-        labels[i] = Label { lane, x: lx, text: w.label.clone() };
-        lanes[lane] = (i, lx + width);
+        labels[i].lane = lane;
+        labels[i].x = lx;
+        lanes[lane].push(i);
     }
     labels
 }
@@ -202,11 +231,15 @@ fn draw_panel(svg: &mut String, s: &Series, top: f64, x: &dyn Fn(i64) -> f64) {
     let y = |v: f64| top + PANEL - (v - lo) / (hi - lo) * PANEL;
     let _ = write!(
         svg,
-        r#"<g class="series" data-kind="{}" data-name="{}"><text class="lbl" x="{LEFT}" y="{:.1}" font-weight="bold">{}</text>"#,
+        r#"<g class="series" data-kind="{}" data-name="{}"><text class="lbl" x="{LEFT}" y="{:.1}"><tspan font-weight="bold">{}</tspan>{}</text>"#,
         s.kind,
         escape(&s.name),
         top - 5.0,
-        escape(&s.name)
+        escape(&s.name),
+        s.spread.as_ref().map_or(String::new(), |sp| format!(
+            " \u{2014} {} hosts: line is the median, band from lowest to highest",
+            sp.hosts
+        ))
     );
     let _ = write!(
         svg,
@@ -228,22 +261,9 @@ fn draw_panel(svg: &mut String, s: &Series, top: f64, x: &dyn Fn(i64) -> f64) {
             short(*t)
         );
     }
-    // One polyline per run of measured points; gaps where nothing could be measured.
-    let mut run = String::new();
-    for (t, v, _) in &s.points {
-        match v {
-            Some(v) => {
-                let _ = write!(run, "{:.1},{:.1} ", x(*t), y(*v));
-            }
-            None if !run.is_empty() => {
-                let _ = write!(svg, r##"<polyline class="ln" stroke="#2c6fbb" points="{}"/>"##, run.trim_end());
-                run.clear();
-            }
-            None => {}
-        }
-    }
-    if !run.is_empty() {
-        let _ = write!(svg, r##"<polyline class="ln" stroke="#2c6fbb" points="{}"/>"##, run.trim_end());
+    match &s.spread {
+        Some(spread) => draw_spread(svg, spread, x, &y),
+        None => draw_line(svg, s.points.iter().map(|p| p.1.map(|v| (x(p.0), y(v))))),
     }
     for (t, v, ok) in &s.points {
         if !ok {
@@ -252,6 +272,41 @@ fn draw_panel(svg: &mut String, s: &Series, top: f64, x: &dyn Fn(i64) -> f64) {
         }
     }
     svg.push_str("</g>");
+}
+
+/// One polyline per run of measured points; gaps where nothing could be measured.
+fn draw_line(svg: &mut String, points: impl Iterator<Item = Option<(f64, f64)>>) {
+    let mut run = String::new();
+    for p in points.chain(std::iter::once(None)) {
+        match p {
+            Some((px, py)) => {
+                let _ = write!(run, "{px:.1},{py:.1} ");
+            }
+            None if !run.is_empty() => {
+                let _ = write!(svg, r##"<polyline class="ln" stroke="#2c6fbb" points="{}"/>"##, run.trim_end());
+                run.clear();
+            }
+            None => {}
+        }
+    }
+}
+
+/// A band from the lowest to the highest host per round, and the median as the line.
+fn draw_spread(svg: &mut String, spread: &Spread, x: &dyn Fn(i64) -> f64, y: &dyn Fn(f64) -> f64) {
+    for run in spread.rounds.split(Option::is_none) {
+        let rounds: Vec<_> = run.iter().flatten().collect();
+        let upper = rounds.iter().map(|r| format!("{:.1},{:.1}", x(r.at_ms), y(r.hi)));
+        let lower = rounds.iter().rev().map(|r| format!("{:.1},{:.1}", x(r.at_ms), y(r.lo)));
+        let points: Vec<String> = upper.chain(lower).collect();
+        if !points.is_empty() {
+            let _ = write!(
+                svg,
+                r##"<polygon class="band" fill="#2c6fbb" fill-opacity=".15" points="{}"/>"##,
+                points.join(" ")
+            );
+        }
+    }
+    draw_line(svg, spread.rounds.iter().map(|r| r.as_ref().map(|r| (x(r.at_ms), y(r.median)))));
 }
 
 fn draw_time_axis(svg: &mut String, bottom: f64, span_ms: f64, x: &dyn Fn(i64) -> f64, start_ms: i64) {
@@ -291,12 +346,14 @@ mod tests {
                 kind: "probe",
                 points: vec![(0, Some(1.0), true), (1000, None, false), (2000, Some(3.0), true)],
                 thresholds: vec![],
+                spread: None,
             },
             Series {
                 name: "disk-90".into(),
                 kind: "guardrail",
                 points: vec![(0, Some(50.0), true), (2000, Some(95.0), false)],
                 thresholds: vec![90.0],
+                spread: None,
             },
         ];
         let svg = timeline_svg(
@@ -319,5 +376,44 @@ mod tests {
         assert_eq!(svg.matches(r#"class="win""#).count(), 1);
         assert!(svg.contains("tripped: disk-90"));
         assert_eq!(svg.matches(r#"class="bad""#).count(), 2);
+    }
+
+    fn window(label: &str, start_ms: i64) -> Window {
+        Window { label: label.into(), title: label.into(), start_ms, end_ms: start_ms + 500, core: None }
+    }
+
+    #[test]
+    fn crowded_labels_take_separate_rows_then_truncate_but_never_overlap() {
+        // Nine faults 0.2 s apart at the start, four crowded at the right edge.
+        let starts = (0..9).map(|i| i * 200).chain([9700, 9800, 9900, 9950]);
+        let windows: Vec<Window> = starts
+            .enumerate()
+            .map(|(i, at)| window(&format!("group-{i}/network-partition#1 on 100 hosts"), at))
+            .collect();
+        let x = |t: i64| LEFT + t as f64 / 10_000.0 * (WIDTH - LEFT - RIGHT);
+        let labels = place_labels(&windows, &x);
+        assert!(labels.iter().all(|l| l.lane < MAX_LANES));
+        assert!(labels.iter().all(|l| l.x >= 0.0 && l.x + text_width(&l.text) <= WIDTH), "inside the picture");
+        for lane in 0..MAX_LANES {
+            let mut row: Vec<&Label> = labels.iter().filter(|l| l.lane == lane).collect();
+            row.sort_by(|a, b| a.x.total_cmp(&b.x));
+            for pair in row.windows(2) {
+                let end = pair[0].x + pair[0].text.chars().count() as f64 * CHAR_W;
+                assert!(end <= pair[1].x, "{:?} runs into {:?}", pair[0].text, pair[1].text);
+            }
+        }
+        assert!(labels.iter().any(|l| l.text.ends_with('\u{2026}')), "some were truncated");
+        let svg = timeline_svg(0, 10_000, &[], &windows, &[]);
+        assert_eq!(svg.matches(r#"<text class="lbl wl""#).count(), 13, "one label per window");
+        assert!(svg.contains("<title>group-0/network-partition#1 on 100 hosts</title>"), "full text as a tooltip");
+    }
+
+    #[test]
+    fn labels_far_apart_share_one_row() {
+        let windows = [window("a/cpu-burn#1 on h1", 0), window("b/cpu-burn#1 on h1", 5000)];
+        let x = |t: i64| LEFT + t as f64 / 10_000.0 * (WIDTH - LEFT - RIGHT);
+        let labels = place_labels(&windows, &x);
+        assert_eq!(labels.iter().map(|l| l.lane).collect::<Vec<_>>(), [0, 0]);
+        assert_eq!(labels[1].text, "b/cpu-burn#1 on h1");
     }
 }

@@ -86,7 +86,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
         event: Event::ActionStarted { action: action.clone(), host: "local".into(), injection: id.clone(), held: true },
     }];
     let trip_at = t0 + seconds * 800;
-    timeline.extend(samples(t0, probes, seconds, "local"));
+    timeline.extend(samples(t0, probes, seconds, &["local".to_string()]));
     timeline.push(TimelineEntry {
         at_ms: trip_at,
         event: Event::GuardrailTripped {
@@ -136,9 +136,9 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
     }
 }
 
-/// Probe samples each second and guardrail samples each 500 ms (taken on `host`), the disk
-/// filling from 20 % to 95 %; probe 0 is slow once, half-way through.
-fn samples(t0: i64, probes: usize, seconds: i64, host: &str) -> Vec<TimelineEntry> {
+/// Probe samples each second and guardrail samples each second on each of `hosts`, each disk
+/// filling from 20 % at its own rate (one host alone: to 95 %); probe 0 is slow once, half-way through.
+fn samples(t0: i64, probes: usize, seconds: i64, hosts: &[String]) -> Vec<TimelineEntry> {
     let mut timeline = Vec::new();
     for s in 0..seconds {
         let at = t0 + s * 1000;
@@ -163,24 +163,29 @@ fn samples(t0: i64, probes: usize, seconds: i64, host: &str) -> Vec<TimelineEntr
                 },
             });
         }
-        let used = 20.0 + 75.0 * (s as f64 / seconds as f64);
-        timeline.push(TimelineEntry {
-            at_ms: at + 500,
-            event: Event::GuardrailSample {
-                guardrail: "disk-90".into(),
-                sample: SampleRecord {
-                    host: Some(host.into()),
-                    value: Some(used),
-                    latency_ms: None,
-                    status: None,
-                    exit: None,
-                    error: None,
+        for (i, host) in hosts.iter().enumerate() {
+            // Hosts fill at different rates; one host fills exactly from 20 % to 95 %.
+            let rate =
+                if hosts.len() == 1 { 1.0 } else { 0.8 + 0.3 * ((i * 37) % hosts.len()) as f64 / hosts.len() as f64 };
+            let used = (20.0 + 75.0 * (s as f64 / seconds as f64) * rate).min(100.0);
+            timeline.push(TimelineEntry {
+                at_ms: at + 500,
+                event: Event::GuardrailSample {
+                    guardrail: "disk-90".into(),
+                    sample: SampleRecord {
+                        host: Some(host.clone()),
+                        value: Some(used),
+                        latency_ms: None,
+                        status: None,
+                        exit: None,
+                        error: None,
+                    },
+                    breached: used >= 90.0,
+                    consecutive: u32::from(used >= 90.0),
+                    for_samples: 2,
                 },
-                breached: used >= 90.0,
-                consecutive: u32::from(used >= 90.0),
-                for_samples: 2,
-            },
-        });
+            });
+        }
     }
     timeline
 }
@@ -207,7 +212,7 @@ pub fn fleet_report(hosts: usize, failed: &[usize], seconds: i64) -> Report {
     burn.actions[0].label = "burn/cpu-burn#1".into();
     burn.actions[0].fault = "cpu-burn".into();
     plan.groups.push(burn);
-    let mut timeline = samples(t0, 1, seconds, "h1");
+    let mut timeline = samples(t0, 1, seconds, &names);
     let (mut injections, mut rollbacks) = (Vec::new(), Vec::new());
     let trip_at = t0 + seconds * 800;
     for (group, (label, fault, from)) in
