@@ -114,6 +114,9 @@ fn fleet_timeline_has_one_band_and_one_label_per_action_on_separate_rows() {
     assert!(!html.contains(" on h87<"), "no per-host labels");
     assert_eq!(html.matches(r#"<polygon class="band""#).count(), 1, "100 hosts' disk usage as one band");
     assert!(html.contains("disk-90</tspan> \u{2014} 100 hosts: line is the median"));
+    let dots = html.matches("<circle").count();
+    assert!((2..=1 + 2 * 60).contains(&dots), "at most two breach dots per round, not one per host: {dots}");
+    assert!(html.contains(" of 100 hosts failed</title></circle>"));
 }
 
 #[test]

@@ -158,7 +158,7 @@ fn probe_thresholds(r: &Report, name: &str) -> Vec<f64> {
 /// A panel's data; samples from several hosts are folded into a median and a range.
 fn series_of(name: String, kind: &'static str, samples: &[(i64, &SampleRecord, bool)], thresholds: Vec<f64>) -> Series {
     let points = samples.iter().map(|(at, s, ok)| (*at, plotted(s), *ok)).collect();
-    let by_host: Vec<_> = samples.iter().map(|(at, s, _)| (*at, s.host.as_deref(), plotted(s))).collect();
+    let by_host: Vec<_> = samples.iter().map(|(at, s, ok)| (*at, s.host.as_deref(), plotted(s), *ok)).collect();
     Series { name, kind, points, thresholds, spread: spread(&by_host) }
 }
 

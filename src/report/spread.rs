@@ -8,9 +8,14 @@ use std::collections::BTreeSet;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Round {
     pub at_ms: i64,
-    pub lo: f64,
-    pub median: f64,
-    pub hi: f64,
+    /// Lowest, median and highest value; `None` when no host could be measured (a gap).
+    pub values: Option<(f64, f64, f64)>,
+    /// Samples that failed their expectation (or breached).
+    pub failed: usize,
+    /// Lowest and highest value among those, when measured.
+    pub failed_values: Option<(f64, f64)>,
+    /// Whether a failed sample had no value at all.
+    pub failed_unmeasured: bool,
 }
 
 /// A series measured on several hosts.
@@ -18,47 +23,56 @@ pub struct Round {
 pub struct Spread {
     /// How many hosts were measured.
     pub hosts: usize,
-    /// `None` where no host could be measured in that round (a gap in the line).
-    pub rounds: Vec<Option<Round>>,
+    pub rounds: Vec<Round>,
 }
 
-/// Folds samples `(at, host, value)`, in the order taken, into rounds: a round ends when a
-/// host comes up a second time. `None` when at most one host was measured.
-pub fn spread(samples: &[(i64, Option<&str>, Option<f64>)]) -> Option<Spread> {
+/// One sample as folded: when, on which host, its value, whether it met its expectation.
+pub type HostSample<'a> = (i64, Option<&'a str>, Option<f64>, bool);
+
+/// Folds samples, in the order taken, into rounds: a round ends when a host comes up a
+/// second time. `None` when at most one host was measured.
+pub fn spread(samples: &[HostSample<'_>]) -> Option<Spread> {
     let hosts: BTreeSet<Option<&str>> = samples.iter().map(|s| s.1).collect();
     if hosts.len() <= 1 {
         return None;
     }
     let mut rounds = Vec::new();
     let mut seen = BTreeSet::new();
-    let mut values = Vec::new();
-    let mut at_ms = None;
-    for &(at, host, value) in samples {
+    let mut start = 0;
+    for (i, &(_, host, _, _)) in samples.iter().enumerate() {
         if !seen.insert(host) {
-            rounds.push(round(at_ms.unwrap_or(at), &mut values));
+            rounds.push(round(&samples[start..i]));
             seen.clear();
             seen.insert(host);
-            at_ms = None;
+            start = i;
         }
-        at_ms.get_or_insert(at);
-        values.extend(value);
     }
-    if let Some(at) = at_ms {
-        rounds.push(round(at, &mut values));
+    if start < samples.len() {
+        rounds.push(round(&samples[start..]));
     }
     Some(Spread { hosts: hosts.len(), rounds })
 }
 
-fn round(at_ms: i64, values: &mut Vec<f64>) -> Option<Round> {
-    if values.is_empty() {
-        return None;
-    }
+fn round(samples: &[HostSample<'_>]) -> Round {
+    let mut values: Vec<f64> = samples.iter().filter_map(|s| s.2).collect();
     values.sort_by(f64::total_cmp);
     let n = values.len();
-    let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
-    let round = Round { at_ms, lo: values[0], median, hi: values[n - 1] };
-    values.clear();
-    Some(round)
+    let values = (n > 0).then(|| {
+        let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
+        (values[0], median, values[n - 1])
+    });
+    let failed: Vec<Option<f64>> = samples.iter().filter(|s| !s.3).map(|s| s.2).collect();
+    let failed_values = failed
+        .iter()
+        .flatten()
+        .fold(None, |range: Option<(f64, f64)>, &v| Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v)))));
+    Round {
+        at_ms: samples[0].0,
+        values,
+        failed: failed.len(),
+        failed_values,
+        failed_unmeasured: failed.iter().any(Option::is_none),
+    }
 }
 
 #[cfg(test)]
@@ -67,28 +81,35 @@ mod tests {
 
     #[test]
     fn one_host_is_no_spread() {
-        assert_eq!(spread(&[(0, Some("local"), Some(1.0)), (500, Some("local"), Some(2.0))]), None);
+        assert_eq!(spread(&[(0, Some("local"), Some(1.0), true), (500, Some("local"), Some(2.0), true)]), None);
     }
 
     #[test]
-    fn rounds_end_when_a_host_repeats_and_keep_gaps() {
+    fn rounds_end_when_a_host_repeats_and_keep_gaps_and_failures() {
         let samples = [
-            (1000, Some("h2"), Some(30.0)),
-            (1001, Some("h1"), Some(10.0)),
-            (1002, Some("h3"), Some(20.0)),
-            (1500, Some("h1"), None),
-            (1501, Some("h2"), None),
-            (2000, Some("h2"), Some(5.0)),
-            (2001, Some("h1"), Some(7.0)),
+            (1000, Some("h2"), Some(30.0), false),
+            (1001, Some("h1"), Some(10.0), true),
+            (1002, Some("h3"), Some(20.0), true),
+            (1500, Some("h1"), None, false),
+            (1501, Some("h2"), None, true),
+            (2000, Some("h2"), Some(5.0), true),
+            (2001, Some("h1"), Some(7.0), true),
         ];
         let got = spread(&samples).unwrap();
         assert_eq!(got.hosts, 3);
+        let round = |at_ms, values, failed, failed_values, failed_unmeasured| Round {
+            at_ms,
+            values,
+            failed,
+            failed_values,
+            failed_unmeasured,
+        };
         assert_eq!(
             got.rounds,
             [
-                Some(Round { at_ms: 1000, lo: 10.0, median: 20.0, hi: 30.0 }),
-                None,
-                Some(Round { at_ms: 2000, lo: 5.0, median: 6.0, hi: 7.0 }),
+                round(1000, Some((10.0, 20.0, 30.0)), 1, Some((30.0, 30.0)), false),
+                round(1500, None, 1, None, true),
+                round(2000, Some((5.0, 6.0, 7.0)), 0, None, false),
             ]
         );
     }

@@ -261,10 +261,12 @@ fn draw_panel(svg: &mut String, s: &Series, top: f64, x: &dyn Fn(i64) -> f64) {
             short(*t)
         );
     }
-    match &s.spread {
-        Some(spread) => draw_spread(svg, spread, x, &y),
-        None => draw_line(svg, s.points.iter().map(|p| p.1.map(|v| (x(p.0), y(v))))),
+    if let Some(spread) = &s.spread {
+        draw_spread(svg, spread, top + PANEL, x, &y);
+        svg.push_str("</g>");
+        return;
     }
+    draw_line(svg, s.points.iter().map(|p| p.1.map(|v| (x(p.0), y(v)))));
     for (t, v, ok) in &s.points {
         if !ok {
             let cy = v.map_or(top + PANEL, y);
@@ -291,12 +293,12 @@ fn draw_line(svg: &mut String, points: impl Iterator<Item = Option<(f64, f64)>>)
     }
 }
 
-/// A band from the lowest to the highest host per round, and the median as the line.
-fn draw_spread(svg: &mut String, spread: &Spread, x: &dyn Fn(i64) -> f64, y: &dyn Fn(f64) -> f64) {
-    for run in spread.rounds.split(Option::is_none) {
-        let rounds: Vec<_> = run.iter().flatten().collect();
-        let upper = rounds.iter().map(|r| format!("{:.1},{:.1}", x(r.at_ms), y(r.hi)));
-        let lower = rounds.iter().rev().map(|r| format!("{:.1},{:.1}", x(r.at_ms), y(r.lo)));
+/// A band from the lowest to the highest host per round, the median as the line, and per
+/// round one red dot at each end of the failing hosts' values (not one per host).
+fn draw_spread(svg: &mut String, spread: &Spread, bottom: f64, x: &dyn Fn(i64) -> f64, y: &dyn Fn(f64) -> f64) {
+    for run in spread.rounds.split(|r| r.values.is_none()) {
+        let upper = run.iter().filter_map(|r| Some(format!("{:.1},{:.1}", x(r.at_ms), y(r.values?.2))));
+        let lower = run.iter().rev().filter_map(|r| Some(format!("{:.1},{:.1}", x(r.at_ms), y(r.values?.0))));
         let points: Vec<String> = upper.chain(lower).collect();
         if !points.is_empty() {
             let _ = write!(
@@ -306,7 +308,23 @@ fn draw_spread(svg: &mut String, spread: &Spread, x: &dyn Fn(i64) -> f64, y: &dy
             );
         }
     }
-    draw_line(svg, spread.rounds.iter().map(|r| r.as_ref().map(|r| (x(r.at_ms), y(r.median)))));
+    draw_line(svg, spread.rounds.iter().map(|r| r.values.map(|v| (x(r.at_ms), y(v.1)))));
+    for r in spread.rounds.iter().filter(|r| r.failed > 0) {
+        let mut ys: Vec<f64> = r.failed_values.map_or(vec![], |(lo, hi)| vec![y(hi), y(lo)]);
+        ys.dedup_by(|a, b| (*a - *b).abs() < 1.0);
+        if r.failed_unmeasured {
+            ys.push(bottom);
+        }
+        for cy in ys {
+            let _ = write!(
+                svg,
+                r#"<circle class="bad" cx="{:.1}" cy="{cy:.1}" r="2.5"><title>{} of {} hosts failed</title></circle>"#,
+                x(r.at_ms),
+                r.failed,
+                spread.hosts
+            );
+        }
+    }
 }
 
 fn draw_time_axis(svg: &mut String, bottom: f64, span_ms: f64, x: &dyn Fn(i64) -> f64, start_ms: i64) {
