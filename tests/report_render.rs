@@ -174,7 +174,7 @@ fn single_host_report_keeps_one_labelled_band_and_one_action_row() {
     assert_eq!(html.matches(r#"<rect class="wsp""#).count(), 0, "one host: no spread");
     assert!(!html.contains("<polygon"), "one host: a plain line");
     assert!(html.contains(
-        r#"<tr class="act"><td>fill/disk-fill#1</td><td>disk-fill</td><td>local</td><td>+2.0s</td><td class="ok">1/1 rolled back</td></tr>"#
+        r#"<tr class="act"><td>fill/disk-fill#1</td><td>disk-fill</td><td>local</td><td>+2.0s</td><td class="ok">rolled back (undone)</td></tr>"#
     ), "{html}");
     assert!(html.contains("<tr><td>data-hosts</td><td>local</td><td>-</td></tr>"));
 }
@@ -202,4 +202,36 @@ fn fleet_html_report_opens_in_chromium_without_console_errors_and_reads_as_one_r
         chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,1400", "--hide-scrollbars"], &page);
     assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a screenshot for a person to look at");
+}
+
+#[test]
+fn fleet_rollback_retried_successfully_counts_as_rolled_back_and_failed_injections_are_named() {
+    let mut report = fleet_report(5, &[2], 60);
+    let failed = report.rollbacks.iter().find(|r| !r.ok).unwrap().clone();
+    let retry = RollbackRecord {
+        ok: true,
+        detail: "undone".into(),
+        started_ms: failed.finished_ms + 500,
+        finished_ms: failed.finished_ms + 510,
+        ..failed
+    };
+    report.rollbacks.push(retry);
+    let action = match &report.timeline.iter().find(|e| matches!(e.event, Event::ActionStarted { .. })).unwrap().event {
+        Event::ActionStarted { action, .. } => action.clone(),
+        _ => unreachable!(),
+    };
+    let at = report.started_ms + 6_500;
+    report.timeline.push(TimelineEntry {
+        at_ms: at,
+        event: Event::ActionFailed { action, host: "h6".into(), error: "daemon h6 unreachable".into() },
+    });
+    let html = to_html(&report);
+    assert!(
+        html.contains(r#"<td class="bad">5/5 rolled back, 1 failed to inject: h6</td>"#),
+        "{}",
+        &html[html.find("<h2>Actions</h2>").unwrap()..]
+    );
+    let rows = per_host_rows(&html);
+    assert_eq!(rows[0], ["h6", "h1", "h2", "h3", "h4", "h5"], "failures first");
+    assert!(html.contains("<td>+6.0s \u{2026} +6.5s</td>"), "the failed attempt counts in the span");
 }

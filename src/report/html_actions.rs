@@ -60,7 +60,15 @@ pub(super) fn actions(h: &mut String, r: &Report) {
     h.push_str("<h2>Actions</h2><table class=\"actions\"><tr><th>action</th><th>fault</th><th>hosts</th><th>injected</th><th>result</th></tr>");
     let runs = action_runs(r);
     for run in &runs {
-        let (text, bad) = result_summary(run, r.finished_ms.is_some());
+        let finished = r.finished_ms.is_some();
+        // One host: its own result says more than `1/1`.
+        let (text, class) = match run.hosts.as_slice() {
+            [one] => host_result(one, finished),
+            _ => {
+                let (text, bad) = result_summary(run, finished);
+                (text, if bad { "bad" } else { "ok" })
+            }
+        };
         let hit = run.hit();
         let hosts = match hit.len() {
             0 => "-".to_string(),
@@ -73,7 +81,7 @@ pub(super) fn actions(h: &mut String, r: &Report) {
             escape(&run.label),
             escape(&run.fault),
             span(r, run.injected_span()),
-            if bad { "bad" } else { "ok" },
+            class,
             escape(&text)
         );
         host_detail(h, r, run);
