@@ -92,9 +92,15 @@ fn host_mut<'a>(
     runs.get_mut(key)?.hosts.get_mut(*i)
 }
 
-/// Folds the report's action events into one [`ActionRun`] per action, in the order the
-/// actions first ran.
-pub fn action_runs(r: &Report) -> Vec<ActionRun> {
+/// Every attempt to inject, per action: the actions in the order they first ran, and where
+/// each injection's host row is.
+struct Attempts {
+    order: Vec<ActionKey>,
+    runs: BTreeMap<ActionKey, ActionRun>,
+    by_injection: BTreeMap<String, (ActionKey, usize)>,
+}
+
+fn attempts(r: &Report) -> Attempts {
     let mut order: Vec<ActionKey> = Vec::new();
     let mut runs: BTreeMap<ActionKey, ActionRun> = BTreeMap::new();
     let mut by_injection: BTreeMap<String, (ActionKey, usize)> = BTreeMap::new();
@@ -119,6 +125,13 @@ pub fn action_runs(r: &Report) -> Vec<ActionRun> {
         }
         run.hosts.push(HostRun { host: host.clone(), injection, at_ms: e.at_ms, ended_ms: None, held, result });
     }
+    Attempts { order, runs, by_injection }
+}
+
+/// Folds the report's action events into one [`ActionRun`] per action, in the order the
+/// actions first ran.
+pub fn action_runs(r: &Report) -> Vec<ActionRun> {
+    let Attempts { order, mut runs, by_injection } = attempts(r);
     for e in &r.timeline {
         match &e.event {
             Event::ActionEnded { injection, rolled_back, .. } => {
