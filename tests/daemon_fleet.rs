@@ -59,6 +59,38 @@ impl Fleet {
         experiment(self.work.path(), name, yaml)
     }
 
+    /// An experiment holding one 1 MiB disk-fill in `fill` for `duration` on the hosts
+    /// whose labels match `labels` (YAML flow mapping content, e.g. `zone: az-1`).
+    fn fill_experiment(&self, name: &str, labels: &str, fill: &Path, duration: &str, lease_ms: Option<i64>) -> PathBuf {
+        let lease = lease_ms.map(|ms| format!("lease: {ms}ms\n")).unwrap_or_default();
+        self.experiment(
+            name,
+            &format!(
+                r#"version: 1
+name: {}
+{lease}targets:
+  hit:
+    select: {{labels: {{{labels}}}}}
+action_groups:
+  - name: fill
+    target: hit
+    actions:
+      - fault: disk-fill
+        params: {{path: "{}", size: 1MiB}}
+        duration: {duration}
+"#,
+                name.trim_end_matches(".yaml"),
+                fill.display()
+            ),
+        )
+    }
+
+    fn wait_until_every_daemon_holds_the_fault(&self) {
+        wait_for(Duration::from_secs(20), "every daemon to hold the fault", || {
+            (0..3).all(|i| self.injections(i).iter().any(|r| r.state == InjectionState::Active)).then_some(())
+        });
+    }
+
     fn injections(&self, i: usize) -> Vec<InjectionRecord> {
         self.daemons[i].journal().recent(100).unwrap()
     }
@@ -82,25 +114,7 @@ fn run_on(d: &Daemon, state: &Path, file: &Path) -> Command {
 fn label_selection_hits_exactly_the_az1_hosts_and_each_journal_shows_inject_and_rollback() {
     let fleet = Fleet::new();
     let fill = tempfile::tempdir().unwrap();
-    let file = fleet.experiment(
-        "az1.yaml",
-        &format!(
-            r#"version: 1
-name: az1-fill
-targets:
-  az1:
-    select: {{labels: {{zone: az-1}}}}
-action_groups:
-  - name: fill
-    target: az1
-    actions:
-      - fault: disk-fill
-        params: {{path: "{}", size: 1MiB}}
-        duration: 1s
-"#,
-            fill.path().display()
-        ),
-    );
+    let file = fleet.fill_experiment("az1.yaml", "zone: az-1", fill.path(), "1s", None);
     let out = fleet.controller(&file).arg("--json").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -129,31 +143,10 @@ fn lost_controller_every_daemon_rolls_back_within_lease_ttl_plus_1s() {
     let fill = tempfile::tempdir().unwrap();
     let before = list_dir(fill.path());
     let lease_ms = 2000;
-    let file = fleet.experiment(
-        "lost.yaml",
-        &format!(
-            r#"version: 1
-name: lost-controller
-lease: {lease_ms}ms
-targets:
-  fleet:
-    select: {{labels: {{fleet: test}}}}
-action_groups:
-  - name: fill
-    target: fleet
-    actions:
-      - fault: disk-fill
-        params: {{path: "{}", size: 1MiB}}
-        duration: 60s
-"#,
-            fill.path().display()
-        ),
-    );
+    let file = fleet.fill_experiment("lost.yaml", "fleet: test", fill.path(), "60s", Some(lease_ms));
     let log = std::fs::File::create(fleet.work.path().join("controller.log")).unwrap();
     let mut controller = fleet.controller(&file).stdout(Stdio::null()).stderr(log).spawn().unwrap();
-    wait_for(Duration::from_secs(20), "every daemon to hold the fault", || {
-        (0..3).all(|i| fleet.injections(i).iter().any(|r| r.state == InjectionState::Active)).then_some(())
-    });
+    fleet.wait_until_every_daemon_holds_the_fault();
     assert_eq!(list_dir(fill.path()).len(), 3, "one fill file per host");
     // Let a few renewals pass, so the daemons hear the controller first.
     std::thread::sleep(Duration::from_millis(1500));
@@ -181,31 +174,10 @@ fn a_daemon_cut_off_mid_fault_rolls_back_by_its_lease_and_the_run_says_it_is_unc
     let fill = tempfile::tempdir().unwrap();
     let before = list_dir(fill.path());
     let lease_ms = 1000;
-    let file = fleet.experiment(
-        "cut.yaml",
-        &format!(
-            r#"version: 1
-name: cut-off-daemon
-lease: {lease_ms}ms
-targets:
-  fleet:
-    select: {{labels: {{fleet: test}}}}
-action_groups:
-  - name: fill
-    target: fleet
-    actions:
-      - fault: disk-fill
-        params: {{path: "{}", size: 1MiB}}
-        duration: 4s
-"#,
-            fill.path().display()
-        ),
-    );
+    let file = fleet.fill_experiment("cut.yaml", "fleet: test", fill.path(), "4s", Some(lease_ms));
     let controller =
         fleet.controller(&file).arg("--json").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    wait_for(Duration::from_secs(20), "every daemon to hold the fault", || {
-        (0..3).all(|i| fleet.injections(i).iter().any(|r| r.state == InjectionState::Active)).then_some(())
-    });
+    fleet.wait_until_every_daemon_holds_the_fault();
     // host-0 loses its network: the controller can neither renew its lease nor roll it back.
     let cut = Command::new("ip").args(["-n", &fleet.net.hosts[0], "link", "set", "eth0", "down"]).status().unwrap();
     assert!(cut.success());

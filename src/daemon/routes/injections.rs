@@ -29,7 +29,11 @@ pub async fn create(
     let req = check(body)?;
     let host = state.host_for(peer.ip());
     let fault = req.fault.clone();
-    let view = {
+    let view = if req.dry_run {
+        // Changes nothing, so it need not wait for injects, rollbacks or a shutdown in flight.
+        host.inject(req).await?
+    } else {
+        // Never alongside a rollback sweep or a shutdown, which could miss a fault being applied.
         let _guard = state.mutate.lock().await;
         host.inject(req).await?
     };
