@@ -7,7 +7,7 @@
 mod observe_common;
 
 use faultdrill::report::*;
-use observe_common::report_fixture::{fleet_report, report};
+use observe_common::report_fixture::{fleet_report, fleet_report_with, report};
 use observe_common::{artifact, chromium, junit_cases};
 
 #[test]
@@ -234,4 +234,27 @@ fn fleet_rollback_retried_successfully_counts_as_rolled_back_and_failed_injectio
     let rows = per_host_rows(&html);
     assert_eq!(rows[0], ["h6", "h1", "h2", "h3", "h4", "h5"], "failures first");
     assert!(html.contains("<td>+6.0s \u{2026} +6.5s</td>"), "the failed attempt counts in the span");
+}
+
+#[test]
+fn crowded_fault_labels_stay_legible_in_chromium() {
+    let names: Vec<String> = (1..=9).map(|i| format!("zone-{i}/network-partition#{i}")).collect();
+    let actions: Vec<(&str, &str, i64)> =
+        names.iter().enumerate().map(|(i, n)| (n.as_str(), "network-partition", 10 + i as i64)).collect();
+    let html = to_html(&fleet_report_with(20, &[], 60, &actions));
+    let labels = label_rows(&html);
+    assert_eq!(labels.len(), 9, "one label per action: {labels:?}");
+    let rows: std::collections::BTreeSet<&str> = labels.iter().map(|l| l.0.as_str()).collect();
+    assert!(rows.len() > 1, "staggered over rows: {labels:?}");
+    assert_eq!(html.matches(r#"<tr class="act">"#).count(), 9);
+    let page = artifact("report-fleet-crowded.html");
+    std::fs::write(&page, &html).unwrap();
+    let png = artifact("report-fleet-crowded.png");
+    let _ = std::fs::remove_file(&png);
+    let shot =
+        chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,900", "--hide-scrollbars"], &page);
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    let console: Vec<String> =
+        String::from_utf8_lossy(&shot.stderr).lines().filter(|l| l.contains("CONSOLE")).map(str::to_string).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
 }

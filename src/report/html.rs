@@ -260,6 +260,9 @@ fn steady_state(h: &mut String, r: &Report) {
         };
         let _ = write!(h, "<tr><td>{}</td><td>{phase}</td><td>{n}</td><td>{result}</td></tr>", escape(&probe));
     }
+    if r.plan.steady_state.as_ref().is_none_or(|s| s.probes.is_empty()) {
+        h.push_str("<tr><td colspan=\"4\" class=\"muted\">no steady-state probes in this experiment</td></tr>");
+    }
     h.push_str("</table>");
 }
 

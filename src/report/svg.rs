@@ -52,7 +52,7 @@ const AXIS: f64 = 30.0;
 /// Height of one row of fault labels above the panels.
 const LANE: f64 = 15.0;
 /// Rows of fault labels at most; past that, labels are truncated to fit.
-const MAX_LANES: usize = 4;
+const MAX_LANES: usize = 8;
 /// A generous width of one character of the 12px label font, so labels never collide.
 const CHAR_W: f64 = 7.2;
 
@@ -77,14 +77,24 @@ pub fn timeline_svg(start_ms: i64, end_ms: i64, series: &[Series], windows: &[Wi
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="run timeline">"#
     );
-    svg.push_str(
-        "<style>.lbl{font:12px sans-serif;fill:#333}.ax{stroke:#999;stroke-width:1}.ln{fill:none;stroke-width:1.5}\
-         .th{stroke:#c0392b;stroke-dasharray:5 4;stroke-width:1}.win{fill:#f5a623;fill-opacity:.18}\
-         .wsp{fill:#f5a623;fill-opacity:.08}.tick{stroke:#f5a623;stroke-width:1;stroke-opacity:.7}\
-         .mk{stroke:#c0392b;stroke-width:2}.bad{fill:#c0392b}</style>",
+    // Bands of many actions overlap: each gets fainter so together they stay see-through.
+    let (win, wsp) = match windows.len() {
+        0..=2 => (0.18, 0.08),
+        n => ((0.45 / n as f64).max(0.05), (0.2 / n as f64).max(0.025)),
+    };
+    let _ = write!(
+        svg,
+        "<style>.lbl{{font:12px sans-serif;fill:#333}}.ax{{stroke:#999;stroke-width:1}}.ln{{fill:none;stroke-width:1.5}}\
+         .th{{stroke:#c0392b;stroke-dasharray:5 4;stroke-width:1}}.win{{fill:#f5a623;fill-opacity:{win:.3}}}\
+         .wsp{{fill:#f5a623;fill-opacity:{wsp:.3}}}.tick{{stroke:#f5a623;stroke-width:1;stroke-opacity:.7}}\
+         .wl{{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}}\
+         .mk{{stroke:#c0392b;stroke-width:2}}.bad{{fill:#c0392b}}</style>",
     );
     for (w, l) in windows.iter().zip(&labels) {
         draw_window(&mut svg, w, l, top, bottom, &x);
+    }
+    for (w, l) in windows.iter().zip(&labels) {
+        draw_label(&mut svg, w, l);
     }
     for (i, s) in series.iter().enumerate() {
         draw_panel(&mut svg, s, top + i as f64 * (PANEL + GAP), &x);
@@ -119,9 +129,9 @@ fn text_width(text: &str) -> f64 {
 }
 
 /// Puts each label at its band's start (shifted left near the right edge) in the first row
-/// where it overlaps no other label. With every row taken, it goes in the row with the most
-/// room at that point: the label it starts inside of is cut short there, and it is cut short
-/// itself before the next label. Cut labels keep their full text as a tooltip.
+/// where it overlaps no other label. With every row taken, it goes in the row where it and
+/// the label it starts inside of both keep the most: that one is cut short there, and it is
+/// cut short itself before the next label. Cut labels keep their full text as a tooltip.
 fn place_labels(windows: &[Window], x: &dyn Fn(i64) -> f64) -> Vec<Label> {
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.sort_by_key(|&i| windows[i].start_ms);
@@ -150,7 +160,16 @@ fn place_labels(windows: &[Window], x: &dyn Fn(i64) -> f64) -> Vec<Label> {
                         - LABEL_GAP
                         - lx
                 };
-                let lane = (0..lanes.len()).max_by(|&a, &b| room(&lanes[a]).total_cmp(&room(&lanes[b]))).unwrap_or(0);
+                // Room left to the label this one would cut short (the one it starts inside).
+                let kept = |lane: &Vec<usize>| {
+                    lane.iter()
+                        .filter(|&&j| labels[j].x < lx && labels[j].x + text_width(&labels[j].text) + LABEL_GAP > lx)
+                        .map(|&j| lx - LABEL_GAP - labels[j].x)
+                        .fold(f64::INFINITY, f64::min)
+                };
+                // The row where both keep the most: never cut one label to nothing to fit another.
+                let score = |lane: &Vec<usize>| room(lane).min(kept(lane));
+                let lane = (0..lanes.len()).max_by(|&a, &b| score(&lanes[a]).total_cmp(&score(&lanes[b]))).unwrap_or(0);
                 let chars = (room(&lanes[lane]) / CHAR_W).floor().max(0.0) as usize;
                 for &j in &lanes[lane] {
                     if labels[j].x < lx {
@@ -181,7 +200,7 @@ fn truncate(text: &str, room: usize) -> String {
     cut
 }
 
-/// A window's band (lighter where only some hosts had the fault) and its label.
+/// A window's band (lighter where only some hosts had the fault) and its label's tick.
 fn draw_window(svg: &mut String, w: &Window, l: &Label, top: f64, bottom: f64, x: &dyn Fn(i64) -> f64) {
     let title = escape(&w.title);
     let mut band = |class: &str, from: i64, to: i64| {
@@ -205,13 +224,28 @@ fn draw_window(svg: &mut String, w: &Window, l: &Label, top: f64, bottom: f64, x
         }
         None => band("wsp", w.start_ms, w.end_ms),
     }
-    let y = TOP - 22.0 + l.lane as f64 * LANE;
+    // From its label's row down to just above the first panel's title, behind every label.
     let x0 = x(w.start_ms);
     let _ = write!(
         svg,
-        r#"<line class="tick" x1="{x0:.1}" y1="{:.1}" x2="{x0:.1}" y2="{top:.1}"/><text class="lbl wl" x="{:.1}" y="{y:.1}"><title>{title}</title>{}</text>"#,
-        y + 3.0,
+        r#"<line class="tick" x1="{x0:.1}" y1="{:.1}" x2="{x0:.1}" y2="{:.1}"/>"#,
+        label_y(l) + 3.0,
+        top - 17.0
+    );
+}
+
+fn label_y(l: &Label) -> f64 {
+    TOP - 22.0 + l.lane as f64 * LANE
+}
+
+/// A window's label, with a white halo so a tick passing behind it never strikes through.
+fn draw_label(svg: &mut String, w: &Window, l: &Label) {
+    let _ = write!(
+        svg,
+        r#"<text class="lbl wl" x="{:.1}" y="{:.1}"><title>{}</title>{}</text>"#,
         l.x,
+        label_y(l),
+        escape(&w.title),
         escape(&l.text)
     );
 }

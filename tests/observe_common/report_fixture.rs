@@ -195,6 +195,17 @@ fn samples(t0: i64, probes: usize, seconds: i64, hosts: &[String]) -> Vec<Timeli
 /// the disk fill's rollback fails on the hosts numbered in `failed`. The implicit `local`
 /// target is resolved but nothing uses it.
 pub fn fleet_report(hosts: usize, failed: &[usize], seconds: i64) -> Report {
+    fleet_report_with(
+        hosts,
+        failed,
+        seconds,
+        &[("fill/disk-fill#1", "disk-fill", 10), ("burn/cpu-burn#1", "cpu-burn", 12)],
+    )
+}
+
+/// A fleet run of the given actions `(label, fault, starting at this % of the run)`, each
+/// on every host, one group each; the first action's rollback fails on the hosts in `failed`.
+pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: &[(&str, &str, i64)]) -> Report {
     let t0 = 1_700_000_000_000i64;
     let names: Vec<String> = (1..=hosts).map(|n| format!("h{n}")).collect();
     let mut plan = plan(1);
@@ -207,25 +218,26 @@ pub fn fleet_report(hosts: usize, failed: &[usize], seconds: i64) -> Report {
         on_empty: OnEmpty::Fail,
         seed: None,
     });
-    let mut burn = plan.groups[0].clone();
-    burn.name = "burn".into();
-    burn.actions[0].label = "burn/cpu-burn#1".into();
-    burn.actions[0].fault = "cpu-burn".into();
-    plan.groups.push(burn);
+    let template = plan.groups.remove(0);
+    for (label, fault, _) in actions {
+        let mut group = template.clone();
+        group.name = label.split('/').next().unwrap_or(label).into();
+        group.actions[0].label = label.to_string();
+        group.actions[0].fault = fault.to_string();
+        plan.groups.push(group);
+    }
     let mut timeline = samples(t0, 1, seconds, &names);
     let (mut injections, mut rollbacks) = (Vec::new(), Vec::new());
     let trip_at = t0 + seconds * 800;
-    for (group, (label, fault, from)) in
-        [("fill/disk-fill#1", "disk-fill", seconds * 100), ("burn/cpu-burn#1", "cpu-burn", seconds * 120)]
-            .into_iter()
-            .enumerate()
-    {
+    for (group, &(label, fault, percent)) in actions.iter().enumerate() {
+        let from = seconds * percent * 10;
         let action = ActionRef { group, action: 0, label: label.into(), fault: fault.into() };
         for k in 0..hosts {
             // Daemons answer in no particular order: h1 is not first.
             let n = (k * 37 + 11) % hosts + 1;
             let host = format!("h{n}");
-            let id = InjectionId::from_string(format!("i-{}{n:04}", &fault[..4]));
+            let nth = if group > 1 { group.to_string() } else { String::new() };
+            let id = InjectionId::from_string(format!("i-{}{nth}{n:04}", &fault[..4]));
             let at = t0 + from + (k as i64 * 4);
             timeline.push(TimelineEntry {
                 at_ms: at,
