@@ -49,7 +49,7 @@ pub(super) fn windows(r: &Report, end_ms: i64) -> Vec<Window> {
                 title,
                 start_ms,
                 end_ms: end,
-                core: (all_in < first_out).then_some((all_in, first_out)),
+                core: (all_in <= first_out).then_some((all_in, first_out)),
             })
         })
         .collect()
