@@ -156,10 +156,19 @@ impl Journal {
         let path = state_dir.join("journal.db");
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        // Switching to WAL and creating the schema can meet another process doing the same
+        // on a fresh file; SQLite answers "busy" there without waiting, so wait here.
+        let give_up = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match set_up(&conn) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < give_up => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(sql(e)),
+            }
+        }
         Ok(Journal { path, conn: Mutex::new(conn) })
     }
 
@@ -343,6 +352,21 @@ fn row_to_injection(r: &rusqlite::Row<'_>) -> rusqlite::Result<InjectionRecord> 
         lease_expires_ms: r.get(10)?,
         note: r.get(11)?,
     })
+}
+
+/// How long a journal call waits for another process holding the database.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// WAL mode, full syncs, and the tables.
+fn set_up(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(SCHEMA)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 /// Inserts a new injection as `pending`.
