@@ -8,7 +8,7 @@ mod observe_common;
 
 use faultdrill::report::*;
 use observe_common::report_fixture::{fleet_report, fleet_report_with, report};
-use observe_common::{artifact, chromium, junit_cases};
+use observe_common::{artifact, dom_without_console_messages, junit_cases, screenshot};
 
 #[test]
 fn junit_marks_deviation_trip_and_failed_rollback_and_parses_with_junitparser() {
@@ -44,12 +44,7 @@ fn html_report_opens_in_chromium_without_console_errors_and_draws_one_series_per
     let page = artifact("report-sample.html");
     std::fs::write(&page, &html).unwrap();
 
-    let dom = chromium(&["--dump-dom"], &page);
-    let dom_text = String::from_utf8_lossy(&dom.stdout);
-    let logs = String::from_utf8_lossy(&dom.stderr);
-    assert!(dom.status.success(), "{logs}");
-    let console: Vec<&str> = logs.lines().filter(|l| l.contains("CONSOLE")).collect();
-    assert!(console.is_empty(), "console messages: {console:#?}");
+    let dom_text = dom_without_console_messages(&page);
     assert_eq!(dom_text.matches(r#"<g class="series" data-kind="probe""#).count(), 3);
     assert_eq!(dom_text.matches(r#"<g class="series" data-kind="guardrail""#).count(), 1);
     assert!(dom_text.contains("tripped: disk-90"));
@@ -57,12 +52,7 @@ fn html_report_opens_in_chromium_without_console_errors_and_draws_one_series_per
     assert!(!html.contains("<script"), "the report needs no scripts");
     assert!(!html.contains("src=\"http"), "the report fetches nothing");
 
-    let png = artifact("report-sample.png");
-    let _ = std::fs::remove_file(&png);
-    let shot =
-        chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,1800", "--hide-scrollbars"], &page);
-    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
-    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a screenshot for a person to look at");
+    screenshot("report-sample.png", "1024,1800", &page);
 }
 
 #[test]
@@ -185,23 +175,13 @@ fn fleet_html_report_opens_in_chromium_without_console_errors_and_reads_as_one_r
     let page = artifact("report-fleet-100.html");
     std::fs::write(&page, &html).unwrap();
 
-    let dom = chromium(&["--dump-dom"], &page);
-    let dom_text = String::from_utf8_lossy(&dom.stdout);
-    let logs = String::from_utf8_lossy(&dom.stderr);
-    assert!(dom.status.success(), "{logs}");
-    let console: Vec<&str> = logs.lines().filter(|l| l.contains("CONSOLE")).collect();
-    assert!(console.is_empty(), "console messages: {console:#?}");
+    let dom_text = dom_without_console_messages(&page);
     assert_eq!(dom_text.matches(r#"<text class="lbl wl""#).count(), 2);
     assert_eq!(dom_text.matches(r#"<tr class="act">"#).count(), 2);
     assert_eq!(dom_text.matches("<details>").count(), 3, "per-host detail and the rollback list stay folded");
     assert!(!html.contains("<script"), "the report needs no scripts");
 
-    let png = artifact("report-fleet-100.png");
-    let _ = std::fs::remove_file(&png);
-    let shot =
-        chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,1400", "--hide-scrollbars"], &page);
-    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
-    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a screenshot for a person to look at");
+    screenshot("report-fleet-100.png", "1024,1400", &page);
 }
 
 #[test]
@@ -249,12 +229,5 @@ fn crowded_fault_labels_stay_legible_in_chromium() {
     assert_eq!(html.matches(r#"<tr class="act">"#).count(), 9);
     let page = artifact("report-fleet-crowded.html");
     std::fs::write(&page, &html).unwrap();
-    let png = artifact("report-fleet-crowded.png");
-    let _ = std::fs::remove_file(&png);
-    let shot =
-        chromium(&[&format!("--screenshot={}", png.display()), "--window-size=1024,900", "--hide-scrollbars"], &page);
-    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
-    let console: Vec<String> =
-        String::from_utf8_lossy(&shot.stderr).lines().filter(|l| l.contains("CONSOLE")).map(str::to_string).collect();
-    assert!(console.is_empty(), "console messages: {console:#?}");
+    screenshot("report-fleet-crowded.png", "1024,900", &page);
 }

@@ -177,3 +177,31 @@ pub fn chromium(args: &[&str], html: &Path) -> std::process::Output {
         .output()
         .expect("chromium is installed by tests/setup.sh")
 }
+
+/// Loads `html` in headless Chromium, checks that it loaded without a single console
+/// message, and returns the DOM it built.
+pub fn dom_without_console_messages(html: &Path) -> String {
+    let dom = chromium(&["--dump-dom"], html);
+    assert_no_console_messages(&dom);
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
+
+/// Screenshots `html` at `window` (e.g. `1024,1800`) into `target/test-artifacts/NAME`,
+/// for a person to look at, checking the page loaded without console messages.
+pub fn screenshot(name: &str, window: &str, html: &Path) {
+    let png = artifact(name);
+    let _ = std::fs::remove_file(&png);
+    let shot = chromium(
+        &[&format!("--screenshot={}", png.display()), &format!("--window-size={window}"), "--hide-scrollbars"],
+        html,
+    );
+    assert_no_console_messages(&shot);
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a screenshot for a person to look at");
+}
+
+fn assert_no_console_messages(chromium: &std::process::Output) {
+    let logs = String::from_utf8_lossy(&chromium.stderr);
+    assert!(chromium.status.success(), "{logs}");
+    let console: Vec<&str> = logs.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+}

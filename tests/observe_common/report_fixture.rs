@@ -87,15 +87,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
     }];
     let trip_at = t0 + seconds * 800;
     timeline.extend(samples(t0, probes, seconds, &["local".to_string()]));
-    timeline.push(TimelineEntry {
-        at_ms: trip_at,
-        event: Event::GuardrailTripped {
-            guardrail: "disk-90".into(),
-            source: TripSource::Samples,
-            action: "rollback".into(),
-            message: "disk_used_percent 95 >= 90 for 2 samples".into(),
-        },
-    });
+    timeline.push(disk_90_trip(trip_at));
     let record = RollbackRecord {
         injection: id.clone(),
         host: "local".into(),
@@ -272,15 +264,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
             });
         }
     }
-    timeline.push(TimelineEntry {
-        at_ms: trip_at,
-        event: Event::GuardrailTripped {
-            guardrail: "disk-90".into(),
-            source: TripSource::Samples,
-            action: "rollback".into(),
-            message: "disk_used_percent 95 >= 90 for 2 samples".into(),
-        },
-    });
+    timeline.push(disk_90_trip(trip_at));
     for record in &rollbacks {
         timeline.push(TimelineEntry { at_ms: record.finished_ms, event: Event::RolledBack { record: record.clone() } });
     }
@@ -306,5 +290,18 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
         rollbacks,
         guardrail_reaction: None,
         timeline,
+    }
+}
+
+/// The fixtures' guardrail trip: disk-90, from its samples.
+fn disk_90_trip(at_ms: i64) -> TimelineEntry {
+    TimelineEntry {
+        at_ms,
+        event: Event::GuardrailTripped {
+            guardrail: "disk-90".into(),
+            source: TripSource::Samples,
+            action: "rollback".into(),
+            message: "disk_used_percent 95 >= 90 for 2 samples".into(),
+        },
     }
 }
