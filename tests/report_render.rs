@@ -138,6 +138,15 @@ fn fleet_failed_rollbacks_are_named_in_red_and_listed_first() {
     let first_detail = &html[html.find(r#"<table class="hosts">"#).unwrap()..];
     let h7 = &first_detail[first_detail.find("<tr><td>h7</td>").unwrap()..];
     assert!(h7[..h7.find("</tr>").unwrap()].contains("rollback failed: cannot delete /data/.faultdrill-fill: EBUSY"));
+    // The timeline's tooltip does not call a fault gone where its rollback failed.
+    let tooltips = |label: &str| -> Vec<String> {
+        html.match_indices(&format!("{label} on 100 hosts: injected"))
+            .map(|(i, _)| html[i..i + html[i..].find('<').unwrap()].to_string())
+            .collect()
+    };
+    let (failed, clean) = (tooltips("fill/disk-fill#1"), tooltips("burn/cpu-burn#1"));
+    assert!(!failed.is_empty() && failed.iter().all(|t| t.ends_with("not gone on 2 of 100 hosts when the run ended")));
+    assert!(!clean.is_empty() && clean.iter().all(|t| t.contains(", gone +")), "{clean:?}");
 }
 
 #[test]

@@ -42,8 +42,14 @@ pub(super) fn windows(r: &Report, end_ms: i64) -> Vec<Window> {
             let hosts: Vec<String> =
                 run.hosts.iter().filter(|h| h.held && h.injection.is_some()).map(|h| h.host.clone()).collect();
             let label = format!("{} {}", run.label, on_hosts(&hosts));
-            let title =
-                format!("{label}: injected {}, gone {}", span(r, (start_ms, all_in)), span(r, (first_out, end)));
+            // A failed rollback (or `rollback: never`) leaves the fault in place: never say "gone".
+            let stayed = run.hosts.iter().filter(|h| h.held && h.injection.is_some() && h.ended_ms.is_none()).count();
+            let ended = match stayed {
+                0 => format!("gone {}", span(r, (first_out, end))),
+                n if n == hosts.len() => "not gone when the run ended".to_string(),
+                n => format!("not gone on {n} of {} hosts when the run ended", hosts.len()),
+            };
+            let title = format!("{label}: injected {}, {ended}", span(r, (start_ms, all_in)));
             Some(Window {
                 label,
                 title,
