@@ -19,10 +19,8 @@ REPEATS=${REPEATS:-3}
 DURATION=10
 WINDOW_START=1
 WINDOW_END=9
-if [ -z "${FAULTDRILL_BIN:-}" ]; then
-    cargo build --release --quiet
-    FAULTDRILL_BIN=target/release/faultdrill
-fi
+. bench/common.sh
+use_release_binary
 command -v stress-ng >/dev/null || { echo "stress-ng is missing: run tests/setup.sh" >&2; exit 1; }
 HZ=$(getconf CLK_TCK)
 ALL=$(nproc)

@@ -16,19 +16,9 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-15}
 INTERVAL=${INTERVAL:-100ms}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (it mounts a tmpfs)" >&2; exit 1; }
-if [ -z "${FAULTDRILL_BIN:-}" ]; then
-    cargo build --release --quiet
-    FAULTDRILL_BIN=target/release/faultdrill
-fi
-WORK=$(mktemp -d)
-MNT="$WORK/mnt"
-mkdir -p "$MNT" "$WORK/state"
-cleanup() {
-    "$FAULTDRILL_BIN" --state-dir "$WORK/state" recover --all >/dev/null 2>&1 || true
-    umount -l "$MNT" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/common.sh
+use_release_binary
+make_tmpfs_workdir
 
 cat >"$WORK/bench.yaml" <<YAML
 version: 1

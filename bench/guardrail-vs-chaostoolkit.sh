@@ -21,24 +21,14 @@ RUNS=${RUNS:-20}
 HOLD=${HOLD:-10}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (it mounts a tmpfs)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "needs jq (apt-get install jq)" >&2; exit 1; }
-if [ -z "${FAULTDRILL_BIN:-}" ]; then
-    cargo build --release --quiet
-    FAULTDRILL_BIN=$PWD/target/release/faultdrill
-fi
+. bench/common.sh
+use_release_binary
 VENV=$PWD/target/ctk-venv
 if [ ! -x "$VENV/bin/chaos" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q chaostoolkit==1.19.0 chaostoolkit-addons==0.11.0
 fi
-WORK=$(mktemp -d)
-MNT="$WORK/mnt"
-mkdir -p "$MNT" "$WORK/state"
-cleanup() {
-    "$FAULTDRILL_BIN" --state-dir "$WORK/state" recover --all >/dev/null 2>&1 || true
-    umount -l "$MNT" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+make_tmpfs_workdir
 
 cat >"$WORK/fd.yaml" <<YAML
 version: 1

@@ -12,10 +12,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 EXPERIMENT=${EXPERIMENT:-experiments/quickstart.yaml}
-if [ -z "${FAULTDRILL_BIN:-}" ]; then
-    cargo build --release --quiet
-    FAULTDRILL_BIN=target/release/faultdrill
-fi
+. bench/common.sh
+use_release_binary
 STATE=$(mktemp -d)
 trap '"$FAULTDRILL_BIN" --state-dir "$STATE" recover --all >/dev/null 2>&1 || true; rm -rf "$STATE"' EXIT
 

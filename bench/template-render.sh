@@ -11,10 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
 [ "$runs" -ge 20 ] || { echo "RUNS must be at least 20" >&2; exit 64; }
-if [ -z "${FAULTDRILL_BIN:-}" ]; then
-    cargo build --release --quiet
-    FAULTDRILL_BIN=target/release/faultdrill
-fi
+. bench/common.sh
+use_release_binary
 bin=$FAULTDRILL_BIN
 
 # Test values for the templates' required parameters (the same as tests/templates.rs).
