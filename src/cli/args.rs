@@ -49,6 +49,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the JSON Schema of the experiment format.
     Schema,
+    /// Show the daemon's audit trail (this host's state dir, or --daemon with an admin token).
+    Audit(AuditArgs),
     /// Internal: helper processes faultdrill spawns for held faults.
     #[command(hide = true, subcommand)]
     Helper(HelperCommand),
@@ -82,6 +84,8 @@ pub struct RunArgs {
     /// Print the report as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +118,8 @@ pub struct InjectArgs {
     /// Print exactly what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +147,39 @@ pub struct DaemonArgs {
     pub tls_cert: Option<PathBuf>,
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (mTLS); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (tokens cross the network in clear text).
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// What callers may do: allowed faults, paths, processes, durations, probe destinations.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// How the CLI authenticates to a daemon.
+#[derive(Debug, Args, Default)]
+pub struct ClientAuthArgs {
+    /// File holding the daemon's bearer token [default: env FAULTDRILL_TOKEN, then, for a
+    /// loopback URL, the local daemon's <state-dir>/token].
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only records this recent (e.g. 1h, 30m).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Print the records as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Read the trail of this daemon (admin token) instead of the local state dir.
+    #[arg(long, value_name = "URL")]
+    pub daemon: Option<String>,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +187,8 @@ pub struct RemoteArgs {
     /// The daemon's URL.
     #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
     pub daemon: String,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +205,8 @@ pub struct TripArgs {
     /// The daemon running the run.
     #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
     pub daemon: Option<String>,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]

@@ -166,6 +166,12 @@ pub struct ErrorBody {
 pub enum ErrorKind {
     /// No or wrong bearer token (401).
     Unauthorized,
+    /// The token's role, or the daemon's policy, does not allow this (403).
+    Forbidden,
+    /// The body is larger than the daemon accepts (413).
+    TooLarge,
+    /// Too many runs, injections or followers at once (429).
+    TooMany,
     /// The body is not JSON (400).
     MalformedJson,
     /// The JSON does not have the expected shape (422).
@@ -249,4 +255,21 @@ pub mod run_events {
     pub const TIMELINE: &str = "timeline";
     /// Data: the final [`super::RunStatus`]; the stream ends after it.
     pub const END: &str = "end";
+}
+
+/// One record of the daemon's audit trail (`GET /v1/audit`, `faultdrill audit`): a call
+/// that changes something, allowed or refused. It never holds a secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    /// The token's name; `-` when no valid token was sent.
+    pub actor: String,
+    pub role: Option<String>,
+    pub peer: String,
+    pub method: String,
+    pub path: String,
+    /// The injection or run concerned, when there is one.
+    pub target: Option<String>,
+    pub status: u16,
+    pub message: Option<String>,
 }

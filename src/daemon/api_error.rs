@@ -34,6 +34,24 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, what)
     }
 
+    /// 429: over a limit of things at once; `message` says which and how many.
+    pub fn too_many(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::TooMany, message)
+    }
+
+    /// 400 for an id that cannot be one (`../x`), before anything looks it up.
+    pub fn bad_id(what: &str, given: &str) -> ApiError {
+        let shown: String = given.chars().take(40).collect();
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidRequest,
+            format!(
+                "`{shown}` is not a {what} id (expected e.g. {})",
+                if what == "run" { "r-k3j9x0a2mq" } else { "i-0x8d1kq2zz" }
+            ),
+        )
+    }
+
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal, message)
     }
@@ -62,6 +80,12 @@ fn conflict(text: String, active: InjectionId) -> ApiError {
     e
 }
 
+impl From<super::policy::Refusal> for ApiError {
+    fn from(r: super::policy::Refusal) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, ErrorKind::Forbidden, r.to_string())
+    }
+}
+
 impl From<crate::journal::JournalError> for ApiError {
     fn from(e: crate::journal::JournalError) -> ApiError {
         ApiError::internal(crate::engine::error_chain(&e))
@@ -83,7 +107,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::MalformedJson, format!("read the request body: {e}"))
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                let max = super::routes::MAX_BODY / (1024 * 1024);
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorKind::TooLarge,
+                    format!("send a smaller body: this daemon accepts at most {max} MiB"),
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::MalformedJson, format!("read the request body: {e}"))
+            }
         })?;
         parse_json(&bytes).map(ApiJson)
     }

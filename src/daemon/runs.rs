@@ -3,6 +3,7 @@
 //! live (server-sent events) or read it afterwards.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -134,9 +135,10 @@ impl Runs {
     }
 }
 
-/// Starts `plan` on this host; the run continues after the request returns.
-pub fn start(state: &Shared, plan: ExperimentPlan) -> Result<RunId, TargetError> {
-    let env = TargetEnv { local: state.host.clone(), inventory: None };
+/// Starts `plan` on this host for the controller at `peer`, whose address its network
+/// faults spare (DESIGN §4 rule 6); the run continues after the request returns.
+pub fn start(state: &Shared, plan: ExperimentPlan, peer: IpAddr) -> Result<RunId, TargetError> {
+    let env = TargetEnv { local: state.host_for(peer), inventory: None };
     let targets = engine::resolve_targets(&plan, &env)?;
     let run_id = RunId::generate();
     let options = RunOptions {

@@ -25,6 +25,14 @@ pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawPara
 pub use plan::*;
 pub use schema::{schema, schema_json};
 
+/// The positioned YAML reader and its diagnostics, for the other files a user writes
+/// (the daemon's token and policy files): one pipeline, one `file:line:col` format.
+pub mod positioned {
+    pub use super::decode::Fields;
+    pub use super::diag::{Diagnostics, Sink, closest};
+    pub use super::yaml::{Node, Span, Value, parse};
+}
+
 #[cfg(test)]
 mod load_tests;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
@@ -11,6 +12,8 @@ use tracing::info;
 
 use crate::client::wire::{ErrorKind, Injection, InjectionList, InjectionRequest, Rollback};
 use crate::daemon::api_error::{ApiError, ApiJson};
+use crate::daemon::audit::AuditNote;
+use crate::daemon::policy::check_action;
 use crate::daemon::state::Shared;
 use crate::engine::InjectRequest;
 use crate::fault::{Params, all_faults, find_fault};
@@ -25,10 +28,12 @@ pub async fn create(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<InjectionRequest>,
-) -> Result<(StatusCode, Json<Injection>), ApiError> {
+) -> Result<(StatusCode, Extension<AuditNote>, Json<Injection>), ApiError> {
     let req = check(body)?;
+    check_policy(&state, &req).await?;
     let host = state.host_for(peer.ip());
     let fault = req.fault.clone();
+    let (duration, dry_run) = (req.duration, req.dry_run);
     let view = if req.dry_run {
         // Changes nothing, so it need not wait for injects, rollbacks or a shutdown in flight.
         host.inject(req).await?
@@ -63,7 +68,40 @@ pub async fn create(
         },
     };
     out.preview = view.preview;
-    Ok((StatusCode::CREATED, Json(out)))
+    let note = AuditNote {
+        target: out.id.to_string(),
+        message: format!(
+            "{} for {}{}",
+            out.fault,
+            humantime::format_duration(duration),
+            if dry_run { " (dry run)" } else { "" }
+        ),
+    };
+    Ok((StatusCode::CREATED, Extension(note), Json(out)))
+}
+
+/// The policy's word on the request, a lease for anything real, and room under the cap.
+async fn check_policy(state: &Shared, req: &InjectRequest) -> Result<(), ApiError> {
+    check_action(&state.policy, &req.fault, &req.params, Some(req.duration)).await?;
+    if req.dry_run {
+        return Ok(());
+    }
+    if req.lease.is_none() {
+        return Err(ApiError::field(
+            ErrorKind::InvalidRequest,
+            "lease",
+            "lease: required for an injection made over the API (e.g. \"15s\"), so the fault rolls back if its controller goes silent; renew it with POST /v1/injections/{id}/lease",
+        ));
+    }
+    let live = state.host.journal().live()?.len();
+    let cap = &state.policy.max_injections;
+    if live >= cap.value {
+        return Err(ApiError::too_many(format!(
+            "inject: {live} injections are live on this daemon, its limit (`{}`) is {}; wait for one to end",
+            cap.rule, cap.value
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the request into an engine request, naming the offending field.
@@ -115,7 +153,7 @@ pub async fn list(State(state): State<Shared>) -> Result<Json<InjectionList>, Ap
 
 /// `GET /v1/injections/{id}`.
 pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
-    let id = InjectionId::from_string(id);
+    let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     let record = state.host.journal().get(&id)?.ok_or_else(|| no_such(&id))?;
     Ok(Json(Injection::from_record(&state.name, record)))
 }
@@ -123,7 +161,7 @@ pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result
 /// `POST /v1/injections/{id}/lease`: 410 once the injection has ended (the
 /// controller then knows its fault is gone, and why).
 pub async fn renew(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
-    let id = InjectionId::from_string(id);
+    let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     let journal = state.host.journal();
     journal.renew_lease(&id)?;
     let record = journal.get(&id)?.ok_or_else(|| no_such(&id))?;
@@ -153,7 +191,7 @@ pub async fn roll_back(
     Path(id): Path<String>,
     Query(query): Query<RollbackQuery>,
 ) -> Result<Json<Rollback>, ApiError> {
-    let id = InjectionId::from_string(id);
+    let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     if state.host.journal().get(&id)?.is_none() {
         return Err(no_such(&id));
     }

@@ -1,5 +1,6 @@
 //! The v1 API's routes, one file per resource.
 
+mod admin;
 mod alertmanager;
 mod health;
 mod host;
@@ -10,10 +11,15 @@ mod runs;
 use axum::Router;
 use axum::routing::{delete, get, post};
 
-use super::auth::require_token;
+use super::audit::record_calls;
+use super::auth::authenticate;
 use super::state::Shared;
 
-/// Every route; all but `/v1/health` need the token.
+/// The largest request body accepted (larger: 413).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// Every route; all but `/v1/health` need a token whose role allows the call, and
+/// every call that changes something is audited, refused ones included.
 pub fn router(state: Shared) -> Router {
     let protected = Router::new()
         .route("/metrics", get(prometheus::metrics))
@@ -27,8 +33,16 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/runs/{id}/stop", post(runs::stop))
         .route("/v1/runs/{id}/guardrails/{name}/trip", post(runs::trip))
         .route("/v1/alertmanager", post(alertmanager::receive))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new().route("/v1/health", get(health::health)).merge(protected).fallback(not_found).with_state(state)
+        .route("/v1/audit", get(admin::audit))
+        .route("/v1/policy", get(admin::policy))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/v1/health", get(health::health))
+        .merge(protected)
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record_calls))
+        .with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> super::api_error::ApiError {
