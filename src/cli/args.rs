@@ -127,9 +127,13 @@ pub struct RecoverArgs {
     /// The injection to roll back.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub injection: Option<String>,
-    /// Roll back every pending or active injection in the journal.
+    /// Roll back every pending, active or failed injection in the journal.
     #[arg(long)]
     pub all: bool,
+    /// Stop retrying the failed rollback of INJECTION: you have removed the fault by
+    /// hand. The reason is kept in the journal.
+    #[arg(long, value_name = "REASON", requires = "injection")]
+    pub mark_resolved: Option<String>,
 }
 
 #[derive(Debug, Args)]

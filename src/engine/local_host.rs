@@ -194,7 +194,7 @@ impl LocalHost {
         }
     }
 
-    /// Rolls back everything the journal holds as pending or active, newest first.
+    /// Rolls back everything the journal holds as pending, active or failed, newest first.
     pub async fn recover_all(&self, reason: &str) -> Result<Vec<RollbackResult>, HostError> {
         let mut results = Vec::new();
         for record in self.journal.live()? {
@@ -208,8 +208,13 @@ impl LocalHost {
         let now = now_ms();
         let mut results = Vec::new();
         for record in self.journal.overdue(now)? {
-            let reason =
-                if record.deadline_ms <= now { "deadline passed" } else { "lease expired: the controller went silent" };
+            let reason = if record.state == InjectionState::Failed {
+                "retrying a rollback that failed"
+            } else if record.deadline_ms <= now {
+                "deadline passed"
+            } else {
+                "lease expired: the controller went silent"
+            };
             results.push(self.rollback_record(record, reason).await);
         }
         Ok(results)

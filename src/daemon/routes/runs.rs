@@ -83,9 +83,16 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let id = RunId::parse(&id).ok_or_else(|| ApiError::bad_id("run", &id))?;
     let entry = state.runs.get(&id).ok_or_else(|| no_such(&id))?;
+    let slot = state.runs.follower_slot().ok_or_else(|| {
+        ApiError::too_many(format!(
+            "follow run {id}: {} clients already follow runs on this daemon; close one, or poll GET /v1/runs/{id}",
+            runs::MAX_FOLLOWERS
+        ))
+    })?;
     let (backlog, live) = entry.follow();
-    let stream =
-        futures_util::stream::unfold((backlog.into_iter(), live, false), |(mut backlog, mut live, ended)| async move {
+    let stream = futures_util::stream::unfold(
+        (backlog.into_iter(), live, false, slot),
+        |(mut backlog, mut live, ended, slot)| async move {
             if ended {
                 return None;
             }
@@ -100,12 +107,13 @@ pub async fn events(
                 },
             };
             let (event, is_end) = match &message {
-                RunMessage::Entry(e) => (SseEvent::default().event(run_events::TIMELINE).json_data(e), false),
+                RunMessage::Entry(e) => (SseEvent::default().event(run_events::TIMELINE).json_data(&**e), false),
                 RunMessage::End(s) => (SseEvent::default().event(run_events::END).json_data(s), true),
             };
             let event = event.unwrap_or_else(|e| SseEvent::default().comment(format!("unserialisable event: {e}")));
-            Some((Ok(event), (backlog, live, is_end)))
-        });
+            Some((Ok(event), (backlog, live, is_end, slot)))
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
