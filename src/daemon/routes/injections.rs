@@ -20,6 +20,9 @@ use crate::fault::{Params, all_faults, find_fault};
 use crate::ids::InjectionId;
 use crate::journal::InjectionState;
 
+/// The longest lease a controller may ask for.
+const MAX_LEASE: Duration = Duration::from_secs(3600);
+
 /// How many past injections `GET /v1/injections` shows besides the live ones.
 const RECENT: usize = 200;
 
@@ -124,6 +127,13 @@ fn check(body: InjectionRequest) -> Result<InjectRequest, ApiError> {
         .map_err(|m| ApiError::field(ErrorKind::BadParams, "params", format!("{}: {m}", body.fault)))?;
     let duration = positive_duration("duration", &body.duration)?;
     let lease = body.lease.as_deref().map(|l| positive_duration("lease", l)).transpose()?;
+    if lease.is_some_and(|l| l > MAX_LEASE) {
+        return Err(ApiError::field(
+            ErrorKind::InvalidRequest,
+            "lease",
+            "lease: at most 1h; a lease is how long the fault outlives a silent controller, so keep it short and renew it",
+        ));
+    }
     Ok(InjectRequest { fault: body.fault, params, duration, lease, run: body.run, dry_run: body.dry_run })
 }
 
