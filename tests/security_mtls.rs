@@ -106,7 +106,14 @@ fn a_fleet_run_works_across_daemons_that_require_client_certificates() {
         &pki,
         true,
         &token,
-        &["--state-dir", state.to_str().unwrap(), "run", experiment.to_str().unwrap(), "--inventory", inventory_file.to_str().unwrap()],
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "run",
+            experiment.to_str().unwrap(),
+            "--inventory",
+            inventory_file.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     for d in &daemons {
@@ -120,7 +127,14 @@ fn a_fleet_run_works_across_daemons_that_require_client_certificates() {
         &pki,
         false,
         &token,
-        &["--state-dir", state.to_str().unwrap(), "run", experiment.to_str().unwrap(), "--inventory", inventory_file.to_str().unwrap()],
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "run",
+            experiment.to_str().unwrap(),
+            "--inventory",
+            inventory_file.to_str().unwrap(),
+        ],
     );
     assert_ne!(refused.status.code(), Some(0));
     for d in &daemons {

@@ -329,6 +329,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_policy_in_deploy_loads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/policy.yaml");
+        let p = load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
+        assert!(!p.command_probes.value);
+        assert_eq!(p.disk_fill_max_percent.unwrap().value, 90.0);
+    }
+
+    #[test]
     fn an_empty_file_is_the_default_policy() {
         let p = parse_str("p.yaml", "").unwrap();
         assert!(!p.command_probes.value);
