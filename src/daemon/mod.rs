@@ -4,6 +4,7 @@ mod api_error;
 mod auth;
 mod config;
 mod metrics;
+pub mod openapi;
 mod reaper;
 mod routes;
 mod runs;

@@ -27,6 +27,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/runs/{id}/stop", post(runs::stop))
         .route("/v1/runs/{id}/guardrails/{name}/trip", post(runs::trip))
         .route("/v1/alertmanager", post(alertmanager::receive))
+        .route("/v1/openapi.json", get(super::openapi::serve))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new().route("/v1/health", get(health::health)).merge(protected).fallback(not_found).with_state(state)
 }
