@@ -97,11 +97,17 @@ const DESCRIPTION: &str = "The v1 HTTP API of `faultdrill daemon`. Every endpoin
 operation names in its `security` scopes and in `x-faultdrill-role`. Every error is a JSON `ErrorBody` with \
 a message for the operator and a stable `kind` for programs. Durations are strings such as `30s` or `500ms`.";
 
-/// Every operation: method, path (axum's `{param}` syntax is OpenAPI's too) and its description.
-fn operations() -> Vec<(HttpMethod, &'static str, utoipa::openapi::path::Operation)> {
-    use HttpMethod::{Delete, Get, Post};
-    let injection_id = ("id", "The injection's id (`i-…`).");
-    let run_id = ("id", "The run's id (`r-…`).");
+/// One operation: method, path (axum's `{param}` syntax is OpenAPI's too) and its description.
+type Operation = (HttpMethod, &'static str, utoipa::openapi::path::Operation);
+
+/// Every operation of the API.
+fn operations() -> Vec<Operation> {
+    [other_operations(), injection_operations(), run_operations()].concat()
+}
+
+/// Health, metrics, this document, host samples, Alertmanager, admin.
+fn other_operations() -> Vec<Operation> {
+    use HttpMethod::{Get, Post};
     vec![
         Op::new(Get, "/v1/health", Role::Public, "health", "health", "Liveness: name, version, uptime.")
             .json::<wire::Health>(200, "The daemon is up.")
@@ -123,6 +129,34 @@ fn operations() -> Vec<(HttpMethod, &'static str, utoipa::openapi::path::Operati
                 "The sample; a metric that could not be read is absent, its reason in `errors`.",
             )
             .build(),
+        Op::new(Post, "/v1/alertmanager", Role::Operator, "alerts", "alertmanager", "Receive an Alertmanager webhook.")
+            .about(
+                "Each firing alert labelled `faultdrill_guardrail` trips that guardrail in the run \
+                labelled `faultdrill_run` (or in every unfinished run). Other fields of the webhook are \
+                accepted and ignored.",
+            )
+            .body::<AlertmanagerWebhook>()
+            .json::<AlertmanagerAnswer>(200, "What was tripped and what was ignored, and why.")
+            .build(),
+        Op::new(Get, "/v1/audit", Role::Admin, "admin", "audit", "The audit trail.")
+            .about("Every mutating call, allowed or refused, oldest first. It never holds a secret.")
+            .content(200, "application/json", array::<AuditRecord>(), "The records.")
+            .build(),
+        Op::new(Get, "/v1/policy", Role::Admin, "admin", "policy", "The daemon's policy.")
+            .about(
+                "The policy in force (`--policy`), as JSON: what callers may inject, fill, kill, and for \
+                how long.",
+            )
+            .content(200, "application/json", ObjectBuilder::new().into(), "The policy in force.")
+            .build(),
+    ]
+}
+
+/// `/v1/injections`.
+fn injection_operations() -> Vec<Operation> {
+    use HttpMethod::{Delete, Get, Post};
+    let injection_id = ("id", "The injection's id (`i-…`).");
+    vec![
         Op::new(Post, "/v1/injections", Role::Operator, "injections", "inject", "Inject one fault on this host.")
             .about(
                 "Journaled before it is applied, held until `duration` (or the lease) runs out. \
@@ -189,6 +223,14 @@ fn operations() -> Vec<(HttpMethod, &'static str, utoipa::openapi::path::Operati
         .json::<wire::Injection>(200, "Renewed: `lease_expires_ms` moved on.")
         .error(410, "gone: the injection has ended (its `note` says why).")
         .build(),
+    ]
+}
+
+/// `/v1/runs`.
+fn run_operations() -> Vec<Operation> {
+    use HttpMethod::{Get, Post};
+    let run_id = ("id", "The run's id (`r-…`).");
+    vec![
         Op::new(Post, "/v1/runs", Role::Operator, "runs", "submit_run", "Run an experiment on this host.")
             .about("An experiment (or template) YAML, checked as `faultdrill validate` would.")
             .body::<wire::RunRequest>()
@@ -241,26 +283,6 @@ fn operations() -> Vec<(HttpMethod, &'static str, utoipa::openapi::path::Operati
         .error(404, "not_found (no such run) or trip_refused (no such guardrail in the run).")
         .error(409, "trip_refused: the run has finished.")
         .build(),
-        Op::new(Post, "/v1/alertmanager", Role::Operator, "alerts", "alertmanager", "Receive an Alertmanager webhook.")
-            .about(
-                "Each firing alert labelled `faultdrill_guardrail` trips that guardrail in the run \
-                labelled `faultdrill_run` (or in every unfinished run). Other fields of the webhook are \
-                accepted and ignored.",
-            )
-            .body::<AlertmanagerWebhook>()
-            .json::<AlertmanagerAnswer>(200, "What was tripped and what was ignored, and why.")
-            .build(),
-        Op::new(Get, "/v1/audit", Role::Admin, "admin", "audit", "The audit trail.")
-            .about("Every mutating call, allowed or refused, oldest first. It never holds a secret.")
-            .content(200, "application/json", array::<AuditRecord>(), "The records.")
-            .build(),
-        Op::new(Get, "/v1/policy", Role::Admin, "admin", "policy", "The daemon's policy.")
-            .about(
-                "The policy in force (`--policy`), as JSON: what callers may inject, fill, kill, and for \
-                how long.",
-            )
-            .content(200, "application/json", ObjectBuilder::new().into(), "The policy in force.")
-            .build(),
     ]
 }
 
@@ -495,7 +517,7 @@ impl ToSchema for RunId {}
 /// One run as the journal holds it (`journal::RunRecord`).
 #[derive(ToSchema)]
 #[schema(as = RunRecord)]
-#[allow(dead_code, reason = "a schema only")]
+#[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct RunRecordSchema {
     id: RunId,
     /// The experiment's name.
@@ -511,14 +533,14 @@ struct RunRecordSchema {
 
 /// An Alertmanager webhook (version 4); only `alerts` is read.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
+#[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct AlertmanagerWebhook {
     alerts: Vec<AlertmanagerAlert>,
 }
 
 /// One alert of a webhook; other fields are accepted and ignored.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
+#[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct AlertmanagerAlert {
     /// Only `firing` alerts trip anything.
     status: String,
@@ -529,7 +551,7 @@ struct AlertmanagerAlert {
 
 /// `POST /v1/alertmanager` answer.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
+#[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct AlertmanagerAnswer {
     tripped: Vec<TrippedGuardrail>,
     ignored: Vec<IgnoredAlert>,
@@ -537,7 +559,7 @@ struct AlertmanagerAnswer {
 
 /// A guardrail an alert tripped.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
+#[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct TrippedGuardrail {
     run_id: String,
     guardrail: String,
@@ -545,7 +567,7 @@ struct TrippedGuardrail {
 
 /// An alert that tripped nothing, and why.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
+#[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct IgnoredAlert {
     alertname: Option<String>,
     why: String,
@@ -553,7 +575,7 @@ struct IgnoredAlert {
 
 /// One record of the audit trail: a mutating call, allowed or refused.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
+#[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct AuditRecord {
     /// Unix milliseconds.
     at_ms: i64,
