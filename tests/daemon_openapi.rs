@@ -285,11 +285,20 @@ async fn real_answers_match_the_documented_schemas() {
     assert_eq!(conforms(&d, &doc, "post", "/v1/injections", "/v1/injections", Some(bad)).await.0, 422);
     conforms(&d, &doc, "get", "/v1/injections", "/v1/injections", None).await;
     conforms(&d, &doc, "get", "/v1/injections/{id}", "/v1/injections/i-none", None).await;
-    conforms(&d, &doc, "delete", "/v1/injections/{id}", "/v1/injections/i-none?reason=test", None).await;
-    conforms(&d, &doc, "post", "/v1/injections/{id}/lease", "/v1/injections/i-none/lease", None).await;
-    let experiment = "version: 1\nname: openapi-check\ntargets: {here: {hosts: [local]}}\naction_groups:\n  - name: g\n    \
-                      target: here\n    actions:\n      - fault: cpu-burn\n        params: {percent: 1, cores: 1}\n        \
-                      duration: 100ms\n";
+    let (one, lease) = ("/v1/injections/{id}", "/v1/injections/{id}/lease");
+    conforms(&d, &doc, "delete", one, "/v1/injections/i-none?reason=test", None).await;
+    conforms(&d, &doc, "post", lease, "/v1/injections/i-none/lease", None).await;
+    let experiment = "version: 1
+name: openapi-check
+targets: {here: {hosts: [local]}}
+action_groups:
+  - name: g
+    target: here
+    actions:
+      - fault: cpu-burn
+        params: {percent: 1, cores: 1}
+        duration: 100ms
+";
     let (status, accepted) =
         conforms(&d, &doc, "post", "/v1/runs", "/v1/runs", Some(json!({"experiment": experiment}))).await;
     assert_eq!(status, 201, "{accepted}");
