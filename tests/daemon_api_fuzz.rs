@@ -40,7 +40,7 @@ fn injection_bodies() -> Vec<Value> {
     ]
 }
 
-/// Whether an injection body's duration or lease overflows the daemon's clock.
+/// Whether an injection body's duration or lease puts its deadline past the year 9999.
 fn injection_overflows_the_clock(body: &Body) -> bool {
     let Body::Json(v) = body else { return false };
     ["duration", "lease"].iter().any(|k| overflows_the_clock(v.get(*k).and_then(Value::as_str).unwrap_or("")))
@@ -64,7 +64,7 @@ fn injection_bodies_never_get_a_5xx_or_a_dropped_connection() {
     let target = Target::start();
     let calls = body_from(injection_bodies())
         .prop_map(dry)
-        .prop_filter("durations that overflow the clock panic today", |b| !injection_overflows_the_clock(b))
+        .prop_filter("deadlines past the year 9999 panic today", |b| !injection_overflows_the_clock(b))
         .prop_map(|body| Call { method: "POST", path: "/v1/injections".into(), body });
     fuzz("POST /v1/injections", &target, calls);
     let live = target.daemon.journal().live().unwrap();
@@ -164,7 +164,7 @@ fn run_bodies_never_get_a_5xx_or_a_dropped_connection() {
                 Body::Json(json!({"experiment": experiment, "origin": origin, "sets": sets}))
             });
     let calls = prop_oneof![body_from(valid), yaml_bodies]
-        .prop_filter("durations that overflow the clock panic today", |b| !experiment_overflows_the_clock(b))
+        .prop_filter("deadlines past the year 9999 panic today", |b| !experiment_overflows_the_clock(b))
         .prop_map(|body| Call { method: "POST", path: "/v1/runs".into(), body });
     fuzz("POST /v1/runs", &target, calls);
     let runs = target.accepted.borrow().clone();
@@ -197,7 +197,7 @@ fn all_runs_finish(target: &Target, runs: &[String]) {
     }
 }
 
-/// Whether a word of a run body's experiment is a duration that overflows the clock
+/// Whether a word of a run body's experiment is a duration with a deadline past the year 9999
 /// (see `huge_durations_get_an_answer`).
 fn experiment_overflows_the_clock(body: &Body) -> bool {
     let Body::Json(v) = body else { return false };
@@ -233,7 +233,10 @@ fn ids_names_and_queries_never_get_a_5xx_or_a_dropped_connection() {
     let real_id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_string();
     let id =
         prop_oneof![2 => Just(real_id), 1 => Just("i-none".to_string()), 4 => nasty_string()].prop_map(|s| escaped(&s));
-    let no_body = || prop_oneof![3 => Just(Body::None), 1 => any_json().prop_map(Body::Json)];
+    // Routes that read no body get a small one at times (a large one may be cut off while it is
+    // still being sent, the answer already given: see `a_body_on_a_bodyless_route_keeps_the_connection`).
+    let small = |v: Value| if v.to_string().len() < 1000 { Body::Json(v) } else { Body::Json(json!({})) };
+    let no_body = move || prop_oneof![3 => Just(Body::None), 1 => any_json().prop_map(small)];
     let query = prop::collection::vec((select(vec!["metric", "path", "process", "reason", "x"]), nasty_string()), 0..3)
         .prop_map(|kv| {
             // A key at most once: repeated keys are `duplicate_queries_get_json_errors`.
@@ -260,22 +263,23 @@ fn ids_names_and_queries_never_get_a_5xx_or_a_dropped_connection() {
     fuzz("ids, names and queries", &target, calls);
 }
 
-/// Found by this test: a duration past what the clock can add (292 million years
-/// and up) makes the injection handler panic, so the client sees a dropped
-/// connection instead of a 422; in a submitted experiment (which `validate`
-/// accepts) it panics the run's task in preflight, and the run stays
-/// `preflight` for ever (stop answers "already finished").
+/// Found by this test: a duration whose deadline is past the year 9999 (`9999years`)
+/// makes the injection handler panic (`fault::text::when`: humantime cannot write such a
+/// date, and `to_string` panics on the error), and past 292 million years `now + duration`
+/// overflows; the client sees a dropped connection instead of a 422. In a submitted
+/// experiment (which `validate` accepts) it panics the run's task in preflight, and the
+/// run stays `preflight` for ever (stop answers "already finished").
 #[test]
-#[ignore = "the daemon panics on `now + duration` overflow (engine/local_host.rs); reported to the lead"]
+#[ignore = "the daemon panics on deadlines past 9999 (fault/text.rs, engine/local_host.rs); reported to the lead"]
 fn huge_durations_get_an_answer() {
     let target = Target::start();
-    for duration in ["500000000000years", "584542046090years", "18446744073709551615s"] {
+    for duration in ["9999years", "500000000000years", "18446744073709551615s"] {
         let body =
             json!({"fault": "cpu-burn", "params": {"percent": 1, "cores": "1"}, "duration": duration, "dry_run": true});
         let call = Call { method: "POST", path: "/v1/injections".into(), body: Body::Json(body) };
         target.check(&call).unwrap();
     }
-    let experiment = EXPERIMENT.replace("100ms", "500000000000years");
+    let experiment = EXPERIMENT.replace("100ms", "9999years");
     let call = Call { method: "POST", path: "/v1/runs".into(), body: Body::Json(json!({ "experiment": experiment })) };
     let (status, _, text) = target.send(&call).unwrap();
     if status == 201 {
@@ -300,5 +304,61 @@ fn undecodable_path_segments_and_duplicate_queries_get_json_errors() {
     ];
     for (method, path) in calls {
         target.check(&Call { method, path: path.into(), body: Body::None }).unwrap();
+    }
+}
+
+/// Found by this test: after answering a request whose body it did not read (a lease
+/// renewal, stop, trip, rollback or GET sent with `{}`), the daemon may close the
+/// kept-alive connection without saying `Connection: close`; the client's next request
+/// on it then fails (broken pipe, or closed before the answer). For a lease renewal from
+/// a client that sends `{}`, that is an intermittently missed renewal.
+#[test]
+#[ignore = "the daemon does not drain the bodies of bodyless routes, and hyper drops the connection; reported"]
+fn a_body_on_a_bodyless_route_keeps_the_connection() {
+    use std::io::{Read, Write};
+    let target = Target::start();
+    let addr = target.daemon.url.trim_start_matches("http://").to_string();
+    for round in 0..20 {
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!(
+            "POST /v1/injections/i-none/lease HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+            target.token()
+        );
+        // As many clients write it: the head, then the body.
+        conn.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        conn.write_all(b"{}").unwrap();
+        let first = read_answer(&mut conn);
+        assert!(first.starts_with("HTTP/1.1 404"), "round {round}: {first}");
+        let next = conn.write_all(b"GET /v1/health HTTP/1.1\r\nHost: d\r\n\r\n").map(|()| read_answer(&mut conn));
+        assert!(
+            next.as_deref().is_ok_and(|a| a.starts_with("HTTP/1.1 200")),
+            "round {round}: the next request on the kept-alive connection got {next:?}"
+        );
+    }
+
+    /// One answer (head and a Content-Length body), or what there was when the connection ended.
+    fn read_answer(conn: &mut std::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|n| n.trim().to_string()))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    return text;
+                }
+            }
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return format!("(connection ended) {text}"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
     }
 }

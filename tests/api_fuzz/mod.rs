@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 
 use super::harness::{Daemon, DaemonSpec};
 
+#[path = "schema_check.rs"]
+mod schema_check;
+
 /// Cases per endpoint, and the time each endpoint may take (the rest are skipped).
 const CASES: u32 = 400;
 const BUDGET: Duration = Duration::from_secs(6);
@@ -57,19 +60,35 @@ pub struct Target {
     seen: RefCell<BTreeMap<String, u32>>,
     /// The runs it accepted.
     pub accepted: RefCell<Vec<String>>,
+    /// The OpenAPI document, and a pattern per path of it.
+    doc: Value,
+    routes: Vec<(regex::Regex, String)>,
 }
 
 impl Target {
     pub fn start() -> Target {
         faultdrill::client::install_crypto_provider();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap();
+        // A connection per request: the daemon may close a kept-alive connection after answering a
+        // request whose body it did not read (see `a_body_on_a_bodyless_route_keeps_the_connection`).
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(15)).pool_max_idle_per_host(0).build().unwrap();
+        let doc: Value = serde_json::from_str(faultdrill::daemon::openapi::json()).unwrap();
+        let param = regex::Regex::new(r"\{[^/}]+\}").unwrap();
+        let routes = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|path| (regex::Regex::new(&format!("^{}$", param.replace_all(path, "[^/]*"))).unwrap(), path.clone()))
+            .collect();
         Target {
             daemon: Daemon::start(DaemonSpec::default()),
             rt,
             http,
             seen: RefCell::default(),
             accepted: RefCell::default(),
+            doc,
+            routes,
         }
     }
 
@@ -124,7 +143,39 @@ impl Target {
         if (200..300).contains(&status) && body.is_none() {
             return Err(TestCaseError::fail(format!("{what}: answered {status} with a body that is not JSON: {text}")));
         }
-        Ok(())
+        self.as_documented(call, status, body.as_ref()).map_err(|e| TestCaseError::fail(format!("{what}: {e}")))
+    }
+
+    /// The answer's status is one the OpenAPI document lists for the route, its body
+    /// matches the schema given there; a body the daemon accepted matches the request schema.
+    fn as_documented(&self, call: &Call, status: u16, answer: Option<&Value>) -> Result<(), String> {
+        let path = call.path.split('?').next().unwrap_or_default();
+        let Some((_, route)) = self.routes.iter().find(|(pattern, _)| pattern.is_match(path)) else {
+            return Err(format!("{path} matches no path of the OpenAPI document"));
+        };
+        let method = call.method.to_lowercase();
+        let operation = &self.doc["paths"][route][&method];
+        let response = &operation["responses"][status.to_string()];
+        if !response.is_object() {
+            return Err(format!("answered {status}, which the OpenAPI document does not list for {method} {route}"));
+        }
+        let mut out = Vec::new();
+        if let (Some(answer), Some(schema)) = (answer, response["content"]["application/json"].get("schema")) {
+            schema_check::mismatches(&self.doc, schema, answer, "$", &mut out);
+        }
+        let request = operation["requestBody"]["content"]["application/json"].get("schema");
+        if let (true, Body::Json(sent), Some(schema)) = ((200..300).contains(&status), &call.body, request) {
+            let mut wrong = Vec::new();
+            schema_check::mismatches(&self.doc, schema, sent, "$", &mut wrong);
+            // serde reads a struct from an array of its fields too (`[[]]` is a webhook with no
+            // alerts): a leniency of the parser, not a contract, so the document keeps objects.
+            let wrong = wrong.into_iter().filter(|w| !w.ends_with(r#"a array, the document says ["object"]"#));
+            out.extend(wrong.map(|w| format!("accepted a body the document rejects: {w}")));
+        }
+        match out.is_empty() {
+            true => Ok(()),
+            false => Err(format!("answered {status} unlike the OpenAPI document says:\n{}", out.join("\n"))),
+        }
     }
 }
 
@@ -443,8 +494,11 @@ pub fn escaped(text: &str) -> String {
         .collect()
 }
 
-/// Whether `word` is a duration past what the daemon's clock arithmetic can add
-/// today (see `huge_durations_get_an_answer`).
+/// Whether `word` is a duration whose deadline the daemon cannot handle today: past
+/// the year 9999 (see `huge_durations_get_an_answer`).
 pub fn overflows_the_clock(word: &str) -> bool {
-    humantime::parse_duration(word.trim()).is_ok_and(|d| d.as_millis() >= (i64::MAX / 4) as u128)
+    /// 9999-12-31T23:59:59Z, the last second RFC 3339 can write.
+    const LAST: u64 = 253_402_300_799;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    humantime::parse_duration(word.trim()).is_ok_and(|d| d.as_secs() >= LAST.saturating_sub(now + 86_400))
 }
