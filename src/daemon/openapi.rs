@@ -545,7 +545,7 @@ struct AlertmanagerAlert {
     /// Only `firing` alerts trip anything.
     status: String,
     /// `faultdrill_guardrail` names the guardrail; `faultdrill_run` the run (absent: every unfinished run).
-    #[schema(default = json!({}))]
+    #[schema(default = json!({}), required = false)]
     labels: BTreeMap<String, String>,
 }
 
