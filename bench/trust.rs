@@ -74,7 +74,12 @@ fn start(bin: &str, dir: &Path, name: &str, listen: &str, extra: &[String]) -> D
     Daemon { child, url }
 }
 
-async fn time_calls(client: &reqwest::Client, calls: usize, make: impl Fn() -> reqwest::RequestBuilder, want: u16) -> Duration {
+async fn time_calls(
+    client: &reqwest::Client,
+    calls: usize,
+    make: impl Fn() -> reqwest::RequestBuilder,
+    want: u16,
+) -> Duration {
     let mut times = Vec::with_capacity(calls);
     for i in 0..calls + calls / 10 {
         let t = Instant::now();
@@ -163,9 +168,16 @@ fn end_to_end(bin: &str, dir: &Path, hosts: usize, rounds: usize, tls: bool) -> 
     for i in 0..hosts {
         let addr = format!("127.0.1.{}:{port}", i + 1);
         let extra: Vec<String> = if tls {
-            ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap(), "--client-ca", ca.to_str().unwrap()]
-                .map(String::from)
-                .to_vec()
+            [
+                "--tls-cert",
+                cert.to_str().unwrap(),
+                "--tls-key",
+                key.to_str().unwrap(),
+                "--client-ca",
+                ca.to_str().unwrap(),
+            ]
+            .map(String::from)
+            .to_vec()
         } else {
             Vec::new()
         };
@@ -213,7 +225,11 @@ fn end_to_end(bin: &str, dir: &Path, hosts: usize, rounds: usize, tls: bool) -> 
     drop(daemons);
     let m = median(times.clone());
     let shown: Vec<String> = times.iter().map(|t| format!("{:.0}", t.as_secs_f64() * 1000.0)).collect();
-    println!("end to end, {hosts} daemons, {mode}: rounds {} ms; median {:.0} ms", shown.join(" "), m.as_secs_f64() * 1000.0);
+    println!(
+        "end to end, {hosts} daemons, {mode}: rounds {} ms; median {:.0} ms",
+        shown.join(" "),
+        m.as_secs_f64() * 1000.0
+    );
     m
 }
 

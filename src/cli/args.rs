@@ -47,8 +47,8 @@ pub enum Command {
     Template(TemplateCommand),
     /// Write a run's report as HTML, JUnit or JSON.
     Report(ReportArgs),
-    /// Print the JSON Schema of the experiment format.
-    Schema,
+    /// Print the JSON Schema of the experiment format (or the daemon API's OpenAPI document).
+    Schema(SchemaArgs),
     /// Show the daemon's audit trail (this host's state dir, or --daemon with an admin token).
     Audit(AuditArgs),
     /// Internal: helper processes faultdrill spawns for held faults.
@@ -232,6 +232,13 @@ pub enum TemplateCommand {
         #[arg(long = "set", value_name = "K=V")]
         set: Vec<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the OpenAPI 3.1 document of the daemon's v1 API instead (as served at /v1/openapi.json).
+    #[arg(long)]
+    pub openapi: bool,
 }
 
 #[derive(Debug, Args)]

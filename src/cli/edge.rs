@@ -88,7 +88,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Faults(args) => cmd_faults::run(args, &state_dir),
         Command::Template(args) => cmd_template::run(args, &state_dir),
         Command::Report(args) => cmd_report::run(args, &state_dir),
-        Command::Schema => cmd_schema::run(),
+        Command::Schema(args) => cmd_schema::run(args),
         Command::Audit(args) => cmd_audit::run(args, &state_dir),
         Command::Helper(args) => cmd_helper::run(args, &state_dir),
     }

@@ -174,7 +174,8 @@ fn target_in(path: &str) -> Option<String> {
 /// Takes the error message out of an error answer, and puts the answer back together.
 async fn error_message(resp: Response) -> (Response, Option<String>) {
     let (parts, body) = resp.into_parts();
-    match axum::body::to_bytes(body, 64 * 1024).await {
+    // Error answers are ours and already in memory (they may echo up to a request's size).
+    match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => {
             let text = serde_json::from_slice::<ErrorBody>(&bytes).ok().map(|b| b.error);
             (Response::from_parts(parts, axum::body::Body::from(bytes)), text)

@@ -7,6 +7,7 @@ mod auth;
 mod config;
 mod limits;
 mod metrics;
+pub mod openapi;
 pub mod policy;
 mod reaper;
 mod routes;

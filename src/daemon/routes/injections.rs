@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tracing::info;
 
 use crate::client::wire::{ErrorKind, Injection, InjectionList, InjectionRequest, Rollback};
-use crate::daemon::api_error::{ApiError, ApiJson};
+use crate::daemon::api_error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::daemon::audit::AuditNote;
 use crate::daemon::policy::check_action;
 use crate::daemon::state::Shared;
@@ -143,7 +143,10 @@ fn positive_duration(field: &str, text: &str) -> Result<Duration, ApiError> {
         _ => Err(ApiError::field(
             ErrorKind::InvalidRequest,
             field,
-            format!("{field}: expected a positive duration such as `30s` or `500ms`, found `{text}`"),
+            format!(
+                "{field}: expected a positive duration such as `30s` or `500ms`, found `{}`",
+                text.chars().take(40).collect::<String>()
+            ),
         )),
     }
 }
@@ -162,7 +165,7 @@ pub async fn list(State(state): State<Shared>) -> Result<Json<InjectionList>, Ap
 }
 
 /// `GET /v1/injections/{id}`.
-pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
+pub async fn show(State(state): State<Shared>, ApiPath(id): ApiPath<String>) -> Result<Json<Injection>, ApiError> {
     let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     let record = state.host.journal().get(&id)?.ok_or_else(|| no_such(&id))?;
     Ok(Json(Injection::from_record(&state.name, record)))
@@ -170,7 +173,7 @@ pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result
 
 /// `POST /v1/injections/{id}/lease`: 410 once the injection has ended (the
 /// controller then knows its fault is gone, and why).
-pub async fn renew(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
+pub async fn renew(State(state): State<Shared>, ApiPath(id): ApiPath<String>) -> Result<Json<Injection>, ApiError> {
     let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     let journal = state.host.journal();
     journal.renew_lease(&id)?;
@@ -198,8 +201,8 @@ pub struct RollbackQuery {
 /// `DELETE /v1/injections/{id}`: idempotent; a second call finds it already gone.
 pub async fn roll_back(
     State(state): State<Shared>,
-    Path(id): Path<String>,
-    Query(query): Query<RollbackQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RollbackQuery>,
 ) -> Result<Json<Rollback>, ApiError> {
     let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     if state.host.journal().get(&id)?.is_none() {

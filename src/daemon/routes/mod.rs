@@ -25,16 +25,17 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(prometheus::metrics))
         .route("/v1/host/metrics", get(host::metrics))
         .route("/v1/injections", post(injections::create).get(injections::list))
-        .route("/v1/injections/{id}", delete(injections::roll_back).get(injections::show))
-        .route("/v1/injections/{id}/lease", post(injections::renew))
+        .route("/v1/injections/{id}", delete(injections::roll_back).layer(drained()).get(injections::show))
+        .route("/v1/injections/{id}/lease", post(injections::renew).layer(drained()))
         .route("/v1/runs", post(runs::submit).get(runs::list))
         .route("/v1/runs/{id}", get(runs::show))
         .route("/v1/runs/{id}/events", get(runs::events))
-        .route("/v1/runs/{id}/stop", post(runs::stop))
-        .route("/v1/runs/{id}/guardrails/{name}/trip", post(runs::trip))
+        .route("/v1/runs/{id}/stop", post(runs::stop).layer(drained()))
+        .route("/v1/runs/{id}/guardrails/{name}/trip", post(runs::trip).layer(drained()))
         .route("/v1/alertmanager", post(alertmanager::receive))
         .route("/v1/audit", get(admin::audit))
         .route("/v1/policy", get(admin::policy))
+        .route("/v1/openapi.json", get(super::openapi::serve))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/v1/health", get(health::health))
@@ -43,6 +44,27 @@ pub fn router(state: Shared) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), record_calls))
         .with_state(state)
+}
+
+/// For routes that take no body: a body sent anyway is read and dropped, so the
+/// connection stays usable for the client's next call (an unread body makes hyper
+/// close it after answering).
+fn drained() -> axum::middleware::FromFnLayer<
+    fn(
+        axum::extract::Request,
+        axum::middleware::Next,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>,
+    (),
+    (axum::extract::Request,),
+> {
+    axum::middleware::from_fn(|req, next| Box::pin(drain_body(req, next)))
+}
+
+async fn drain_body(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    // Bounded by the body limit; an unreadable body is dropped all the same.
+    let _ = axum::body::to_bytes(body, MAX_BODY).await;
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::empty())).await
 }
 
 async fn not_found(uri: axum::http::Uri) -> super::api_error::ApiError {

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::{Extension, Json};
@@ -12,7 +12,7 @@ use futures_util::stream::Stream;
 use tokio::sync::broadcast;
 
 use crate::client::wire::{ErrorKind, RunAccepted, RunAck, RunRequest, RunStatus, run_events};
-use crate::daemon::api_error::{ApiError, ApiJson};
+use crate::daemon::api_error::{ApiError, ApiJson, ApiPath};
 use crate::daemon::audit::AuditNote;
 use crate::daemon::policy::check_plan;
 use crate::daemon::runs::{self, RunMessage};
@@ -53,7 +53,7 @@ pub async fn list(State(state): State<Shared>) -> Result<Json<Vec<crate::journal
 }
 
 /// `GET /v1/runs/{id}`: its state; once finished, its outcome, exit code and report.
-pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<RunStatus>, ApiError> {
+pub async fn show(State(state): State<Shared>, ApiPath(id): ApiPath<String>) -> Result<Json<RunStatus>, ApiError> {
     let id = RunId::parse(&id).ok_or_else(|| ApiError::bad_id("run", &id))?;
     if let Some(entry) = state.runs.get(&id) {
         return Ok(Json(entry.status()));
@@ -79,7 +79,7 @@ pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result
 /// `GET /v1/runs/{id}/events`: the timeline so far, then live, then `end`.
 pub async fn events(
     State(state): State<Shared>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let id = RunId::parse(&id).ok_or_else(|| ApiError::bad_id("run", &id))?;
     let entry = state.runs.get(&id).ok_or_else(|| no_such(&id))?;
@@ -118,7 +118,10 @@ pub async fn events(
 }
 
 /// `POST /v1/runs/{id}/stop`: stop and roll back (the run finishes by itself).
-pub async fn stop(State(state): State<Shared>, Path(id): Path<String>) -> Result<(StatusCode, Json<RunAck>), ApiError> {
+pub async fn stop(
+    State(state): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<RunAck>), ApiError> {
     let id = RunId::parse(&id).ok_or_else(|| ApiError::bad_id("run", &id))?;
     let entry = state.runs.get(&id).ok_or_else(|| no_such(&id))?;
     let message = if entry.control.stop("stopped through the daemon API") {
@@ -132,7 +135,7 @@ pub async fn stop(State(state): State<Shared>, Path(id): Path<String>) -> Result
 /// `POST /v1/runs/{id}/guardrails/{name}/trip`: as if the guardrail's samples had breached.
 pub async fn trip(
     State(state): State<Shared>,
-    Path((id, name)): Path<(String, String)>,
+    ApiPath((id, name)): ApiPath<(String, String)>,
 ) -> Result<(StatusCode, Json<RunAck>), ApiError> {
     let id = RunId::parse(&id).ok_or_else(|| ApiError::bad_id("run", &id))?;
     let entry = state.runs.get(&id).ok_or_else(|| no_such(&id))?;
