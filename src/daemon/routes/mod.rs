@@ -9,6 +9,7 @@ mod prometheus;
 mod runs;
 
 use axum::Router;
+use axum::middleware::from_fn;
 use axum::routing::{delete, get, post};
 
 use super::audit::record_calls;
@@ -25,13 +26,13 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(prometheus::metrics))
         .route("/v1/host/metrics", get(host::metrics))
         .route("/v1/injections", post(injections::create).get(injections::list))
-        .route("/v1/injections/{id}", delete(injections::roll_back).layer(drained()).get(injections::show))
-        .route("/v1/injections/{id}/lease", post(injections::renew).layer(drained()))
+        .route("/v1/injections/{id}", delete(injections::roll_back).layer(from_fn(drain_body)).get(injections::show))
+        .route("/v1/injections/{id}/lease", post(injections::renew).layer(from_fn(drain_body)))
         .route("/v1/runs", post(runs::submit).get(runs::list))
         .route("/v1/runs/{id}", get(runs::show))
         .route("/v1/runs/{id}/events", get(runs::events))
-        .route("/v1/runs/{id}/stop", post(runs::stop).layer(drained()))
-        .route("/v1/runs/{id}/guardrails/{name}/trip", post(runs::trip).layer(drained()))
+        .route("/v1/runs/{id}/stop", post(runs::stop).layer(from_fn(drain_body)))
+        .route("/v1/runs/{id}/guardrails/{name}/trip", post(runs::trip).layer(from_fn(drain_body)))
         .route("/v1/alertmanager", post(alertmanager::receive))
         .route("/v1/audit", get(admin::audit))
         .route("/v1/policy", get(admin::policy))
@@ -49,17 +50,6 @@ pub fn router(state: Shared) -> Router {
 /// For routes that take no body: a body sent anyway is read and dropped, so the
 /// connection stays usable for the client's next call (an unread body makes hyper
 /// close it after answering).
-fn drained() -> axum::middleware::FromFnLayer<
-    fn(
-        axum::extract::Request,
-        axum::middleware::Next,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>,
-    (),
-    (axum::extract::Request,),
-> {
-    axum::middleware::from_fn(|req, next| Box::pin(drain_body(req, next)))
-}
-
 async fn drain_body(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     let (parts, body) = req.into_parts();
     // Bounded by the body limit; an unreadable body is dropped all the same.
