@@ -6,7 +6,7 @@ use crate::ids::InjectionId;
 use crate::platform::linux::{netns, nft};
 
 use super::context::{Applied, FaultError, InjectContext, Prepared};
-use super::net_scope::{Cidr, Scope, netns_of};
+use super::net_scope::{Cidr, Scope, interface_of, netns_of};
 use super::undo::Undo;
 
 /// `interface` for nftables faults.
@@ -133,7 +133,9 @@ pub fn prepare(fault: &str, params: &Params, cx: &InjectContext, verdict: String
     let netns = netns_of(params)?;
     let scope = Scope::from_params(params, cx)?;
     let table = table_name(&cx.injection);
-    let script = build_script(&table, &scope, Direction::from_params(params), params.text("interface"), &verdict);
+    // The only free text in the script; every other value is typed (CIDRs, ports, numbers).
+    let interface = interface_of(params)?;
+    let script = build_script(&table, &scope, Direction::from_params(params), interface.as_deref(), &verdict);
     let mut preview = vec![format!("{}nft -f - <<'EOF'", netns::preview_prefix(netns.as_deref()))];
     preview.extend(script.lines().map(str::to_string));
     preview.push("EOF".into());

@@ -6,6 +6,7 @@ pub mod files;
 pub mod helpers;
 pub mod memhold;
 pub mod meminfo;
+pub mod names;
 pub mod netns;
 pub mod nft;
 pub mod procs;
