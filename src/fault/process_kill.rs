@@ -68,7 +68,19 @@ impl Fault for ProcessKill {
     }
 }
 
+/// Signals that stop a process instead of ending it: sent once, with no
+/// deadline and nothing to undo, they would freeze it for good.
+const STOPPING: [Signal; 4] = [Signal::SIGSTOP, Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU];
+
 fn signal_of(params: &Params) -> Result<Signal, String> {
     let text = params.text("signal").unwrap_or("SIGKILL");
-    signals::parse_signal(text).map_err(|e| format!("parameter `signal`: {e}"))
+    let signal = signals::parse_signal(text).map_err(|e| format!("parameter `signal`: {e}"))?;
+    if STOPPING.contains(&signal) {
+        return Err(format!(
+            "parameter `signal`: {} stops a process and process-kill has no deadline or rollback to resume it; \
+             use the process-pause fault, which stops the same selection and sends SIGCONT when its duration ends",
+            signal.as_str()
+        ));
+    }
+    Ok(signal)
 }
