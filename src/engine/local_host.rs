@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use tracing::{error, info, warn};
 
 pub use crate::errors::error_chain;
+use crate::experiment::check_duration_limit;
 use crate::fault::{FaultError, InjectContext, Undo, UndoOutcome, find_fault};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
@@ -62,6 +63,8 @@ impl LocalHost {
     pub async fn inject(&self, req: InjectRequest) -> Result<InjectionView, HostError> {
         let fault = find_fault(&req.fault).ok_or_else(|| HostError::UnknownFault { fault: req.fault.clone() })?;
         fault.check(&req.params).map_err(|message| HostError::BadParams { fault: req.fault.clone(), message })?;
+        check_duration_limit(req.duration)
+            .map_err(|m| HostError::BadParams { fault: req.fault.clone(), message: format!("duration: {m}") })?;
         let info = fault.info();
         // Checked early so a dry run (a run's preflight) reports it too; checked again,
         // atomically, when the injection is journaled.
