@@ -34,4 +34,5 @@ pub use memory_stress::MemoryStress;
 pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
 pub use process_kill::ProcessKill;
 pub use process_pause::ProcessPause;
+pub use tcp_proxy_latency::listen_address as tcp_proxy_listen_address;
 pub use undo::Undo;

@@ -9,6 +9,7 @@ pub mod meminfo;
 pub mod names;
 pub mod netns;
 pub mod nft;
+pub mod privileges;
 pub mod procs;
 pub mod signals;
 pub mod splice;
