@@ -123,6 +123,10 @@ impl LocalHost {
                 return Err(inject_error(source));
             }
         };
+        // What the change did (process-kill: the processes signalled) replaces what it would do.
+        if !applied.report.is_empty() {
+            view.preview = applied.report.clone();
+        }
         if info.is_held {
             // The helpers it started are now known: a rollback stops exactly them.
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
