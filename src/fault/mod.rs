@@ -14,6 +14,7 @@ mod network_bandwidth;
 mod network_delay;
 mod network_loss;
 mod network_partition;
+mod nft_rules;
 mod process_kill;
 mod process_pause;
 mod selection;
