@@ -185,9 +185,12 @@ struct Shaping {
 
 impl Shaping {
     fn delay(&self) -> Duration {
-        let mut us = self.latency_us as i64;
+        // Bounded as the fault's parameters are, even for a helper started by hand,
+        // so `now + delay` can never overflow.
+        let most = crate::experiment::MAX_DURATION.as_micros() as u64;
+        let mut us = self.latency_us.min(most) as i64;
         if self.jitter_us > 0 {
-            let j = self.jitter_us as i64;
+            let j = self.jitter_us.min(most) as i64;
             us += rand::rng().random_range(-j..=j);
         }
         Duration::from_micros(us.max(0) as u64)
