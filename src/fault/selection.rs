@@ -333,6 +333,40 @@ mod tests {
     }
 
     #[test]
+    fn the_deny_list_spares_init_children_remote_access_and_container_runtimes() {
+        let stat = |comm: &str, ppid: i32| ProcStat {
+            pid: 4242,
+            comm: comm.into(),
+            state: 'S',
+            ppid,
+            utime: 0,
+            stime: 0,
+            start_time: 0,
+        };
+        for (comm, ppid, denied) in [
+            ("nginx", 1, true),
+            ("nginx", 812, false),
+            ("sshd", 812, true),
+            ("sshd-session", 812, true),
+            ("containerd-shim", 812, true),
+            ("dockerd", 812, true),
+            ("conmon", 812, true),
+            ("runc", 812, true),
+            ("sshdx", 812, false),
+            ("fdtest-victim", 812, false),
+        ] {
+            assert_eq!(Protection::deny_listed(&stat(comm, ppid)).is_some(), denied, "{comm} (ppid {ppid})");
+        }
+    }
+
+    #[test]
+    fn max_matches_defaults_to_ten_and_can_be_raised() {
+        assert_eq!(MAX_MATCHES.default, Some(DEFAULT_MAX_MATCHES.to_string().as_str()), "one default");
+        assert_eq!(selection(&[("name", json!("nginx"))]).unwrap().max_matches, DEFAULT_MAX_MATCHES);
+        assert_eq!(selection(&[("name", json!("nginx")), ("max_matches", json!(50))]).unwrap().max_matches, 50);
+    }
+
+    #[test]
     fn a_missing_name_finds_nothing() {
         let sel = Selection {
             selector: Selector::Name("fd-no-such-proc".into()),
