@@ -110,7 +110,13 @@ fn parse_duration(sink: &mut Sink<'_>, d: &Spanned<DurationText>) -> Option<Dura
         return None;
     }
     match humantime::parse_duration(text) {
-        Ok(parsed) => Some(parsed),
+        Ok(parsed) => match super::limits::check_duration_limit(parsed) {
+            Ok(()) => Some(parsed),
+            Err(m) => {
+                sink.error(d.span, format!("duration `{text}`: {m}"));
+                None
+            }
+        },
         Err(_) => {
             let hint =
                 if text.parse::<f64>().is_ok() { format!("; add a unit, as in `{text}s`") } else { String::new() };

@@ -44,8 +44,8 @@ pub enum NetnsError {
 
 /// The file that pins namespace `name`, after checking the name is a plain one.
 pub fn path_of(name: &str) -> Result<PathBuf, NetnsError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(NetnsError::BadName { name: name.to_string() });
+    if super::names::check_netns(name).is_err() {
+        return Err(NetnsError::BadName { name: name.escape_debug().collect() });
     }
     Ok(PathBuf::from(NETNS_DIR).join(name))
 }
