@@ -141,8 +141,22 @@ async fn finding_11_and_12_huge_durations_and_traversing_ids_are_refused_cleanly
     let (status, text) = post(&d, "/v1/injections", fill("500000000000years", "15s")).await;
     assert!((400..500).contains(&status), "{status} {text}");
     let (status, text) = post(&d, "/v1/injections", fill("100years", "15s")).await;
-    assert_eq!(status, 403, "{text}");
+    assert_eq!(status, 422, "{text}");
     assert!(error(&text).error.contains("is longer than 24h"), "{text}");
+    // Under the built-in limit, the policy's own maximum applies (403, naming the rule).
+    let strict = tempfile::tempdir().unwrap();
+    let policy = strict.path().join("policy.yaml");
+    std::fs::write(&policy, "version: 1\nmax_duration: 10m\n").unwrap();
+    let confined = Daemon::start(DaemonSpec { policy: Some(policy.clone()), ..DaemonSpec::default() });
+    let (status, text) = post(&confined, "/v1/injections", fill("1h", "15s")).await;
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(
+        error(&text).error,
+        format!(
+            "`disk-fill` held for 1h is longer than 10m: refused by the policy rule `max_duration` at {}:2",
+            policy.display()
+        )
+    );
     let (status, text) = post(&d, "/v1/injections", fill("30s", "500000000000years")).await;
     assert!((400..500).contains(&status), "{status} {text}");
     assert!(list_dir(dir.path()).is_empty());

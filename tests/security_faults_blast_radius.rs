@@ -152,8 +152,11 @@ impl Drop for Orphan {
     }
 }
 
+/// On a systemd host every service is a child of PID 1: killing one by name is the drill
+/// SREs run most, so PID 1's children are not refused as a class (`max_matches` bounds
+/// the blast radius instead).
 #[test]
-fn a_direct_child_of_pid_1_is_spared_by_name_but_not_by_pid() {
+fn a_service_adopted_by_pid_1_can_be_killed_by_name() {
     let name = format!("fdorph-{}", unique(8));
     let orphan = Orphan::spawn(&name);
     let ppid = procs::read_stat(orphan.pid).unwrap().ppid;
@@ -161,29 +164,28 @@ fn a_direct_child_of_pid_1_is_spared_by_name_but_not_by_pid() {
     let drill = Drill::new();
     let by_name = format!("name={name}");
     let out = drill.run(&["inject", "process-kill", "-p", &by_name, "--duration", "1s"]);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("it is a direct child of PID 1"), "{}", stderr(&out));
-    let pattern = format!("pattern={name}");
-    let out = drill.run(&["inject", "process-kill", "-p", &pattern, "-p", "count=1", "--duration", "1s"]);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(procs::read_stat(orphan.pid).is_some_and(|s| s.state != 'Z'), "still alive");
-
-    let by_pid = format!("pid={}", orphan.pid);
-    let out = drill.run(&["inject", "process-kill", "-p", &by_pid, "--duration", "1s"]);
-    assert_eq!(out.status.code(), Some(0), "an explicit pid may pick it: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("({name})")) || stderr(&out).contains(&format!("({name})")),
+        "the PID it signalled is printed"
+    );
     wait_until(Duration::from_secs(5), || procs::read_stat(orphan.pid).is_none_or(|s| s.state == 'Z'));
 }
 
 #[test]
 fn sshd_and_container_runtimes_are_never_hit_by_name() {
     let drill = Drill::new();
-    for name in ["sshd", "conmon", "containerd-shim-runc-v2"] {
+    for name in ["sshd", "conmon", "containerd-shim-runc-v2", "systemd-logind", "dbus-daemon"] {
         // Dry runs only: a real sshd on this host must never be at risk from this test.
         let herd = Herd::named(name, 1);
         let by_name = format!("name={name}");
         let out = drill.run(&["inject", "process-kill", "-p", &by_name, "--duration", "1s", "--dry-run"]);
         assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));
-        assert!(stderr(&out).contains("it is remote access or a container runtime (deny-listed)"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("it is remote access, host plumbing or a container runtime (deny-listed)"),
+            "{}",
+            stderr(&out)
+        );
         assert_eq!(herd.alive(), 1);
     }
 }

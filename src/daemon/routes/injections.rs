@@ -139,7 +139,10 @@ fn check(body: InjectionRequest) -> Result<InjectRequest, ApiError> {
 
 fn positive_duration(field: &str, text: &str) -> Result<Duration, ApiError> {
     match humantime::parse_duration(text.trim()) {
-        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(d) if !d.is_zero() => match crate::experiment::check_duration_limit(d) {
+            Ok(()) => Ok(d),
+            Err(why) => Err(ApiError::field(ErrorKind::InvalidRequest, field, format!("{field}: {why}"))),
+        },
         _ => Err(ApiError::field(
             ErrorKind::InvalidRequest,
             field,
