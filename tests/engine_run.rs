@@ -54,6 +54,8 @@ fn disk_rule(name: &str, dir: &Path, breach: Comparison, for_samples: u32) -> Gu
         breach,
         for_samples,
         action: GuardrailAction::Rollback,
+        on_unmeasured: Default::default(),
+        measure: Default::default(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
-use crate::experiment::{ExperimentPlan, GroupMode, Params, RollbackPolicy};
+use crate::experiment::{ExperimentPlan, GroupMode, Measure, OnUnmeasured, Params, RollbackPolicy};
 use crate::ids::RunId;
 use crate::report::ResolvedTarget;
 
@@ -187,8 +187,16 @@ pub(super) async fn prepare_everywhere(
             .rules
             .iter()
             .map(|r| {
+                let quantity = match r.measure {
+                    Measure::Value => String::new(),
+                    m => format!("{} ", m.as_str()),
+                };
+                let unmeasured = match r.on_unmeasured {
+                    OnUnmeasured::Breach => "unmeasured samples count as breaching (on_unmeasured: breach)",
+                    OnUnmeasured::Ignore => "unmeasured samples are ignored (on_unmeasured: ignore)",
+                };
                 format!(
-                    "{}: breach {} for {} sample(s) every {}",
+                    "{}: breach {quantity}{} for {} sample(s) every {}; {unmeasured}",
                     r.name,
                     r.breach,
                     r.for_samples,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::catalog::FaultCatalog;
 use super::diag::{Sink, closest};
-use super::expect::{SourceKind, comparison, expectations};
+use super::expect::{SourceKind, Unit, expectations, threshold};
 use super::plan::*;
 use super::spec::*;
 use super::yaml::Span;
@@ -358,14 +358,23 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
     for g in spec.rules.as_deref().unwrap_or_default() {
         let name = g.name.as_ref().map_or_else(String::new, |n| unique(sink, n, &mut seen, "guardrail"));
         let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.command), g, targets);
-        let breach = g.breach.as_ref().and_then(|b| comparison(sink, &b.value.0, b.span));
+        let breach = g.breach.as_ref().and_then(|b| threshold(sink, &b.value.0, b.span));
         let for_samples = g.r#for.as_ref().map_or(Some(1), |f| at_least_one(sink, f, "for"));
         let action = match g.action.as_ref().map(|a| a.value) {
             Some(GuardrailActionWord::Warn) => GuardrailAction::Warn,
             _ => GuardrailAction::Rollback,
         };
-        if let (Some((source, _)), Some(breach), Some(for_samples)) = (source, breach, for_samples) {
-            rules.push(GuardrailPlan { name, source, breach, for_samples, action });
+        let on_unmeasured = match g.on_unmeasured.as_ref().map(|o| o.value) {
+            Some(OnUnmeasuredWord::Ignore) => OnUnmeasured::Ignore,
+            _ => OnUnmeasured::Breach,
+        };
+        if let (Some((source, kind)), Some((breach, unit)), Some(for_samples)) = (source, breach, for_samples) {
+            let measure = match (kind, unit) {
+                (SourceKind::Http, Unit::Time) => Measure::LatencyMs,
+                (SourceKind::Http, _) => Measure::Status,
+                _ => Measure::Value,
+            };
+            rules.push(GuardrailPlan { name, source, breach, for_samples, action, on_unmeasured, measure });
         }
     }
     GuardrailsPlan { interval: positive(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL), rules }

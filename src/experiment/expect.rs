@@ -25,19 +25,38 @@ impl SourceKind {
     }
 }
 
-/// Parses a comparison. Numbers may carry `%` (ignored) or a time unit
-/// (`us`, `ms`, `s`, `m`), converted to milliseconds.
+/// The unit a threshold was written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A bare number.
+    None,
+    /// `%`.
+    Percent,
+    /// `us`, `ms`, `s` or `m`, converted to milliseconds.
+    Time,
+}
+
+/// Parses a comparison. Numbers may carry `%` or a time unit (`us`, `ms`, `s`, `m`),
+/// converted to milliseconds.
 pub fn parse_comparison(text: &str) -> Result<Comparison, String> {
+    parse_threshold(text).map(|(c, _)| c)
+}
+
+/// Parses a comparison and says which unit it was written in.
+pub fn parse_threshold(text: &str) -> Result<(Comparison, Unit), String> {
     let t = text.trim();
     if let Some(rest) = t.strip_prefix("between") {
         let Some((lo, hi)) = rest.split_once(" and ") else {
             return Err(format!("expected `between A and B`, found `{t}`"));
         };
-        let (lo, hi) = (parse_number(lo)?, parse_number(hi)?);
+        let ((lo, lo_unit), (hi, hi_unit)) = (parse_number(lo)?, parse_number(hi)?);
+        if lo_unit != hi_unit {
+            return Err(format!("`{t}` mixes units: write both bounds in the same unit"));
+        }
         if lo > hi {
             return Err(format!("`between {lo} and {hi}` is empty: the first bound must not exceed the second"));
         }
-        return Ok(Comparison::Between(lo, hi));
+        return Ok((Comparison::Between(lo, hi), lo_unit));
     }
     type Make = fn(f64) -> Comparison;
     let ops: [(&str, Make); 7] = [
@@ -51,26 +70,28 @@ pub fn parse_comparison(text: &str) -> Result<Comparison, String> {
     ];
     for (op, make) in ops {
         if let Some(rest) = t.strip_prefix(op) {
-            return parse_number(rest).map(make);
+            return parse_number(rest).map(|(n, unit)| (make(n), unit));
         }
     }
     Err(format!("expected a comparison such as `< 300ms`, `>= 90` or `between 1 and 5`, found `{t}`"))
 }
 
-fn parse_number(text: &str) -> Result<f64, String> {
+fn parse_number(text: &str) -> Result<(f64, Unit), String> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().map_err(|_| format!("expected a number, found `{t}`"))?;
-    let factor = match unit.trim() {
-        "" | "%" | "ms" => 1.0,
-        "us" | "µs" => 0.001,
-        "s" => 1000.0,
-        "m" | "min" => 60_000.0,
+    let (factor, unit) = match unit.trim() {
+        "" => (1.0, Unit::None),
+        "%" => (1.0, Unit::Percent),
+        "ms" => (1.0, Unit::Time),
+        "us" | "µs" => (0.001, Unit::Time),
+        "s" => (1000.0, Unit::Time),
+        "m" | "min" => (60_000.0, Unit::Time),
         other => return Err(format!("unknown unit `{other}` in `{t}`; use %, us, ms, s or m")),
     };
     let value = n * factor;
-    if value.is_finite() { Ok(value) } else { Err(format!("`{t}` is not a finite number")) }
+    if value.is_finite() { Ok((value, unit)) } else { Err(format!("`{t}` is not a finite number")) }
 }
 
 /// Checks an `expect:` mapping for a probe of `kind`.
@@ -162,6 +183,11 @@ fn json_path(
 /// Parses a comparison, reporting a problem at `span`.
 pub fn comparison(sink: &mut Sink<'_>, text: &str, span: super::yaml::Span) -> Option<Comparison> {
     parse_comparison(text).map_err(|e| sink.error(span, e)).ok()
+}
+
+/// Parses a comparison with its unit, reporting a problem at `span`.
+pub fn threshold(sink: &mut Sink<'_>, text: &str, span: super::yaml::Span) -> Option<(Comparison, Unit)> {
+    parse_threshold(text).map_err(|e| sink.error(span, e)).ok()
 }
 
 fn first_line(text: &str) -> String {

@@ -181,6 +181,10 @@ words!(
     GuardrailActionWord { Rollback = "rollback", Warn = "warn" }
 );
 words!(
+    /// What a guardrail does with a sample that could not be taken.
+    OnUnmeasuredWord { Breach = "breach", Ignore = "ignore" }
+);
+words!(
     /// A host metric.
     HostMetricWord {
         CpuPercent = "cpu_percent",
@@ -428,6 +432,9 @@ pub struct GuardrailSpec {
     pub r#for: Option<Spanned<i64>>,
     /// `rollback` (default) or `warn`.
     pub action: Option<Spanned<GuardrailActionWord>>,
+    /// A sample that cannot be taken (timeout, refused, command failure, no series):
+    /// `breach` (default, fail safe) counts it toward `for`; `ignore` skips it.
+    pub on_unmeasured: Option<Spanned<OnUnmeasuredWord>>,
     #[schemars(skip)]
     pub span: Span,
 }

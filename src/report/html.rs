@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::experiment::{Expectation, ProbeSource};
+use crate::experiment::{Expectation, GuardrailPlan, Measure, OnUnmeasured, ProbeSource};
 
 use super::hostlist::{compact, natural_cmp};
 use super::model::{Event, Outcome, Report, RollbackRecord, SampleRecord};
@@ -198,17 +198,27 @@ fn timeline(h: &mut String, r: &Report) {
         })
         .collect();
     series.extend(guards.into_iter().map(|(name, samples)| {
-        let thresholds =
-            r.plan.guardrails.rules.iter().find(|g| g.name == name).map_or(vec![], |g| g.breach.thresholds());
-        series_of(name, "guardrail", &samples, thresholds)
+        let rule = r.plan.guardrails.rules.iter().find(|g| g.name == name);
+        let thresholds = rule.map_or(vec![], |g| g.breach.thresholds());
+        let mut series = series_of(name, "guardrail", &samples, thresholds);
+        // A guardrail plots the quantity it compares (an HTTP status, not its latency).
+        if let Some(rule) = rule {
+            let measured = |s: &SampleRecord| {
+                if s.error.is_some() { None } else { rule.measure.pick(s.value, s.latency_ms, s.status) }
+            };
+            for (point, (_, s, _)) in series.points.iter_mut().zip(&samples) {
+                point.1 = measured(s);
+            }
+        }
+        series
     }));
     let windows = super::html_actions::windows(r, end);
-    h.push_str("<h2>Timeline</h2><p class=\"muted\">Each panel is one probe or guardrail over time; shaded bands are faults in place (one per action, lighter while only some hosts had it), dashed lines are thresholds, red dots are failed or breaching samples, red lines are trips.</p>");
+    h.push_str("<h2>Timeline</h2><p class=\"muted\">Each panel is one probe or guardrail over time; shaded bands are faults in place (one per action, lighter while only some hosts had it), dashed lines are thresholds, red dots are failed or breaching samples, grey dashed marks with a <code>?</code> are samples that could not be taken (drawn as gaps, not as zero), red lines are trips.</p>");
     h.push_str(&timeline_svg(r.started_ms, end, &series, &windows, &markers));
 }
 
 fn guardrails(h: &mut String, r: &Report) {
-    h.push_str("<h2>Guardrails</h2><table><tr><th>guardrail</th><th>breach</th><th>for</th><th>action</th><th>result</th></tr>");
+    h.push_str("<h2>Guardrails</h2><table><tr><th>guardrail</th><th>breach</th><th>for</th><th>unmeasured samples</th><th>action</th><th>result</th></tr>");
     for g in &r.plan.guardrails.rules {
         let trip = r.timeline.iter().find_map(|e| match &e.event {
             Event::GuardrailTripped { guardrail, message, .. } if *guardrail == g.name => Some((e.at_ms, message)),
@@ -220,10 +230,14 @@ fn guardrails(h: &mut String, r: &Report) {
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{result}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{result}</td></tr>",
             escape(&g.name),
-            escape(&g.breach.to_string()),
+            escape(&breach_text(g)),
             g.for_samples,
+            match g.on_unmeasured {
+                OnUnmeasured::Breach => "count as breaching (<code>on_unmeasured: breach</code>)",
+                OnUnmeasured::Ignore => "ignored (<code>on_unmeasured: ignore</code>)",
+            },
             format!("{:?}", g.action).to_lowercase()
         );
     }
@@ -236,6 +250,14 @@ fn guardrails(h: &mut String, r: &Report) {
         );
     } else {
         h.push_str("</table>");
+    }
+}
+
+/// The breach condition, naming the quantity when it is not the plain value (`status != 200`).
+fn breach_text(g: &GuardrailPlan) -> String {
+    match g.measure {
+        Measure::Value => g.breach.to_string(),
+        m => format!("{} {}", m.as_str(), g.breach),
     }
 }
 

@@ -54,6 +54,8 @@ pub fn plan(probes: usize) -> ExperimentPlan {
                 breach: Comparison::Ge(90.0),
                 for_samples: 2,
                 action: GuardrailAction::Rollback,
+                on_unmeasured: Default::default(),
+                measure: Default::default(),
             }],
         },
         groups: vec![GroupPlan {
