@@ -82,6 +82,11 @@ pub struct RunArgs {
     /// Print the report as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The outcome this drill is meant to end with (overrides `expect_outcome` in the file):
+    /// with `guardrail_tripped`, a run whose guardrail trips and rolls back exits 0, and one
+    /// where no guardrail trips exits 1.
+    #[arg(long, value_name = "OUTCOME", value_parser = ["guardrail_tripped"])]
+    pub expect_outcome: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -106,12 +106,15 @@ pub fn run_on_daemon(args: RunArgs, url: &str, state_dir: &Path) -> anyhow::Resu
         }
         Err(Followed::Failed(e)) => return Err(e).context("run on the daemon"),
     };
-    let report: Report = status
+    let mut report: Report = status
         .report
         .clone()
         .map(serde_json::from_value)
         .transpose()?
         .ok_or_else(|| anyhow::anyhow!("run {} ended without a report", status.run_id))?;
+    if let Some(expected) = super::cmd_run::expected_outcome(&args) {
+        super::cmd_run::apply_expected_outcome(&mut report, expected);
+    }
     let path = crate::report::write_report(state_dir, &report)?;
     if let Some(dir) = &args.out {
         crate::report::copy_report(dir, &report)?;

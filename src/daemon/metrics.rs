@@ -31,7 +31,8 @@ struct GuardrailLabel {
 }
 
 /// Run outcomes (DESIGN §4).
-const OUTCOMES: [&str; 6] = ["passed", "deviated", "guardrail_tripped", "error", "rollback_failed", "interrupted"];
+const OUTCOMES: [&str; 7] =
+    ["passed", "deviated", "guardrail_tripped", "error", "rollback_failed", "interrupted", "not_steady_before"];
 
 /// Counters and gauges the daemon exports.
 pub struct Metrics {

@@ -59,6 +59,9 @@ pub fn plan(
             _ => RollbackPolicy::Always,
         },
         lease: positive(sink, spec.lease.as_ref()).unwrap_or(DEFAULT_LEASE),
+        expect_outcome: spec.expect_outcome.as_ref().map(|e| match e.value {
+            ExpectOutcomeWord::GuardrailTripped => ExpectedOutcome::GuardrailTripped,
+        }),
     }
 }
 

@@ -42,6 +42,7 @@ const EXPERIMENT_KEYS: &[&str] = &[
     "action_groups",
     "rollback",
     "lease",
+    "expect_outcome",
 ];
 const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values"];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
@@ -72,6 +73,7 @@ pub fn experiment(sink: &mut Sink<'_>, root: &Node) -> ExperimentSpec {
         action_groups: f.required(sink, "action_groups").and_then(|n| spanned_list(sink, n, "action_groups", group)),
         rollback: f.get("rollback").and_then(|n| word(sink, n, "rollback")),
         lease: f.get("lease").and_then(|n| duration(sink, n, "lease")),
+        expect_outcome: f.get("expect_outcome").and_then(|n| word(sink, n, "expect_outcome")),
     }
 }
 

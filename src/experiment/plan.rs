@@ -28,6 +28,34 @@ pub struct ExperimentPlan {
     pub rollback: RollbackPolicy,
     #[serde(with = "humantime_serde_compat")]
     pub lease: Duration,
+    /// The outcome this drill is meant to end with (`expect_outcome`); meeting it exits 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_outcome: Option<ExpectedOutcome>,
+}
+
+/// An outcome a drill may declare as its purpose (`expect_outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedOutcome {
+    /// The drill proves a guardrail: it passes when a guardrail trips and everything rolls back.
+    GuardrailTripped,
+}
+
+impl ExpectedOutcome {
+    /// Every accepted word, for `--expect-outcome`.
+    pub const WORDS: &'static [&'static str] = &["guardrail_tripped"];
+
+    /// The word used in experiment files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectedOutcome::GuardrailTripped => "guardrail_tripped",
+        }
+    }
+
+    /// Parses the word (for `--expect-outcome`).
+    pub fn from_word(word: &str) -> Option<ExpectedOutcome> {
+        (word == "guardrail_tripped").then_some(ExpectedOutcome::GuardrailTripped)
+    }
 }
 
 /// A named set of hosts, resolved once at run start.

@@ -181,6 +181,10 @@ words!(
     GuardrailActionWord { Rollback = "rollback", Warn = "warn" }
 );
 words!(
+    /// An outcome a drill may declare as its purpose.
+    ExpectOutcomeWord { GuardrailTripped = "guardrail_tripped" }
+);
+words!(
     /// What a guardrail does with a sample that could not be taken.
     OnUnmeasuredWord { Breach = "breach", Ignore = "ignore" }
 );
@@ -235,6 +239,9 @@ pub struct ExperimentSpec {
     pub rollback: Option<Spanned<RollbackWord>>,
     /// How long a remote injection survives without hearing from the controller (default 15s).
     pub lease: Option<Spanned<DurationText>>,
+    /// The outcome this drill is meant to end with: `guardrail_tripped` for a drill that
+    /// proves a guardrail. Meeting it exits 0; missing it exits non-zero (see the README).
+    pub expect_outcome: Option<Spanned<ExpectOutcomeWord>>,
 }
 
 /// A typed template parameter.

@@ -56,7 +56,7 @@ fn outcome_color(outcome: Option<Outcome>) -> &'static str {
         Some(Outcome::Passed) => "#1e7e34",
         Some(Outcome::Deviated) | Some(Outcome::GuardrailTripped) => "#d35400",
         Some(Outcome::Interrupted) => "#7f8c8d",
-        Some(Outcome::Error) | Some(Outcome::RollbackFailed) | None => "#c0392b",
+        Some(Outcome::Error) | Some(Outcome::RollbackFailed) | Some(Outcome::NotSteadyBefore) | None => "#c0392b",
     }
 }
 
@@ -73,11 +73,19 @@ fn header(h: &mut String, r: &Report) {
     let outcome = r.outcome.map_or("unfinished", |o| o.as_str());
     let _ = write!(
         h,
-        "<h1>{}</h1><p><span class=\"badge\" style=\"background:{}\">{}</span> exit code {}</p>",
+        "<h1>{}</h1><p><span class=\"badge\" style=\"background:{}\">{}</span> exit code {}{}</p>",
         escape(&r.experiment),
-        outcome_color(r.outcome),
+        match r.expectation {
+            Some(e) if e.met => "#1e7e34",
+            _ => outcome_color(r.outcome),
+        },
         outcome,
-        r.exit_code.map_or("-".to_string(), |c| c.to_string())
+        r.exit_code.map_or("-".to_string(), |c| c.to_string()),
+        match r.expectation {
+            Some(e) if e.met => format!(" (the expected outcome: <code>expect_outcome: {}</code>)", e.expected),
+            Some(e) => format!(" (<b>expected <code>{}</code>, not met</b>)", e.expected),
+            None => String::new(),
+        }
     );
     if let Some(d) = &r.plan.description {
         let _ = write!(h, "<p>{}</p>", escape(d));

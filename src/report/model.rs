@@ -27,6 +27,10 @@ pub struct Report {
     pub exit_code: Option<u8>,
     /// One sentence on why the run ended the way it did.
     pub reason: Option<String>,
+    /// Set when the experiment declares `expect_outcome`: what was expected and whether
+    /// the run met it (which decides `exit_code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<OutcomeExpectation>,
     pub started_ms: i64,
     pub finished_ms: Option<i64>,
     /// Every injection made, in the order made.
@@ -44,6 +48,13 @@ impl Report {
     pub fn all_rolled_back(&self) -> bool {
         self.rollbacks.iter().all(|r| r.ok)
     }
+}
+
+/// An expected outcome (`expect_outcome`) and whether the run met it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeExpectation {
+    pub expected: Outcome,
+    pub met: bool,
 }
 
 /// A target and the hosts it resolved to.
@@ -89,6 +100,8 @@ pub enum Outcome {
     Error,
     RollbackFailed,
     Interrupted,
+    /// The steady state did not hold before anything was injected: nothing was injected.
+    NotSteadyBefore,
 }
 
 impl Outcome {
@@ -101,6 +114,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::RollbackFailed => "rollback_failed",
             Outcome::Interrupted => "interrupted",
+            Outcome::NotSteadyBefore => "not_steady_before",
         }
     }
 
@@ -113,6 +127,7 @@ impl Outcome {
             Outcome::Error => crate::exit::ERROR,
             Outcome::RollbackFailed => crate::exit::ROLLBACK_FAILED,
             Outcome::Interrupted => crate::exit::INTERRUPTED,
+            Outcome::NotSteadyBefore => crate::exit::NOT_STEADY_BEFORE,
         }
     }
 }

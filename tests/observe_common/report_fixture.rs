@@ -74,6 +74,7 @@ pub fn plan(probes: usize) -> ExperimentPlan {
         }],
         rollback: RollbackPolicy::Always,
         lease: Duration::from_secs(15),
+        expect_outcome: None,
     }
 }
 
@@ -113,6 +114,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
         outcome: Some(outcome),
         exit_code: Some(outcome.exit_code()),
         reason: Some("guardrail disk-90 tripped".into()),
+        expectation: None,
         started_ms: t0,
         finished_ms: Some(trip_at + 20),
         injections: vec![InjectionSummary {
@@ -286,6 +288,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
         outcome: Some(outcome),
         exit_code: Some(outcome.exit_code()),
         reason: Some("guardrail disk-90 tripped".into()),
+        expectation: None,
         started_ms: t0,
         finished_ms: Some(finished),
         injections,
