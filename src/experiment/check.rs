@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::catalog::FaultCatalog;
 use super::diag::{Sink, closest};
-use super::expect::{SourceKind, Unit, expectations, threshold};
+use super::expect::{SourceKind, Unit, ValueUnit, check_unit, expectations, threshold};
 use super::plan::*;
 use super::spec::*;
 use super::yaml::Span;
@@ -94,12 +94,10 @@ fn parse_duration(sink: &mut Sink<'_>, d: &Spanned<DurationText>) -> Option<Dura
         sink.error(d.span, format!("duration `{text}` is negative; durations are positive, such as `30s`"));
         return None;
     }
-    match humantime::parse_duration(text) {
+    match super::units::parse_duration(text) {
         Ok(parsed) => Some(parsed),
-        Err(_) => {
-            let hint =
-                if text.parse::<f64>().is_ok() { format!("; add a unit, as in `{text}s`") } else { String::new() };
-            sink.error(d.span, format!("expected a duration such as `500ms`, `30s` or `5m`, found `{text}`{hint}"));
+        Err(e) => {
+            sink.error(d.span, e);
             None
         }
     }
@@ -208,7 +206,8 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
         else {
             continue;
         };
-        let expect = p.expect.as_ref().map(|e| expectations(sink, e, kind)).unwrap_or_default();
+        let unit = value_unit(&source);
+        let expect = p.expect.as_ref().map(|e| expectations(sink, e, kind, &unit)).unwrap_or_default();
         probes.push(ProbePlan { name, source, expect });
     }
     SteadyStatePlan {
@@ -294,6 +293,22 @@ fn source(
     Some((ProbeSource::Command { argv, timeout }, SourceKind::Command))
 }
 
+/// The unit of a source's plain value.
+fn value_unit(source: &ProbeSource) -> ValueUnit {
+    match source {
+        ProbeSource::Metric { metric, .. } => {
+            let unit = match metric {
+                HostMetric::CpuPercent | HostMetric::MemoryPercent | HostMetric::DiskUsedPercent => Unit::Percent,
+                HostMetric::Load1 | HostMetric::ProcessCount => Unit::None,
+            };
+            ValueUnit::new(unit, format!("`{}`", metric.name()))
+        }
+        ProbeSource::Prometheus { .. } => ValueUnit::new(Unit::None, "a Prometheus query's value"),
+        ProbeSource::Command { .. } => ValueUnit::new(Unit::None, "a command's stdout"),
+        ProbeSource::Http { .. } => ValueUnit::new(Unit::None, "an HTTP response"),
+    }
+}
+
 fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Option<ProbeSource> {
     let host = m.host.as_ref()?;
     let metric = match host.value {
@@ -377,6 +392,15 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
                 (SourceKind::Http, _) => Measure::Status,
                 _ => Measure::Value,
             };
+            let b = g.breach.as_ref().expect("parsed above");
+            let source_unit = match measure {
+                Measure::LatencyMs => ValueUnit::new(Unit::Time, "an HTTP latency"),
+                Measure::Status => ValueUnit::new(Unit::None, "an HTTP guardrail's status code"),
+                Measure::Value => value_unit(&source),
+            };
+            if !check_unit(sink, b.span, &b.value.0, unit, &source_unit) {
+                continue;
+            }
             rules.push(GuardrailPlan { name, source, breach, for_samples, action, on_unmeasured, measure });
         }
     }

@@ -15,15 +15,17 @@ pub mod plan;
 mod schema;
 pub mod spec;
 mod template;
+mod units;
 mod yaml;
 
 pub use builtin::{BuiltinTemplate, template, templates};
 pub use catalog::FaultCatalog;
 pub use expect::parse_comparison;
 pub use load::{Diagnostic, Diagnostics, load_file, load_str, load_template, parse_sets, render_str};
-pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes};
+pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value};
 pub use plan::*;
 pub use schema::{schema, schema_json};
+pub use units::{DURATION_FORMS, parse_bytes, parse_duration};
 
 #[cfg(test)]
 mod load_tests;
