@@ -76,6 +76,12 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
         prober: Arc::new(Prober::new()),
     };
     let socket = engine::control_socket_path(state_dir, options.run_id.as_str());
+    // The id first, so the run can be found (`status`, `stop`, `trip`) while it is going.
+    eprintln!(
+        "Run {id} of {} started: `faultdrill status {id}` shows it, `faultdrill stop {id}` (or Ctrl-C) stops it and rolls back.",
+        plan.name,
+        id = options.run_id
+    );
     let (run, control) = engine::new_run(plan, targets, options, Box::new(StderrProgress::new()));
     // `faultdrill trip RUN GUARDRAIL` reaches this run through its control socket.
     let _socket = engine::serve_control_socket(socket.clone(), control)
