@@ -205,6 +205,18 @@ fn the_expect_outcome_flag_does_what_the_key_does() {
         .output()
         .unwrap();
     assert_eq!(expected.status.code(), Some(0), "{}", String::from_utf8_lossy(&expected.stderr));
+    let dry = faultdrill(state.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--expect-outcome", "guardrail_tripped", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&dry.stdout)
+            .contains("expected outcome: guardrail_tripped: exit 0 when a guardrail trips"),
+        "the dry run says what is expected: {}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
     let bad = faultdrill(state.path()).arg("run").arg(&file).args(["--expect-outcome", "passed"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(64), "only documented outcomes are accepted");
 }
