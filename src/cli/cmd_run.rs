@@ -120,8 +120,8 @@ pub(super) fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::
     if let Some(reason) = &report.reason {
         writeln!(stdout, "  {reason}")?;
     }
-    let failed: Vec<_> = report.rollbacks.iter().filter(|r| !r.ok).collect();
-    for r in failed {
+    // One line per injection still in place, however many attempts it took.
+    for r in report.failed_rollbacks() {
         writeln!(stdout, "  rollback FAILED: {} {} on {}: {}", r.fault, r.injection, r.host, r.detail)?;
     }
     writeln!(stdout, "  report: {}", path.display())?;

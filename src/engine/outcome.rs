@@ -39,15 +39,51 @@ impl Abort {
     }
 }
 
+/// Injections whose rollback still failed at the end of the run (each counted once,
+/// however many attempts it took), by where they were made.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailedRollbacks {
+    /// Injections made by this process (its own journal holds them).
+    pub here: usize,
+    /// The daemon host of each injection made through a daemon.
+    pub remote: Vec<String>,
+}
+
+impl FailedRollbacks {
+    pub fn count(&self) -> usize {
+        self.here + self.remote.len()
+    }
+
+    /// What an operator does about them: a daemon that was lost rolls back what its journal
+    /// holds when it starts again (the controller's journal has no record of remote faults);
+    /// this process's own faults are rolled back by `faultdrill recover --all` here.
+    fn remedy(&self) -> String {
+        let mut hosts: Vec<&str> = self.remote.iter().map(String::as_str).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let mut steps = Vec::new();
+        if !hosts.is_empty() {
+            steps.push(format!(
+                "on {}: make sure `faultdrill daemon` runs again (on start it rolls back what its journal holds;                  cut off, it rolls back by itself when the lease runs out)",
+                hosts.join(", ")
+            ));
+        }
+        if self.here > 0 {
+            steps.push("here: `faultdrill recover --all`".to_string());
+        }
+        steps.join("; ")
+    }
+}
+
 /// The outcome of a run and one sentence saying why. A failed rollback outranks
 /// everything: something may still be injected.
-pub fn decide(abort: Option<&Abort>, deviated: Option<&str>, failed_rollbacks: usize) -> (Outcome, String) {
-    if failed_rollbacks > 0 {
-        let what =
-            if failed_rollbacks == 1 { "1 rollback".to_string() } else { format!("{failed_rollbacks} rollbacks") };
+pub fn decide(abort: Option<&Abort>, deviated: Option<&str>, failed: &FailedRollbacks) -> (Outcome, String) {
+    let count = failed.count();
+    if count > 0 {
+        let what = if count == 1 { "1 rollback".to_string() } else { format!("{count} rollbacks") };
         return (
             Outcome::RollbackFailed,
-            format!("{what} failed: something may still be injected; see the report, then `faultdrill recover --all`"),
+            format!("{what} failed: something may still be injected; {} (the report lists each)", failed.remedy()),
         );
     }
     match abort {
@@ -137,10 +173,30 @@ mod tests {
             (Some(&preflight), None, 0, Outcome::Error),
         ];
         for (abort, deviated, failed, expected) in cases {
-            let (outcome, reason) = decide(*abort, *deviated, *failed);
+            let failed_rollbacks = FailedRollbacks { here: *failed, remote: vec![] };
+            let (outcome, reason) = decide(*abort, *deviated, &failed_rollbacks);
             assert_eq!(outcome, *expected, "{abort:?} {deviated:?} {failed}");
             assert!(!reason.is_empty());
         }
+    }
+
+    #[test]
+    fn a_lost_daemon_is_counted_once_per_injection_with_the_remedy_that_works() {
+        let failed = FailedRollbacks { here: 0, remote: vec!["host-0".into()] };
+        let (outcome, reason) = decide(None, None, &failed);
+        assert_eq!(outcome, Outcome::RollbackFailed);
+        assert!(
+            reason.starts_with("1 rollback failed: something may still be injected; on host-0: make sure"),
+            "{reason}"
+        );
+        assert!(!reason.contains("recover --all"), "recover --all here finds nothing of a daemon's: {reason}");
+        let both = FailedRollbacks { here: 1, remote: vec!["b".into(), "a".into(), "b".into()] };
+        let (_, reason) = decide(None, None, &both);
+        assert!(reason.starts_with("4 rollbacks failed"), "{reason}");
+        assert!(
+            reason.contains("on a, b: make sure") && reason.contains("; here: `faultdrill recover --all`"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::control::{RunControl, StopRequest, TripRequest};
 use super::dry_run::prepare_everywhere;
 use super::host::Host;
 use super::local_host::error_chain;
-use super::outcome::{Abort, decide, expectation};
+use super::outcome::{Abort, FailedRollbacks, decide, expectation};
 use super::progress::RunObserver;
 use super::sampling::{Sampler, sample_record};
 use super::signals::Signals;
@@ -294,15 +294,18 @@ impl Run {
     }
 
     fn finish(mut self) -> Report {
-        // A rollback that failed and then succeeded on retry is not a failure.
-        let still_failed = self
-            .report
-            .rollbacks
-            .iter()
-            .filter(|r| !r.ok)
-            .filter(|r| !self.report.rollbacks.iter().any(|s| s.ok && s.injection == r.injection))
-            .count();
-        let (outcome, reason) = decide(self.abort.as_ref(), self.deviated.as_deref(), still_failed);
+        // One per injection: a rollback that failed and then succeeded on retry is not a
+        // failure, and one that failed twice is one failure.
+        let mut failed = FailedRollbacks::default();
+        let here = self.targets.local().name().to_string();
+        for record in self.report.failed_rollbacks() {
+            if record.host == here {
+                failed.here += 1;
+            } else {
+                failed.remote.push(record.host.clone());
+            }
+        }
+        let (outcome, reason) = decide(self.abort.as_ref(), self.deviated.as_deref(), &failed);
         let (exit_code, met, note) = expectation(outcome, self.plan.expect_outcome);
         let reason = note.map_or_else(|| reason.clone(), |note| format!("{reason}; {note}"));
         self.report.outcome = Some(outcome);

@@ -303,11 +303,13 @@ const ROLLBACK_ROWS: usize = 10;
 const ROLLBACK_HEAD: &str =
     "<tr><th>injection</th><th>action</th><th>host</th><th>reason</th><th>result</th><th>took</th></tr>";
 
-fn rollback_row(h: &mut String, rb: &RollbackRecord) {
+/// One row: an attempt, or an injection's final result (`attempts` > 1 says so).
+fn rollback_row(h: &mut String, rb: &RollbackRecord, attempts: usize) {
     let class = if rb.ok { "ok" } else { "bad" };
+    let tries = if attempts > 1 { format!(" ({attempts} attempts)") } else { String::new() };
     let _ = write!(
         h,
-        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{} ms</td></tr>",
+        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}{tries}</td><td>{} ms</td></tr>",
         rb.injection,
         escape(rb.action.as_deref().unwrap_or(&rb.fault)),
         escape(&rb.host),
@@ -320,12 +322,15 @@ fn rollback_row(h: &mut String, rb: &RollbackRecord) {
 fn rollbacks(h: &mut String, r: &Report) {
     h.push_str("<h2>Rollback</h2><table>");
     h.push_str(ROLLBACK_HEAD);
-    if r.rollbacks.len() <= ROLLBACK_ROWS {
-        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb));
+    // One row per injection (its final result), never one per attempt.
+    let finals = r.final_rollbacks();
+    if finals.len() <= ROLLBACK_ROWS {
+        finals.iter().for_each(|(rb, attempts)| rollback_row(h, rb, *attempts));
     } else {
-        let mut failed: Vec<&RollbackRecord> = r.rollbacks.iter().filter(|rb| !rb.ok).collect();
-        failed.sort_by(|a, b| natural_cmp(&a.host, &b.host));
-        failed.iter().for_each(|rb| rollback_row(h, rb));
+        let mut failed: Vec<(&RollbackRecord, usize)> = finals.iter().filter(|(rb, _)| !rb.ok).copied().collect();
+        failed.sort_by(|a, b| natural_cmp(&a.0.host, &b.0.host));
+        failed.iter().for_each(|(rb, attempts)| rollback_row(h, rb, *attempts));
+        let failed: Vec<&RollbackRecord> = r.rollbacks.iter().filter(|rb| !rb.ok).collect();
         let mut took: Vec<i64> = r.rollbacks.iter().map(|rb| rb.finished_ms - rb.started_ms).collect();
         took.sort_unstable();
         let _ = write!(
@@ -338,7 +343,7 @@ fn rollbacks(h: &mut String, r: &Report) {
             took[took.len() / 2],
             took[took.len() - 1]
         );
-        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb));
+        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb, 1));
         h.push_str("</table></details></td></tr>");
     }
     if r.rollbacks.is_empty() {

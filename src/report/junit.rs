@@ -167,7 +167,8 @@ fn guardrails_suite(report: &Report) -> TestSuite {
 
 fn rollback_suite(report: &Report) -> TestSuite {
     let mut suite = TestSuite::new("rollback");
-    for r in &report.rollbacks {
+    // One testcase per injection: its final result, however many attempts it took.
+    for (r, _) in report.final_rollbacks() {
         let label = r.action.clone().unwrap_or_else(|| r.fault.clone());
         let status = if r.ok {
             TestCaseStatus::success()

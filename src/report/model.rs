@@ -44,9 +44,32 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every rollback recorded succeeded.
+    /// Whether every injection that needed a rollback was rolled back in the end.
     pub fn all_rolled_back(&self) -> bool {
-        self.rollbacks.iter().all(|r| r.ok)
+        self.final_rollbacks().iter().all(|(r, _)| r.ok)
+    }
+
+    /// One rollback result per injection, in the order first attempted: the attempt that
+    /// succeeded if one did, else the last one; and how many attempts there were.
+    pub fn final_rollbacks(&self) -> Vec<(&RollbackRecord, usize)> {
+        let mut out: Vec<(&RollbackRecord, usize)> = Vec::new();
+        for r in &self.rollbacks {
+            match out.iter_mut().find(|(seen, _)| seen.injection == r.injection) {
+                Some((seen, attempts)) => {
+                    *attempts += 1;
+                    if !seen.ok {
+                        *seen = r;
+                    }
+                }
+                None => out.push((r, 1)),
+            }
+        }
+        out
+    }
+
+    /// The injections whose rollback still failed at the end, one record each.
+    pub fn failed_rollbacks(&self) -> Vec<&RollbackRecord> {
+        self.final_rollbacks().into_iter().filter(|(r, _)| !r.ok).map(|(r, _)| r).collect()
     }
 }
 
