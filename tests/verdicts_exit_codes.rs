@@ -220,3 +220,46 @@ fn the_expect_outcome_flag_does_what_the_key_does() {
     let bad = faultdrill(state.path()).arg("run").arg(&file).args(["--expect-outcome", "passed"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(64), "only documented outcomes are accepted");
 }
+
+/// The run summary on stdout, with the run id and the temporary paths made stable.
+fn stable_summary(out: &std::process::Output, state: &Path) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout.split_whitespace().nth(1).unwrap_or_default().to_string();
+    stdout.replace(&id, "RUN_ID").replace(&state.display().to_string(), "STATE_DIR")
+}
+
+#[test]
+fn the_new_outcome_messages_are_pinned() {
+    let (state, dir, fill) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = experiment(dir.path(), "broken.yaml", &broken_drill(fill.path()));
+    let out = faultdrill(state.path()).arg("run").arg(&file).output().unwrap();
+    insta::assert_snapshot!("not_steady_before_summary", stable_summary(&out, state.path()));
+
+    // A drill that expects a trip, where no guardrail can trip (a plain command stays at 0).
+    let holds = experiment(
+        dir.path(),
+        "holds.yaml",
+        &format!(
+            r#"version: 1
+name: expected-trip-missed
+expect_outcome: guardrail_tripped
+guardrails:
+  interval: 100ms
+  rules:
+    - name: never
+      command: {{run: [echo, "0"]}}
+      breach: ">= 1"
+action_groups:
+  - name: fill
+    actions:
+      - fault: disk-fill
+        params: {{path: "{}", size: 1MiB}}
+        duration: 1s
+"#,
+            fill.path().display()
+        ),
+    );
+    let out = faultdrill(state.path()).arg("run").arg(&holds).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("expected_trip_missed_summary", stable_summary(&out, state.path()));
+}
