@@ -45,9 +45,13 @@ fn a_guardrail_on_a_dead_endpoint_trips_and_rolls_back() {
     let (baseline, before) = (fs.used_percent(), entries(fs.path()));
     let file = experiment(dir.path(), "dead.yaml", &dead_endpoint(fs.path(), None, "30s"));
 
-    let output = faultdrill(state.path()).arg("run").arg(&file).arg("--json").output().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let output =
+        faultdrill(state.path()).arg("run").arg(&file).arg("--json").arg("--junit").arg(&junit).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "exit 2 (guardrail tripped); stderr:\n{stderr}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"<property name="on_unmeasured" value="breach"/>"#), "JUnit says which is in force: {xml}");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["outcome"], "guardrail_tripped");
     assert_eq!(report["plan"]["guardrails"]["rules"][0]["on_unmeasured"], "breach", "the default is recorded");

@@ -160,6 +160,8 @@ fn guardrails_suite(report: &Report) -> TestSuite {
         };
         let mut case = TestCase::new(format!("guardrail: {}", rule.name), status);
         case.set_classname("guardrail");
+        // Whether samples that could not be taken counted toward the breach.
+        case.add_property(Property::new("on_unmeasured", rule.on_unmeasured.as_str()));
         suite.add_test_case(case);
     }
     suite
