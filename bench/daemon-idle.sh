@@ -17,8 +17,10 @@ for _ in $(seq 100); do grep -q listening "$state/out" 2>/dev/null && break; sle
 url=$(awk '{print $5}' "$state/out")
 # One request of each kind, so the figures include a daemon that has served.
 curl -sf "$url/v1/health" >/dev/null
-curl -sf "$url/metrics" >/dev/null
-curl -sf "$url/v1/injections" >/dev/null
+# No token given: the daemon generated one in its state dir.
+auth="Authorization: Bearer $(cat "$state/token")"
+curl -sf -H "$auth" "$url/metrics" >/dev/null
+curl -sf -H "$auth" "$url/v1/injections" >/dev/null
 sleep 2
 
 ticks=$(getconf CLK_TCK)

@@ -32,6 +32,7 @@ if [ "$(id -u)" -eq 0 ] && [ "${FANOUT_ON_DISK:-0}" != 1 ]; then
     echo "state dirs and fill dir on tmpfs (FANOUT_ON_DISK=1 to use $work's disk)"
 fi
 head -c 24 /dev/urandom | base64 >"$work/token"
+chmod 600 "$work/token" # the daemon refuses a token file others can read
 export FAULTDRILL_TOKEN=$(cat "$work/token")
 mkdir -p "$work/fill"
 echo "hosts:" >"$work/inventory.yaml"

@@ -37,7 +37,7 @@ action_groups:
     mode: parallel
     actions:
       - fault: disk-fill
-        params: {path: $MNT, fill_to_percent: 95}
+        params: {path: $MNT, fill_to_percent: 95, allow_memory_backed: true}
         duration: 30s
       - fault: cpu-burn
         params: {percent: 10, cores: 1}

@@ -45,7 +45,7 @@ action_groups:
     target: local
     actions:
       - fault: disk-fill
-        params: {path: $MNT, fill_to_percent: 95}
+        params: {path: $MNT, fill_to_percent: 95, allow_memory_backed: true}
         duration: ${HOLD}s
 YAML
 

@@ -18,5 +18,8 @@ pub const ROLLBACK_FAILED: u8 = 4;
 pub const NOT_STEADY_BEFORE: u8 = 5;
 /// Invalid input: a bad experiment file or bad flags.
 pub const INVALID_INPUT: u8 = 64;
+/// The daemon refused the call: no valid token (401), or the token's role or the
+/// daemon's policy does not allow it (403). Nothing was changed. (sysexits' EX_NOPERM.)
+pub const REFUSED: u8 = 77;
 /// Interrupted by SIGINT or SIGTERM, after rollback.
 pub const INTERRUPTED: u8 = 130;

@@ -27,6 +27,16 @@ macro_rules! id_type {
                 Self(format!(concat!($prefix, "{}"), random_suffix(10)))
             }
 
+            /// Checks text from outside (a URL, a request) against the id format:
+            /// the prefix, then 1 to 64 lowercase letters, digits or dashes. Nothing
+            /// else can reach a file name or a query.
+            pub fn parse(text: &str) -> Option<Self> {
+                let rest = text.strip_prefix($prefix)?;
+                let ok = (1..=64).contains(&rest.len())
+                    && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                ok.then(|| Self(text.to_string()))
+            }
+
             /// Wraps an id read back from the journal, a URL or the command line.
             pub fn from_string(id: impl Into<String>) -> Self {
                 Self(id.into())
@@ -69,5 +79,15 @@ mod tests {
         assert_eq!(a.as_str().len(), 12);
         assert_ne!(a, b);
         assert!(RunId::generate().as_str().starts_with("r-"));
+    }
+
+    #[test]
+    fn ids_from_outside_must_have_the_id_format() {
+        let id = RunId::generate();
+        assert_eq!(RunId::parse(id.as_str()), Some(id));
+        for bad in ["r-", "..%2F..%2Fx", "r-../x", "r-a/b", "i-abc", "r-ABC", "r-a.b"] {
+            assert_eq!(RunId::parse(bad), None, "{bad}");
+        }
+        assert!(InjectionId::parse("i-0x8d1kq2zz").is_some());
     }
 }

@@ -47,8 +47,8 @@ guardrails:
   interval: 200ms
   rules:
     - name: error-budget
-      command: {run: [sh, -c, "echo 0"], timeout: 2s}
-      breach: ">= 1"
+      metric: {host: load1}
+      breach: ">= 100000"
 action_groups:
   - name: burn
     target: local

@@ -39,7 +39,12 @@ fn daemonset_runs_privileged_on_the_host_with_the_token_from_a_secret() {
     let state_mount = c["volumeMounts"].as_array().unwrap().iter().find(|m| m["mountPath"] == state).unwrap();
     let state_volume = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == state_mount["name"]).unwrap();
     assert!(state_volume["hostPath"]["path"].is_string());
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/v1/health");
+    // TLS with client certificates, and a policy.
+    for flag_name in ["--tls-cert", "--tls-key", "--client-ca", "--policy"] {
+        assert!(flag(flag_name).is_some(), "{flag_name}");
+    }
+    assert!(!args.contains(&"--allow-plaintext"));
+    assert_eq!(c["readinessProbe"]["tcpSocket"]["port"], 7878);
     assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() >= 15, "time to roll back on SIGTERM");
 }
 
@@ -72,7 +77,11 @@ fn systemd_unit_runs_the_daemon_as_root_with_a_token_and_time_to_roll_back() {
     let one = |key: &str| service.get(key).and_then(|v| v.last()).map(String::as_str);
     let exec = one("ExecStart").unwrap();
     assert!(exec.starts_with("/usr/local/bin/faultdrill daemon "), "{exec}");
-    assert!(exec.contains("--token-file /etc/faultdrill/token"), "{exec}");
+    assert!(exec.contains("--token-file /etc/faultdrill/tokens.yaml"), "{exec}");
+    for flag in ["--tls-cert ", "--tls-key ", "--client-ca ", "--policy "] {
+        assert!(exec.contains(flag), "{flag} in {exec}");
+    }
+    assert!(!exec.contains("--allow-plaintext"), "{exec}");
     assert!(exec.contains("--listen 0.0.0.0:7878"), "{exec}");
     assert_eq!(one("User"), Some("root"));
     assert_eq!(one("KillSignal"), Some("SIGTERM"));

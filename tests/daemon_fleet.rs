@@ -219,8 +219,8 @@ guardrails:
   interval: 200ms
   rules:
     - name: always-breached
-      command: {run: [sh, -c, "echo 95"], timeout: 2s}
-      breach: ">= 90"
+      metric: {host: cpu_percent}
+      breach: ">= 0"
       for: 2
 action_groups:
   - name: fill

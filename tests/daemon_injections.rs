@@ -64,8 +64,8 @@ async fn second_fault_of_a_kind_gets_409_naming_the_active_injection() {
     let d = Daemon::start(DaemonSpec::default());
     let dir = tempfile::tempdir().unwrap();
     let client = d.client();
-    let first = client.inject(&fill(dir.path(), None, "60s")).await.unwrap();
-    let err = client.inject(&fill(dir.path(), None, "60s")).await.unwrap_err();
+    let first = client.inject(&fill(dir.path(), Some("60s"), "60s")).await.unwrap();
+    let err = client.inject(&fill(dir.path(), Some("60s"), "60s")).await.unwrap_err();
     let body = err.body().expect("an API error");
     assert_eq!(body.kind, ErrorKind::Conflict);
     assert_eq!(body.active.as_ref(), Some(&first.id));
@@ -123,10 +123,22 @@ async fn lease_expiry_rolls_back_within_500ms_and_records_why() {
 }
 
 #[tokio::test]
-async fn deadline_rolls_back_with_no_lease_and_no_controller() {
+async fn an_api_injection_without_a_lease_is_refused_and_changes_nothing() {
     let d = Daemon::start(DaemonSpec::default());
     let dir = tempfile::tempdir().unwrap();
-    let injection = d.client().inject(&fill(dir.path(), None, "1s")).await.unwrap();
+    let err = d.client().inject(&fill(dir.path(), None, "60s")).await.unwrap_err();
+    let body = err.body().expect("an API error");
+    assert_eq!((body.kind, body.field.as_deref()), (ErrorKind::InvalidRequest, Some("lease")));
+    assert!(body.error.starts_with("lease: required for an injection made over the API"), "{}", body.error);
+    assert!(list_dir(dir.path()).is_empty(), "nothing was filled");
+    assert!(d.journal().live().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn deadline_rolls_back_before_the_lease_with_no_controller() {
+    let d = Daemon::start(DaemonSpec::default());
+    let dir = tempfile::tempdir().unwrap();
+    let injection = d.client().inject(&fill(dir.path(), Some("60s"), "1s")).await.unwrap();
     let rolled = wait_rolled_back(&d, &injection.id, Duration::from_secs(5));
     assert!(rolled.updated_ms - rolled.deadline_ms <= 500, "{} ms late", rolled.updated_ms - rolled.deadline_ms);
     assert_eq!(rolled.note.as_deref(), Some("rolled back: deadline passed"));

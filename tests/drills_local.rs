@@ -75,8 +75,13 @@ fn disk_full_guardrail_trips_and_leaves_usage_at_its_baseline() {
     let baseline = fs.used_percent();
     let before = entries(fs.path());
     let state = tempfile::tempdir().unwrap();
-    let out =
-        template_run(state.path(), "disk-full-guardrail", &[format!("path={}", fs.path().display())]).output().unwrap();
+    let out = template_run(
+        state.path(),
+        "disk-full-guardrail",
+        &[format!("path={}", fs.path().display()), "allow_memory_backed=true".into()],
+    )
+    .output()
+    .unwrap();
     // The template expects the trip (`expect_outcome: guardrail_tripped`): exit 0, not 2.
     assert_eq!(out.status.code(), Some(0), "guardrail tripped as expected; stderr:\n{}", stderr(&out));
     let report = report(&out);

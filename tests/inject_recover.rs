@@ -21,7 +21,17 @@ fn kill_9_of_inject_then_recover_all_leaves_no_burner_file_or_paused_process() {
     let victim = Victim::spawn();
     let path = format!("path={}", fs.path.display());
     let mut burn = drill.start_inject(&["cpu-burn", "-p", "percent=20", "-p", "cores=1", "--duration", "120s"]);
-    let mut fill = drill.start_inject(&["disk-fill", "-p", &path, "-p", "size=8MiB", "--duration", "120s"]);
+    let mut fill = drill.start_inject(&[
+        "disk-fill",
+        "-p",
+        &path,
+        "-p",
+        "allow_memory_backed=true",
+        "-p",
+        "size=8MiB",
+        "--duration",
+        "120s",
+    ]);
     let mut pause =
         drill.start_inject(&["process-pause", "-p", &format!("name={}", victim.name), "--duration", "120s"]);
     wait_until(Duration::from_secs(5), || victim.state() == Some('T') && !fs.fill_files().is_empty());
@@ -106,7 +116,7 @@ fn faults_lists_every_fault_with_params_and_defaults() {
     for name in ["cpu-burn", "memory-stress", "disk-fill", "process-kill", "process-pause"] {
         assert!(text.lines().any(|l| l == name), "{name} in {text}");
     }
-    assert!(text.contains("    signal   text                   default SIGKILL"), "{text}");
+    assert!(text.contains("    signal       text                   default SIGKILL"), "{text}");
 
     let out = drill.run(&["faults", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -157,7 +167,17 @@ fn the_watchdog_rolls_back_at_the_deadline_when_the_controller_is_gone() {
     let baseline = fs.used_bytes();
     let victim = Victim::spawn();
     let path = format!("path={}", fs.path.display());
-    let mut fill = drill.start_inject(&["disk-fill", "-p", &path, "-p", "size=8MiB", "--duration", "3s"]);
+    let mut fill = drill.start_inject(&[
+        "disk-fill",
+        "-p",
+        &path,
+        "-p",
+        "allow_memory_backed=true",
+        "-p",
+        "size=8MiB",
+        "--duration",
+        "3s",
+    ]);
     let mut pause = drill.start_inject(&["process-pause", "-p", &format!("name={}", victim.name), "--duration", "3s"]);
     wait_until(Duration::from_secs(5), || victim.state() == Some('T') && !fs.fill_files().is_empty());
     for inject in [&mut fill, &mut pause] {

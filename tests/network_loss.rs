@@ -95,7 +95,7 @@ fn protected_ports_and_exclusions_are_spared() {
 }
 
 #[test]
-fn dry_run_previews_the_exact_nft_script_and_changes_nothing() {
+fn dry_run_previews_the_exact_nft_table_and_changes_nothing() {
     let ns = Netns::new("ldry");
     let lab = Lab::new();
     let before = ns.snapshot(&["lo"]);
@@ -103,14 +103,16 @@ fn dry_run_previews_the_exact_nft_script_and_changes_nothing() {
         .try_inject("network-loss", json!({"percent": 30, "destinations": ["10.1.0.0/16"], "netns": ns.name}), true)
         .expect("dry run");
     let table = format!("faultdrill_{}", view.id.as_str().replace('-', "_"));
-    assert_eq!(view.preview[0], format!("ip netns exec {} nft -f - <<'EOF'", ns.name));
-    assert!(view.preview.contains(&format!("create table inet {table}")), "{:#?}", view.preview);
+    assert_eq!(
+        view.preview[0],
+        format!("ip netns exec {} nft -j -f -, with this table as nft JSON (one transaction):", ns.name)
+    );
+    assert!(view.preview.contains(&format!("  create table inet {table}")), "{:#?}", view.preview);
     assert!(
         view.preview.iter().any(|l| l.ends_with("ip daddr { 10.1.0.0/16 } numgen random mod 100 < 30 drop")),
         "{:#?}",
         view.preview
     );
-    assert_eq!(view.preview.last().map(String::as_str), Some("EOF"));
     assert_eq!(ns.snapshot(&["lo"]), before);
     assert!(lab.host.journal().live().unwrap().is_empty(), "a dry run journals nothing");
 }

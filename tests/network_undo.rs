@@ -100,10 +100,11 @@ fn undo_of_a_vanished_namespace_is_already_gone() {
 #[test]
 fn an_existing_table_is_an_error_never_overwritten() {
     let pair = Pair::new("exist");
-    let script = "create table inet faultdrill_probe_exists\n";
-    faultdrill::platform::linux::nft::apply_script(Some(&pair.client.name), script).expect("first create");
+    let create =
+        serde_json::json!({"nftables": [{"create": {"table": {"family": "inet", "name": "faultdrill_probe_exists"}}}]});
+    faultdrill::platform::linux::nft::apply_json(Some(&pair.client.name), &create).expect("first create");
     let held = pair.client_state();
-    let err = faultdrill::platform::linux::nft::apply_script(Some(&pair.client.name), script).unwrap_err();
+    let err = faultdrill::platform::linux::nft::apply_json(Some(&pair.client.name), &create).unwrap_err();
     assert!(faultdrill::engine::error_chain(&err).contains("File exists"), "{err}");
     assert_eq!(pair.client_state(), held);
 }

@@ -38,6 +38,7 @@ bad_input!(
     missing_required_keys,
     not_a_mapping,
     percent_out_of_range,
+    security_fault_values,
     tab_indentation,
     template_required_missing,
     template_undeclared_parameter,

@@ -23,7 +23,7 @@ action_groups:
   - name: fill
     actions:
       - fault: disk-fill
-        params: {{path: "{}", size: 1MiB}}
+        params: {{path: "{}", size: 1MiB, allow_memory_backed: true}}
         duration: 5s
 "#,
         fill_dir.display()
@@ -47,7 +47,7 @@ action_groups:
   - name: fill
     actions:
       - fault: disk-fill
-        params: {{path: "{dir}", size: 8MiB}}
+        params: {{path: "{dir}", size: 8MiB, allow_memory_backed: true}}
         duration: 2s
 "#,
         dir = fill_dir.display()
@@ -253,7 +253,7 @@ action_groups:
   - name: fill
     actions:
       - fault: disk-fill
-        params: {{path: "{}", size: 1MiB}}
+        params: {{path: "{}", size: 1MiB, allow_memory_backed: true}}
         duration: 1s
 "#,
             fill.path().display()

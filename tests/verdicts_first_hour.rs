@@ -134,7 +134,7 @@ fn run_with_a_template_and_a_daemon_renders_here_and_runs_there() {
     let out = faultdrill(state.path())
         .args(["run", "--template", "disk-full-guardrail", "--set"])
         .arg(format!("path={}", fs.path().display()))
-        .args(["--daemon", &daemon.url, "--json"])
+        .args(["--set", "allow_memory_backed=true", "--daemon", &daemon.url, "--json"])
         .env("FAULTDRILL_TOKEN", daemon.spec.token.as_deref().unwrap())
         .output()
         .unwrap();

@@ -24,7 +24,7 @@ action_groups:
   - name: fill
     actions:
       - fault: disk-fill
-        params: {{path: "{}", size: 8MiB}}
+        params: {{path: "{}", size: 8MiB, allow_memory_backed: true}}
         duration: {hold}
 "#,
         fill_dir.display()

@@ -45,7 +45,7 @@ action_groups:
     target: far
     actions:
       - fault: disk-fill
-        params: {{path: "{}", size: 1MiB}}
+        params: {{path: "{}", size: 1MiB, allow_memory_backed: true}}
         duration: 3s
 "#,
             fill.path().display()

@@ -56,14 +56,40 @@ fn injections_total_counts_inject_daemon_and_runs_on_the_daemon() {
 
     // inject --daemon: held by this process, rolled back through the API at the end.
     ok(cli(&d, &state)
-        .args(["inject", "disk-fill", "-p", &path, "-p", "size=1MiB", "--duration", "1s", "--daemon", &d.url])
+        .args([
+            "inject",
+            "disk-fill",
+            "-p",
+            &path,
+            "-p",
+            "size=1MiB",
+            "-p",
+            "allow_memory_backed=true",
+            "--duration",
+            "1s",
+            "--daemon",
+            &d.url,
+        ])
         .output()
         .unwrap());
     assert_eq!((disk_fill(&d, "active"), disk_fill(&d, "rolled_back")), (1, 1), "inject --daemon");
 
     // The fault went by itself before the rollback (the file removed under it): still a rollback.
     let mut held = cli(&d, &state)
-        .args(["inject", "disk-fill", "-p", &path, "-p", "size=1MiB", "--duration", "2s", "--daemon", &d.url])
+        .args([
+            "inject",
+            "disk-fill",
+            "-p",
+            &path,
+            "-p",
+            "size=1MiB",
+            "-p",
+            "allow_memory_backed=true",
+            "--duration",
+            "2s",
+            "--daemon",
+            &d.url,
+        ])
         .spawn()
         .unwrap();
     wait_for(Duration::from_secs(10), "the fill", || {
@@ -81,7 +107,7 @@ fn injections_total_counts_inject_daemon_and_runs_on_the_daemon() {
         &file,
         format!(
             "version: 1\nname: metrics-run\naction_groups:\n  - name: fill\n    actions:\n      - fault: disk-fill\n        \
-             params: {{path: \"{}\", size: 1MiB}}\n        duration: 1s\n",
+             params: {{path: \"{}\", size: 1MiB, allow_memory_backed: true}}\n        duration: 1s\n",
             fill.path().display()
         ),
     )

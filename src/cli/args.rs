@@ -49,8 +49,10 @@ pub enum Command {
     Template(TemplateCommand),
     /// Write a run's report as HTML, JUnit or JSON.
     Report(ReportArgs),
-    /// Print the JSON Schema of the experiment format.
-    Schema,
+    /// Print the JSON Schema of the experiment format (or the daemon API's OpenAPI document).
+    Schema(SchemaArgs),
+    /// Show the daemon's audit trail (this host's state dir, or --daemon with an admin token).
+    Audit(AuditArgs),
     /// Internal: helper processes faultdrill spawns for held faults.
     #[command(hide = true, subcommand)]
     Helper(HelperCommand),
@@ -89,6 +91,8 @@ pub struct RunArgs {
     /// where no guardrail trips exits 1.
     #[arg(long, value_name = "OUTCOME", value_parser = ["guardrail_tripped"])]
     pub expect_outcome: Option<String>,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +125,8 @@ pub struct InjectArgs {
     /// Print exactly what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -128,9 +134,13 @@ pub struct RecoverArgs {
     /// The injection to roll back.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub injection: Option<String>,
-    /// Roll back every pending or active injection in the journal.
+    /// Roll back every pending, active or failed injection in the journal.
     #[arg(long)]
     pub all: bool,
+    /// Stop retrying the failed rollback of INJECTION: you have removed the fault by
+    /// hand. The reason is kept in the journal.
+    #[arg(long, value_name = "REASON", requires = "injection")]
+    pub mark_resolved: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +158,39 @@ pub struct DaemonArgs {
     pub tls_cert: Option<PathBuf>,
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (mTLS); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (tokens cross the network in clear text).
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// What callers may do: allowed faults, paths, processes, durations, probe destinations.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// How the CLI authenticates to a daemon.
+#[derive(Debug, Args, Default)]
+pub struct ClientAuthArgs {
+    /// File holding the daemon's bearer token [default: env FAULTDRILL_TOKEN, then, for a
+    /// loopback URL, the local daemon's <state-dir>/token].
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only records this recent (e.g. 1h, 30m).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Print the records as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Read the trail of this daemon (admin token) instead of the local state dir.
+    #[arg(long, value_name = "URL")]
+    pub daemon: Option<String>,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +198,8 @@ pub struct RemoteArgs {
     /// The daemon's URL; without it, the runs made on this host (in --state-dir).
     #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
     pub daemon: Option<String>,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +233,8 @@ pub struct TripArgs {
     /// The daemon running the run.
     #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
     pub daemon: Option<String>,
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +256,13 @@ pub enum TemplateCommand {
         #[arg(long = "set", value_name = "K=V")]
         set: Vec<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the OpenAPI 3.1 document of the daemon's v1 API instead (as served at /v1/openapi.json).
+    #[arg(long)]
+    pub openapi: bool,
 }
 
 #[derive(Debug, Args)]

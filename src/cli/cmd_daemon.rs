@@ -3,18 +3,25 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::daemon::{DaemonConfig, DaemonError, TlsFiles, read_token};
+use crate::daemon::{DaemonConfig, DaemonError, DaemonFlags, TlsFiles};
 
 use super::args::DaemonArgs;
 use super::edge::InvalidInput;
 
 pub fn run(args: DaemonArgs, state_dir: &Path) -> anyhow::Result<u8> {
-    let token = read_token(args.token_file.as_deref()).map_err(invalid)?;
     let tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key, client_ca: args.client_ca }),
         _ => None,
     };
-    let config = DaemonConfig::new(&args.listen, token, args.name, state_dir, tls).map_err(invalid)?;
+    let flags = DaemonFlags {
+        listen: args.listen,
+        token_file: args.token_file,
+        name: args.name,
+        tls,
+        allow_plaintext: args.allow_plaintext,
+        policy: args.policy,
+    };
+    let config = DaemonConfig::new(flags, state_dir).map_err(invalid)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).max_blocking_threads(16).enable_all().build()?;
     let scheme = if config.tls.is_some() { "https" } else { "http" };

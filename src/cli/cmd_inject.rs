@@ -62,6 +62,7 @@ pub(super) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     if duration.is_zero() {
         return Err(InvalidInput("--duration must be greater than zero".into()).into());
     }
+    crate::experiment::check_duration_limit(duration).map_err(|m| InvalidInput(format!("--duration `{text}`: {m}")))?;
     Ok(duration)
 }
 

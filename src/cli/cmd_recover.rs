@@ -27,6 +27,9 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
                 ))
                 .into());
             };
+            if let Some(reason) = &args.mark_resolved {
+                return mark_resolved(&journal, &record, reason);
+            }
             if record.state == InjectionState::RolledBack {
                 let note = record.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
                 println!("{id} {}: nothing to do, already rolled back{note}", record.fault);
@@ -37,11 +40,27 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
         None => runtime.block_on(host.recover_all("recovered by `faultdrill recover --all`"))?,
     };
     if results.is_empty() {
-        eprintln!("Nothing to recover: the journal holds no pending or active injection.");
+        eprintln!("Nothing to recover: the journal holds no pending, active or failed injection.");
         return Ok(crate::exit::PASSED);
     }
     print_results(&results)?;
     Ok(if results.iter().all(RollbackResult::is_ok) { crate::exit::PASSED } else { crate::exit::ROLLBACK_FAILED })
+}
+
+/// An operator's word that a fault whose rollback failed is gone: the daemon's reaper,
+/// `recover` and a restart stop retrying it.
+fn mark_resolved(journal: &Journal, record: &crate::journal::InjectionRecord, reason: &str) -> anyhow::Result<u8> {
+    if record.state != InjectionState::Failed {
+        return Err(InvalidInput(format!(
+            "{} is {:?}, not failed: only a failed rollback can be marked resolved; roll it back with `faultdrill recover {}`",
+            record.id, record.state, record.id
+        ))
+        .into());
+    }
+    let note = format!("marked resolved by an operator (not verified by faultdrill): {}", reason.trim());
+    journal.set_state(&record.id, InjectionState::RolledBack, Some(&note))?;
+    println!("{} {}: {note}", record.id, record.fault);
+    Ok(crate::exit::PASSED)
 }
 
 /// One line per rollback on stdout: id, fault, and what the undo found.

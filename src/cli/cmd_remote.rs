@@ -1,7 +1,7 @@
 //! `faultdrill runs | status | stop | trip`: runs on a daemon, and `run --daemon`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -19,8 +19,18 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
+/// How this invocation authenticates to daemons, set once at the edge.
+static CLIENT_AUTH: std::sync::OnceLock<(Option<PathBuf>, PathBuf)> = std::sync::OnceLock::new();
+
+/// Records `--token-file` and the state dir (whose generated token a loopback daemon uses).
+pub(super) fn set_client_auth(token_file: Option<PathBuf>, state_dir: &Path) {
+    let _ = CLIENT_AUTH.set((token_file, state_dir.to_path_buf()));
+}
+
 pub(super) fn client(url: &str) -> anyhow::Result<DaemonClient> {
-    DaemonClient::from_env(url).map_err(|e| InvalidInput(e.to_string()).into())
+    let (token_file, state_dir) =
+        CLIENT_AUTH.get().cloned().unwrap_or_else(|| (None, crate::journal::default_state_dir()));
+    DaemonClient::from_env(url, token_file.as_deref(), &state_dir).map_err(|e| InvalidInput(e.to_string()).into())
 }
 
 /// `faultdrill runs --daemon URL`.

@@ -1,9 +1,16 @@
-//! `faultdrill schema`: the JSON Schema of the experiment format.
+//! `faultdrill schema`: the JSON Schema of the experiment format, or with
+//! `--openapi` the OpenAPI document of the daemon's v1 API.
 
 use std::io::Write;
 
-/// Prints the schema generated from the spec types.
-pub fn run() -> anyhow::Result<u8> {
-    std::io::stdout().lock().write_all(crate::experiment::schema_json().as_bytes())?;
+use super::args::SchemaArgs;
+
+/// Prints the schema generated from the spec types (or from the wire types).
+pub fn run(args: SchemaArgs) -> anyhow::Result<u8> {
+    let text = match args.openapi {
+        true => crate::daemon::openapi::json().to_string(),
+        false => crate::experiment::schema_json(),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(crate::exit::PASSED)
 }

@@ -8,8 +8,8 @@ use crate::exit;
 
 use super::args::{Cli, Command};
 use super::{
-    cmd_daemon, cmd_faults, cmd_helper, cmd_init, cmd_inject, cmd_local_runs, cmd_recover, cmd_remote, cmd_report,
-    cmd_run, cmd_schema, cmd_template, cmd_trip, cmd_validate,
+    cmd_audit, cmd_daemon, cmd_faults, cmd_helper, cmd_init, cmd_inject, cmd_local_runs, cmd_recover, cmd_remote,
+    cmd_report, cmd_run, cmd_schema, cmd_template, cmd_trip, cmd_validate,
 };
 
 /// An error in what the user gave us (a file, a flag); exits 64.
@@ -39,15 +39,42 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::from(exit::PASSED);
             }
-            let code = if e.downcast_ref::<InvalidInput>().is_some() { exit::INVALID_INPUT } else { exit::ERROR };
+            let code = if e.downcast_ref::<InvalidInput>().is_some() {
+                exit::INVALID_INPUT
+            } else if is_refused(&e) {
+                exit::REFUSED
+            } else {
+                exit::ERROR
+            };
             eprintln!("error: {}", chain(&e));
             ExitCode::from(code)
         }
     }
 }
 
+/// Whether a daemon refused the call: no valid token (401), or its role or policy (403).
+fn is_refused(e: &anyhow::Error) -> bool {
+    use crate::client::wire::ErrorKind;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<crate::client::ClientError>()
+            .and_then(|c| c.kind())
+            .is_some_and(|k| matches!(k, ErrorKind::Unauthorized | ErrorKind::Forbidden))
+    })
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let state_dir = cli.state_dir.unwrap_or_else(crate::journal::default_state_dir);
+    let token_file = match &cli.command {
+        Command::Run(a) => a.auth.token_file.clone(),
+        Command::Inject(a) => a.auth.token_file.clone(),
+        Command::Runs(a) => a.auth.token_file.clone(),
+        Command::Status(a) | Command::Stop(a) => a.remote.auth.token_file.clone(),
+        Command::Trip(a) => a.auth.token_file.clone(),
+        Command::Audit(a) => a.auth.token_file.clone(),
+        _ => None,
+    };
+    cmd_remote::set_client_auth(token_file, &state_dir);
     match cli.command {
         Command::Run(args) => cmd_run::run(args, &state_dir),
         Command::Validate(args) => cmd_validate::run(args, &state_dir),
@@ -65,7 +92,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Faults(args) => cmd_faults::run(args, &state_dir),
         Command::Template(args) => cmd_template::run(args, &state_dir),
         Command::Report(args) => cmd_report::run(args, &state_dir),
-        Command::Schema => cmd_schema::run(),
+        Command::Schema(args) => cmd_schema::run(args),
+        Command::Audit(args) => cmd_audit::run(args, &state_dir),
         Command::Helper(args) => cmd_helper::run(args, &state_dir),
     }
 }

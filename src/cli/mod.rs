@@ -2,6 +2,7 @@
 //! where errors become a message on stderr and a documented exit code.
 
 mod args;
+mod cmd_audit;
 mod cmd_daemon;
 mod cmd_faults;
 mod cmd_helper;

@@ -70,7 +70,44 @@ fn build_http(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("read the CA certificate: {e}"))?;
         builder = builder.tls_certs_only(certs);
     }
+    if let Some(identity) = client_identity()? {
+        builder = builder.identity(identity);
+    }
     builder.build().map_err(|e| e.to_string())
+}
+
+/// The client certificate for daemons that require one (mTLS): the PEM files named by
+/// `FAULTDRILL_CLIENT_CERT` and `FAULTDRILL_CLIENT_KEY`.
+fn client_identity() -> Result<Option<reqwest::Identity>, String> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    match (var("FAULTDRILL_CLIENT_CERT"), var("FAULTDRILL_CLIENT_KEY")) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => {
+            let mut pem =
+                std::fs::read(&cert).map_err(|e| format!("read the client certificate {}: {e}", cert.display()))?;
+            pem.push(b'\n');
+            pem.extend(std::fs::read(&key).map_err(|e| format!("read the client key {}: {e}", key.display()))?);
+            reqwest::Identity::from_pem(&pem)
+                .map(Some)
+                .map_err(|e| format!("use the client certificate {}: {e}", cert.display()))
+        }
+        _ => Err("set both FAULTDRILL_CLIENT_CERT and FAULTDRILL_CLIENT_KEY, or neither".into()),
+    }
+}
+
+/// The generated token of a daemon on this machine, read only for a loopback URL: it is
+/// never sent to another host.
+fn local_daemon_token(url: &str, state_dir: &Path) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let is_loopback = match parsed.host()? {
+        url::Host::Domain(d) => d == "localhost",
+        url::Host::Ipv4(a) => a.is_loopback(),
+        url::Host::Ipv6(a) => a.is_loopback(),
+    };
+    if !is_loopback {
+        return None;
+    }
+    std::fs::read_to_string(crate::journal::generated_token_path(state_dir)).ok()
 }
 
 /// The client of one daemon.
@@ -101,9 +138,20 @@ impl DaemonClient {
         Ok(DaemonClient { name: name.to_string(), base: url.trim_end_matches('/').to_string(), token, http })
     }
 
-    /// A client for `--daemon URL`: token from `FAULTDRILL_TOKEN`, CA from `FAULTDRILL_CA_CERT`.
-    pub fn from_env(url: &str) -> Result<Self, ClientError> {
-        let token = std::env::var("FAULTDRILL_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    /// A client for `--daemon URL`. The token comes from `token_file`, else
+    /// `FAULTDRILL_TOKEN`, else (only for a daemon on this machine's loopback) the local
+    /// daemon's own `<state-dir>/token` when this user can read it. The CA comes from
+    /// `FAULTDRILL_CA_CERT`.
+    pub fn from_env(url: &str, token_file: Option<&Path>, state_dir: &Path) -> Result<Self, ClientError> {
+        let setup = |detail: String| ClientError::Setup { host: url.to_string(), detail };
+        let token = match token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| setup(format!("read the token file {}: {e}", path.display())))?,
+            ),
+            None => std::env::var("FAULTDRILL_TOKEN").ok().or_else(|| local_daemon_token(url, state_dir)),
+        };
+        let token = token.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
         let ca = std::env::var_os("FAULTDRILL_CA_CERT").filter(|c| !c.is_empty()).map(std::path::PathBuf::from);
         DaemonClient::new(url, url, token, ca.as_deref())
     }
@@ -176,6 +224,11 @@ impl DaemonClient {
             req = req.bearer_auth(token);
         }
         self.send(req, "sample host metrics").await
+    }
+
+    /// `GET /v1/audit` (admin): the audit trail from `since_ms` on.
+    pub async fn audit(&self, since_ms: i64) -> Result<Vec<crate::client::wire::AuditEntry>, ClientError> {
+        self.call(Method::GET, &format!("/v1/audit?since_ms={since_ms}"), None::<&()>, "read the audit trail").await
     }
 
     /// `GET /v1/runs`.

@@ -34,6 +34,24 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, what)
     }
 
+    /// 429: over a limit of things at once; `message` says which and how many.
+    pub fn too_many(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::TooMany, message)
+    }
+
+    /// 400 for an id that cannot be one (`../x`), before anything looks it up.
+    pub fn bad_id(what: &str, given: &str) -> ApiError {
+        let shown: String = given.chars().take(40).collect();
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidRequest,
+            format!(
+                "`{shown}` is not a {what} id (expected e.g. {})",
+                if what == "run" { "r-k3j9x0a2mq" } else { "i-0x8d1kq2zz" }
+            ),
+        )
+    }
+
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal, message)
     }
@@ -62,6 +80,12 @@ fn conflict(text: String, active: InjectionId) -> ApiError {
     e
 }
 
+impl From<super::policy::Refusal> for ApiError {
+    fn from(r: super::policy::Refusal) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, ErrorKind::Forbidden, r.to_string())
+    }
+}
+
 impl From<crate::journal::JournalError> for ApiError {
     fn from(e: crate::journal::JournalError) -> ApiError {
         ApiError::internal(crate::engine::error_chain(&e))
@@ -83,9 +107,50 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::MalformedJson, format!("read the request body: {e}"))
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                let max = super::routes::MAX_BODY / (1024 * 1024);
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorKind::TooLarge,
+                    format!("send a smaller body: this daemon accepts at most {max} MiB"),
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::MalformedJson, format!("read the request body: {e}"))
+            }
         })?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A path parameter; one that cannot be decoded (not UTF-8) is a JSON 400 like any other.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidRequest, e.body_text()))
+    }
+}
+
+/// A query string; a malformed one (a field given twice) is a JSON 400 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|e| {
+                let mut err = ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidRequest, e.body_text());
+                err.body.field = Some("query".into());
+                err
+            })
     }
 }
 

@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use super::policy::Policy;
+use super::tokens::{Tokens, check_private, generated_token, secure_state_dir};
+
 /// Why the daemon could not start or serve. Reads after "failed to ".
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -28,66 +31,72 @@ pub enum DaemonError {
     Serve(#[source] std::io::Error),
 }
 
-/// A certificate and its private key (PEM files).
+/// A certificate and its private key (PEM files), and optionally the CA that
+/// client certificates must chain to (mTLS).
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The daemon's flags, as given.
+#[derive(Clone, Debug, Default)]
+pub struct DaemonFlags {
+    pub listen: String,
+    pub token_file: Option<PathBuf>,
+    pub name: Option<String>,
+    pub tls: Option<TlsFiles>,
+    pub allow_plaintext: bool,
+    pub policy: Option<PathBuf>,
 }
 
 /// A checked daemon configuration.
 #[derive(Clone, Debug)]
 pub struct DaemonConfig {
     pub listen: SocketAddr,
-    /// The bearer token; `None` only on a loopback address.
-    pub token: Option<String>,
+    /// Every token the daemon accepts, with its name and role.
+    pub tokens: Tokens,
     /// This host's name in injection records and metrics.
     pub name: String,
     pub state_dir: PathBuf,
     pub tls: Option<TlsFiles>,
+    pub policy: Policy,
 }
 
 impl DaemonConfig {
-    /// Checks the flags: a parseable address, a non-empty token, and a token
-    /// whenever the address is not loopback (an open remote API is an RCE).
-    pub fn new(
-        listen: &str,
-        token: Option<String>,
-        name: Option<String>,
-        state_dir: &Path,
-        tls: Option<TlsFiles>,
-    ) -> Result<DaemonConfig, DaemonError> {
-        let listen: SocketAddr = listen.parse().map_err(|_| {
+    /// Checks the flags and the state dir, and finds the tokens: `--token-file`, else
+    /// `FAULTDRILL_TOKEN`, else the daemon's own token at `<state-dir>/token` (made if
+    /// missing). A non-loopback address needs TLS unless `--allow-plaintext`.
+    pub fn new(flags: DaemonFlags, state_dir: &Path) -> Result<DaemonConfig, DaemonError> {
+        let listen_text = &flags.listen;
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
             DaemonError::Config(format!(
-                "parse --listen `{listen}`: expected IP:PORT, e.g. 127.0.0.1:7878 or [::]:7878"
+                "parse --listen `{listen_text}`: expected IP:PORT, e.g. 127.0.0.1:7878 or [::]:7878"
             ))
         })?;
-        if let Some(t) = &token {
-            if t.is_empty() {
-                return Err(DaemonError::Config("use the token: it is empty; put a long random secret in it".into()));
-            }
-        }
-        if token.is_none() && !listen.ip().is_loopback() {
+        if flags.tls.is_none() && !listen.ip().is_loopback() && !flags.allow_plaintext {
             return Err(DaemonError::Config(format!(
-                "listen on {listen} without a token: a non-loopback address needs --token-file or FAULTDRILL_TOKEN \
-                 (anyone who can reach the port could inject faults)"
+                "listen on {listen} without TLS: tokens and requests would cross the network in clear text; \
+                 give --tls-cert and --tls-key (deploy/README.md shows how), or --allow-plaintext on a network you trust"
             )));
         }
-        let name = name.filter(|n| !n.trim().is_empty()).unwrap_or_else(hostname);
-        Ok(DaemonConfig { listen, token, name, state_dir: state_dir.to_path_buf(), tls })
+        secure_state_dir(state_dir)?;
+        let tokens = match (&flags.token_file, std::env::var("FAULTDRILL_TOKEN").ok()) {
+            (Some(path), _) => {
+                check_private(path)?;
+                Tokens::load(path)?
+            }
+            (None, Some(secret)) => Tokens::single(&secret, "FAULTDRILL_TOKEN")?,
+            (None, None) => generated_token(state_dir)?,
+        };
+        let policy = match &flags.policy {
+            Some(path) => super::policy::load(path).map_err(|d| DaemonError::Config(d.to_string()))?,
+            None => Policy::default(),
+        };
+        let name = flags.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(hostname);
+        Ok(DaemonConfig { listen, tokens, name, state_dir: state_dir.to_path_buf(), tls: flags.tls, policy })
     }
-}
-
-/// Reads the token from `file`, else from `FAULTDRILL_TOKEN`; trimmed.
-pub fn read_token(file: Option<&Path>) -> Result<Option<String>, DaemonError> {
-    let token = match file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| DaemonError::Config(format!("read the token file {}: {e}", path.display())))?,
-        ),
-        None => std::env::var("FAULTDRILL_TOKEN").ok(),
-    };
-    Ok(token.map(|t| t.trim().to_string()))
 }
 
 /// The machine's host name, from the kernel.
@@ -103,24 +112,29 @@ fn hostname() -> String {
 mod tests {
     use super::*;
 
-    fn config(listen: &str, token: Option<&str>) -> Result<DaemonConfig, String> {
-        DaemonConfig::new(listen, token.map(String::from), Some("h".into()), Path::new("/tmp"), None)
-            .map_err(|e| e.to_string())
+    fn config(listen: &str, plaintext: bool) -> Result<DaemonConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = DaemonFlags {
+            listen: listen.into(),
+            allow_plaintext: plaintext,
+            name: Some("h".into()),
+            ..DaemonFlags::default()
+        };
+        DaemonConfig::new(flags, &dir.path().join("state")).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn loopback_needs_no_token_but_anything_else_does() {
-        assert!(config("127.0.0.1:7878", None).is_ok());
-        assert!(config("[::1]:7878", None).is_ok());
-        let refused = config("0.0.0.0:7878", None).unwrap_err();
-        assert!(refused.contains("needs --token-file or FAULTDRILL_TOKEN"), "{refused}");
-        assert!(config("10.1.2.3:7878", None).is_err());
-        assert!(config("0.0.0.0:7878", Some("s3cret")).is_ok());
+    fn anything_but_loopback_needs_tls_or_an_explicit_plaintext_flag() {
+        assert!(config("127.0.0.1:7878", false).is_ok());
+        assert!(config("[::1]:7878", false).is_ok());
+        let refused = config("0.0.0.0:7878", false).unwrap_err();
+        assert!(refused.contains("without TLS") && refused.contains("--allow-plaintext"), "{refused}");
+        assert!(config("10.1.2.3:7878", false).is_err());
+        assert!(config("0.0.0.0:7878", true).is_ok());
     }
 
     #[test]
-    fn bad_addresses_and_empty_tokens_are_refused() {
-        assert!(config("localhost", None).unwrap_err().contains("expected IP:PORT"));
-        assert!(config("127.0.0.1:7878", Some("")).unwrap_err().contains("empty"));
+    fn bad_addresses_are_refused() {
+        assert!(config("localhost", false).unwrap_err().contains("expected IP:PORT"));
     }
 }

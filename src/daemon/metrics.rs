@@ -45,6 +45,8 @@ pub struct Metrics {
     runs: Family<OutcomeLabel, Counter>,
     trips: Family<GuardrailLabel, Counter>,
     rollback_failures: Family<FaultLabel, Counter>,
+    /// Connections closed at once for being over the connection caps.
+    pub connections_refused: Counter,
 }
 
 impl Metrics {
@@ -55,6 +57,12 @@ impl Metrics {
         let runs = Family::<OutcomeLabel, Counter>::default();
         let trips = Family::<GuardrailLabel, Counter>::default();
         let rollback_failures = Family::<FaultLabel, Counter>::default();
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed on arrival because the daemon's connection caps were reached",
+            connections_refused.clone(),
+        );
         registry.register("injections", "Injections that reached a state, by fault and state", injections.clone());
         registry.register("injections_live", "Injections pending or active now, by fault and state", live.clone());
         registry.register("runs", "Runs finished on this daemon, by outcome", runs.clone());
@@ -74,7 +82,7 @@ impl Metrics {
         for outcome in OUTCOMES {
             let _ = runs.get_or_create(&OutcomeLabel { outcome: outcome.into() });
         }
-        Metrics { registry, injections, live, runs, trips, rollback_failures }
+        Metrics { registry, injections, live, runs, trips, rollback_failures, connections_refused }
     }
 
     /// Counts an injection reaching `state`.

@@ -1,14 +1,16 @@
 //! The reaper: rolls back whatever is past its deadline or lease, even when
 //! no controller is left (DESIGN §4 rules 3 and 4).
 //!
-//! It sleeps until the earliest deadline or lease expiry (at most
-//! [`MAX_SLEEP`]), and is woken early when an inject or a renewal moves one.
+//! It sleeps until the earliest deadline, lease expiry or retry of a failed rollback
+//! (at most [`MAX_SLEEP`]), and is woken early when an inject or a renewal moves one.
+//! A failed rollback is retried with backoff until it succeeds: "failed" never means
+//! "forgotten" (DESIGN §4 rule 9).
 
 use std::time::Duration;
 
 use tracing::{error, warn};
 
-use crate::journal::now_ms;
+use crate::journal::{InjectionState, now_ms, retry_due_ms};
 
 use super::state::Shared;
 
@@ -62,6 +64,9 @@ fn next_due_ms(state: &Shared) -> Result<Option<i64>, crate::journal::JournalErr
         .journal()
         .live()?
         .iter()
-        .map(|r| r.lease_expires_ms.map_or(r.deadline_ms, |l| l.min(r.deadline_ms)))
+        .map(|r| match r.state {
+            InjectionState::Failed => retry_due_ms(r),
+            _ => r.lease_expires_ms.map_or(r.deadline_ms, |l| l.min(r.deadline_ms)),
+        })
         .min())
 }

@@ -3,6 +3,7 @@
 //! live (server-sent events) or read it afterwards.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,17 +20,21 @@ use crate::report::{Event, Report, TimelineEntry};
 use super::state::Shared;
 
 /// How many finished runs stay in memory (older ones are read from disk).
-const KEEP_FINISHED: usize = 100;
+const KEEP_FINISHED: usize = 20;
+/// How many clients may follow runs' events at once (each holds a connection).
+pub const MAX_FOLLOWERS: usize = 64;
 
 /// A message to a follower: one timeline entry, or the end.
 #[derive(Clone, Debug)]
 pub enum RunMessage {
-    Entry(TimelineEntry),
+    /// Shared by every follower: a backlog costs a pointer per entry, not a copy.
+    Entry(Arc<TimelineEntry>),
     End(RunStatus),
 }
 
 struct Log {
-    entries: Vec<TimelineEntry>,
+    entries: Vec<Arc<TimelineEntry>>,
+    samples: crate::report::SampleBudget,
     end: Option<RunStatus>,
 }
 
@@ -82,7 +87,11 @@ impl RunEntry {
     fn push(&self, message: RunMessage) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         match &message {
-            RunMessage::Entry(e) => log.entries.push(e.clone()),
+            RunMessage::Entry(e) => {
+                log.entries.push(e.clone());
+                let Log { entries, samples, .. } = &mut *log;
+                samples.after_push(entries, |e| crate::report::is_sample(e));
+            }
             RunMessage::End(s) => log.end = Some(s.clone()),
         }
         // No receiver is fine: nobody follows.
@@ -94,9 +103,27 @@ impl RunEntry {
 #[derive(Default)]
 pub struct Runs {
     by_id: Mutex<BTreeMap<RunId, Arc<RunEntry>>>,
+    followers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// One client following a run's events; its place is given back when dropped.
+pub struct FollowerSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for FollowerSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Runs {
+    /// A place for one more follower, or `None` at [`MAX_FOLLOWERS`].
+    pub fn follower_slot(&self) -> Option<FollowerSlot> {
+        use std::sync::atomic::Ordering;
+        let taken = self.followers.fetch_add(1, Ordering::SeqCst);
+        let slot = FollowerSlot(self.followers.clone());
+        (taken < MAX_FOLLOWERS).then_some(slot)
+    }
+
     pub fn get(&self, id: &RunId) -> Option<Arc<RunEntry>> {
         self.by_id.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
@@ -134,9 +161,10 @@ impl Runs {
     }
 }
 
-/// Starts `plan` on this host; the run continues after the request returns.
-pub fn start(state: &Shared, plan: ExperimentPlan) -> Result<RunId, TargetError> {
-    let env = TargetEnv { local: state.host.clone(), inventory: None };
+/// Starts `plan` on this host for the controller at `peer`, whose address its network
+/// faults spare (DESIGN §4 rule 6); the run continues after the request returns.
+pub fn start(state: &Shared, plan: ExperimentPlan, peer: IpAddr) -> Result<RunId, TargetError> {
+    let env = TargetEnv { local: state.host_for(peer), inventory: None };
     let targets = engine::resolve_targets(&plan, &env)?;
     let run_id = RunId::generate();
     let options = RunOptions {
@@ -153,7 +181,7 @@ pub fn start(state: &Shared, plan: ExperimentPlan) -> Result<RunId, TargetError>
         experiment,
         started_ms: crate::journal::now_ms(),
         control: control.clone(),
-        log: Mutex::new(Log { entries: Vec::new(), end: None }),
+        log: Mutex::new(Log { entries: Vec::new(), samples: Default::default(), end: None }),
         tx,
     });
     state.runs.insert(entry.clone());
@@ -179,7 +207,7 @@ async fn collect(
         tokio::select! {
             biased;
             event = events.recv() => match event {
-                Ok(e) => entry.push(RunMessage::Entry(e)),
+                Ok(e) => entry.push(RunMessage::Entry(Arc::new(e))),
                 Err(broadcast::error::RecvError::Lagged(n)) => warn!(run = %entry.id, n, "Run events dropped."),
                 Err(broadcast::error::RecvError::Closed) => break (&mut done).await.ok(),
             },
@@ -187,7 +215,7 @@ async fn collect(
         }
     };
     while let Ok(e) = events.try_recv() {
-        entry.push(RunMessage::Entry(e));
+        entry.push(RunMessage::Entry(Arc::new(e)));
     }
     let Some(report) = report else {
         error!(run = %entry.id, "The run task ended without a report.");
@@ -196,6 +224,7 @@ async fn collect(
     if let Err(e) = crate::report::write_report(&state.state_dir, &report) {
         error!(run = %entry.id, error = %e, "Could not write the run report.");
     }
+    prune_reports(&state.state_dir.join("runs"), KEEP_REPORTS);
     if let Some(outcome) = report.outcome {
         state.metrics.run_finished(outcome.as_str());
     }
@@ -206,6 +235,28 @@ async fn collect(
         }
     }
     entry.push(RunMessage::End(status_of(&report)));
+}
+
+/// How many run reports the daemon keeps on disk; older ones are removed.
+const KEEP_REPORTS: usize = 1000;
+
+/// Removes the oldest run directories beyond `keep` (by modification time).
+fn prune_reports(runs_dir: &std::path::Path, keep: usize) {
+    let Ok(read) = std::fs::read_dir(runs_dir) else { return };
+    let mut dirs: Vec<(std::time::SystemTime, std::path::PathBuf)> = read
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| RunId::parse(n).is_some()))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if dirs.len() <= keep {
+        return;
+    }
+    dirs.sort();
+    for (_, dir) in &dirs[..dirs.len() - keep] {
+        if let Err(e) = std::fs::remove_dir_all(dir) {
+            warn!(dir = %dir.display(), error = %e, "Could not remove an old run report.");
+        }
+    }
 }
 
 /// The status of a finished run, with its report.

@@ -1,4 +1,5 @@
-//! What every request handler shares: the local host, the metrics, the token.
+//! What every request handler shares: the local host, the metrics, the tokens, the
+//! policy and the audit trail.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,7 +18,13 @@ pub struct AppState {
     pub host: LocalHost,
     pub name: String,
     pub port: u16,
-    pub token: Option<String>,
+    /// Every token the daemon accepts, with its name and role.
+    pub tokens: super::tokens::Tokens,
+    /// What callers may do (every role alike).
+    pub policy: super::policy::Policy,
+    pub audit: super::audit::AuditLog,
+    /// Open connections, counted before anything is read.
+    pub connections: super::limits::ConnectionLimits,
     pub started: Instant,
     pub metrics: Metrics,
     /// Serialises injects and rollbacks on this host, so "one fault of a kind
@@ -36,7 +43,9 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     /// The local host as seen by a controller at `peer`: network faults spare
     /// the daemon's port and the controller's address (DESIGN §4 rule 6).
+    /// An IPv4 controller reaching a `[::]` listener shows as `::ffff:a.b.c.d`: the
+    /// exclusion is written for the address its packets really carry.
     pub fn host_for(&self, peer: IpAddr) -> LocalHost {
-        self.host.clone().with_identity(&self.name, vec![self.port], vec![peer])
+        self.host.clone().with_identity(&self.name, vec![self.port], vec![peer.to_canonical()])
     }
 }

@@ -186,6 +186,7 @@ impl Run {
                     host: host.name().to_string(),
                     injection: view.id.clone(),
                     held,
+                    hit: if held { Vec::new() } else { view.preview.clone() },
                 });
                 if held {
                     let deadline_ms = view.deadline_ms;

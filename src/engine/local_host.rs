@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use tracing::{error, info, warn};
 
 pub use crate::errors::error_chain;
+use crate::experiment::check_duration_limit;
 use crate::fault::{FaultError, InjectContext, Undo, UndoOutcome, find_fault};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
@@ -62,6 +63,8 @@ impl LocalHost {
     pub async fn inject(&self, req: InjectRequest) -> Result<InjectionView, HostError> {
         let fault = find_fault(&req.fault).ok_or_else(|| HostError::UnknownFault { fault: req.fault.clone() })?;
         fault.check(&req.params).map_err(|message| HostError::BadParams { fault: req.fault.clone(), message })?;
+        check_duration_limit(req.duration)
+            .map_err(|m| HostError::BadParams { fault: req.fault.clone(), message: format!("duration: {m}") })?;
         let info = fault.info();
         // Checked early so a dry run (a run's preflight) reports it too; checked again,
         // atomically, when the injection is journaled.
@@ -120,6 +123,10 @@ impl LocalHost {
                 return Err(inject_error(source));
             }
         };
+        // What the change did (process-kill: the processes signalled) replaces what it would do.
+        if !applied.report.is_empty() {
+            view.preview = applied.report.clone();
+        }
         if info.is_held {
             // The helpers it started are now known: a rollback stops exactly them.
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
@@ -194,7 +201,7 @@ impl LocalHost {
         }
     }
 
-    /// Rolls back everything the journal holds as pending or active, newest first.
+    /// Rolls back everything the journal holds as pending, active or failed, newest first.
     pub async fn recover_all(&self, reason: &str) -> Result<Vec<RollbackResult>, HostError> {
         let mut results = Vec::new();
         for record in self.journal.live()? {
@@ -208,8 +215,13 @@ impl LocalHost {
         let now = now_ms();
         let mut results = Vec::new();
         for record in self.journal.overdue(now)? {
-            let reason =
-                if record.deadline_ms <= now { "deadline passed" } else { "lease expired: the controller went silent" };
+            let reason = if record.state == InjectionState::Failed {
+                "retrying a rollback that failed"
+            } else if record.deadline_ms <= now {
+                "deadline passed"
+            } else {
+                "lease expired: the controller went silent"
+            };
             results.push(self.rollback_record(record, reason).await);
         }
         Ok(results)

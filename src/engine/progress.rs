@@ -93,10 +93,11 @@ impl RunObserver for StderrProgress {
             Event::Warning { message } => self.line(at, "!", YELLOW, &format!("warning: {message}")),
             Event::GroupStarted { name, .. } => self.line(at, "▸", BLUE, &format!("group {name} started")),
             Event::GroupFinished { name, .. } => self.line(at, "▸", BLUE, &format!("group {name} finished")),
-            Event::ActionStarted { action, host, injection, held } => {
+            Event::ActionStarted { action, host, injection, held, hit } => {
                 let how = if *held { "injected" } else { "applied (instantaneous)" };
                 self.status(format!("running: {} on {host}", action.label));
-                self.line(at, "▶", GREEN, &format!("{} on {host}: {how} [{injection}]", action.label));
+                let hit: String = hit.iter().map(|h| format!("; {h}")).collect();
+                self.line(at, "▶", GREEN, &format!("{} on {host}: {how} [{injection}]{hit}", action.label));
             }
             Event::ActionEnded { action, host, injection, rolled_back } => {
                 let how = if *rolled_back { "duration ended, rolled back" } else { "duration ended, left in place" };

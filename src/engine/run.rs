@@ -77,6 +77,8 @@ pub struct Run {
     /// The first failed steady-state check during or after the run.
     pub(super) deviated: Option<String>,
     pub(super) reaction: Option<ReactionStart>,
+    /// Keeps the report's timeline bounded on long runs with fast probes.
+    pub(super) samples: crate::report::SampleBudget,
 }
 
 /// Sets up a run and the handle that steers it.
@@ -125,6 +127,7 @@ pub fn new_run(
         abort: None,
         deviated: None,
         reaction: None,
+        samples: crate::report::SampleBudget::default(),
     };
     (run, control)
 }
@@ -338,6 +341,7 @@ impl Run {
         self.observer.on_event(&entry);
         let _ = self.events.send(entry.clone());
         self.report.timeline.push(entry);
+        self.samples.after_push(&mut self.report.timeline, crate::report::is_sample);
     }
 }
 

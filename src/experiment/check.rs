@@ -87,6 +87,24 @@ fn positive(sink: &mut Sink<'_>, d: Option<&Spanned<DurationText>>) -> Option<Du
     Some(parsed)
 }
 
+/// The shortest sampling interval: faster sampling measures the probe more than the
+/// system, and fills the timeline (and a daemon's memory) for nothing.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A probe or guardrail sampling interval: at least [`MIN_INTERVAL`].
+fn sampling_interval(sink: &mut Sink<'_>, d: Option<&Spanned<DurationText>>) -> Option<Duration> {
+    let parsed = positive(sink, d)?;
+    if parsed < MIN_INTERVAL {
+        let d = d?;
+        sink.error(
+            d.span,
+            format!("interval `{}` is shorter than the minimum of 100ms; sample at 100ms or slower", d.value.0),
+        );
+        return None;
+    }
+    Some(parsed)
+}
+
 /// A duration that may be zero (waits).
 fn parse_duration(sink: &mut Sink<'_>, d: &Spanned<DurationText>) -> Option<Duration> {
     let text = d.value.0.trim();
@@ -95,7 +113,13 @@ fn parse_duration(sink: &mut Sink<'_>, d: &Spanned<DurationText>) -> Option<Dura
         return None;
     }
     match super::units::parse_duration(text) {
-        Ok(parsed) => Some(parsed),
+        Ok(parsed) => match super::limits::check_duration_limit(parsed) {
+            Ok(()) => Some(parsed),
+            Err(m) => {
+                sink.error(d.span, format!("duration `{text}`: {m}"));
+                None
+            }
+        },
         Err(e) => {
             sink.error(d.span, e);
             None
@@ -211,7 +235,7 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
         probes.push(ProbePlan { name, source, expect });
     }
     SteadyStatePlan {
-        interval: positive(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL),
+        interval: sampling_interval(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL),
         check_before: has(CheckWord::Before),
         check_during: has(CheckWord::During),
         check_after: has(CheckWord::After),
@@ -404,7 +428,7 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
             rules.push(GuardrailPlan { name, source, breach, for_samples, action, on_unmeasured, measure });
         }
     }
-    GuardrailsPlan { interval: positive(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL), rules }
+    GuardrailsPlan { interval: sampling_interval(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL), rules }
 }
 
 fn groups(

@@ -22,7 +22,10 @@ pub fn check(
         Ok(checked) => match catalog.check(&fault.value, &checked) {
             Ok(()) => Some(checked),
             Err(message) => {
-                sink.error(whole, format!("fault `{}`: {message}", fault.value));
+                // A message about one parameter ("parameter `x`: ...") points at its value.
+                let named = message.strip_prefix("parameter `").and_then(|rest| rest.split_once('`')).map(|(n, _)| n);
+                let value = named.and_then(|name| params?.value.0.iter().find(|(k, _)| k.value == name));
+                sink.error(value.map_or(whole, |(_, v)| v.span), format!("fault `{}`: {message}", fault.value));
                 None
             }
         },

@@ -8,6 +8,7 @@ mod decode;
 mod diag;
 mod expect;
 mod fault_params;
+mod limits;
 mod load;
 mod merge;
 mod params;
@@ -21,11 +22,20 @@ mod yaml;
 pub use builtin::{BuiltinTemplate, template, templates};
 pub use catalog::FaultCatalog;
 pub use expect::parse_comparison;
+pub use limits::{MAX_DURATION, check_duration_limit};
 pub use load::{Diagnostic, Diagnostics, load_file, load_str, load_template, parse_sets, render_str};
 pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value};
 pub use plan::*;
 pub use schema::{schema, schema_json};
 pub use units::{DURATION_FORMS, parse_bytes, parse_duration};
+
+/// The positioned YAML reader and its diagnostics, for the other files a user writes
+/// (the daemon's token and policy files): one pipeline, one `file:line:col` format.
+pub mod positioned {
+    pub use super::decode::Fields;
+    pub use super::diag::{Diagnostics, Sink, closest};
+    pub use super::yaml::{Node, Span, Value, parse};
+}
 
 #[cfg(test)]
 mod load_tests;

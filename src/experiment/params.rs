@@ -247,6 +247,7 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
             if d.is_zero() {
                 return Err("a duration must be greater than zero".into());
             }
+            super::limits::check_duration_limit(d).map_err(|m| format!("duration `{text}`: {m}"))?;
             Ok(ParamValue::Text(text))
         }
         ParamKind::Bytes => parse_bytes(&text).map(|b| ParamValue::Integer(b as i64)),

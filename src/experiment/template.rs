@@ -221,7 +221,7 @@ fn typed(kind: ParamTypeWord, words: &[&str], raw: &serde_json::Value) -> Result
             _ => Err(bad()),
         },
         ParamTypeWord::Duration => match super::units::parse_duration(&text) {
-            Ok(d) if !d.is_zero() => Ok(ParamValue::Text(text)),
+            Ok(d) if !d.is_zero() && super::limits::check_duration_limit(d).is_ok() => Ok(ParamValue::Text(text)),
             _ => Err(bad()),
         },
         ParamTypeWord::Bool => match text.as_str() {
@@ -241,7 +241,7 @@ fn expected(kind: ParamTypeWord, words: &[&str]) -> String {
         ParamTypeWord::String => "a string".into(),
         ParamTypeWord::Integer => "an integer".into(),
         ParamTypeWord::Percent => "a percent from 0 to 100".into(),
-        ParamTypeWord::Duration => "a duration greater than zero, such as `30s`".into(),
+        ParamTypeWord::Duration => "a duration greater than zero and at most 24h, such as `30s`".into(),
         ParamTypeWord::Bool => "`true` or `false`".into(),
         ParamTypeWord::List => "a list".into(),
         ParamTypeWord::Enum => format!("one of {}", words.join(", ")),

@@ -21,6 +21,7 @@ const DISK_FILL: &[ParamSpec] = &[
     ParamSpec { name: "path", kind: ParamKind::Text, default: None, required: true, doc: "directory to fill" },
     p("size", ParamKind::Bytes, None),
     p("fill_to_percent", PERCENT, None),
+    p("allow_memory_backed", ParamKind::Bool, Some("false")),
 ];
 const PROCESS_KILL: &[ParamSpec] = &[
     p("name", ParamKind::Text, None),
@@ -28,12 +29,14 @@ const PROCESS_KILL: &[ParamSpec] = &[
     p("pid", ParamKind::Integer { min: 1, max: 4_194_304 }, None),
     p("signal", ParamKind::Text, Some("SIGKILL")),
     p("count", ParamKind::Integer { min: 1, max: 1000 }, None),
+    p("max_matches", ParamKind::Integer { min: 1, max: 100_000 }, Some("10")),
 ];
 const PROCESS_PAUSE: &[ParamSpec] = &[
     p("name", ParamKind::Text, None),
     p("pattern", ParamKind::Text, None),
     p("pid", ParamKind::Integer { min: 1, max: 4_194_304 }, None),
     p("count", ParamKind::Integer { min: 1, max: 1000 }, None),
+    p("max_matches", ParamKind::Integer { min: 1, max: 100_000 }, Some("10")),
 ];
 
 const DIRECTION: ParamKind = ParamKind::Choice(&["out", "in", "both"]);

@@ -52,6 +52,9 @@ pub struct Applied {
     /// The helper processes it started: the undo stops exactly these (PID and start time)
     /// instead of searching /proc for them.
     pub helpers: Vec<ProcRef>,
+    /// What the change hit, for people (process-kill: the processes it signalled);
+    /// it replaces the injection's preview, so the CLI, the progress and the report show it.
+    pub report: Vec<String>,
 }
 
 impl Applied {
@@ -62,7 +65,12 @@ impl Applied {
 
     /// The change is made by these helper processes (`None`: one that did not start).
     pub fn by_helpers(helpers: impl IntoIterator<Item = Option<ProcRef>>) -> Applied {
-        Applied { helpers: helpers.into_iter().flatten().collect() }
+        Applied { helpers: helpers.into_iter().flatten().collect(), report: Vec::new() }
+    }
+
+    /// The change is made, and `report` says what it hit.
+    pub fn reporting(report: Vec<String>) -> Applied {
+        Applied { helpers: Vec::new(), report }
     }
 }
 

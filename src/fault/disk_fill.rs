@@ -16,6 +16,9 @@ pub struct DiskFill;
 /// The fullest faultdrill ever makes a filesystem, in percent.
 pub const MAX_USED_PERCENT: f64 = 99.0;
 
+/// The parameter that allows filling a filesystem kept in memory.
+const ALLOW_MEMORY_BACKED: &str = "allow_memory_backed";
+
 static INFO: FaultInfo = FaultInfo {
     name: "disk-fill",
     summary: "Fill a filesystem with one file (fallocate), by size or up to a usage level, never past 99 %",
@@ -40,6 +43,13 @@ static INFO: FaultInfo = FaultInfo {
             default: None,
             required: false,
             doc: "fill until the filesystem is this full, as df counts it (give size or fill_to_percent)",
+        },
+        ParamSpec {
+            name: ALLOW_MEMORY_BACKED,
+            kind: ParamKind::Bool,
+            default: Some("false"),
+            required: false,
+            doc: "fill a memory-backed filesystem (tmpfs, ramfs, devtmpfs, hugetlbfs) anyway: it takes RAM, not disk",
         },
     ],
     is_held: true,
@@ -68,6 +78,7 @@ impl Fault for DiskFill {
         if !dir.is_dir() {
             return Err(FaultError::NoTarget(format!("fill {}: it is not an existing directory", dir.display())));
         }
+        let memory = check_memory_backed(&dir, params.bool(ALLOW_MEMORY_BACKED).unwrap_or(false))?;
         let usage = files::fs_usage(&dir).map_err(|e| FaultError::io(format!("read usage of {}", dir.display()), e))?;
         let bytes = plan_fill(&dir, usage, params.bytes("size"), params.number("fill_to_percent"))?;
         let file = dir.join(format!("{FILE_PREFIX}fill-{}", cx.injection));
@@ -84,6 +95,13 @@ impl Fault for DiskFill {
         )];
         let (undo, watchdog) = watchdog::arm(cx, Undo::DeleteFile { path: file.clone() });
         let mut preview = preview;
+        if let Some(kind) = memory {
+            preview.push(format!(
+                "{} is on {kind}, a memory-backed filesystem: this fill takes RAM (and swap), not disk, \
+                 as `{ALLOW_MEMORY_BACKED}: true` allows",
+                dir.display()
+            ));
+        }
         preview.push(watchdog.describe());
         let apply = move || {
             let watchdog = watchdog.start();
@@ -93,6 +111,21 @@ impl Fault for DiskFill {
             }
         };
         Ok(Prepared { undo, preview, apply: Box::new(apply) })
+    }
+}
+
+/// The kind of memory-backed filesystem `dir` is on, refused unless `allowed`.
+fn check_memory_backed(dir: &Path, allowed: bool) -> Result<Option<&'static str>, FaultError> {
+    let kind = files::memory_backed_kind(dir)
+        .map_err(|e| FaultError::io(format!("read the filesystem type of {}", dir.display()), e))?;
+    match kind {
+        Some(kind) if !allowed => Err(FaultError::Refused(format!(
+            "{} is on {kind}, a memory-backed filesystem: filling it takes RAM (and swap), not disk, \
+             and can starve every process on the host; fill a disk-backed path, or set \
+             `{ALLOW_MEMORY_BACKED}: true` in the params if RAM is what you mean to fill",
+            dir.display()
+        ))),
+        kind => Ok(kind),
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use crate::platform::linux::privileges::{self, PrivilegeError};
 use crate::platform::linux::splice;
 
 /// The helper's command line; built by the fault and parsed by `faultdrill helper proxy`.
@@ -86,16 +87,29 @@ pub enum ProxyError {
     },
     #[error("start the proxy's runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// Root could not be dropped after binding: the proxy refuses to run as root.
+    #[error(transparent)]
+    DropRoot(#[from] PrivilegeError),
 }
 
 /// Runs the proxy until its deadline (the body of `faultdrill helper proxy`).
+///
+/// It binds first, then (started as root) becomes the helper user for good,
+/// before any thread exists: relaying traffic needs no privilege.
 pub fn run_proxy(args: ProxyArgs) -> Result<(), ProxyError> {
+    let listener = std::net::TcpListener::bind(args.listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|source| ProxyError::Listen { addr: args.listen, source })?;
+    privileges::drop_root()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(ProxyError::Runtime)?;
-    runtime.block_on(serve(args))
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener).map_err(ProxyError::Runtime)?;
+        serve(listener, args).await
+    })
 }
 
 fn until_deadline(deadline_ms: i64) -> Duration {
@@ -103,9 +117,7 @@ fn until_deadline(deadline_ms: i64) -> Duration {
     Duration::from_millis(deadline_ms.saturating_sub(now).max(0) as u64)
 }
 
-async fn serve(args: ProxyArgs) -> Result<(), ProxyError> {
-    let listener =
-        TcpListener::bind(args.listen).await.map_err(|source| ProxyError::Listen { addr: args.listen, source })?;
+async fn serve(listener: TcpListener, args: ProxyArgs) -> Result<(), ProxyError> {
     let bound = listener.local_addr().unwrap_or(args.listen);
     {
         use std::io::Write;
@@ -173,9 +185,12 @@ struct Shaping {
 
 impl Shaping {
     fn delay(&self) -> Duration {
-        let mut us = self.latency_us as i64;
+        // Bounded as the fault's parameters are, even for a helper started by hand,
+        // so `now + delay` can never overflow.
+        let most = crate::experiment::MAX_DURATION.as_micros() as u64;
+        let mut us = self.latency_us.min(most) as i64;
         if self.jitter_us > 0 {
-            let j = self.jitter_us as i64;
+            let j = self.jitter_us.min(most) as i64;
             us += rand::rng().random_range(-j..=j);
         }
         Duration::from_micros(us.max(0) as u64)

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::platform::linux::names;
 
 use super::context::{FaultError, InjectContext};
 
@@ -158,7 +159,8 @@ fn parse_port(text: &str) -> Result<u16, String> {
     text.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("`{text}` is not a port (1..65535)"))
 }
 
-/// Load-time checks of `destinations`, `ports` and `exclude`; the message names the parameter.
+/// Load-time checks of `destinations`, `ports`, `exclude`, `netns` and `interface`
+/// (every value that reaches `tc`, `nft` or `ip`); the message names the parameter.
 pub fn check_scope(params: &Params) -> Result<(), String> {
     for d in params.list("destinations") {
         Cidr::parse(d).map_err(|m| format!("parameter `destinations`: {m}"))?;
@@ -173,16 +175,31 @@ pub fn check_scope(params: &Params) -> Result<(), String> {
         }
     }
     if let Some(ns) = params.text("netns") {
-        crate::platform::linux::netns::path_of(ns).map_err(|e| format!("parameter `netns`: {e}"))?;
+        names::check_netns(ns).map_err(|e| format!("parameter `netns`: {e}"))?;
+    }
+    if let Some(dev) = params.text("interface") {
+        names::check_interface(dev).map_err(|e| format!("parameter `interface`: {e}"))?;
     }
     Ok(())
 }
 
-/// The named namespace to act in, checked to exist.
+/// The device named by `interface`, checked against its grammar again at
+/// prepare time (an API caller's params reach here too).
+pub fn interface_of(params: &Params) -> Result<Option<String>, FaultError> {
+    match params.text("interface") {
+        None => Ok(None),
+        Some(dev) => names::check_interface(dev)
+            .map(|()| Some(dev.to_string()))
+            .map_err(|e| FaultError::Refused(format!("parameter `interface`: {e}"))),
+    }
+}
+
+/// The named namespace to act in, checked against its grammar and to exist.
 pub fn netns_of(params: &Params) -> Result<Option<String>, FaultError> {
     match params.text("netns") {
         None => Ok(None),
         Some(name) => {
+            names::check_netns(name).map_err(|e| FaultError::Refused(format!("parameter `netns`: {e}")))?;
             if crate::platform::linux::netns::exists(name) {
                 Ok(Some(name.to_string()))
             } else {

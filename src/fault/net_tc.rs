@@ -7,8 +7,9 @@ use crate::ids::InjectionId;
 use crate::platform::linux::{netns, tc};
 
 use super::context::{Applied, FaultError, InjectContext, Prepared};
-use super::net_scope::{Cidr, Scope, netns_of};
+use super::net_scope::{Cidr, Scope, interface_of, netns_of};
 use super::undo::Undo;
+use crate::platform::linux::names;
 
 /// `interface` for tc faults.
 pub const INTERFACE: ParamSpec = ParamSpec {
@@ -98,12 +99,14 @@ pub fn prepare(
         )));
     }
     let netns = netns_of(params)?;
-    let device = match params.text("interface") {
-        Some(dev) => dev.to_string(),
+    let device = match interface_of(params)? {
+        Some(dev) => dev,
         None => netns::default_route_device(netns.as_deref())
             .map_err(|e| FaultError::Unsupported(e.to_string()))?
             .ok_or_else(|| FaultError::NoTarget("there is no default route; give the `interface` parameter".into()))?,
     };
+    // The device is the only free text in the `tc -batch` script: checked even when `ip` named it.
+    names::check_interface(&device).map_err(|e| FaultError::Refused(format!("device of the default route: {e}")))?;
     let root = tc::root_qdisc(netns.as_deref(), &device).map_err(|e| FaultError::NoTarget(e.to_string()))?;
     if root.is_faultdrill() {
         return Err(FaultError::Refused(format!(

@@ -28,6 +28,6 @@ impl Fault for NetworkPartition {
     }
 
     fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
-        net_nft::prepare(INFO.name, params, cx, "drop".into())
+        net_nft::prepare(INFO.name, params, cx, net_nft::DropVerdict::All)
     }
 }

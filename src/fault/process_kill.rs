@@ -19,6 +19,7 @@ static INFO: FaultInfo = FaultInfo {
         selection::PATTERN,
         selection::PID,
         selection::COUNT,
+        selection::MAX_MATCHES,
         ParamSpec {
             name: "signal",
             kind: ParamKind::Text,
@@ -46,29 +47,50 @@ impl Fault for ProcessKill {
         let matched = selection::resolve(&selection, |_| None)?;
         let mut preview: Vec<String> =
             matched.targets.iter().map(|t| format!("send {} to {}", signal.as_str(), t.describe())).collect();
-        preview.extend(matched.spared.iter().map(|s| format!("spare {s}")));
+        preview.extend(matched.spared_preview());
         let targets = matched.targets;
         let apply = move || {
-            let mut sent = 0;
+            let (mut sent, mut gone) = (Vec::new(), Vec::new());
             for target in &targets {
                 match signals::send(&target.proc_ref, signal) {
-                    Ok(Delivery::Sent) => sent += 1,
-                    Ok(Delivery::Gone) => {}
+                    Ok(Delivery::Sent) => sent.push(target.describe()),
+                    Ok(Delivery::Gone) => gone.push(target.describe()),
                     Err(e) => {
                         return Err(FaultError::io(format!("send {} to {}", signal.as_str(), target.describe()), e));
                     }
                 }
             }
-            if sent == 0 {
+            if sent.is_empty() {
                 return Err(FaultError::NoTarget("signal the matched processes: they exited before the signal".into()));
             }
-            Ok(Applied::done())
+            Ok(Applied::reporting(signalled(signal, &sent, &gone)))
         };
         Ok(Prepared { undo: Undo::Nothing, preview, apply: Box::new(apply) })
     }
 }
 
+/// What process-kill did, one line per outcome: `signalled SIGKILL: pid 42 (nginx), ...`.
+fn signalled(signal: Signal, sent: &[String], gone: &[String]) -> Vec<String> {
+    let mut lines = vec![format!("signalled {} ({}): {}", signal.as_str(), sent.len(), sent.join(", "))];
+    if !gone.is_empty() {
+        lines.push(format!("exited before the signal ({}): {}", gone.len(), gone.join(", ")));
+    }
+    lines
+}
+
+/// Signals that stop a process instead of ending it: sent once, with no
+/// deadline and nothing to undo, they would freeze it for good.
+const STOPPING: [Signal; 4] = [Signal::SIGSTOP, Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU];
+
 fn signal_of(params: &Params) -> Result<Signal, String> {
     let text = params.text("signal").unwrap_or("SIGKILL");
-    signals::parse_signal(text).map_err(|e| format!("parameter `signal`: {e}"))
+    let signal = signals::parse_signal(text).map_err(|e| format!("parameter `signal`: {e}"))?;
+    if STOPPING.contains(&signal) {
+        return Err(format!(
+            "parameter `signal`: {} stops a process and process-kill has no deadline or rollback to resume it; \
+             use the process-pause fault, which stops the same selection and sends SIGCONT when its duration ends",
+            signal.as_str()
+        ));
+    }
+    Ok(signal)
 }

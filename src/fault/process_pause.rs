@@ -15,7 +15,7 @@ pub struct ProcessPause;
 static INFO: FaultInfo = FaultInfo {
     name: "process-pause",
     summary: "Freeze processes (SIGSTOP) picked by name, command-line pattern or PID; resume them (SIGCONT) on rollback",
-    params: &[selection::NAME, selection::PATTERN, selection::PID, selection::COUNT],
+    params: &[selection::NAME, selection::PATTERN, selection::PID, selection::COUNT, selection::MAX_MATCHES],
     is_held: true,
 };
 
@@ -37,7 +37,7 @@ impl Fault for ProcessPause {
         })?;
         let mut preview: Vec<String> =
             matched.targets.iter().map(|t| format!("send SIGSTOP to {} (rollback: SIGCONT)", t.describe())).collect();
-        preview.extend(matched.spared.iter().map(|s| format!("spare {s}")));
+        preview.extend(matched.spared_preview());
         let processes: Vec<_> = matched.targets.iter().map(|t| t.proc_ref).collect();
         let (undo, watchdog) = watchdog::arm(cx, Undo::Resume { processes });
         preview.push(watchdog.describe());

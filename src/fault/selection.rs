@@ -1,6 +1,11 @@
 //! Choosing the processes a process fault hits: by exact name, command-line
-//! pattern or PID, never PID 1, faultdrill itself, its ancestors or another
-//! faultdrill process (a daemon, a helper).
+//! pattern or PID, never PID 1, faultdrill itself, its ancestors, another
+//! faultdrill process (a daemon, a helper) or a kernel thread.
+//!
+//! A `name` or `pattern` is also a blast radius, bounded by one rule: it never
+//! hits a deny-listed process (a direct child of PID 1, sshd, a container
+//! runtime), and it is refused outright when it matches more than
+//! `max_matches` processes (10 unless raised in the params).
 
 use regex::Regex;
 
@@ -41,6 +46,25 @@ pub const COUNT: ParamSpec = ParamSpec {
     doc: "at most this many matches, oldest first (required with pattern)",
 };
 
+/// `max_matches`: the most processes a `name` or `pattern` may match.
+pub const MAX_MATCHES: ParamSpec = ParamSpec {
+    name: "max_matches",
+    kind: ParamKind::Integer { min: 1, max: 100_000 },
+    default: Some("10"),
+    required: false,
+    doc: "refuse a name or pattern matching more processes than this (deny-listed ones aside); raise it to hit more",
+};
+
+/// How many processes a `name` or `pattern` may match unless `max_matches` says otherwise.
+pub const DEFAULT_MAX_MATCHES: usize = 10;
+
+/// Process names (comm) a `name` or `pattern` never hits: remote access and
+/// container runtimes, whose loss takes the host's infrastructure with it.
+const DENIED_NAMES: &[&str] =
+    &["sshd", "sshd-session", "containerd", "dockerd", "docker-proxy", "runc", "crun", "conmon", "crio"];
+/// Name prefixes denied likewise (`containerd-shim-runc-v2` shows as `containerd-shim`).
+const DENIED_PREFIXES: &[&str] = &["containerd-shim"];
+
 /// How processes are picked.
 #[derive(Clone, Debug)]
 pub enum Selector {
@@ -54,6 +78,8 @@ pub enum Selector {
 pub struct Selection {
     pub selector: Selector,
     pub count: Option<usize>,
+    /// The most processes a name or pattern may match (not deny-listed ones).
+    pub max_matches: usize,
 }
 
 impl Selection {
@@ -65,6 +91,7 @@ impl Selection {
             return Err(format!("give exactly one of `name`, `pattern` or `pid` (found {found})"));
         }
         let count = params.integer("count").map(|c| c as usize);
+        let max_matches = params.integer("max_matches").map_or(DEFAULT_MAX_MATCHES, |m| m as usize);
         let selector = if let Some(name) = params.text("name") {
             if name.is_empty() || name.contains('/') {
                 return Err(format!("`name` must be a process name such as `nginx`, found `{name}`"));
@@ -83,7 +110,7 @@ impl Selection {
             }
             Selector::Pid(pid)
         };
-        Ok(Selection { selector, count })
+        Ok(Selection { selector, count, max_matches })
     }
 
     /// What the selection is, for messages.
@@ -117,6 +144,18 @@ pub struct Matched {
     pub spared: Vec<String>,
 }
 
+impl Matched {
+    /// The preview lines of the spared processes: the first few, then how many more.
+    pub fn spared_preview(&self) -> Vec<String> {
+        const SHOWN: usize = 10;
+        let mut lines: Vec<String> = self.spared.iter().take(SHOWN).map(|s| format!("spare {s}")).collect();
+        if self.spared.len() > SHOWN {
+            lines.push(format!("spare {} more protected or deny-listed processes", self.spared.len() - SHOWN));
+        }
+        lines
+    }
+}
+
 /// Why a process must never be hit, if it must not.
 pub struct Protection {
     ancestry: Vec<i32>,
@@ -148,6 +187,19 @@ impl Protection {
             None
         }
     }
+
+    /// Why a process a `name` or `pattern` matched must be left alone even so,
+    /// or `None`. An explicit `pid` may still pick it.
+    pub fn deny_listed(stat: &ProcStat) -> Option<&'static str> {
+        if stat.ppid == 1 {
+            Some("it is a direct child of PID 1 (a service or session of the host); pick it by `pid` if you mean it")
+        } else if DENIED_NAMES.contains(&stat.comm.as_str()) || DENIED_PREFIXES.iter().any(|p| stat.comm.starts_with(p))
+        {
+            Some("it is remote access or a container runtime (deny-listed); pick it by `pid` if you mean it")
+        } else {
+            None
+        }
+    }
 }
 
 /// Finds the processes `selection` hits, oldest first, sparing protected ones.
@@ -169,13 +221,18 @@ pub fn resolve(selection: &Selection, skip: impl Fn(&ProcStat) -> Option<&'stati
         procs::all_pids().into_iter().filter_map(procs::read_stat).filter(|s| matches(selection, s)).collect();
     found.sort_by_key(|s| (s.start_time, s.pid));
     let mut matched = Matched::default();
+    let mut eligible = Vec::new();
     for stat in found {
-        match protection.reason(&stat).or_else(|| skip(&stat)) {
+        match protection.reason(&stat).or_else(|| Protection::deny_listed(&stat)).or_else(|| skip(&stat)) {
             Some(why) => matched.spared.push(format!("pid {} ({}): {why}", stat.pid, stat.comm)),
-            None if selection.count.is_none_or(|c| matched.targets.len() < c) => matched.targets.push(target(&stat)),
-            None => {}
+            None => eligible.push(stat),
         }
     }
+    if eligible.len() > selection.max_matches {
+        return Err(FaultError::Refused(too_many(selection, &eligible)));
+    }
+    let take = selection.count.unwrap_or(usize::MAX);
+    matched.targets = eligible.iter().take(take).map(target).collect();
     if matched.targets.is_empty() {
         let what = format!("find a process {}", selection.describe());
         return Err(if matched.spared.is_empty() {
@@ -185,6 +242,23 @@ pub fn resolve(selection: &Selection, skip: impl Fn(&ProcStat) -> Option<&'stati
         });
     }
     Ok(matched)
+}
+
+/// The refusal of a selection matching more than `max_matches` processes.
+fn too_many(selection: &Selection, eligible: &[ProcStat]) -> String {
+    const SHOWN: usize = 5;
+    let mut some: Vec<String> = eligible.iter().take(SHOWN).map(|s| format!("{} ({})", s.pid, s.comm)).collect();
+    if eligible.len() > SHOWN {
+        some.push(format!("and {} more", eligible.len() - SHOWN));
+    }
+    format!(
+        "the processes {} number {}, more than max_matches ({}): pids {}; narrow the selection (a name or pattern unique to your target), or raise `max_matches` to at least {} in the params if you mean to hit that many",
+        selection.describe(),
+        eligible.len(),
+        selection.max_matches,
+        some.join(", "),
+        eligible.len()
+    )
 }
 
 fn target(stat: &ProcStat) -> Target {
@@ -223,7 +297,7 @@ mod tests {
     use crate::experiment::RawParams;
     use serde_json::json;
 
-    const SPECS: &[ParamSpec] = &[NAME, PATTERN, PID, COUNT];
+    const SPECS: &[ParamSpec] = &[NAME, PATTERN, PID, COUNT, MAX_MATCHES];
 
     fn selection(raw: &[(&str, serde_json::Value)]) -> Result<Selection, String> {
         let raw: RawParams = raw.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
@@ -252,15 +326,53 @@ mod tests {
     #[test]
     fn init_and_faultdrill_itself_are_refused() {
         for pid in [1, std::process::id() as i32] {
-            let sel = Selection { selector: Selector::Pid(pid), count: None };
+            let sel = Selection { selector: Selector::Pid(pid), count: None, max_matches: DEFAULT_MAX_MATCHES };
             let err = resolve(&sel, |_| None).unwrap_err();
             assert!(matches!(err, FaultError::Refused(_)), "{pid}: {err}");
         }
     }
 
     #[test]
+    fn the_deny_list_spares_init_children_remote_access_and_container_runtimes() {
+        let stat = |comm: &str, ppid: i32| ProcStat {
+            pid: 4242,
+            comm: comm.into(),
+            state: 'S',
+            ppid,
+            utime: 0,
+            stime: 0,
+            start_time: 0,
+        };
+        for (comm, ppid, denied) in [
+            ("nginx", 1, true),
+            ("nginx", 812, false),
+            ("sshd", 812, true),
+            ("sshd-session", 812, true),
+            ("containerd-shim", 812, true),
+            ("dockerd", 812, true),
+            ("conmon", 812, true),
+            ("runc", 812, true),
+            ("sshdx", 812, false),
+            ("fdtest-victim", 812, false),
+        ] {
+            assert_eq!(Protection::deny_listed(&stat(comm, ppid)).is_some(), denied, "{comm} (ppid {ppid})");
+        }
+    }
+
+    #[test]
+    fn max_matches_defaults_to_ten_and_can_be_raised() {
+        assert_eq!(MAX_MATCHES.default, Some(DEFAULT_MAX_MATCHES.to_string().as_str()), "one default");
+        assert_eq!(selection(&[("name", json!("nginx"))]).unwrap().max_matches, DEFAULT_MAX_MATCHES);
+        assert_eq!(selection(&[("name", json!("nginx")), ("max_matches", json!(50))]).unwrap().max_matches, 50);
+    }
+
+    #[test]
     fn a_missing_name_finds_nothing() {
-        let sel = Selection { selector: Selector::Name("fd-no-such-proc".into()), count: None };
+        let sel = Selection {
+            selector: Selector::Name("fd-no-such-proc".into()),
+            count: None,
+            max_matches: DEFAULT_MAX_MATCHES,
+        };
         assert!(matches!(resolve(&sel, |_| None).unwrap_err(), FaultError::NoTarget(_)));
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! The proxy runs as a helper process tagged with the injection id (so rollback
 //! stops it) that exits by itself at the deadline. Apply returns only once the
-//! proxy is listening.
+//! proxy is listening. It listens on loopback unless `listen` names another
+//! address, and, started by root, drops to an unprivileged user once bound.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
@@ -31,7 +32,7 @@ static INFO: FaultInfo = FaultInfo {
             kind: ParamKind::Text,
             default: None,
             required: true,
-            doc: "address to accept clients on, e.g. 127.0.0.1:15432",
+            doc: "address to accept clients on, e.g. 127.0.0.1:15432; a port alone (15432 or :15432) listens on 127.0.0.1 only",
         },
         ParamSpec {
             name: "upstream",
@@ -82,9 +83,7 @@ impl Fault for TcpProxyLatency {
 
     fn check(&self, params: &Params) -> Result<(), String> {
         if let Some(listen) = params.text("listen") {
-            listen
-                .parse::<SocketAddr>()
-                .map_err(|_| format!("parameter `listen`: `{listen}` is not an address such as 127.0.0.1:15432"))?;
+            parse_listen(listen).map_err(|m| format!("parameter `listen`: {m}"))?;
         }
         if let Some(upstream) = params.text("upstream") {
             let port = upstream.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
@@ -102,11 +101,8 @@ impl Fault for TcpProxyLatency {
         let args = ProxyArgs {
             injection: cx.injection.to_string(),
             deadline_ms: cx.deadline.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
-            listen: params
-                .text("listen")
-                .unwrap_or_default()
-                .parse()
-                .map_err(|_| FaultError::Refused("bad listen".into()))?,
+            listen: listen_address(params)
+                .ok_or_else(|| FaultError::Refused("parameter `listen`: missing or not an address".into()))?,
             upstream: params.text("upstream").unwrap_or_default().to_string(),
             latency_us: micros("latency"),
             jitter_us: micros("jitter"),
@@ -120,6 +116,25 @@ impl Fault for TcpProxyLatency {
         let undo = Undo::stop_helpers(&cx.injection);
         Ok(Prepared { undo, preview, apply: Box::new(move || start(&exe, &argv)) })
     }
+}
+
+/// The address the proxy of checked `params` listens on (for a daemon's policy:
+/// its port and whether it is loopback).
+pub fn listen_address(params: &Params) -> Option<SocketAddr> {
+    params.text("listen").and_then(|l| parse_listen(l).ok())
+}
+
+/// `HOST:PORT` as given, or a port alone (`15432`, `:15432`) on 127.0.0.1: a
+/// proxy is reachable from elsewhere only when its address says so.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let port = text.strip_prefix(':').unwrap_or(text);
+    if let Ok(port) = port.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!("`{text}` is not an address such as 127.0.0.1:15432, or a port such as 15432 (on 127.0.0.1)")
+    })
 }
 
 /// Starts the helper in its own process group and waits until it says it listens.
@@ -160,4 +175,21 @@ fn start(exe: &std::path::Path, argv: &[String]) -> Result<Applied, FaultError> 
         context: format!("start the proxy: it did not start listening within {STARTUP:?}: {said}"),
         source: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_alone_listens_on_loopback() {
+        for text in ["15432", ":15432", " 15432 "] {
+            assert_eq!(parse_listen(text), Ok("127.0.0.1:15432".parse().unwrap()), "{text}");
+        }
+        assert_eq!(parse_listen("0.0.0.0:81"), Ok("0.0.0.0:81".parse().unwrap()));
+        assert_eq!(parse_listen("[::1]:80"), Ok("[::1]:80".parse().unwrap()));
+        for bad in ["", "localhost:80", "127.0.0.1", "70000", "[::1]"] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -3,5 +3,7 @@
 mod state_dir;
 mod store;
 
-pub use state_dir::default_state_dir;
-pub use store::{InjectionRecord, InjectionState, Journal, JournalError, NewInjection, RunRecord, now_ms};
+pub use state_dir::{default_state_dir, generated_token_path};
+pub use store::{
+    InjectionRecord, InjectionState, Journal, JournalError, NewInjection, RunRecord, now_ms, retry_due_ms,
+};

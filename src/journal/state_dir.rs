@@ -13,3 +13,9 @@ pub fn default_state_dir() -> PathBuf {
     let home = std::env::var_os("HOME").filter(|d| !d.is_empty()).unwrap_or_else(|| "/root".into());
     PathBuf::from(home).join(".local/state/faultdrill")
 }
+
+/// The daemon's generated token inside its state dir (0600): the daemon writes it when
+/// it is given no token, and the CLI on the same host reads it for loopback URLs.
+pub fn generated_token_path(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("token")
+}

@@ -52,6 +52,17 @@ impl InjectionState {
     }
 }
 
+/// The shortest wait before a failed rollback is tried again, in milliseconds.
+pub const RETRY_MIN_MS: i64 = 1_000;
+/// The longest wait between two tries of a failed rollback, in milliseconds.
+pub const RETRY_MAX_MS: i64 = 60_000;
+
+/// When a failed rollback is tried again: half its age so far after its last try,
+/// between [`RETRY_MIN_MS`] and [`RETRY_MAX_MS`] (a backoff that needs no counter).
+pub fn retry_due_ms(r: &InjectionRecord) -> i64 {
+    r.updated_ms + ((r.updated_ms - r.created_ms) / 2).clamp(RETRY_MIN_MS, RETRY_MAX_MS)
+}
+
 /// What is journaled before a fault is applied.
 #[derive(Clone, Debug)]
 pub struct NewInjection {
@@ -253,14 +264,18 @@ impl Journal {
         self.with(|c| c.query_row(&sql, [id.as_str()], row_to_injection).optional())
     }
 
-    /// Every injection that is pending or active, newest first (the rollback order).
+    /// Every injection that is pending, active, or whose rollback failed (it may still be
+    /// in place: DESIGN §4 rule 9), newest first (the rollback order).
     pub fn live(&self) -> Result<Vec<InjectionRecord>, JournalError> {
-        self.query_injections("WHERE state IN ('pending', 'active') ORDER BY created_ms DESC, rowid DESC", [])
+        self.query_injections("WHERE state IN ('pending', 'active', 'failed') ORDER BY created_ms DESC, rowid DESC", [])
     }
 
     /// Live injections of one fault kind (to refuse a second one on the same host).
     pub fn live_of_fault(&self, fault: &str) -> Result<Vec<InjectionRecord>, JournalError> {
-        self.query_injections("WHERE state IN ('pending', 'active') AND fault = ?1 ORDER BY created_ms DESC", [fault])
+        self.query_injections(
+            "WHERE state IN ('pending', 'active', 'failed') AND fault = ?1 ORDER BY created_ms DESC",
+            [fault],
+        )
     }
 
     /// The most recent injections, any state.
@@ -268,12 +283,14 @@ impl Journal {
         self.query_injections("ORDER BY created_ms DESC, rowid DESC LIMIT ?1", [limit as i64])
     }
 
-    /// Live injections whose deadline or lease has passed at `now`.
+    /// Live injections whose deadline or lease has passed at `now`, and failed rollbacks
+    /// whose next retry ([`retry_due_ms`]) has come.
     pub fn overdue(&self, now: i64) -> Result<Vec<InjectionRecord>, JournalError> {
         self.query_injections(
-            "WHERE state IN ('pending', 'active') AND (deadline_ms <= ?1 OR lease_expires_ms <= ?1) \
+            "WHERE (state IN ('pending', 'active') AND (deadline_ms <= ?1 OR lease_expires_ms <= ?1)) \
+             OR (state = 'failed' AND updated_ms + MAX(?2, MIN(?3, (updated_ms - created_ms) / 2)) <= ?1) \
              ORDER BY created_ms DESC",
-            [now],
+            [now, RETRY_MIN_MS, RETRY_MAX_MS],
         )
     }
 

@@ -67,7 +67,7 @@ fn check(e: &Expectation, obs: &Observation) -> Result<(), String> {
             let found = json_path(&doc, path).ok_or_else(|| format!("{path} is not in the body"))?;
             if let Some(want) = equals {
                 if found != want {
-                    return Err(format!("{path} is {found}, expected {want}"));
+                    return Err(format!("{path} is {}, expected {want}", excerpt(found)));
                 }
             }
             if let Some(c) = cmp {
@@ -75,6 +75,29 @@ fn check(e: &Expectation, obs: &Observation) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+/// What a failure message may say of a value found in a response: its kind and a few
+/// characters, never the whole of it. A probe may point at any URL; its report must
+/// not become a way to read a secret served there.
+fn excerpt(found: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match found {
+        Value::String(s) => {
+            let n = s.chars().count();
+            if n <= 3 {
+                format!("{s:?}")
+            } else {
+                format!("\"{}…\" (a string of {n} characters)", s.chars().take(3).collect::<String>())
+            }
+        }
+        Value::Number(n) if n.to_string().len() <= 12 => n.to_string(),
+        Value::Number(_) => "a long number".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        Value::Array(items) => format!("a list of {}", items.len()),
+        Value::Object(fields) => format!("an object with {} keys", fields.len()),
     }
 }
 
@@ -100,6 +123,15 @@ pub fn json_path<'a>(doc: &'a serde_json::Value, path: &str) -> Option<&'a serde
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_json_path_never_echoes_a_secret_it_found() {
+        let secret = serde_json::json!("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+        let shown = excerpt(&secret);
+        assert_eq!(shown, "\"wJa…\" (a string of 40 characters)");
+        assert_eq!(excerpt(&serde_json::json!({"a": 1, "b": 2})), "an object with 2 keys");
+        assert_eq!(excerpt(&serde_json::json!(200)), "200");
+    }
     use serde_json::json;
 
     fn http(status: u16, latency: f64, body: &str) -> Observation {

@@ -106,7 +106,7 @@ fn attempts(r: &Report) -> Attempts {
     let mut by_injection: BTreeMap<String, (ActionKey, usize)> = BTreeMap::new();
     for e in &r.timeline {
         let (action, host, injection, held, result) = match &e.event {
-            Event::ActionStarted { action, host, injection, held } => {
+            Event::ActionStarted { action, host, injection, held, .. } => {
                 let result = if *held { HostResult::InPlace } else { HostResult::Done };
                 (action, host, Some(injection.clone()), *held, result)
             }

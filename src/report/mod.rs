@@ -10,6 +10,7 @@ mod model;
 mod score;
 mod spread;
 mod svg;
+mod thin;
 mod write;
 
 pub use html::to_html;
@@ -20,4 +21,5 @@ pub use model::{
 };
 pub use score::{WEIGHT_DURING_SAMPLE, WEIGHT_EDGE_SAMPLE, WEIGHT_GUARDRAIL, resilience_score};
 pub use svg::{Marker, Series, Window, escape, timeline_svg};
+pub use thin::{MAX_TIMELINE_SAMPLES, SampleBudget, is_sample};
 pub use write::{ReportError, copy_report, read_report, report_path, write_report};

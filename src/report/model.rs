@@ -282,6 +282,9 @@ pub enum Event {
         host: String,
         injection: InjectionId,
         held: bool,
+        /// What an instantaneous action hit (process-kill: the processes it signalled).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hit: Vec<String>,
     },
     /// A held action's duration ended (and, with `rollback: always`, it was rolled back).
     ActionEnded {

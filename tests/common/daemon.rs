@@ -29,6 +29,21 @@ pub struct DaemonSpec {
     /// Run inside this network namespace (`ip netns exec`).
     pub netns: Option<String>,
     pub state_dir: Option<PathBuf>,
+    /// Require client certificates from this CA (with `tls`).
+    pub client_ca: Option<PathBuf>,
+    /// The daemon's `--policy` file.
+    pub policy: Option<PathBuf>,
+}
+
+/// Writes a secret file readable by its owner only (the daemon refuses others).
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn is_loopback_listen(listen: &str) -> bool {
+    listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback())
 }
 
 impl Default for DaemonSpec {
@@ -40,6 +55,8 @@ impl Default for DaemonSpec {
             tls: None,
             netns: None,
             state_dir: None,
+            client_ca: None,
+            policy: None,
         }
     }
 }
@@ -76,11 +93,24 @@ impl Daemon {
         cmd.arg("--state-dir").arg(&self.state_dir).args(["--log", "info", "daemon", "--listen", &self.spec.listen]);
         cmd.args(["--name", &self.spec.name]);
         if let Some(token) = &self.spec.token {
-            std::fs::write(&token_file, token).unwrap();
+            write_private(&token_file, token);
             cmd.arg("--token-file").arg(&token_file);
         }
-        if let Some((cert, key)) = &self.spec.tls {
-            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        match &self.spec.tls {
+            Some((cert, key)) => {
+                cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+                if let Some(ca) = &self.spec.client_ca {
+                    cmd.arg("--client-ca").arg(ca);
+                }
+            }
+            // Test namespaces are a network of their own: plain HTTP is fine there.
+            None if !is_loopback_listen(&self.spec.listen) => {
+                cmd.arg("--allow-plaintext");
+            }
+            None => {}
+        }
+        if let Some(policy) = &self.spec.policy {
+            cmd.arg("--policy").arg(policy);
         }
         cmd.env_remove("FAULTDRILL_TOKEN").stdin(Stdio::null()).stdout(Stdio::piped());
         cmd.stderr(Stdio::from(std::fs::File::create(self._dir.path().join("stderr")).unwrap()));

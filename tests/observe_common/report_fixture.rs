@@ -86,7 +86,13 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
     let action = ActionRef { group: 0, action: 0, label: "fill/disk-fill#1".into(), fault: "disk-fill".into() };
     let mut timeline = vec![TimelineEntry {
         at_ms: t0 + seconds * 100,
-        event: Event::ActionStarted { action: action.clone(), host: "local".into(), injection: id.clone(), held: true },
+        event: Event::ActionStarted {
+            action: action.clone(),
+            host: "local".into(),
+            injection: id.clone(),
+            held: true,
+            hit: vec![],
+        },
     }];
     let trip_at = t0 + seconds * 800;
     timeline.extend(samples(t0, probes, seconds, &["local".to_string()]));
@@ -242,6 +248,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                     host: host.clone(),
                     injection: id.clone(),
                     held: true,
+                    hit: vec![],
                 },
             });
             injections.push(InjectionSummary {

@@ -3,19 +3,25 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tracing::info;
 
 use crate::client::wire::{ErrorKind, Injection, InjectionList, InjectionRequest, Rollback};
-use crate::daemon::api_error::{ApiError, ApiJson};
+use crate::daemon::api_error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::daemon::audit::AuditNote;
+use crate::daemon::policy::check_action;
 use crate::daemon::state::Shared;
 use crate::engine::InjectRequest;
 use crate::fault::{Params, all_faults, find_fault};
 use crate::ids::InjectionId;
 use crate::journal::InjectionState;
+
+/// The longest lease a controller may ask for.
+const MAX_LEASE: Duration = Duration::from_secs(3600);
 
 /// How many past injections `GET /v1/injections` shows besides the live ones.
 const RECENT: usize = 200;
@@ -25,10 +31,12 @@ pub async fn create(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<InjectionRequest>,
-) -> Result<(StatusCode, Json<Injection>), ApiError> {
+) -> Result<(StatusCode, Extension<AuditNote>, Json<Injection>), ApiError> {
     let req = check(body)?;
+    check_policy(&state, &req).await?;
     let host = state.host_for(peer.ip());
     let fault = req.fault.clone();
+    let (duration, dry_run) = (req.duration, req.dry_run);
     let view = if req.dry_run {
         // Changes nothing, so it need not wait for injects, rollbacks or a shutdown in flight.
         host.inject(req).await?
@@ -63,7 +71,40 @@ pub async fn create(
         },
     };
     out.preview = view.preview;
-    Ok((StatusCode::CREATED, Json(out)))
+    let note = AuditNote {
+        target: out.id.to_string(),
+        message: format!(
+            "{} for {}{}",
+            out.fault,
+            humantime::format_duration(duration),
+            if dry_run { " (dry run)" } else { "" }
+        ),
+    };
+    Ok((StatusCode::CREATED, Extension(note), Json(out)))
+}
+
+/// The policy's word on the request, a lease for anything real, and room under the cap.
+async fn check_policy(state: &Shared, req: &InjectRequest) -> Result<(), ApiError> {
+    check_action(&state.policy, &req.fault, &req.params, Some(req.duration)).await?;
+    if req.dry_run {
+        return Ok(());
+    }
+    if req.lease.is_none() {
+        return Err(ApiError::field(
+            ErrorKind::InvalidRequest,
+            "lease",
+            "lease: required for an injection made over the API (e.g. \"15s\"), so the fault rolls back if its controller goes silent; renew it with POST /v1/injections/{id}/lease",
+        ));
+    }
+    let live = state.host.journal().live()?.len();
+    let cap = &state.policy.max_injections;
+    if live >= cap.value {
+        return Err(ApiError::too_many(format!(
+            "inject: {live} injections are live on this daemon, its limit (`{}`) is {}; wait for one to end",
+            cap.rule, cap.value
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the request into an engine request, naming the offending field.
@@ -86,6 +127,13 @@ fn check(body: InjectionRequest) -> Result<InjectRequest, ApiError> {
         .map_err(|m| ApiError::field(ErrorKind::BadParams, "params", format!("{}: {m}", body.fault)))?;
     let duration = positive_duration("duration", &body.duration)?;
     let lease = body.lease.as_deref().map(|l| positive_duration("lease", l)).transpose()?;
+    if lease.is_some_and(|l| l > MAX_LEASE) {
+        return Err(ApiError::field(
+            ErrorKind::InvalidRequest,
+            "lease",
+            "lease: at most 1h; a lease is how long the fault outlives a silent controller, so keep it short and renew it",
+        ));
+    }
     Ok(InjectRequest { fault: body.fault, params, duration, lease, run: body.run, dry_run: body.dry_run })
 }
 
@@ -95,7 +143,10 @@ fn positive_duration(field: &str, text: &str) -> Result<Duration, ApiError> {
         _ => Err(ApiError::field(
             ErrorKind::InvalidRequest,
             field,
-            format!("{field}: expected a positive duration such as `30s` or `500ms`, found `{text}`"),
+            format!(
+                "{field}: expected a positive duration such as `30s` or `500ms`, found `{}`",
+                text.chars().take(40).collect::<String>()
+            ),
         )),
     }
 }
@@ -114,16 +165,16 @@ pub async fn list(State(state): State<Shared>) -> Result<Json<InjectionList>, Ap
 }
 
 /// `GET /v1/injections/{id}`.
-pub async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
-    let id = InjectionId::from_string(id);
+pub async fn show(State(state): State<Shared>, ApiPath(id): ApiPath<String>) -> Result<Json<Injection>, ApiError> {
+    let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     let record = state.host.journal().get(&id)?.ok_or_else(|| no_such(&id))?;
     Ok(Json(Injection::from_record(&state.name, record)))
 }
 
 /// `POST /v1/injections/{id}/lease`: 410 once the injection has ended (the
 /// controller then knows its fault is gone, and why).
-pub async fn renew(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Injection>, ApiError> {
-    let id = InjectionId::from_string(id);
+pub async fn renew(State(state): State<Shared>, ApiPath(id): ApiPath<String>) -> Result<Json<Injection>, ApiError> {
+    let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     let journal = state.host.journal();
     journal.renew_lease(&id)?;
     let record = journal.get(&id)?.ok_or_else(|| no_such(&id))?;
@@ -150,10 +201,10 @@ pub struct RollbackQuery {
 /// `DELETE /v1/injections/{id}`: idempotent; a second call finds it already gone.
 pub async fn roll_back(
     State(state): State<Shared>,
-    Path(id): Path<String>,
-    Query(query): Query<RollbackQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RollbackQuery>,
 ) -> Result<Json<Rollback>, ApiError> {
-    let id = InjectionId::from_string(id);
+    let id = InjectionId::parse(&id).ok_or_else(|| ApiError::bad_id("injection", &id))?;
     if state.host.journal().get(&id)?.is_none() {
         return Err(no_such(&id));
     }

@@ -41,6 +41,25 @@ pub fn fs_usage(path: &Path) -> io::Result<FsUsage> {
     Ok(FsUsage { used: blocks.saturating_sub(free) * frag, available: avail * frag })
 }
 
+/// The kind of memory-backed filesystem holding `path` (tmpfs, ramfs, hugetlbfs), by
+/// statfs `f_type`; `None` for a filesystem whose data lives on a device.
+/// devtmpfs reports tmpfs's magic number and is named so.
+pub fn memory_backed_kind(path: &Path) -> io::Result<Option<&'static str>> {
+    use nix::sys::statfs::{FsType, HUGETLBFS_MAGIC, TMPFS_MAGIC, statfs};
+    // Neither nix nor libc names ramfs's magic (linux/magic.h).
+    const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
+    let kind = statfs(path).map_err(io::Error::from)?.filesystem_type();
+    Ok(if kind == TMPFS_MAGIC {
+        Some("tmpfs (or devtmpfs)")
+    } else if kind == RAMFS_MAGIC {
+        Some("ramfs")
+    } else if kind == HUGETLBFS_MAGIC {
+        Some("hugetlbfs")
+    } else {
+        None
+    })
+}
+
 /// How a fill file was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FillMethod {

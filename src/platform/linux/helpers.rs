@@ -173,6 +173,9 @@ fn reap_in_background(mut child: Child) {
         });
 }
 
+/// The longest a helper holds a fault: `experiment::MAX_DURATION` (24 h).
+const HELPER_MAX_HOLD: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Sets up the current process as a helper that cannot outlive `deadline_ms`
 /// (unix milliseconds) by more than `grace`. Returns the time left, or `None` if
 /// the deadline has passed.
@@ -188,11 +191,13 @@ pub fn become_helper(deadline_ms: i64, grace: Duration) -> Option<Duration> {
         // SAFETY: installing SIG_DFL runs no code of ours in signal context.
         let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
     }
-    let left_ms = deadline_ms - crate::journal::now_ms();
+    let left_ms = deadline_ms.saturating_sub(crate::journal::now_ms());
     if left_ms <= 0 {
         return None;
     }
-    let left = Duration::from_millis(left_ms as u64);
+    // Faults never hold past `experiment::MAX_DURATION`; a hand-made deadline
+    // further out is cut to that, so `now + left` cannot overflow.
+    let left = Duration::from_millis(left_ms as u64).min(HELPER_MAX_HOLD);
     let alarm_secs = (left + grace).as_secs().saturating_add(2).min(u64::from(u32::MAX)) as u32;
     nix::unistd::alarm::set(alarm_secs);
     Some(left)
@@ -214,6 +219,11 @@ pub fn prefer_oom_kill() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_helper_holds_no_longer_than_any_fault() {
+        assert_eq!(HELPER_MAX_HOLD, crate::experiment::MAX_DURATION);
+    }
 
     fn args(text: &str) -> Vec<String> {
         text.split(' ').map(str::to_string).collect()

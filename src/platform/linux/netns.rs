@@ -22,6 +22,14 @@ pub enum NetnsError {
     /// The named namespace does not exist.
     #[error("find network namespace `{name}`: it does not exist (`ip netns list` shows the ones that do)")]
     Missing { name: String },
+    /// The namespace's file is there but could not be opened: out of file
+    /// descriptors (EMFILE), or permissions. Said as it is, never as "missing".
+    #[error("open network namespace `{name}`")]
+    Open {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The name could escape the namespace directory.
     #[error("use network namespace `{name}`: not a plain namespace name")]
     BadName { name: String },
@@ -36,8 +44,8 @@ pub enum NetnsError {
 
 /// The file that pins namespace `name`, after checking the name is a plain one.
 pub fn path_of(name: &str) -> Result<PathBuf, NetnsError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(NetnsError::BadName { name: name.to_string() });
+    if super::names::check_netns(name).is_err() {
+        return Err(NetnsError::BadName { name: name.escape_debug().collect() });
     }
     Ok(PathBuf::from(NETNS_DIR).join(name))
 }
@@ -53,7 +61,10 @@ pub fn command(netns: Option<&str>, program: &str) -> Result<Command, NetnsError
     cmd.stdin(Stdio::null()).env("LC_ALL", "C");
     if let Some(name) = netns {
         let path = path_of(name)?;
-        let file = File::open(&path).map_err(|_| NetnsError::Missing { name: name.to_string() })?;
+        let file = File::open(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => NetnsError::Missing { name: name.to_string() },
+            _ => NetnsError::Open { name: name.to_string(), source },
+        })?;
         // SAFETY: the hook runs in the forked child before exec and only calls
         // setns(2) on a descriptor opened (close-on-exec) before the fork; it
         // allocates nothing and touches no lock.

@@ -1,8 +1,8 @@
 //! nftables: faultdrill-owned tables, created and deleted with `nft`.
 //!
-//! A table is created with one `nft -f -` transaction starting with
-//! `create table`, so it either appears whole or not at all, and an existing
-//! table of the same name is an error, never overwritten.
+//! A table is created with one `nft -j -f -` transaction (nft JSON) starting
+//! with `create table`, so it either appears whole or not at all, and an
+//! existing table of the same name is an error, never overwritten.
 
 use std::sync::OnceLock;
 
@@ -15,20 +15,20 @@ pub enum NftError {
     #[error(transparent)]
     Netns(#[from] NetnsError),
     /// `nft` ran and refused.
-    #[error("run `nft -f -`: {stderr}")]
+    #[error("run `nft`: {stderr}")]
     Failed { stderr: String },
 }
 
-/// Applies an nft script as one transaction in `netns`.
-pub fn apply_script(netns: Option<&str>, script: &str) -> Result<(), NftError> {
+/// Applies an nft JSON document (`{"nftables": [...]}`) as one transaction in
+/// `netns`: values travel as JSON strings and numbers, never as nft syntax.
+pub fn apply_json(netns: Option<&str>, document: &serde_json::Value) -> Result<(), NftError> {
     let mut cmd = netns::command(netns, "nft")?;
-    cmd.args(["-f", "-"]);
-    let out = netns::run(cmd, Some(script))?;
+    cmd.args(["-j", "-f", "-"]);
+    let out = netns::run(cmd, Some(&document.to_string()))?;
     if out.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // nft prints "file:line:col: Error: ..." then the line and a caret line; keep the first.
     let first = stderr.lines().find(|l| l.contains("Error")).unwrap_or(stderr.trim()).to_string();
     Err(NftError::Failed { stderr: first.replace("/dev/stdin:", "line ") })
 }

@@ -8,6 +8,7 @@ use std::sync::{Mutex, OnceLock};
 
 use tracing::warn;
 
+use super::names::{self, NameError};
 use super::netns::{self, NetnsError};
 use super::{UndoError, UndoOutcome};
 
@@ -27,6 +28,9 @@ pub enum TcError {
     /// `tc` ran and refused.
     #[error("run `{command}`: {stderr}")]
     Failed { command: String, stderr: String },
+    /// The device name is not one (it would be parsed as `tc` syntax).
+    #[error(transparent)]
+    BadDevice(#[from] NameError),
 }
 
 /// The root qdisc of a device, as `tc qdisc show dev X root` reports it.
@@ -73,6 +77,7 @@ fn failure(netns: Option<&str>, device: &str, command: String, stderr: &[u8]) ->
 
 /// The root qdisc of `device` in `netns`.
 pub fn root_qdisc(netns: Option<&str>, device: &str) -> Result<RootQdisc, TcError> {
+    names::check_interface(device)?;
     let mut cmd = netns::command(netns, "tc")?;
     cmd.args(["qdisc", "show", "dev", device, "root"]);
     let out = netns::run(cmd, None)?;
@@ -93,6 +98,8 @@ pub fn root_qdisc(netns: Option<&str>, device: &str) -> Result<RootQdisc, TcErro
 
 /// Runs `tc` commands (without the leading `tc`) in one `tc -batch -`, stopping at the first failure.
 pub fn run_batch(netns: Option<&str>, device: &str, commands: &[String]) -> Result<(), TcError> {
+    // The device is the one free word in the script: never let anything else through.
+    names::check_interface(device)?;
     let mut cmd = netns::command(netns, "tc")?;
     cmd.args(["-batch", "-"]);
     let script: String = commands.iter().map(|c| format!("{c}\n")).collect();

@@ -1,0 +1,278 @@
+//! The rules of an nftables fault's table as data, rendered two ways: nft JSON,
+//! which `nft -j -f -` applies (no user text is ever parsed as nft syntax,
+//! DESIGN §4 rule 10), and the equivalent nft script, which previews show.
+
+use std::fmt;
+
+use serde_json::{Value, json};
+
+use super::net_scope::{Cidr, Scope};
+
+/// Which way traffic is hit, seen from this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Packets arriving from the destinations (from their `ports`).
+    In,
+    /// Packets sent to the destinations (to their `ports`).
+    Out,
+    /// Both.
+    Both,
+}
+
+/// What happens to matching packets: all dropped, or a random share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropVerdict {
+    All,
+    /// `numgen random mod MODULUS < BELOW drop`.
+    Random {
+        modulus: u32,
+        below: u32,
+    },
+}
+
+impl fmt::Display for DropVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DropVerdict::All => write!(f, "drop"),
+            DropVerdict::Random { modulus, below } => write!(f, "numgen random mod {modulus} < {below} drop"),
+        }
+    }
+}
+
+/// One match of a rule.
+#[derive(Clone, Debug, PartialEq)]
+enum Expr {
+    /// `oifname "lo"`, `iifname != "eth0"`.
+    IfName { key: &'static str, negated: bool, name: String },
+    /// `ip daddr { 10.0.0.0/8 }`.
+    Addr { family: &'static str, field: &'static str, cidrs: Vec<Cidr> },
+    /// `meta l4proto { tcp, udp }`.
+    L4Proto,
+    /// `th dport { 80, 443 }`.
+    Ports { field: &'static str, ports: Vec<u16> },
+}
+
+/// One rule: matches, then accept or the fault's drop.
+#[derive(Clone, Debug, PartialEq)]
+struct Rule {
+    exprs: Vec<Expr>,
+    /// `false`: accept (spare the packet).
+    hits: bool,
+}
+
+/// A base chain (`output` or `input`) and its rules.
+#[derive(Clone, Debug, PartialEq)]
+struct Chain {
+    hook: &'static str,
+    rules: Vec<Rule>,
+}
+
+/// The whole table of one injection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    name: String,
+    chains: Vec<Chain>,
+    verdict: DropVerdict,
+}
+
+impl Table {
+    /// The table that hits `scope` (seen in `direction`) with `verdict`, sparing
+    /// loopback (or every device but `interface`) and the scope's spared traffic first.
+    pub fn build(
+        name: &str,
+        scope: &Scope,
+        direction: Direction,
+        interface: Option<&str>,
+        verdict: DropVerdict,
+    ) -> Table {
+        let hooks: &[(&str, &str, &str, &str)] = match direction {
+            Direction::Out => &[("output", "oifname", "daddr", "dport")],
+            Direction::In => &[("input", "iifname", "saddr", "sport")],
+            Direction::Both => &[("output", "oifname", "daddr", "dport"), ("input", "iifname", "saddr", "sport")],
+        };
+        let chains = hooks
+            .iter()
+            .map(|&(hook, ifname, remote_addr, remote_port)| Chain {
+                hook,
+                rules: chain_rules(scope, interface, ifname, remote_addr, remote_port),
+            })
+            .collect();
+        Table { name: name.to_string(), chains, verdict }
+    }
+
+    /// The nft script the table is equivalent to, one command a line (for previews).
+    pub fn to_script(&self) -> String {
+        let table = &self.name;
+        let mut lines = vec![format!("create table inet {table}")];
+        for chain in &self.chains {
+            let hook = chain.hook;
+            lines.push(format!(
+                "add chain inet {table} {hook} {{ type filter hook {hook} priority filter; policy accept; }}"
+            ));
+            for rule in &chain.rules {
+                let mut words: Vec<String> = rule.exprs.iter().map(expr_text).collect();
+                words.push(if rule.hits { self.verdict.to_string() } else { "accept".into() });
+                lines.push(format!("add rule inet {table} {hook} {}", words.join(" ")));
+            }
+        }
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    /// The table as one nft JSON transaction, as `nft -j -f -` reads it.
+    pub fn to_json(&self) -> Value {
+        let (family, table) = ("inet", self.name.as_str());
+        let mut commands = vec![json!({"create": {"table": {"family": family, "name": table}}})];
+        for chain in &self.chains {
+            commands.push(json!({"add": {"chain": {
+                "family": family, "table": table, "name": chain.hook,
+                "type": "filter", "hook": chain.hook, "prio": 0, "policy": "accept",
+            }}}));
+            for rule in &chain.rules {
+                let mut expr: Vec<Value> = rule.exprs.iter().map(expr_json).collect();
+                if rule.hits {
+                    if let DropVerdict::Random { modulus, below } = self.verdict {
+                        expr.push(json!({"match": {"op": "<",
+                            "left": {"numgen": {"mode": "random", "mod": modulus, "offset": 0}}, "right": below}}));
+                    }
+                    expr.push(json!({"drop": null}));
+                } else {
+                    expr.push(json!({"accept": null}));
+                }
+                commands.push(
+                    json!({"add": {"rule": {"family": family, "table": table, "chain": chain.hook, "expr": expr}}}),
+                );
+            }
+        }
+        json!({"nftables": commands})
+    }
+}
+
+fn chain_rules(
+    scope: &Scope,
+    interface: Option<&str>,
+    ifname: &'static str,
+    remote_addr: &'static str,
+    remote_port: &'static str,
+) -> Vec<Rule> {
+    let spare = |exprs| Rule { exprs, hits: false };
+    let hit = |exprs| Rule { exprs, hits: true };
+    let mut rules = vec![match interface {
+        None => spare(vec![Expr::IfName { key: ifname, negated: false, name: "lo".into() }]),
+        Some(dev) => spare(vec![Expr::IfName { key: ifname, negated: true, name: dev.to_string() }]),
+    }];
+    for (family, ipv4) in [("ip", true), ("ip6", false)] {
+        let spared = scope.spared_of(ipv4);
+        if !spared.is_empty() {
+            rules.push(spare(vec![Expr::Addr { family, field: remote_addr, cidrs: spared }]));
+        }
+    }
+    if !scope.spared_ports.is_empty() {
+        for side in ["sport", "dport"] {
+            rules.push(spare(vec![Expr::L4Proto, Expr::Ports { field: side, ports: scope.spared_ports.clone() }]));
+        }
+    }
+    let port_match = if scope.ports.is_empty() {
+        vec![]
+    } else {
+        vec![Expr::L4Proto, Expr::Ports { field: remote_port, ports: scope.ports.clone() }]
+    };
+    if scope.destinations.is_empty() {
+        rules.push(hit(port_match));
+        return rules;
+    }
+    for (family, ipv4) in [("ip", true), ("ip6", false)] {
+        let dests = scope.destinations_of(ipv4).unwrap_or_default();
+        if !dests.is_empty() {
+            let mut exprs = vec![Expr::Addr { family, field: remote_addr, cidrs: dests }];
+            exprs.extend(port_match.iter().cloned());
+            rules.push(hit(exprs));
+        }
+    }
+    rules
+}
+
+fn set_text(items: impl IntoIterator<Item = String>) -> String {
+    format!("{{ {} }}", items.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+fn expr_text(expr: &Expr) -> String {
+    match expr {
+        Expr::IfName { key, negated, name } => format!("{key} {}\"{name}\"", if *negated { "!= " } else { "" }),
+        Expr::Addr { family, field, cidrs } => {
+            format!("{family} {field} {}", set_text(cidrs.iter().map(Cidr::to_string)))
+        }
+        Expr::L4Proto => "meta l4proto { tcp, udp }".into(),
+        Expr::Ports { field, ports } => format!("th {field} {}", set_text(ports.iter().map(u16::to_string))),
+    }
+}
+
+fn expr_json(expr: &Expr) -> Value {
+    let matches = |op: &str, left: Value, right: Value| json!({"match": {"op": op, "left": left, "right": right}});
+    match expr {
+        Expr::IfName { key, negated, name } => {
+            matches(if *negated { "!=" } else { "==" }, json!({"meta": {"key": key}}), json!(name))
+        }
+        Expr::Addr { family, field, cidrs } => {
+            let set: Vec<Value> =
+                cidrs.iter().map(|c| json!({"prefix": {"addr": c.addr.to_string(), "len": c.prefix}})).collect();
+            matches("==", json!({"payload": {"protocol": family, "field": field}}), json!({"set": set}))
+        }
+        Expr::L4Proto => matches("==", json!({"meta": {"key": "l4proto"}}), json!({"set": ["tcp", "udp"]})),
+        Expr::Ports { field, ports } => {
+            matches("==", json!({"payload": {"protocol": "th", "field": field}}), json!({"set": ports}))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            destinations: vec![Cidr::parse("10.77.0.2").unwrap(), Cidr::parse("fd77::/64").unwrap()],
+            ports: vec![80],
+            spared_addresses: vec![],
+            spared_ports: vec![7878],
+        }
+    }
+
+    #[test]
+    fn json_and_script_describe_the_same_rules() {
+        let table = Table::build("t", &scope(), Direction::Both, Some("veth0"), DropVerdict::All);
+        let json = table.to_json();
+        let commands = json["nftables"].as_array().unwrap();
+        assert_eq!(commands.len(), table.to_script().lines().count());
+        assert_eq!(commands[0], json!({"create": {"table": {"family": "inet", "name": "t"}}}));
+        let last = &commands.last().unwrap()["add"]["rule"];
+        assert_eq!(last["chain"], "input");
+        let expr = last["expr"].as_array().unwrap();
+        assert_eq!(expr[0]["match"]["left"], json!({"payload": {"protocol": "ip6", "field": "saddr"}}));
+        assert_eq!(expr[0]["match"]["right"], json!({"set": [{"prefix": {"addr": "fd77::", "len": 64}}]}));
+        assert_eq!(expr.last().unwrap(), &json!({"drop": null}));
+    }
+
+    #[test]
+    fn a_random_drop_is_a_numgen_match_before_the_drop() {
+        let s = Scope::default();
+        let verdict = DropVerdict::Random { modulus: 100, below: 30 };
+        let json = Table::build("t", &s, Direction::Out, None, verdict).to_json();
+        let expr = json["nftables"][3]["add"]["rule"]["expr"].as_array().unwrap().clone();
+        assert_eq!(
+            expr,
+            [
+                json!({"match": {"op": "<", "left": {"numgen": {"mode": "random", "mod": 100, "offset": 0}}, "right": 30}}),
+                json!({"drop": null})
+            ]
+        );
+    }
+
+    #[test]
+    fn a_device_name_is_a_json_string_never_nft_syntax() {
+        let hostile = "eth9\" accept\ndelete table inet victim\n#";
+        let json = Table::build("t", &Scope::default(), Direction::Out, Some(hostile), DropVerdict::All).to_json();
+        let first_rule = &json["nftables"][2]["add"]["rule"]["expr"][0]["match"];
+        assert_eq!(first_rule["right"], json!(hostile));
+        assert_eq!(first_rule["op"], "!=");
+    }
+}
