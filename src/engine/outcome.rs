@@ -64,7 +64,8 @@ impl FailedRollbacks {
         let mut steps = Vec::new();
         if !hosts.is_empty() {
             steps.push(format!(
-                "on {}: make sure `faultdrill daemon` runs again (on start it rolls back what its journal holds;                  cut off, it rolls back by itself when the lease runs out)",
+                "on {}: make sure `faultdrill daemon` runs again (on start it rolls back what its journal \
+                 holds; cut off, it rolls back by itself when the lease runs out)",
                 hosts.join(", ")
             ));
         }
