@@ -13,6 +13,9 @@ pub const GUARDRAIL_TRIPPED: u8 = 2;
 pub const ERROR: u8 = 3;
 /// A rollback failed: something may still be injected; the report says what.
 pub const ROLLBACK_FAILED: u8 = 4;
+/// The steady state did not hold before anything was injected: nothing was injected.
+/// A broken drill (wrong URL, service already down), never a finding.
+pub const NOT_STEADY_BEFORE: u8 = 5;
 /// Invalid input: a bad experiment file or bad flags.
 pub const INVALID_INPUT: u8 = 64;
 /// The daemon refused the call: no valid token (401), or the token's role or the

@@ -82,9 +82,11 @@ fn disk_full_guardrail_trips_and_leaves_usage_at_its_baseline() {
     )
     .output()
     .unwrap();
-    assert_eq!(out.status.code(), Some(2), "guardrail tripped; stderr:\n{}", stderr(&out));
+    // The template expects the trip (`expect_outcome: guardrail_tripped`): exit 0, not 2.
+    assert_eq!(out.status.code(), Some(0), "guardrail tripped as expected; stderr:\n{}", stderr(&out));
     let report = report(&out);
     assert_eq!(report["outcome"], "guardrail_tripped", "{report:#}");
+    assert_eq!(report["expectation"], serde_json::json!({"expected": "guardrail_tripped", "met": true}));
     assert!(stderr(&out).contains("disk-nearly-full"), "the trip names the guardrail:\n{}", stderr(&out));
     assert_eq!(entries(fs.path()), before, "the fill file is gone");
     assert!((fs.used_percent() - baseline).abs() < 0.5, "usage {} is back to {baseline}", fs.used_percent());

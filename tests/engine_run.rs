@@ -54,6 +54,8 @@ fn disk_rule(name: &str, dir: &Path, breach: Comparison, for_samples: u32) -> Gu
         breach,
         for_samples,
         action: GuardrailAction::Rollback,
+        on_unmeasured: Default::default(),
+        measure: Default::default(),
     }
 }
 
@@ -76,6 +78,7 @@ fn plan(groups: Vec<GroupPlan>, rules: Vec<GuardrailPlan>, interval_ms: u64) -> 
         groups,
         rollback: RollbackPolicy::Always,
         lease: Duration::from_secs(15),
+        expect_outcome: None,
     }
 }
 
@@ -329,8 +332,9 @@ async fn a_steady_state_failing_before_injects_nothing() {
     });
     let (run, _control) = start(&fx, plan);
     let report = run.execute().await;
-    assert_eq!(report.outcome, Some(Outcome::Deviated), "{:?}", report.reason);
-    assert_eq!(report.exit_code, Some(1));
+    // Its own outcome and exit code (issue 12): a broken drill, not a finding.
+    assert_eq!(report.outcome, Some(Outcome::NotSteadyBefore), "{:?}", report.reason);
+    assert_eq!(report.exit_code, Some(5));
     assert!(report.injections.is_empty());
 }
 

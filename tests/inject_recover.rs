@@ -89,7 +89,7 @@ fn inject_input_mistakes_exit_64() {
         (&["inject", "cpu-burn", "-p", "percent", "--duration", "1s"], "expected KEY=VALUE"),
         (&["inject", "cpu-burn", "--duration", "soon"], "expected a duration such as `30s`"),
         (&["inject", "cpu-burn", "--duration", "0s"], "--duration must be greater than zero"),
-        (&["inject", "disk-fill", "-p", "path=tmp", "-p", "size=1M", "--duration", "1s"], "must be absolute"),
+        (&["inject", "disk-fill", "-p", "path=tmp", "-p", "size=1MiB", "--duration", "1s"], "must be absolute"),
     ];
     for (args, expected) in cases {
         let out = drill.run(args);

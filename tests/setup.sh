@@ -17,3 +17,7 @@ fi
 # Prometheus's Debian package starts a service we do not want; tests run their own.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus 2>/dev/null || true; fi
 pkill -x prometheus 2>/dev/null || true
+# The README's test command is `cargo nextest run`: install nextest when this toolchain lacks it.
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi

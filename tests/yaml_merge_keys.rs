@@ -66,7 +66,7 @@ fn merge_keys_validate_and_plan_like_the_expanded_file() {
                 "  warm-up/cpu-burn#2 for 30s [cores=1 mode=add percent=20.0]",
                 "  heavier/cpu-burn#1 for 10s [cores=1 mode=add percent=10.0]",
                 "  heavier/cpu-burn#2 for 5s [cores=1 mode=total percent=30.0]",
-                "guardrail: cpu-guard: breach > 99 for 3 sample(s) every 1s",
+                "guardrail: cpu-guard: breach > 99 for 3 sample(s) every 1s; unmeasured samples count as breaching (on_unmeasured: breach)",
             ] {
                 assert!(plans[0].lines().any(|l| l == line), "{line:?} in:\n{}", plans[0]);
             }

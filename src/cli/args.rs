@@ -32,12 +32,14 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Serve the v1 HTTP API so controllers can inject on this host.
     Daemon(DaemonArgs),
-    /// List runs on a daemon.
+    /// List runs: on this host (the state dir), or on a daemon with --daemon.
     Runs(RemoteArgs),
-    /// Show one run on a daemon.
+    /// Show one run: on this host, or on a daemon with --daemon.
     Status(RunRefArgs),
-    /// Stop a run on a daemon and roll it back.
+    /// Stop a run and roll it back: on this host, or on a daemon with --daemon.
     Stop(RunRefArgs),
+    /// Write a commented starter experiment that validates as it is.
+    Init(InitArgs),
     /// Trip a guardrail of a running run (as an alarm would).
     Trip(TripArgs),
     /// List the fault library: names, parameters, defaults.
@@ -84,6 +86,11 @@ pub struct RunArgs {
     /// Print the report as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The outcome this drill is meant to end with (overrides `expect_outcome` in the file):
+    /// with `guardrail_tripped`, a run whose guardrail trips and rolls back exits 0, and one
+    /// where no guardrail trips exits 1.
+    #[arg(long, value_name = "OUTCOME", value_parser = ["guardrail_tripped"])]
+    pub expect_outcome: Option<String>,
     #[command(flatten)]
     pub auth: ClientAuthArgs,
 }
@@ -188,11 +195,28 @@ pub struct AuditArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoteArgs {
-    /// The daemon's URL.
+    /// The daemon's URL; without it, the runs made on this host (in --state-dir).
     #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
-    pub daemon: String,
+    pub daemon: Option<String>,
     #[command(flatten)]
     pub auth: ClientAuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(default_value = "experiment.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Start from a built-in drill template (`faultdrill template list`), rendered with
+    /// --set values and its defaults, comments kept.
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// Set a template parameter (repeatable), e.g. one that is required.
+    #[arg(long = "set", value_name = "K=V", requires = "template")]
+    pub set: Vec<String>,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -56,8 +56,9 @@ fn check_params(fault: &dyn Fault, pairs: &[String]) -> anyhow::Result<Params> {
 }
 
 pub(super) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|_| InvalidInput(format!("--duration `{text}`: expected a duration such as `30s` or `5m`")))?;
+    let duration = crate::experiment::parse_duration(text).map_err(|_| {
+        InvalidInput(format!("--duration `{text}`: expected a duration such as `30s` or `5m` (units ms, s, m, h)"))
+    })?;
     if duration.is_zero() {
         return Err(InvalidInput("--duration must be greater than zero".into()).into());
     }

@@ -122,7 +122,7 @@ async fn hold_renewing(
 }
 
 fn parse_lease(text: &str) -> anyhow::Result<Duration> {
-    match humantime::parse_duration(text) {
+    match crate::experiment::parse_duration(text) {
         Ok(lease) if lease >= Duration::from_millis(300) => Ok(lease),
         _ => {
             Err(InvalidInput(format!("--lease `{text}`: expected a duration of at least 300ms, such as `15s`")).into())

@@ -35,7 +35,7 @@ pub(super) fn client(url: &str) -> anyhow::Result<DaemonClient> {
 
 /// `faultdrill runs --daemon URL`.
 pub fn list(args: RemoteArgs) -> anyhow::Result<u8> {
-    let daemon = client(&args.daemon)?;
+    let daemon = client(&daemon_url(args.daemon.as_deref())?)?;
     let runs = runtime()?.block_on(daemon.runs())?;
     let mut out = std::io::stdout().lock();
     if runs.is_empty() {
@@ -47,13 +47,18 @@ pub fn list(args: RemoteArgs) -> anyhow::Result<u8> {
     Ok(crate::exit::PASSED)
 }
 
-fn run_line(run: &RunRecord) -> String {
+/// The `--daemon` URL of a remote command (the edge sends commands without one elsewhere).
+fn daemon_url(url: Option<&str>) -> anyhow::Result<String> {
+    url.map(str::to_string).ok_or_else(|| InvalidInput("pass --daemon URL".into()).into())
+}
+
+pub(super) fn run_line(run: &RunRecord) -> String {
     format!("{}  {:<12} {:<18} {}", run.id, run.state, run.outcome.as_deref().unwrap_or("-"), run.name)
 }
 
 /// `faultdrill status RUN --daemon URL`: the run's state, and its outcome once finished.
 pub fn status(args: RunRefArgs) -> anyhow::Result<u8> {
-    let daemon = client(&args.remote.daemon)?;
+    let daemon = client(&daemon_url(args.remote.daemon.as_deref())?)?;
     let run = runtime()?.block_on(daemon.run(&RunId::from_string(&args.run)))?;
     let mut out = std::io::stdout().lock();
     let outcome = match (&run.outcome, run.exit_code) {
@@ -69,7 +74,7 @@ pub fn status(args: RunRefArgs) -> anyhow::Result<u8> {
 
 /// `faultdrill stop RUN --daemon URL`: stop the run and roll it back.
 pub fn stop(args: RunRefArgs) -> anyhow::Result<u8> {
-    let daemon = client(&args.remote.daemon)?;
+    let daemon = client(&daemon_url(args.remote.daemon.as_deref())?)?;
     let ack = runtime()?.block_on(daemon.stop_run(&RunId::from_string(&args.run)))?;
     writeln!(std::io::stdout().lock(), "run {}: {}", ack.run_id, ack.message)?;
     Ok(crate::exit::PASSED)
@@ -91,14 +96,9 @@ pub fn trip(url: &str, run: &str, guardrail: &str) -> anyhow::Result<u8> {
 /// report locally too, and exits with the run's exit code. Ctrl-C asks the
 /// daemon to stop (it rolls back) and keeps following until the end.
 pub fn run_on_daemon(args: RunArgs, url: &str, state_dir: &Path) -> anyhow::Result<u8> {
-    let Some(file) = args.file.as_deref() else {
-        return Err(InvalidInput("give an experiment FILE to run on the daemon".into()).into());
-    };
     if args.inventory.is_some() || args.dry_run {
         return Err(InvalidInput("--daemon runs on the daemon's host: drop --inventory and --dry-run".into()).into());
     }
-    let experiment =
-        std::fs::read_to_string(file).map_err(|e| InvalidInput(format!("read {}: {e}", file.display())))?;
     let mut sets = std::collections::BTreeMap::new();
     for pair in &args.set {
         match pair.split_once('=') {
@@ -106,8 +106,31 @@ pub fn run_on_daemon(args: RunArgs, url: &str, state_dir: &Path) -> anyhow::Resu
             _ => return Err(InvalidInput(format!("parse --set {pair:?}: expected NAME=VALUE")).into()),
         };
     }
+    let (experiment, origin, sets) = match (&args.template, args.file.as_deref()) {
+        // A template is rendered here, with this faultdrill's templates, and submitted as
+        // the experiment it renders to: the daemon needs no template of its own.
+        (Some(name), _) => {
+            let t = super::cmd_template::find(name)?;
+            let pairs: Vec<(String, String)> = sets.into_iter().collect();
+            match crate::experiment::render_str(&t.origin(), t.source, &pairs, crate::fault::catalog()) {
+                Ok(text) => (text, format!("template {name}"), std::collections::BTreeMap::new()),
+                Err(diagnostics) => {
+                    eprintln!("{diagnostics}");
+                    return Ok(crate::exit::INVALID_INPUT);
+                }
+            }
+        }
+        (None, Some(file)) => {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| InvalidInput(format!("read {}: {e}", file.display())))?;
+            (text, file.display().to_string(), sets)
+        }
+        (None, None) => {
+            return Err(InvalidInput("give an experiment FILE or --template NAME to run on the daemon".into()).into());
+        }
+    };
     let daemon = client(url)?;
-    let request = RunRequest { experiment, origin: Some(file.display().to_string()), sets };
+    let request = RunRequest { experiment, origin: Some(origin), sets };
     let status = match runtime()?.block_on(submit_and_follow(&daemon, &request)) {
         Ok(status) => status,
         Err(Followed::Invalid(diagnostics)) => {
@@ -116,12 +139,15 @@ pub fn run_on_daemon(args: RunArgs, url: &str, state_dir: &Path) -> anyhow::Resu
         }
         Err(Followed::Failed(e)) => return Err(e).context("run on the daemon"),
     };
-    let report: Report = status
+    let mut report: Report = status
         .report
         .clone()
         .map(serde_json::from_value)
         .transpose()?
         .ok_or_else(|| anyhow::anyhow!("run {} ended without a report", status.run_id))?;
+    if let Some(expected) = super::cmd_run::expected_outcome(&args) {
+        super::cmd_run::apply_expected_outcome(&mut report, expected);
+    }
     let path = crate::report::write_report(state_dir, &report)?;
     if let Some(dir) = &args.out {
         crate::report::copy_report(dir, &report)?;

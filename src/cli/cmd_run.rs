@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::engine::{self, LocalHost, RunOptions, StderrProgress, TargetEnv};
 use crate::exit;
-use crate::experiment::{self, ExperimentPlan};
+use crate::experiment::{self, ExpectedOutcome, ExperimentPlan};
 use crate::ids::RunId;
 use crate::journal::Journal;
 use crate::probe::Prober;
@@ -30,13 +30,16 @@ pub fn run(args: RunArgs, state_dir: &Path) -> anyhow::Result<u8> {
             return Err(InvalidInput(message.into()).into());
         }
     };
-    let plan = match loaded {
+    let mut plan = match loaded {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
             return Ok(exit::INVALID_INPUT);
         }
     };
+    if let Some(expected) = expected_outcome(&args) {
+        plan.expect_outcome = Some(expected);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -73,6 +76,12 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
         prober: Arc::new(Prober::new()),
     };
     let socket = engine::control_socket_path(state_dir, options.run_id.as_str());
+    // The id first, so the run can be found (`status`, `stop`, `trip`) while it is going.
+    eprintln!(
+        "Run {id} of {} started: `faultdrill status {id}` shows it, `faultdrill stop {id}` (or Ctrl-C) stops it and rolls back.",
+        plan.name,
+        id = options.run_id
+    );
     let (run, control) = engine::new_run(plan, targets, options, Box::new(StderrProgress::new()));
     // `faultdrill trip RUN GUARDRAIL` reaches this run through its control socket.
     let _socket = engine::serve_control_socket(socket.clone(), control)
@@ -111,12 +120,29 @@ pub(super) fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::
     if let Some(reason) = &report.reason {
         writeln!(stdout, "  {reason}")?;
     }
-    let failed: Vec<_> = report.rollbacks.iter().filter(|r| !r.ok).collect();
-    for r in failed {
+    // One line per injection still in place, however many attempts it took.
+    for r in report.failed_rollbacks() {
         writeln!(stdout, "  rollback FAILED: {} {} on {}: {}", r.fault, r.injection, r.host, r.detail)?;
     }
     writeln!(stdout, "  report: {}", path.display())?;
     Ok(())
+}
+
+/// `--expect-outcome`, when given (clap has checked the word).
+pub(super) fn expected_outcome(args: &RunArgs) -> Option<ExpectedOutcome> {
+    args.expect_outcome.as_deref().and_then(ExpectedOutcome::from_word)
+}
+
+/// Applies `--expect-outcome` to a report made elsewhere (a run on a daemon): the same
+/// exit code and reason a local run would have.
+pub(super) fn apply_expected_outcome(report: &mut Report, expected: ExpectedOutcome) {
+    let Some(outcome) = report.outcome else { return };
+    let (code, met, note) = engine::outcome_expectation(outcome, Some(expected));
+    report.exit_code = Some(code);
+    report.expectation = met;
+    if let Some(note) = note {
+        report.reason = Some(report.reason.take().map_or_else(|| note.clone(), |r| format!("{r}; {note}")));
+    }
 }
 
 /// `--set k=v` pairs.

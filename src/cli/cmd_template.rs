@@ -42,7 +42,7 @@ pub fn run(args: TemplateCommand, state_dir: &Path) -> anyhow::Result<u8> {
     }
 }
 
-fn find(name: &str) -> Result<&'static BuiltinTemplate, InvalidInput> {
+pub(super) fn find(name: &str) -> Result<&'static BuiltinTemplate, InvalidInput> {
     template(name).ok_or_else(|| {
         let names: Vec<&str> = templates().iter().map(|t| t.name).collect();
         InvalidInput(format!("no template named `{name}`; built-in templates: {}", names.join(", ")))

@@ -8,8 +8,8 @@ use crate::exit;
 
 use super::args::{Cli, Command};
 use super::{
-    cmd_audit, cmd_daemon, cmd_faults, cmd_helper, cmd_inject, cmd_recover, cmd_remote, cmd_report, cmd_run,
-    cmd_schema, cmd_template, cmd_trip, cmd_validate,
+    cmd_audit, cmd_daemon, cmd_faults, cmd_helper, cmd_init, cmd_inject, cmd_local_runs, cmd_recover, cmd_remote,
+    cmd_report, cmd_run, cmd_schema, cmd_template, cmd_trip, cmd_validate,
 };
 
 /// An error in what the user gave us (a file, a flag); exits 64.
@@ -81,9 +81,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inject(args) => cmd_inject::run(args, &state_dir),
         Command::Recover(args) => cmd_recover::run(args, &state_dir),
         Command::Daemon(args) => cmd_daemon::run(args, &state_dir),
+        Command::Runs(args) if args.daemon.is_none() => cmd_local_runs::list(&state_dir),
         Command::Runs(args) => cmd_remote::list(args),
+        Command::Status(args) if args.remote.daemon.is_none() => cmd_local_runs::status(&args.run, &state_dir),
         Command::Status(args) => cmd_remote::status(args),
+        Command::Stop(args) if args.remote.daemon.is_none() => cmd_local_runs::stop(&args.run, &state_dir),
         Command::Stop(args) => cmd_remote::stop(args),
+        Command::Init(args) => cmd_init::run(args),
         Command::Trip(args) => cmd_trip::run(args, &state_dir),
         Command::Faults(args) => cmd_faults::run(args, &state_dir),
         Command::Template(args) => cmd_template::run(args, &state_dir),

@@ -8,6 +8,7 @@ use prometheus_client::registry::Registry;
 
 use crate::engine::RollbackResult;
 use crate::fault::UndoOutcome;
+use crate::report::Report;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FaultState {
@@ -31,7 +32,8 @@ struct GuardrailLabel {
 }
 
 /// Run outcomes (DESIGN §4).
-const OUTCOMES: [&str; 6] = ["passed", "deviated", "guardrail_tripped", "error", "rollback_failed", "interrupted"];
+const OUTCOMES: [&str; 7] =
+    ["passed", "deviated", "guardrail_tripped", "error", "rollback_failed", "interrupted", "not_steady_before"];
 
 /// Counters and gauges the daemon exports.
 pub struct Metrics {
@@ -88,14 +90,34 @@ impl Metrics {
         self.injections.get_or_create(&FaultState { fault: fault.into(), state: state.into() }).inc();
     }
 
-    /// Counts a rollback's result.
+    /// Counts the result of rolling back a live injection (pending, active, or failed
+    /// before). Both undo outcomes end it: `AlreadyGone` is a fault that went by itself (a
+    /// helper at its deadline) and is now rolled back in the journal too. Callers never pass
+    /// the answer to a repeated rollback of an injection already rolled back.
     pub fn rollback(&self, result: &RollbackResult) {
         match &result.outcome {
-            Ok(UndoOutcome::Undone) => self.injection(&result.fault, "rolled_back"),
-            Ok(UndoOutcome::AlreadyGone) => {}
-            Err(_) => {
-                self.injection(&result.fault, "failed");
-                self.rollback_failures.get_or_create(&FaultLabel { fault: result.fault.clone() }).inc();
+            Ok(UndoOutcome::Undone | UndoOutcome::AlreadyGone) => self.injection(&result.fault, "rolled_back"),
+            Err(_) => self.rollback_failed(&result.fault),
+        }
+    }
+
+    fn rollback_failed(&self, fault: &str) {
+        self.injection(fault, "failed");
+        self.rollback_failures.get_or_create(&FaultLabel { fault: fault.into() }).inc();
+    }
+
+    /// Counts what a run on this daemon injected and rolled back on this host itself (its
+    /// engine calls the host directly, not through the API, which counts its own calls).
+    /// Remote injections are counted by the daemons that made them.
+    pub fn run_injections(&self, report: &Report, host: &str) {
+        for injection in report.injections.iter().filter(|i| i.host == host) {
+            self.injection(&injection.action.fault, "active");
+        }
+        for rollback in report.rollbacks.iter().filter(|r| r.host == host) {
+            if rollback.ok {
+                self.injection(&rollback.fault, "rolled_back");
+            } else {
+                self.rollback_failed(&rollback.fault);
             }
         }
     }

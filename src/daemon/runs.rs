@@ -228,6 +228,7 @@ async fn collect(
     if let Some(outcome) = report.outcome {
         state.metrics.run_finished(outcome.as_str());
     }
+    state.metrics.run_injections(&report, state.host.name());
     for e in &report.timeline {
         if let Event::GuardrailTripped { guardrail, .. } = &e.event {
             state.metrics.guardrail_tripped(guardrail);

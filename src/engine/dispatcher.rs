@@ -228,7 +228,8 @@ impl Run {
         for sample in samples {
             let rule = self.plan.guardrails.rules[sample.rule].clone();
             let host = sample.host.clone().unwrap_or_else(|| "-".into());
-            let judgement = st.judge.judge(sample.rule, &rule, &host, sample.observation.value);
+            let value = measured(&rule, &sample.observation);
+            let judgement = st.judge.judge(sample.rule, &rule, &host, value);
             self.emit(Event::GuardrailSample {
                 guardrail: rule.name.clone(),
                 sample: sample_record(sample.host.as_deref(), &sample.observation),
@@ -237,9 +238,13 @@ impl Run {
                 for_samples: rule.for_samples,
             });
             if let Judgement::Tripped { consecutive } = judgement {
-                let value = sample.observation.value.unwrap_or(f64::NAN);
+                let seen = match (value, &sample.observation.error) {
+                    (Some(v), _) => format!("{v:.1}"),
+                    (None, Some(error)) => format!("unmeasured ({error})"),
+                    (None, None) => format!("unmeasured (no {})", rule.measure.as_str()),
+                };
                 let on = sample.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
-                let message = format!("{value:.1}{on}, breach {} for {consecutive} sample(s)", rule.breach);
+                let message = format!("{seen}{on}, breach {} for {consecutive} sample(s)", rule.breach);
                 self.trip(&rule, TripSource::Samples, message, sample.sampled_ms, sample.sampled_at);
             }
         }
@@ -354,6 +359,14 @@ impl Run {
             self.on_worker(msg, &mut st);
         }
     }
+}
+
+/// The quantity a guardrail compares; `None` when the sample could not be taken.
+fn measured(rule: &GuardrailPlan, observation: &crate::probe::Observation) -> Option<f64> {
+    if observation.error.is_some() {
+        return None;
+    }
+    rule.measure.pick(observation.value, observation.latency_ms, observation.status)
 }
 
 fn ticker(period: Duration) -> Interval {

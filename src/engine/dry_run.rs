@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
-use crate::experiment::{ExperimentPlan, GroupMode, Params, RollbackPolicy};
+use crate::experiment::{ExpectedOutcome, ExperimentPlan, GroupMode, Measure, OnUnmeasured, Params, RollbackPolicy};
 use crate::ids::RunId;
 use crate::report::ResolvedTarget;
 
@@ -29,6 +29,9 @@ pub struct DryRunPlan {
     pub rollback: RollbackPolicy,
     #[serde(with = "crate::experiment::humantime_serde_compat")]
     pub lease: Duration,
+    /// The outcome the drill is meant to end with, if it declares one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_outcome: Option<ExpectedOutcome>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -81,6 +84,13 @@ impl DryRunPlan {
         }
         for rule in &self.guardrails {
             let _ = writeln!(out, "guardrail: {rule}");
+        }
+        if let Some(expected) = self.expect_outcome {
+            let _ = writeln!(
+                out,
+                "expected outcome: {}: exit 0 when a guardrail trips and everything rolls back, 1 when none trips",
+                expected.as_str()
+            );
         }
         for g in &self.groups {
             let after =
@@ -187,8 +197,16 @@ pub(super) async fn prepare_everywhere(
             .rules
             .iter()
             .map(|r| {
+                let quantity = match r.measure {
+                    Measure::Value => String::new(),
+                    m => format!("{} ", m.as_str()),
+                };
+                let unmeasured = match r.on_unmeasured {
+                    OnUnmeasured::Breach => "unmeasured samples count as breaching (on_unmeasured: breach)",
+                    OnUnmeasured::Ignore => "unmeasured samples are ignored (on_unmeasured: ignore)",
+                };
                 format!(
-                    "{}: breach {} for {} sample(s) every {}",
+                    "{}: breach {quantity}{} for {} sample(s) every {}; {unmeasured}",
                     r.name,
                     r.breach,
                     r.for_samples,
@@ -199,6 +217,7 @@ pub(super) async fn prepare_everywhere(
         groups,
         rollback: plan.rollback,
         lease: plan.lease,
+        expect_outcome: plan.expect_outcome,
     }
 }
 

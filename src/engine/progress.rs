@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::report::{Event, Outcome, ProbePhase, SampleRecord, TimelineEntry};
+use crate::report::{Event, ProbePhase, SampleRecord, TimelineEntry};
 
 /// Receives every timeline entry as it happens.
 pub trait RunObserver: Send {
@@ -164,7 +164,8 @@ impl RunObserver for StderrProgress {
                 self.line(at, "!", YELLOW, &format!("{fault} on {host} left in place (rollback: never) [{injection}]"))
             }
             Event::Finished { outcome, exit_code, reason } => {
-                let colour = if *outcome == Outcome::Passed { GREEN } else { RED };
+                // Green when the run exits 0: passed, or the outcome the drill expected.
+                let colour = if *exit_code == crate::exit::PASSED { GREEN } else { RED };
                 self.line(at, "=", colour, &format!("{outcome} (exit {exit_code}): {reason}"));
             }
         }

@@ -22,7 +22,7 @@ use super::control::{RunControl, StopRequest, TripRequest};
 use super::dry_run::prepare_everywhere;
 use super::host::Host;
 use super::local_host::error_chain;
-use super::outcome::{Abort, decide};
+use super::outcome::{Abort, FailedRollbacks, decide, expectation};
 use super::progress::RunObserver;
 use super::sampling::{Sampler, sample_record};
 use super::signals::Signals;
@@ -102,6 +102,7 @@ pub fn new_run(
         outcome: None,
         exit_code: None,
         reason: None,
+        expectation: None,
         started_ms: now_ms(),
         finished_ms: None,
         injections: Vec::new(),
@@ -296,21 +297,27 @@ impl Run {
     }
 
     fn finish(mut self) -> Report {
-        // A rollback that failed and then succeeded on retry is not a failure.
-        let still_failed = self
-            .report
-            .rollbacks
-            .iter()
-            .filter(|r| !r.ok)
-            .filter(|r| !self.report.rollbacks.iter().any(|s| s.ok && s.injection == r.injection))
-            .count();
-        let (outcome, reason) = decide(self.abort.as_ref(), self.deviated.as_deref(), still_failed);
+        // One per injection: a rollback that failed and then succeeded on retry is not a
+        // failure, and one that failed twice is one failure.
+        let mut failed = FailedRollbacks::default();
+        let here = self.targets.local().name().to_string();
+        for record in self.report.failed_rollbacks() {
+            if record.host == here {
+                failed.here += 1;
+            } else {
+                failed.remote.push(record.host.clone());
+            }
+        }
+        let (outcome, reason) = decide(self.abort.as_ref(), self.deviated.as_deref(), &failed);
+        let (exit_code, met, note) = expectation(outcome, self.plan.expect_outcome);
+        let reason = note.map_or_else(|| reason.clone(), |note| format!("{reason}; {note}"));
         self.report.outcome = Some(outcome);
-        self.report.exit_code = Some(outcome.exit_code());
+        self.report.exit_code = Some(exit_code);
+        self.report.expectation = met;
         self.report.reason = Some(reason.clone());
         self.report.finished_ms = Some(now_ms());
         self.set_state(RunState::Finished);
-        self.emit(Event::Finished { outcome, exit_code: outcome.exit_code(), reason });
+        self.emit(Event::Finished { outcome, exit_code, reason });
         if let Some(journal) = &self.options.journal {
             let _ = journal.record_run_state(&self.report.run_id, RunState::Finished.as_str(), Some(outcome.as_str()));
         }

@@ -177,6 +177,7 @@ mod tests {
             }],
             rollback: RollbackPolicy::Always,
             lease: Duration::from_secs(15),
+            expect_outcome: None,
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::catalog::FaultCatalog;
 use super::diag::{Sink, closest};
-use super::expect::{SourceKind, comparison, expectations};
+use super::expect::{SourceKind, Unit, ValueUnit, check_unit, expectations, threshold};
 use super::plan::*;
 use super::spec::*;
 use super::yaml::Span;
@@ -59,6 +59,9 @@ pub fn plan(
             _ => RollbackPolicy::Always,
         },
         lease: positive(sink, spec.lease.as_ref()).unwrap_or(DEFAULT_LEASE),
+        expect_outcome: spec.expect_outcome.as_ref().map(|e| match e.value {
+            ExpectOutcomeWord::GuardrailTripped => ExpectedOutcome::GuardrailTripped,
+        }),
     }
 }
 
@@ -109,7 +112,7 @@ fn parse_duration(sink: &mut Sink<'_>, d: &Spanned<DurationText>) -> Option<Dura
         sink.error(d.span, format!("duration `{text}` is negative; durations are positive, such as `30s`"));
         return None;
     }
-    match humantime::parse_duration(text) {
+    match super::units::parse_duration(text) {
         Ok(parsed) => match super::limits::check_duration_limit(parsed) {
             Ok(()) => Some(parsed),
             Err(m) => {
@@ -117,10 +120,8 @@ fn parse_duration(sink: &mut Sink<'_>, d: &Spanned<DurationText>) -> Option<Dura
                 None
             }
         },
-        Err(_) => {
-            let hint =
-                if text.parse::<f64>().is_ok() { format!("; add a unit, as in `{text}s`") } else { String::new() };
-            sink.error(d.span, format!("expected a duration such as `500ms`, `30s` or `5m`, found `{text}`{hint}"));
+        Err(e) => {
+            sink.error(d.span, e);
             None
         }
     }
@@ -229,7 +230,8 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
         else {
             continue;
         };
-        let expect = p.expect.as_ref().map(|e| expectations(sink, e, kind)).unwrap_or_default();
+        let unit = value_unit(&source);
+        let expect = p.expect.as_ref().map(|e| expectations(sink, e, kind, &unit)).unwrap_or_default();
         probes.push(ProbePlan { name, source, expect });
     }
     SteadyStatePlan {
@@ -315,6 +317,22 @@ fn source(
     Some((ProbeSource::Command { argv, timeout }, SourceKind::Command))
 }
 
+/// The unit of a source's plain value.
+fn value_unit(source: &ProbeSource) -> ValueUnit {
+    match source {
+        ProbeSource::Metric { metric, .. } => {
+            let unit = match metric {
+                HostMetric::CpuPercent | HostMetric::MemoryPercent | HostMetric::DiskUsedPercent => Unit::Percent,
+                HostMetric::Load1 | HostMetric::ProcessCount => Unit::None,
+            };
+            ValueUnit::new(unit, format!("`{}`", metric.name()))
+        }
+        ProbeSource::Prometheus { .. } => ValueUnit::new(Unit::None, "a Prometheus query's value"),
+        ProbeSource::Command { .. } => ValueUnit::new(Unit::None, "a command's stdout"),
+        ProbeSource::Http { .. } => ValueUnit::new(Unit::None, "an HTTP response"),
+    }
+}
+
 fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Option<ProbeSource> {
     let host = m.host.as_ref()?;
     let metric = match host.value {
@@ -382,14 +400,32 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
     for g in spec.rules.as_deref().unwrap_or_default() {
         let name = g.name.as_ref().map_or_else(String::new, |n| unique(sink, n, &mut seen, "guardrail"));
         let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.command), g, targets);
-        let breach = g.breach.as_ref().and_then(|b| comparison(sink, &b.value.0, b.span));
+        let breach = g.breach.as_ref().and_then(|b| threshold(sink, &b.value.0, b.span));
         let for_samples = g.r#for.as_ref().map_or(Some(1), |f| at_least_one(sink, f, "for"));
         let action = match g.action.as_ref().map(|a| a.value) {
             Some(GuardrailActionWord::Warn) => GuardrailAction::Warn,
             _ => GuardrailAction::Rollback,
         };
-        if let (Some((source, _)), Some(breach), Some(for_samples)) = (source, breach, for_samples) {
-            rules.push(GuardrailPlan { name, source, breach, for_samples, action });
+        let on_unmeasured = match g.on_unmeasured.as_ref().map(|o| o.value) {
+            Some(OnUnmeasuredWord::Ignore) => OnUnmeasured::Ignore,
+            _ => OnUnmeasured::Breach,
+        };
+        if let (Some((source, kind)), Some((breach, unit)), Some(for_samples)) = (source, breach, for_samples) {
+            let measure = match (kind, unit) {
+                (SourceKind::Http, Unit::Time) => Measure::LatencyMs,
+                (SourceKind::Http, _) => Measure::Status,
+                _ => Measure::Value,
+            };
+            let b = g.breach.as_ref().expect("parsed above");
+            let source_unit = match measure {
+                Measure::LatencyMs => ValueUnit::new(Unit::Time, "an HTTP latency"),
+                Measure::Status => ValueUnit::new(Unit::None, "an HTTP guardrail's status code"),
+                Measure::Value => value_unit(&source),
+            };
+            if !check_unit(sink, b.span, &b.value.0, unit, &source_unit) {
+                continue;
+            }
+            rules.push(GuardrailPlan { name, source, breach, for_samples, action, on_unmeasured, measure });
         }
     }
     GuardrailsPlan { interval: sampling_interval(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL), rules }

@@ -42,12 +42,14 @@ const EXPERIMENT_KEYS: &[&str] = &[
     "action_groups",
     "rollback",
     "lease",
+    "expect_outcome",
 ];
 const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values"];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
 const PROBE_KEYS: &[&str] = &["name", "metric", "http", "prometheus", "command", "expect"];
 const EXPECT_KEYS: &[&str] = &["value", "latency", "status", "exit", "regex", "jsonpath"];
-const GUARDRAIL_KEYS: &[&str] = &["name", "metric", "http", "prometheus", "command", "breach", "for", "action"];
+const GUARDRAIL_KEYS: &[&str] =
+    &["name", "metric", "http", "prometheus", "command", "breach", "for", "action", "on_unmeasured"];
 
 fn keys_of(name: &str) -> &'static [&'static str] {
     KEYS.iter().find(|(n, _)| *n == name).map_or(&[], |(_, k)| k)
@@ -71,6 +73,7 @@ pub fn experiment(sink: &mut Sink<'_>, root: &Node) -> ExperimentSpec {
         action_groups: f.required(sink, "action_groups").and_then(|n| spanned_list(sink, n, "action_groups", group)),
         rollback: f.get("rollback").and_then(|n| word(sink, n, "rollback")),
         lease: f.get("lease").and_then(|n| duration(sink, n, "lease")),
+        expect_outcome: f.get("expect_outcome").and_then(|n| word(sink, n, "expect_outcome")),
     }
 }
 
@@ -240,6 +243,7 @@ fn guardrail(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<GuardrailSpec>
         breach: f.required(sink, "breach").and_then(|n| comparison(sink, n, "breach")),
         r#for: f.get("for").and_then(|n| integer(sink, n, "for")),
         action: f.get("action").and_then(|n| word(sink, n, "action")),
+        on_unmeasured: f.get("on_unmeasured").and_then(|n| word(sink, n, "on_unmeasured")),
         span: node.span,
     })
 }

@@ -1,5 +1,9 @@
 //! The expectation language: comparisons (`< 300ms`, `>= 90`, `between 1 and 5`)
 //! and the `expect:` mapping of a probe, checked into plan expectations.
+//!
+//! Units mean something: a threshold written with a unit (`> 10s`, `>= 90%`) is only
+//! accepted against a source that has that unit, so `> 10s` can never be silently
+//! compared, as 10000 milliseconds, with a number a command prints in seconds.
 
 use super::diag::Sink;
 use super::plan::{Comparison, Expectation};
@@ -25,19 +29,102 @@ impl SourceKind {
     }
 }
 
-/// Parses a comparison. Numbers may carry `%` (ignored) or a time unit
-/// (`us`, `ms`, `s`, `m`), converted to milliseconds.
+/// The unit a threshold was written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A bare number.
+    None,
+    /// `%`.
+    Percent,
+    /// `us`, `ms`, `s` or `m`, converted to milliseconds.
+    Time,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::None => "a plain number",
+            Unit::Percent => "a percentage",
+            Unit::Time => "a time",
+        }
+    }
+}
+
+/// The unit of what a source measures, and how to name it in a message.
+#[derive(Clone, Debug)]
+pub struct ValueUnit {
+    pub unit: Unit,
+    /// Such as "`cpu_percent`" or "a command's stdout".
+    pub what: String,
+}
+
+impl ValueUnit {
+    pub fn new(unit: Unit, what: impl Into<String>) -> ValueUnit {
+        ValueUnit { unit, what: what.into() }
+    }
+}
+
+/// Reports a threshold written with a unit its source does not have. A plain number is
+/// always accepted: it is in the source's own unit (milliseconds for a latency).
+pub fn check_unit(sink: &mut Sink<'_>, span: super::yaml::Span, text: &str, written: Unit, source: &ValueUnit) -> bool {
+    if written == Unit::None || written == source.unit {
+        return true;
+    }
+    let text = text.trim();
+    let plain = regex::Regex::new(r"(\d)\s*(ms|us|µs|s|min|m|%)")
+        .map_or_else(|_| text.to_string(), |re| re.replace_all(text, "$1").into_owned());
+    let message = match (written, source.unit) {
+        (Unit::Time, Unit::None) => format!(
+            "`{text}` is a time, but {} is a plain number with no unit: it would be compared in milliseconds \
+             and never mean what it says; write a plain number in the unit the source reports, such as `{plain}`",
+            source.what
+        ),
+        (Unit::Percent, Unit::None) => format!(
+            "`{text}` is a percentage, but {} is a plain number with no unit; drop the `%` (`{plain}`) \
+             if that number is what you mean",
+            source.what
+        ),
+        (Unit::Time, _) => {
+            format!(
+                "`{text}` is a time, but {} is {}; write a percentage, such as `>= 90%`",
+                source.what,
+                source.unit.name()
+            )
+        }
+        (Unit::Percent, _) => {
+            format!(
+                "`{text}` is a percentage, but {} is {}; write a time, such as `< 300ms`",
+                source.what,
+                source.unit.name()
+            )
+        }
+        (Unit::None, _) => return true,
+    };
+    sink.error(span, message);
+    false
+}
+
+/// Parses a comparison. Numbers may carry `%` or a time unit (`us`, `ms`, `s`, `m`),
+/// converted to milliseconds.
 pub fn parse_comparison(text: &str) -> Result<Comparison, String> {
+    parse_threshold(text).map(|(c, _)| c)
+}
+
+/// Parses a comparison and says which unit it was written in.
+pub fn parse_threshold(text: &str) -> Result<(Comparison, Unit), String> {
     let t = text.trim();
     if let Some(rest) = t.strip_prefix("between") {
         let Some((lo, hi)) = rest.split_once(" and ") else {
             return Err(format!("expected `between A and B`, found `{t}`"));
         };
-        let (lo, hi) = (parse_number(lo)?, parse_number(hi)?);
+        let ((lo, lo_unit), (hi, hi_unit)) = (parse_number(lo)?, parse_number(hi)?);
+        if lo_unit != hi_unit {
+            return Err(format!("`{t}` mixes units: write both bounds in the same unit"));
+        }
         if lo > hi {
             return Err(format!("`between {lo} and {hi}` is empty: the first bound must not exceed the second"));
         }
-        return Ok(Comparison::Between(lo, hi));
+        return Ok((Comparison::Between(lo, hi), lo_unit));
     }
     type Make = fn(f64) -> Comparison;
     let ops: [(&str, Make); 7] = [
@@ -51,30 +138,37 @@ pub fn parse_comparison(text: &str) -> Result<Comparison, String> {
     ];
     for (op, make) in ops {
         if let Some(rest) = t.strip_prefix(op) {
-            return parse_number(rest).map(make);
+            return parse_number(rest).map(|(n, unit)| (make(n), unit));
         }
     }
     Err(format!("expected a comparison such as `< 300ms`, `>= 90` or `between 1 and 5`, found `{t}`"))
 }
 
-fn parse_number(text: &str) -> Result<f64, String> {
+fn parse_number(text: &str) -> Result<(f64, Unit), String> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().map_err(|_| format!("expected a number, found `{t}`"))?;
-    let factor = match unit.trim() {
-        "" | "%" | "ms" => 1.0,
-        "us" | "µs" => 0.001,
-        "s" => 1000.0,
-        "m" | "min" => 60_000.0,
+    let (factor, unit) = match unit.trim() {
+        "" => (1.0, Unit::None),
+        "%" => (1.0, Unit::Percent),
+        "ms" => (1.0, Unit::Time),
+        "us" | "µs" => (0.001, Unit::Time),
+        "s" => (1000.0, Unit::Time),
+        "m" | "min" => (60_000.0, Unit::Time),
         other => return Err(format!("unknown unit `{other}` in `{t}`; use %, us, ms, s or m")),
     };
     let value = n * factor;
-    if value.is_finite() { Ok(value) } else { Err(format!("`{t}` is not a finite number")) }
+    if value.is_finite() { Ok((value, unit)) } else { Err(format!("`{t}` is not a finite number")) }
 }
 
-/// Checks an `expect:` mapping for a probe of `kind`.
-pub fn expectations(sink: &mut Sink<'_>, spec: &ExpectSpec, kind: SourceKind) -> Vec<Expectation> {
+/// Checks an `expect:` mapping for a probe of `kind` whose value is in `value_unit`.
+pub fn expectations(
+    sink: &mut Sink<'_>,
+    spec: &ExpectSpec,
+    kind: SourceKind,
+    value_unit: &ValueUnit,
+) -> Vec<Expectation> {
     let mut out = Vec::new();
     let fits = |sink: &mut Sink<'_>, key: &str, ok: &[SourceKind], at| {
         let fit = ok.contains(&kind);
@@ -87,12 +181,13 @@ pub fn expectations(sink: &mut Sink<'_>, spec: &ExpectSpec, kind: SourceKind) ->
     use SourceKind::*;
     if let Some(v) = &spec.value {
         if fits(sink, "value", &[Metric, Prometheus, Command], v.span) {
-            out.extend(comparison(sink, &v.value.0, v.span).map(Expectation::Value));
+            out.extend(united(sink, v, value_unit).map(Expectation::Value));
         }
     }
     if let Some(v) = &spec.latency {
         if fits(sink, "latency", &[Http], v.span) {
-            out.extend(comparison(sink, &v.value.0, v.span).map(Expectation::LatencyMs));
+            let latency = ValueUnit::new(Unit::Time, "an HTTP latency");
+            out.extend(united(sink, v, &latency).map(Expectation::LatencyMs));
         }
     }
     if let Some(v) = &spec.status {
@@ -153,15 +248,21 @@ fn json_path(
         return None;
     }
     let compare = match compare {
-        Some(c) => Some(comparison(sink, &c.value.0, c.span)?),
+        Some(c) => Some(united(sink, c, &ValueUnit::new(Unit::None, "a JSON value"))?),
         None => None,
     };
     Some(Expectation::JsonPath { path: path.value.clone(), equals: equals.map(|e| e.value.0.clone()), compare })
 }
 
-/// Parses a comparison, reporting a problem at `span`.
-pub fn comparison(sink: &mut Sink<'_>, text: &str, span: super::yaml::Span) -> Option<Comparison> {
-    parse_comparison(text).map_err(|e| sink.error(span, e)).ok()
+/// Parses a comparison and checks its unit against the source's.
+fn united(sink: &mut Sink<'_>, c: &Spanned<super::spec::ComparisonText>, source: &ValueUnit) -> Option<Comparison> {
+    let (comparison, unit) = threshold(sink, &c.value.0, c.span)?;
+    check_unit(sink, c.span, &c.value.0, unit, source).then_some(comparison)
+}
+
+/// Parses a comparison with its unit, reporting a problem at `span`.
+pub fn threshold(sink: &mut Sink<'_>, text: &str, span: super::yaml::Span) -> Option<(Comparison, Unit)> {
+    parse_threshold(text).map_err(|e| sink.error(span, e)).ok()
 }
 
 fn first_line(text: &str) -> String {

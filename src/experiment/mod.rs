@@ -16,6 +16,7 @@ pub mod plan;
 mod schema;
 pub mod spec;
 mod template;
+mod units;
 mod yaml;
 
 pub use builtin::{BuiltinTemplate, template, templates};
@@ -23,9 +24,10 @@ pub use catalog::FaultCatalog;
 pub use expect::parse_comparison;
 pub use limits::{MAX_DURATION, check_duration_limit};
 pub use load::{Diagnostic, Diagnostics, load_file, load_str, load_template, parse_sets, render_str};
-pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes};
+pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value};
 pub use plan::*;
 pub use schema::{schema, schema_json};
+pub use units::{DURATION_FORMS, parse_bytes, parse_duration};
 
 /// The positioned YAML reader and its diagnostics, for the other files a user writes
 /// (the daemon's token and policy files): one pipeline, one `file:line:col` format.

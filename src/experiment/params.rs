@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::units::{parse_bytes, parse_duration};
+
 /// Raw parameters as written by a user, before checking.
 pub type RawParams = BTreeMap<String, serde_json::Value>;
 
@@ -241,8 +243,7 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
             Ok(ParamValue::Number(n))
         }
         ParamKind::Duration => {
-            let d = humantime::parse_duration(&text)
-                .map_err(|_| format!("expected a duration such as `500ms` or `30s`, found `{text}`"))?;
+            let d = parse_duration(&text)?;
             if d.is_zero() {
                 return Err("a duration must be greater than zero".into());
             }
@@ -265,27 +266,6 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
         },
         ParamKind::List => unreachable!("handled above"),
     }
-}
-
-/// Parses a human size: `4096`, `64k`, `64KiB`, `10MB`, `1.5G` (binary units).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("expected a size such as `64MiB`, found `{text}`"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(format!("unknown size unit in `{text}`; use B, KiB, MiB, GiB or TiB")),
-    };
-    let bytes = n * mult as f64;
-    if !bytes.is_finite() || bytes < 1.0 || bytes > i64::MAX as f64 {
-        return Err(format!("size `{text}` is out of range"));
-    }
-    Ok(bytes as u64)
 }
 
 #[cfg(test)]
@@ -323,7 +303,7 @@ mod tests {
 
     #[test]
     fn checked_params_round_trip_through_raw() {
-        let raw: RawParams = [("latency".to_string(), json!("1s")), ("size".into(), json!("1k"))].into();
+        let raw: RawParams = [("latency".to_string(), json!("1s")), ("size".into(), json!("1KiB"))].into();
         let p = Params::check(SPECS, &raw).unwrap();
         assert_eq!(Params::check(SPECS, &p.to_raw()).unwrap(), p);
     }

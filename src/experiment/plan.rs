@@ -28,6 +28,34 @@ pub struct ExperimentPlan {
     pub rollback: RollbackPolicy,
     #[serde(with = "humantime_serde_compat")]
     pub lease: Duration,
+    /// The outcome this drill is meant to end with (`expect_outcome`); meeting it exits 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_outcome: Option<ExpectedOutcome>,
+}
+
+/// An outcome a drill may declare as its purpose (`expect_outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedOutcome {
+    /// The drill proves a guardrail: it passes when a guardrail trips and everything rolls back.
+    GuardrailTripped,
+}
+
+impl ExpectedOutcome {
+    /// Every accepted word, for `--expect-outcome`.
+    pub const WORDS: &'static [&'static str] = &["guardrail_tripped"];
+
+    /// The word used in experiment files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectedOutcome::GuardrailTripped => "guardrail_tripped",
+        }
+    }
+
+    /// Parses the word (for `--expect-outcome`).
+    pub fn from_word(word: &str) -> Option<ExpectedOutcome> {
+        (word == "guardrail_tripped").then_some(ExpectedOutcome::GuardrailTripped)
+    }
 }
 
 /// A named set of hosts, resolved once at run start.
@@ -229,6 +257,67 @@ pub struct GuardrailPlan {
     /// Consecutive breaching samples before it trips.
     pub for_samples: u32,
     pub action: GuardrailAction,
+    /// Whether a sample that could not be taken counts toward the breach (DESIGN §4.8).
+    #[serde(default)]
+    pub on_unmeasured: OnUnmeasured,
+    /// Which quantity of an observation `breach` is compared with.
+    #[serde(default)]
+    pub measure: Measure,
+}
+
+/// What a guardrail does with a sample that could not be taken (timeout, refused,
+/// command failure, no series).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnmeasured {
+    /// Fail safe: it counts as a breaching sample.
+    #[default]
+    Breach,
+    /// It neither counts toward the breach nor resets the count.
+    Ignore,
+}
+
+impl OnUnmeasured {
+    /// The word used in experiment files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnUnmeasured::Breach => "breach",
+            OnUnmeasured::Ignore => "ignore",
+        }
+    }
+}
+
+/// The quantity of an observation a guardrail compares: the numeric value (metric,
+/// Prometheus, a number on a command's stdout), or for an HTTP source the status code
+/// (a threshold without a unit, `!= 200`) or the latency (a threshold in time, `> 300ms`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    #[default]
+    Value,
+    Status,
+    LatencyMs,
+}
+
+impl Measure {
+    /// The quantity out of an observation's fields; `None` when it was not measured.
+    pub fn pick(self, value: Option<f64>, latency_ms: Option<f64>, status: Option<u16>) -> Option<f64> {
+        let x = match self {
+            Measure::Value => value,
+            Measure::Status => status.map(f64::from),
+            Measure::LatencyMs => latency_ms,
+        };
+        x.filter(|v| v.is_finite())
+    }
+
+    /// How the quantity is named in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Value => "value",
+            Measure::Status => "status",
+            Measure::LatencyMs => "latency (ms)",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -181,6 +181,14 @@ words!(
     GuardrailActionWord { Rollback = "rollback", Warn = "warn" }
 );
 words!(
+    /// An outcome a drill may declare as its purpose.
+    ExpectOutcomeWord { GuardrailTripped = "guardrail_tripped" }
+);
+words!(
+    /// What a guardrail does with a sample that could not be taken.
+    OnUnmeasuredWord { Breach = "breach", Ignore = "ignore" }
+);
+words!(
     /// A host metric.
     HostMetricWord {
         CpuPercent = "cpu_percent",
@@ -231,6 +239,9 @@ pub struct ExperimentSpec {
     pub rollback: Option<Spanned<RollbackWord>>,
     /// How long a remote injection survives without hearing from the controller (default 15s).
     pub lease: Option<Spanned<DurationText>>,
+    /// The outcome this drill is meant to end with: `guardrail_tripped` for a drill that
+    /// proves a guardrail. Meeting it exits 0; missing it exits non-zero (see the README).
+    pub expect_outcome: Option<Spanned<ExpectOutcomeWord>>,
 }
 
 /// A typed template parameter.
@@ -428,6 +439,9 @@ pub struct GuardrailSpec {
     pub r#for: Option<Spanned<i64>>,
     /// `rollback` (default) or `warn`.
     pub action: Option<Spanned<GuardrailActionWord>>,
+    /// A sample that cannot be taken (timeout, refused, command failure, no series):
+    /// `breach` (default, fail safe) counts it toward `for`; `ignore` skips it.
+    pub on_unmeasured: Option<Spanned<OnUnmeasuredWord>>,
     #[schemars(skip)]
     pub span: Span,
 }

@@ -220,7 +220,7 @@ fn typed(kind: ParamTypeWord, words: &[&str], raw: &serde_json::Value) -> Result
             Ok(p) if (0.0..=100.0).contains(&p) => Ok(ParamValue::Plain(p.to_string())),
             _ => Err(bad()),
         },
-        ParamTypeWord::Duration => match humantime::parse_duration(&text) {
+        ParamTypeWord::Duration => match super::units::parse_duration(&text) {
             Ok(d) if !d.is_zero() && super::limits::check_duration_limit(d).is_ok() => Ok(ParamValue::Text(text)),
             _ => Err(bad()),
         },

@@ -1,9 +1,10 @@
 //! The breach counter: pure bookkeeping, no I/O, so it is judged in the run loop
-//! right after each sample arrives.
+//! right after each sample arrives. A sample that could not be taken counts as a
+//! breach unless its rule says `on_unmeasured: ignore` (fail safe, DESIGN §4.8).
 
 use std::collections::HashMap;
 
-use crate::experiment::GuardrailPlan;
+use crate::experiment::{GuardrailPlan, OnUnmeasured};
 
 /// What one sample means for its guardrail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,7 +17,8 @@ pub enum Judgement {
     Tripped { consecutive: u32 },
     /// Still breaching after a trip (only reached by `warn` rules, which keep going).
     StillBreaching { consecutive: u32 },
-    /// Nothing could be measured; the count neither grows nor resets.
+    /// Nothing could be measured and the rule says `on_unmeasured: ignore`: the count
+    /// neither grows nor resets. (By default an unmeasured sample counts as a breach.)
     Unknown { consecutive: u32 },
 }
 
@@ -49,15 +51,18 @@ impl GuardrailJudge {
         GuardrailJudge::default()
     }
 
-    /// Judges one sample of rule `index` taken on `host`; `None` when it could not be measured.
+    /// Judges one sample of rule `index` taken on `host`; `None` when it could not be
+    /// measured, which counts as a breach unless the rule says `on_unmeasured: ignore`.
     pub fn judge(&mut self, index: usize, rule: &GuardrailPlan, host: &str, value: Option<f64>) -> Judgement {
         let streak = self.streaks.entry((index, host.to_string())).or_insert(0);
-        let Some(value) = value.filter(|v| !v.is_nan()) else {
-            return Judgement::Unknown { consecutive: *streak };
-        };
-        if !rule.breach.holds(value) {
-            *streak = 0;
-            return Judgement::Clear;
+        match value.filter(|v| !v.is_nan()) {
+            None if rule.on_unmeasured == OnUnmeasured::Ignore => return Judgement::Unknown { consecutive: *streak },
+            None => {}
+            Some(value) if !rule.breach.holds(value) => {
+                *streak = 0;
+                return Judgement::Clear;
+            }
+            Some(_) => {}
         }
         *streak = streak.saturating_add(1);
         let needed = rule.for_samples.max(1);
@@ -72,7 +77,7 @@ impl GuardrailJudge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::{Comparison, GuardrailAction, HostMetric, ProbeSource};
+    use crate::experiment::{Comparison, GuardrailAction, HostMetric, Measure, ProbeSource};
 
     fn rule(breach: Comparison, for_samples: u32) -> GuardrailPlan {
         GuardrailPlan {
@@ -86,6 +91,8 @@ mod tests {
             breach,
             for_samples,
             action: GuardrailAction::Rollback,
+            on_unmeasured: OnUnmeasured::Breach,
+            measure: Measure::Value,
         }
     }
 
@@ -109,9 +116,15 @@ mod tests {
                 2,
                 &[
                     Judgement::Breaching { consecutive: 1 },
-                    Judgement::Unknown { consecutive: 1 },
                     Judgement::Tripped { consecutive: 2 },
+                    Judgement::StillBreaching { consecutive: 3 },
                 ],
+            ),
+            (&[None, None], 2, &[Judgement::Breaching { consecutive: 1 }, Judgement::Tripped { consecutive: 2 }]),
+            (
+                &[None, Some(10.0), None],
+                2,
+                &[Judgement::Breaching { consecutive: 1 }, Judgement::Clear, Judgement::Breaching { consecutive: 1 }],
             ),
             (
                 &[Some(90.0), Some(90.0), Some(99.0)],
@@ -122,7 +135,7 @@ mod tests {
                     Judgement::StillBreaching { consecutive: 3 },
                 ],
             ),
-            (&[Some(f64::NAN)], 1, &[Judgement::Unknown { consecutive: 0 }]),
+            (&[Some(f64::NAN)], 1, &[Judgement::Tripped { consecutive: 1 }]),
         ];
         for (samples, for_samples, expected) in cases {
             let rule = rule(Comparison::Ge(90.0), *for_samples);
@@ -130,6 +143,23 @@ mod tests {
             let got: Vec<_> = samples.iter().map(|v| judge.judge(0, &rule, "local", *v)).collect();
             assert_eq!(&got, expected, "samples {samples:?} for {for_samples}");
         }
+    }
+
+    #[test]
+    fn unmeasured_samples_are_skipped_only_when_the_rule_says_ignore() {
+        let rule = GuardrailPlan { on_unmeasured: OnUnmeasured::Ignore, ..rule(Comparison::Ne(200.0), 2) };
+        let mut judge = GuardrailJudge::new();
+        let got: Vec<_> =
+            [Some(500.0), None, None, Some(500.0)].iter().map(|v| judge.judge(0, &rule, "-", *v)).collect();
+        assert_eq!(
+            got,
+            [
+                Judgement::Breaching { consecutive: 1 },
+                Judgement::Unknown { consecutive: 1 },
+                Judgement::Unknown { consecutive: 1 },
+                Judgement::Tripped { consecutive: 2 },
+            ]
+        );
     }
 
     #[test]

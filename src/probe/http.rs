@@ -58,7 +58,13 @@ fn describe_error(url: &str, timeout: Duration, e: &reqwest::Error) -> String {
     if e.is_timeout() {
         format!("{url}: no answer within {}", humantime::format_duration(timeout))
     } else if e.is_connect() {
-        format!("{url}: connection failed ({})", crate::errors::error_chain(e))
+        // The innermost cause is what an operator acts on ("Connection refused"), not
+        // reqwest's and hyper's layers around it.
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        format!("{url}: connection failed ({cause})")
     } else {
         format!("{url}: {}", crate::errors::error_chain(e))
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::experiment::{Expectation, ProbeSource};
+use crate::experiment::{Expectation, GuardrailPlan, Measure, OnUnmeasured, ProbeSource};
 
 use super::hostlist::{compact, natural_cmp};
 use super::model::{Event, Outcome, Report, RollbackRecord, SampleRecord};
@@ -56,7 +56,7 @@ fn outcome_color(outcome: Option<Outcome>) -> &'static str {
         Some(Outcome::Passed) => "#1e7e34",
         Some(Outcome::Deviated) | Some(Outcome::GuardrailTripped) => "#d35400",
         Some(Outcome::Interrupted) => "#7f8c8d",
-        Some(Outcome::Error) | Some(Outcome::RollbackFailed) | None => "#c0392b",
+        Some(Outcome::Error) | Some(Outcome::RollbackFailed) | Some(Outcome::NotSteadyBefore) | None => "#c0392b",
     }
 }
 
@@ -73,11 +73,19 @@ fn header(h: &mut String, r: &Report) {
     let outcome = r.outcome.map_or("unfinished", |o| o.as_str());
     let _ = write!(
         h,
-        "<h1>{}</h1><p><span class=\"badge\" style=\"background:{}\">{}</span> exit code {}</p>",
+        "<h1>{}</h1><p><span class=\"badge\" style=\"background:{}\">{}</span> exit code {}{}</p>",
         escape(&r.experiment),
-        outcome_color(r.outcome),
+        match r.expectation {
+            Some(e) if e.met => "#1e7e34",
+            _ => outcome_color(r.outcome),
+        },
         outcome,
-        r.exit_code.map_or("-".to_string(), |c| c.to_string())
+        r.exit_code.map_or("-".to_string(), |c| c.to_string()),
+        match r.expectation {
+            Some(e) if e.met => format!(" (the expected outcome: <code>expect_outcome: {}</code>)", e.expected),
+            Some(e) => format!(" (<b>expected <code>{}</code>, not met</b>)", e.expected),
+            None => String::new(),
+        }
     );
     if let Some(d) = &r.plan.description {
         let _ = write!(h, "<p>{}</p>", escape(d));
@@ -198,17 +206,27 @@ fn timeline(h: &mut String, r: &Report) {
         })
         .collect();
     series.extend(guards.into_iter().map(|(name, samples)| {
-        let thresholds =
-            r.plan.guardrails.rules.iter().find(|g| g.name == name).map_or(vec![], |g| g.breach.thresholds());
-        series_of(name, "guardrail", &samples, thresholds)
+        let rule = r.plan.guardrails.rules.iter().find(|g| g.name == name);
+        let thresholds = rule.map_or(vec![], |g| g.breach.thresholds());
+        let mut series = series_of(name, "guardrail", &samples, thresholds);
+        // A guardrail plots the quantity it compares (an HTTP status, not its latency).
+        if let Some(rule) = rule {
+            let measured = |s: &SampleRecord| {
+                if s.error.is_some() { None } else { rule.measure.pick(s.value, s.latency_ms, s.status) }
+            };
+            for (point, (_, s, _)) in series.points.iter_mut().zip(&samples) {
+                point.1 = measured(s);
+            }
+        }
+        series
     }));
     let windows = super::html_actions::windows(r, end);
-    h.push_str("<h2>Timeline</h2><p class=\"muted\">Each panel is one probe or guardrail over time; shaded bands are faults in place (one per action, lighter while only some hosts had it), dashed lines are thresholds, red dots are failed or breaching samples, red lines are trips.</p>");
+    h.push_str("<h2>Timeline</h2><p class=\"muted\">Each panel is one probe or guardrail over time; shaded bands are faults in place (one per action, lighter while only some hosts had it), dashed lines are thresholds, red dots are failed or breaching samples, grey dashed marks with a <code>?</code> are samples that could not be taken (drawn as gaps, not as zero), red lines are trips.</p>");
     h.push_str(&timeline_svg(r.started_ms, end, &series, &windows, &markers));
 }
 
 fn guardrails(h: &mut String, r: &Report) {
-    h.push_str("<h2>Guardrails</h2><table><tr><th>guardrail</th><th>breach</th><th>for</th><th>action</th><th>result</th></tr>");
+    h.push_str("<h2>Guardrails</h2><table><tr><th>guardrail</th><th>breach</th><th>for</th><th>unmeasured samples</th><th>action</th><th>result</th></tr>");
     for g in &r.plan.guardrails.rules {
         let trip = r.timeline.iter().find_map(|e| match &e.event {
             Event::GuardrailTripped { guardrail, message, .. } if *guardrail == g.name => Some((e.at_ms, message)),
@@ -220,10 +238,14 @@ fn guardrails(h: &mut String, r: &Report) {
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{result}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{result}</td></tr>",
             escape(&g.name),
-            escape(&g.breach.to_string()),
+            escape(&breach_text(g)),
             g.for_samples,
+            match g.on_unmeasured {
+                OnUnmeasured::Breach => "count as breaching (<code>on_unmeasured: breach</code>)",
+                OnUnmeasured::Ignore => "ignored (<code>on_unmeasured: ignore</code>)",
+            },
             format!("{:?}", g.action).to_lowercase()
         );
     }
@@ -236,6 +258,14 @@ fn guardrails(h: &mut String, r: &Report) {
         );
     } else {
         h.push_str("</table>");
+    }
+}
+
+/// The breach condition, naming the quantity when it is not the plain value (`status != 200`).
+fn breach_text(g: &GuardrailPlan) -> String {
+    match g.measure {
+        Measure::Value => g.breach.to_string(),
+        m => format!("{} {}", m.as_str(), g.breach),
     }
 }
 
@@ -273,11 +303,13 @@ const ROLLBACK_ROWS: usize = 10;
 const ROLLBACK_HEAD: &str =
     "<tr><th>injection</th><th>action</th><th>host</th><th>reason</th><th>result</th><th>took</th></tr>";
 
-fn rollback_row(h: &mut String, rb: &RollbackRecord) {
+/// One row: an attempt, or an injection's final result (`attempts` > 1 says so).
+fn rollback_row(h: &mut String, rb: &RollbackRecord, attempts: usize) {
     let class = if rb.ok { "ok" } else { "bad" };
+    let tries = if attempts > 1 { format!(" ({attempts} attempts)") } else { String::new() };
     let _ = write!(
         h,
-        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{} ms</td></tr>",
+        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}{tries}</td><td>{} ms</td></tr>",
         rb.injection,
         escape(rb.action.as_deref().unwrap_or(&rb.fault)),
         escape(&rb.host),
@@ -290,12 +322,15 @@ fn rollback_row(h: &mut String, rb: &RollbackRecord) {
 fn rollbacks(h: &mut String, r: &Report) {
     h.push_str("<h2>Rollback</h2><table>");
     h.push_str(ROLLBACK_HEAD);
-    if r.rollbacks.len() <= ROLLBACK_ROWS {
-        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb));
+    // One row per injection (its final result), never one per attempt.
+    let finals = r.final_rollbacks();
+    if finals.len() <= ROLLBACK_ROWS {
+        finals.iter().for_each(|(rb, attempts)| rollback_row(h, rb, *attempts));
     } else {
-        let mut failed: Vec<&RollbackRecord> = r.rollbacks.iter().filter(|rb| !rb.ok).collect();
-        failed.sort_by(|a, b| natural_cmp(&a.host, &b.host));
-        failed.iter().for_each(|rb| rollback_row(h, rb));
+        let mut failed: Vec<(&RollbackRecord, usize)> = finals.iter().filter(|(rb, _)| !rb.ok).copied().collect();
+        failed.sort_by(|a, b| natural_cmp(&a.0.host, &b.0.host));
+        failed.iter().for_each(|(rb, attempts)| rollback_row(h, rb, *attempts));
+        let failed: Vec<&RollbackRecord> = r.rollbacks.iter().filter(|rb| !rb.ok).collect();
         let mut took: Vec<i64> = r.rollbacks.iter().map(|rb| rb.finished_ms - rb.started_ms).collect();
         took.sort_unstable();
         let _ = write!(
@@ -308,7 +343,7 @@ fn rollbacks(h: &mut String, r: &Report) {
             took[took.len() / 2],
             took[took.len() - 1]
         );
-        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb));
+        r.rollbacks.iter().for_each(|rb| rollback_row(h, rb, 1));
         h.push_str("</table></details></td></tr>");
     }
     if r.rollbacks.is_empty() {

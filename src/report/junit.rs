@@ -1,23 +1,32 @@
-//! JUnit XML for CI: one testcase per steady-state check (probe × phase), per action,
-//! per guardrail and per rollback. A deviation or a trip is a failure with its message.
+//! JUnit XML for CI: one testcase for the run's outcome, then one per steady-state check
+//! (probe × phase), per action, per guardrail and per rollback. A deviation or a trip is a
+//! failure with its message (a trip is a success when the drill expected it); a steady state
+//! that did not hold before anything was injected is an error: a broken drill, not a finding.
 
 use std::collections::BTreeMap;
 
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
-use super::model::{Event, ProbePhase, Report};
+use super::model::{Event, Outcome, ProbePhase, Report};
 
 /// Renders the report as a JUnit XML document.
 pub fn to_junit(report: &Report) -> String {
     let mut junit = quick_junit::Report::new(format!("faultdrill: {}", report.experiment));
-    let properties = [
+    let mut properties = vec![
         Property::new("run_id", report.run_id.as_str()),
         Property::new("outcome", report.outcome.map_or("unfinished", |o| o.as_str())),
         Property::new("exit_code", report.exit_code.map_or("-".to_string(), |c| c.to_string())),
     ];
-    for mut suite in
-        [steady_state_suite(report), actions_suite(report), guardrails_suite(report), rollback_suite(report)]
-    {
+    if let Some(e) = report.expectation {
+        properties.push(Property::new("expected_outcome", e.expected.as_str()));
+    }
+    for mut suite in [
+        outcome_suite(report),
+        steady_state_suite(report),
+        actions_suite(report),
+        guardrails_suite(report),
+        rollback_suite(report),
+    ] {
         suite.add_properties(properties.clone());
         junit.add_test_suite(suite);
     }
@@ -28,6 +37,41 @@ fn failure(kind: NonSuccessKind, ty: &str, message: String, description: String)
     let mut status = TestCaseStatus::non_success(kind);
     status.set_type(ty).set_message(message).set_description(description);
     status
+}
+
+/// One testcase: how the run ended, and why (its exit code decides success).
+fn outcome_suite(report: &Report) -> TestSuite {
+    let mut suite = TestSuite::new("outcome");
+    let outcome = report.outcome.map_or("unfinished", |o| o.as_str());
+    let reason = report.reason.clone().unwrap_or_default();
+    let status = match (report.outcome, report.exit_code) {
+        (Some(_), Some(0)) => TestCaseStatus::success(),
+        (Some(Outcome::NotSteadyBefore), _) => failure(
+            NonSuccessKind::Error,
+            "not-steady-before",
+            reason,
+            "not steady before: nothing injected. The steady state did not hold before any fault was \
+             injected (a wrong URL, a service already down): a broken drill, not a finding"
+                .into(),
+        ),
+        (_, _) if report.expectation.is_some_and(|e| !e.met) => failure(
+            NonSuccessKind::Failure,
+            "expected-outcome-missed",
+            reason,
+            format!(
+                "the drill expected `{}` and ended `{outcome}`",
+                report.expectation.map_or("", |e| e.expected.as_str())
+            ),
+        ),
+        (Some(Outcome::Deviated | Outcome::GuardrailTripped), _) => {
+            failure(NonSuccessKind::Failure, outcome, reason, format!("the run ended `{outcome}`"))
+        }
+        (_, _) => failure(NonSuccessKind::Error, outcome, reason, format!("the run ended `{outcome}`")),
+    };
+    let mut case = TestCase::new(format!("outcome: {outcome}"), status);
+    case.set_classname("run");
+    suite.add_test_case(case);
+    suite
 }
 
 fn phase_name(phase: ProbePhase) -> &'static str {
@@ -102,8 +146,11 @@ fn guardrails_suite(report: &Report) -> TestSuite {
             }
             _ => None,
         });
+        let expected_trip = report.expectation.is_some_and(|e| e.met && e.expected == Outcome::GuardrailTripped);
         let status = match trip {
             None => TestCaseStatus::success(),
+            // The drill was meant to trip it (`expect_outcome: guardrail_tripped`).
+            Some(_) if expected_trip => TestCaseStatus::success(),
             Some((message, action)) => failure(
                 NonSuccessKind::Failure,
                 "guardrail-tripped",
@@ -113,6 +160,8 @@ fn guardrails_suite(report: &Report) -> TestSuite {
         };
         let mut case = TestCase::new(format!("guardrail: {}", rule.name), status);
         case.set_classname("guardrail");
+        // Whether samples that could not be taken counted toward the breach.
+        case.add_property(Property::new("on_unmeasured", rule.on_unmeasured.as_str()));
         suite.add_test_case(case);
     }
     suite
@@ -120,7 +169,8 @@ fn guardrails_suite(report: &Report) -> TestSuite {
 
 fn rollback_suite(report: &Report) -> TestSuite {
     let mut suite = TestSuite::new("rollback");
-    for r in &report.rollbacks {
+    // One testcase per injection: its final result, however many attempts it took.
+    for (r, _) in report.final_rollbacks() {
         let label = r.action.clone().unwrap_or_else(|| r.fault.clone());
         let status = if r.ok {
             TestCaseStatus::success()

@@ -27,6 +27,10 @@ pub struct Report {
     pub exit_code: Option<u8>,
     /// One sentence on why the run ended the way it did.
     pub reason: Option<String>,
+    /// Set when the experiment declares `expect_outcome`: what was expected and whether
+    /// the run met it (which decides `exit_code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<OutcomeExpectation>,
     pub started_ms: i64,
     pub finished_ms: Option<i64>,
     /// Every injection made, in the order made.
@@ -40,10 +44,40 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every rollback recorded succeeded.
+    /// Whether every injection that needed a rollback was rolled back in the end.
     pub fn all_rolled_back(&self) -> bool {
-        self.rollbacks.iter().all(|r| r.ok)
+        self.final_rollbacks().iter().all(|(r, _)| r.ok)
     }
+
+    /// One rollback result per injection, in the order first attempted: the attempt that
+    /// succeeded if one did, else the last one; and how many attempts there were.
+    pub fn final_rollbacks(&self) -> Vec<(&RollbackRecord, usize)> {
+        let mut out: Vec<(&RollbackRecord, usize)> = Vec::new();
+        for r in &self.rollbacks {
+            match out.iter_mut().find(|(seen, _)| seen.injection == r.injection) {
+                Some((seen, attempts)) => {
+                    *attempts += 1;
+                    if !seen.ok {
+                        *seen = r;
+                    }
+                }
+                None => out.push((r, 1)),
+            }
+        }
+        out
+    }
+
+    /// The injections whose rollback still failed at the end, one record each.
+    pub fn failed_rollbacks(&self) -> Vec<&RollbackRecord> {
+        self.final_rollbacks().into_iter().filter(|(r, _)| !r.ok).map(|(r, _)| r).collect()
+    }
+}
+
+/// An expected outcome (`expect_outcome`) and whether the run met it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeExpectation {
+    pub expected: Outcome,
+    pub met: bool,
 }
 
 /// A target and the hosts it resolved to.
@@ -89,6 +123,8 @@ pub enum Outcome {
     Error,
     RollbackFailed,
     Interrupted,
+    /// The steady state did not hold before anything was injected: nothing was injected.
+    NotSteadyBefore,
 }
 
 impl Outcome {
@@ -101,6 +137,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::RollbackFailed => "rollback_failed",
             Outcome::Interrupted => "interrupted",
+            Outcome::NotSteadyBefore => "not_steady_before",
         }
     }
 
@@ -113,6 +150,7 @@ impl Outcome {
             Outcome::Error => crate::exit::ERROR,
             Outcome::RollbackFailed => crate::exit::ROLLBACK_FAILED,
             Outcome::Interrupted => crate::exit::INTERRUPTED,
+            Outcome::NotSteadyBefore => crate::exit::NOT_STEADY_BEFORE,
         }
     }
 }

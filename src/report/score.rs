@@ -3,11 +3,13 @@
 //! Weights (documented in the README): a steady-state sample taken before or after
 //! the faults counts 2, one taken during them 1, and each guardrail rule 3 (passed
 //! when it never tripped). Rollback results are reported beside the score, not in it:
-//! they measure faultdrill, not the system under test.
+//! they measure faultdrill, not the system under test. A drill that expects a guardrail to
+//! trip (`expect_outcome: guardrail_tripped`) is not punished for it: its guardrail rules pass
+//! together when the run met that expectation, and fail together when it did not.
 
 use std::collections::BTreeSet;
 
-use super::model::{Event, ProbePhase, Report};
+use super::model::{Event, Outcome, ProbePhase, Report};
 
 /// Weight of a steady-state sample taken before or after the faults.
 pub const WEIGHT_EDGE_SAMPLE: u32 = 2;
@@ -36,9 +38,14 @@ pub fn resilience_score(report: &Report) -> Option<f64> {
             _ => None,
         })
         .collect();
+    let expected_trip = report.expectation.filter(|e| e.expected == Outcome::GuardrailTripped);
     for rule in &report.plan.guardrails.rules {
         total += WEIGHT_GUARDRAIL;
-        if !tripped.contains(rule.name.as_str()) {
+        let ok = match expected_trip {
+            Some(e) => e.met,
+            None => !tripped.contains(rule.name.as_str()),
+        };
+        if ok {
             passed += WEIGHT_GUARDRAIL;
         }
     }

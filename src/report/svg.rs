@@ -88,7 +88,8 @@ pub fn timeline_svg(start_ms: i64, end_ms: i64, series: &[Series], windows: &[Wi
          .th{{stroke:#c0392b;stroke-dasharray:5 4;stroke-width:1}}.win{{fill:#f5a623;fill-opacity:{win:.3}}}\
          .wsp{{fill:#f5a623;fill-opacity:{wsp:.3}}}.tick{{stroke:#f5a623;stroke-width:1;stroke-opacity:.7}}\
          .wl{{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}}\
-         .mk{{stroke:#c0392b;stroke-width:2}}.bad{{fill:#c0392b}}</style>",
+         .mk{{stroke:#c0392b;stroke-width:2}}.bad{{fill:#c0392b}}\
+         .gap{{stroke:#7f8c8d;stroke-width:1.5;stroke-dasharray:2 3}}.gapq{{font:bold 11px sans-serif;fill:#7f8c8d}}</style>",
     );
     for (w, l) in windows.iter().zip(&labels) {
         draw_window(&mut svg, w, l, top, bottom, &x);
@@ -302,9 +303,12 @@ fn draw_panel(svg: &mut String, s: &Series, top: f64, x: &dyn Fn(i64) -> f64) {
     }
     draw_line(svg, s.points.iter().map(|p| p.1.map(|v| (x(p.0), y(v)))));
     for (t, v, ok) in &s.points {
-        if !ok {
-            let cy = v.map_or(top + PANEL, y);
-            let _ = write!(svg, r#"<circle class="bad" cx="{:.1}" cy="{cy:.1}" r="2.5"/>"#, x(*t));
+        match v {
+            Some(v) if !ok => {
+                let _ = write!(svg, r#"<circle class="bad" cx="{:.1}" cy="{:.1}" r="2.5"/>"#, x(*t), y(*v));
+            }
+            Some(_) => {}
+            None => draw_unmeasured(svg, x(*t), top, !ok, "not measured"),
         }
     }
     svg.push_str("</g>");
@@ -347,7 +351,7 @@ fn draw_spread(svg: &mut String, spread: &Spread, bottom: f64, x: &dyn Fn(i64) -
         let mut ys: Vec<f64> = r.failed_values.map_or(vec![], |(lo, hi)| vec![y(hi), y(lo)]);
         ys.dedup_by(|a, b| (*a - *b).abs() < 1.0);
         if r.failed_unmeasured {
-            ys.push(bottom);
+            draw_unmeasured(svg, x(r.at_ms), bottom - PANEL, true, "not measured on some hosts");
         }
         for cy in ys {
             let _ = write!(
@@ -359,6 +363,20 @@ fn draw_spread(svg: &mut String, spread: &Spread, bottom: f64, x: &dyn Fn(i64) -
             );
         }
     }
+}
+
+/// A sample that could not be taken: a gap in the line with a grey dashed mark and a `?`,
+/// never a dot at zero (which would read as a measured 0). `counted`: it counted toward
+/// a breach (or failed its probe), said in the tooltip.
+fn draw_unmeasured(svg: &mut String, mx: f64, top: f64, counted: bool, what: &str) {
+    let why = if counted { "; counted as failing or breaching" } else { "; ignored" };
+    let _ = write!(
+        svg,
+        r#"<g class="unmeasured"><title>{what}{why}</title><line class="gap" x1="{mx:.1}" y1="{:.1}" x2="{mx:.1}" y2="{:.1}"/><text class="gapq" x="{mx:.1}" y="{:.1}" text-anchor="middle">?</text></g>"#,
+        top + 12.0,
+        top + PANEL,
+        top + 10.0
+    );
 }
 
 fn draw_time_axis(svg: &mut String, bottom: f64, span_ms: f64, x: &dyn Fn(i64) -> f64, start_ms: i64) {
@@ -427,7 +445,8 @@ mod tests {
         assert_eq!(svg.matches(r#"class="th""#).count(), 1);
         assert_eq!(svg.matches(r#"class="win""#).count(), 1);
         assert!(svg.contains("tripped: disk-90"));
-        assert_eq!(svg.matches(r#"class="bad""#).count(), 2);
+        assert_eq!(svg.matches(r#"class="bad""#).count(), 1, "only the measured breach is a red dot");
+        assert_eq!(svg.matches(r#"<g class="unmeasured">"#).count(), 1, "the unmeasured sample is a gap mark");
     }
 
     fn window(label: &str, start_ms: i64) -> Window {

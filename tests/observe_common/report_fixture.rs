@@ -54,6 +54,8 @@ pub fn plan(probes: usize) -> ExperimentPlan {
                 breach: Comparison::Ge(90.0),
                 for_samples: 2,
                 action: GuardrailAction::Rollback,
+                on_unmeasured: Default::default(),
+                measure: Default::default(),
             }],
         },
         groups: vec![GroupPlan {
@@ -72,6 +74,7 @@ pub fn plan(probes: usize) -> ExperimentPlan {
         }],
         rollback: RollbackPolicy::Always,
         lease: Duration::from_secs(15),
+        expect_outcome: None,
     }
 }
 
@@ -117,6 +120,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
         outcome: Some(outcome),
         exit_code: Some(outcome.exit_code()),
         reason: Some("guardrail disk-90 tripped".into()),
+        expectation: None,
         started_ms: t0,
         finished_ms: Some(trip_at + 20),
         injections: vec![InjectionSummary {
@@ -291,6 +295,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
         outcome: Some(outcome),
         exit_code: Some(outcome.exit_code()),
         reason: Some("guardrail disk-90 tripped".into()),
+        expectation: None,
         started_ms: t0,
         finished_ms: Some(finished),
         injections,

@@ -215,11 +215,18 @@ pub async fn roll_back(
         Some(said) => format!("the controller asked: {}", said.chars().take(MAX_REASON).collect::<String>()),
         None => "the controller asked".to_string(),
     };
-    let result = {
+    let (was_live, result) = {
         let _guard = state.mutate.lock().await;
-        state.host.rollback(&id, &reason).await
+        // Read under the lock: the reaper may have rolled it back (and counted it) meanwhile.
+        // A repeated rollback (idempotent) is answered but not counted again.
+        let before = state.host.journal().get(&id)?.map(|r| r.state);
+        let was_live =
+            matches!(before, Some(InjectionState::Pending | InjectionState::Active | InjectionState::Failed));
+        (was_live, state.host.rollback(&id, &reason).await)
     };
-    state.metrics.rollback(&result);
+    if was_live {
+        state.metrics.rollback(&result);
+    }
     match result.outcome {
         Ok(outcome) => Ok(Json(Rollback {
             id,
