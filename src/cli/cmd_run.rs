@@ -111,6 +111,12 @@ pub(super) fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::
     if let Some(reason) = &report.reason {
         writeln!(stdout, "  {reason}")?;
     }
+    for entry in &report.timeline {
+        if let crate::report::Event::FaultEnded { action, host, ended_ms, why, .. } = &entry.event {
+            let at = crate::report::format_ms(*ended_ms);
+            writeln!(stdout, "  fault NOT HELD: {} on {host} ended at {at}: {why}", action.label)?;
+        }
+    }
     let failed: Vec<_> = report.rollbacks.iter().filter(|r| !r.ok).collect();
     for r in failed {
         writeln!(stdout, "  rollback FAILED: {} {} on {}: {}", r.fault, r.injection, r.host, r.detail)?;

@@ -16,6 +16,7 @@ use crate::journal::now_ms;
 use crate::report::{Event, InjectionSummary, ProbePhase, TripSource};
 
 use super::control::{TripRefused, TripRequest};
+use super::host::{FaultEnd, LeaseState};
 use super::local_host::error_chain;
 use super::outcome::Abort;
 use super::run::{Live, ReactionStart, Run};
@@ -29,6 +30,12 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 /// How long workers get to finish an inject or rollback in flight once the run is cancelled.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(70);
 
+/// What renewing one injection's lease found.
+struct Renewal {
+    injection: crate::ids::InjectionId,
+    result: Result<LeaseState, String>,
+}
+
 /// The tasks and timers of the running phase.
 struct Running {
     scheduler: Scheduler,
@@ -37,7 +44,7 @@ struct Running {
     cancel: watch::Sender<bool>,
     workers: JoinSet<()>,
     samples: JoinSet<SampleBatch>,
-    renewals: JoinSet<Option<Event>>,
+    renewals: JoinSet<Renewal>,
     probes_in_flight: bool,
     guardrails_in_flight: bool,
     judge: GuardrailJudge,
@@ -99,7 +106,7 @@ impl Run {
                 _ = tick(&mut guard_tick) => self.sample_guardrails(&mut st),
                 _ = tick(&mut probe_tick) => self.sample_probes(&mut st),
                 _ = tick(&mut lease_tick) => self.renew_leases(&mut st),
-                Some(Ok(Some(event))) = st.renewals.join_next() => self.emit(event),
+                Some(Ok(renewal)) = st.renewals.join_next() => self.on_renewal(renewal),
                 () = sleep_until(overdue) => self.roll_back_overdue().await,
                 () = tokio::time::sleep_until(time_box) => {
                     self.abort = Some(Abort::Stuck { message: "the run outlived its time box".into() });
@@ -188,8 +195,18 @@ impl Run {
                     held,
                 });
                 if held {
-                    let deadline_ms = view.deadline_ms;
-                    self.live.push(Live { id: view.id, host, action, deadline_ms, ended: false, left: false });
+                    let hold = self.plan.groups[action.group].actions[action.action].duration.unwrap_or_default();
+                    self.live.push(Live {
+                        id: view.id,
+                        host,
+                        action,
+                        deadline_ms: view.deadline_ms,
+                        planned_end_ms: at_ms + hold.as_millis() as i64,
+                        renewed_ms: at_ms,
+                        ended: false,
+                        left: false,
+                        lost: false,
+                    });
                 }
             }
             WorkerMsg::InjectFailed { action, host, error } => {
@@ -197,7 +214,10 @@ impl Run {
                 self.emit(Event::ActionFailed { action, host, error });
                 self.abort.get_or_insert(Abort::ActionFailed { message });
             }
-            WorkerMsg::HoldEnded { action, host, injection, rollback } => {
+            WorkerMsg::HoldEnded { action, host, injection, rollback, lost } => {
+                if let Some(end) = lost {
+                    self.fault_lost(&injection, end);
+                }
                 let rolled_back = rollback.as_ref().is_some_and(|r| r.ok);
                 if let Some(record) = rollback {
                     self.record_rollback(record);
@@ -285,18 +305,35 @@ impl Run {
     }
 
     fn renew_leases(&mut self, st: &mut Running) {
-        for live in self.live.iter().filter(|l| !l.ended) {
+        for live in self.live.iter().filter(|l| !l.ended && !l.lost) {
             let (host, id) = (live.host.clone(), live.id.clone());
             st.renewals.spawn(async move {
-                match host.renew_lease(&id).await {
-                    Ok(()) => None,
-                    Err(e) => Some(Event::LeaseRenewFailed {
-                        injection: id,
-                        host: host.name().to_string(),
-                        error: error_chain(&e),
-                    }),
-                }
+                let result = host.renew_lease(&id).await.map_err(|e| error_chain(&e));
+                Renewal { injection: id, result }
             });
+        }
+    }
+
+    /// A renewal's answer: renewed, the fault found ended, or no answer. A host out of reach
+    /// for longer than the lease has rolled the fault back by itself (dead man's switch).
+    fn on_renewal(&mut self, renewal: Renewal) {
+        let Some(live) = self.live.iter_mut().find(|l| l.id == renewal.injection) else { return };
+        match renewal.result {
+            Ok(LeaseState::Renewed) => live.renewed_ms = now_ms(),
+            Ok(LeaseState::Ended(end)) => self.fault_lost(&renewal.injection, end),
+            Err(error) => {
+                let (host, silent_since) = (live.host.name().to_string(), live.renewed_ms);
+                self.emit(Event::LeaseRenewFailed { injection: renewal.injection.clone(), host, error: error.clone() });
+                let lease_ms = self.plan.lease.as_millis() as i64;
+                if now_ms() - silent_since > lease_ms {
+                    let why = format!(
+                        "out of reach for longer than the lease ({}): its daemon rolls the fault back by itself \
+                         once no renewal reaches it; last error: {error}",
+                        humantime::format_duration(self.plan.lease)
+                    );
+                    self.fault_lost(&renewal.injection, FaultEnd { at_ms: silent_since + lease_ms, why });
+                }
+            }
         }
     }
 

@@ -4,6 +4,7 @@ mod control;
 mod control_socket;
 mod dispatcher;
 mod dry_run;
+mod held;
 mod host;
 mod inventory_targets;
 mod local_host;
@@ -22,7 +23,7 @@ pub use control_socket::{
     ControlAnswer, ControlRequest, ControlSocket, control_socket_path, send_control_request, serve_control_socket,
 };
 pub use dry_run::{DryRunAction, DryRunGroup, DryRunHost, DryRunPlan, dry_run};
-pub use host::{Host, HostError, InjectRequest, InjectionView, RollbackResult};
+pub use host::{FaultEnd, Host, HostError, InjectRequest, InjectionView, LeaseState, RollbackResult};
 pub use local_host::{INSTANT, LocalHost, error_chain};
 pub use progress::{RunObserver, Silent, StderrProgress};
 pub use run::{Run, RunOptions, new_run};

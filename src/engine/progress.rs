@@ -137,6 +137,12 @@ impl RunObserver for StderrProgress {
             Event::LeaseRenewFailed { injection, host, error } => {
                 self.line(at, "!", YELLOW, &format!("lease of {injection} on {host} not renewed: {error}"))
             }
+            Event::FaultEnded { action, host, injection, ended_ms, why, .. } => {
+                let when = crate::report::format_ms(*ended_ms);
+                let text =
+                    format!("{} on {host}: fault NOT HELD, it ended at {when}: {why} [{injection}]", action.label);
+                self.line(at, "✗", RED, &text)
+            }
             Event::Signal { signal } => self.line(at, "!", YELLOW, &format!("{signal} received: rolling back")),
             Event::StopRequested { reason } => self.line(at, "!", YELLOW, &format!("stop requested: {reason}")),
             Event::RollbackStarted { reason, count } => {

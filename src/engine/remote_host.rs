@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use crate::client::wire::{ErrorKind, InjectionRequest};
+use crate::client::wire::{ErrorKind, Injection, InjectionRequest};
 use crate::client::{ClientError, DaemonClient};
 use crate::experiment::HostMetric;
 use crate::ids::InjectionId;
 
-use super::host::{HostError, InjectRequest, InjectionView, RollbackResult};
+use super::host::{FaultEnd, HostError, InjectRequest, InjectionView, LeaseState, RollbackResult};
 
 /// Injects through the daemon; its lease is the run's (renewed by the engine).
 pub async fn inject(client: &DaemonClient, req: InjectRequest) -> Result<InjectionView, HostError> {
@@ -51,9 +51,34 @@ pub async fn rollback(client: &DaemonClient, id: &InjectionId, fault: Option<&st
     RollbackResult { id: id.clone(), host: client.name().to_string(), fault, outcome }
 }
 
-/// Renews the lease of one injection.
-pub async fn renew_lease(client: &DaemonClient, id: &InjectionId) -> Result<(), HostError> {
-    client.renew_lease(id).await.map(|_| ()).map_err(|e| remote(client, e))
+/// Renews the lease of one injection. A daemon answering 410 (the injection ended) or 404
+/// (its journal no longer holds it) says the fault is gone; its record says when and why.
+pub async fn renew_lease(client: &DaemonClient, id: &InjectionId) -> Result<LeaseState, HostError> {
+    let error = match client.renew_lease(id).await {
+        Ok(_) => return Ok(LeaseState::Renewed),
+        Err(e) => e,
+    };
+    match error.kind() {
+        Some(ErrorKind::Gone) => {
+            let said = error.body().map(|b| b.error.clone()).unwrap_or_default();
+            let end = match show(client, id).await {
+                Ok(record) => FaultEnd { at_ms: record.updated_ms, why: record.note.unwrap_or(said) },
+                Err(_) => FaultEnd { at_ms: crate::journal::now_ms(), why: said },
+            };
+            Ok(LeaseState::Ended(end))
+        }
+        Some(ErrorKind::NotFound) => Ok(LeaseState::Ended(FaultEnd {
+            at_ms: crate::journal::now_ms(),
+            why: format!("the daemon at {} no longer knows this injection (was its state dir reset?)", client.url()),
+        })),
+        _ => Err(remote(client, error)),
+    }
+}
+
+/// `GET /v1/injections/{id}`: one injection as the daemon's journal holds it.
+pub async fn show(client: &DaemonClient, id: &InjectionId) -> Result<Injection, ClientError> {
+    let what = format!("show injection {id}");
+    client.call(reqwest::Method::GET, &format!("/v1/injections/{id}"), None::<&()>, &what).await
 }
 
 /// Reads one metric from the daemon's `/v1/host/metrics`.

@@ -45,10 +45,16 @@ pub(super) struct Live {
     pub host: Arc<Host>,
     pub action: ActionRef,
     pub deadline_ms: i64,
+    /// When its hold is planned to end (Unix milliseconds).
+    pub planned_end_ms: i64,
+    /// When its lease was last renewed (or it was injected).
+    pub renewed_ms: i64,
     /// Its duration ended and its worker is done with it (rolled back, failed to, or left).
     pub ended: bool,
     /// Left in place on purpose (`rollback: never`).
     pub left: bool,
+    /// It ended before its hold did, without this run asking (recorded once).
+    pub lost: bool,
 }
 
 /// The start of a guardrail reaction, completed once everything is rolled back.

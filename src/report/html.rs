@@ -56,7 +56,7 @@ fn outcome_color(outcome: Option<Outcome>) -> &'static str {
         Some(Outcome::Passed) => "#1e7e34",
         Some(Outcome::Deviated) | Some(Outcome::GuardrailTripped) => "#d35400",
         Some(Outcome::Interrupted) => "#7f8c8d",
-        Some(Outcome::Error) | Some(Outcome::RollbackFailed) | None => "#c0392b",
+        Some(Outcome::Error) | Some(Outcome::RollbackFailed) | Some(Outcome::FaultNotHeld) | None => "#c0392b",
     }
 }
 
@@ -179,6 +179,10 @@ fn timeline(h: &mut String, r: &Report) {
                 markers.push(Marker { label: format!("tripped: {guardrail}"), at_ms: e.at_ms })
             }
             Event::Signal { signal } => markers.push(Marker { label: signal.clone(), at_ms: e.at_ms }),
+            // Drawn when the fault ended, not when the controller learnt of it.
+            Event::FaultEnded { host, ended_ms, .. } => {
+                markers.push(Marker { label: format!("fault lost: {host}"), at_ms: *ended_ms })
+            }
             _ => {}
         }
     }

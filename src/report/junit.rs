@@ -76,7 +76,23 @@ fn actions_suite(report: &Report) -> TestSuite {
     for entry in &report.timeline {
         let mut case = match &entry.event {
             Event::ActionStarted { action, host, injection, .. } => {
-                let mut case = TestCase::new(format!("{} on {host}", action.label), TestCaseStatus::success());
+                let status = match lost(report, injection) {
+                    None => TestCaseStatus::success(),
+                    Some((ended_ms, planned_end_ms, why)) => failure(
+                        NonSuccessKind::Failure,
+                        "fault-not-held",
+                        format!(
+                            "{} on {host} ended {:.1}s before its hold did, at {}: {why}",
+                            action.fault,
+                            (planned_end_ms - ended_ms) as f64 / 1000.0,
+                            super::model::format_ms(ended_ms)
+                        ),
+                        format!(
+                            "the fault was not held as planned on {host}: the hypothesis was not tested as written"
+                        ),
+                    ),
+                };
+                let mut case = TestCase::new(format!("{} on {host}", action.label), status);
                 case.add_property(Property::new("injection", injection.as_str()));
                 case
             }
@@ -91,6 +107,16 @@ fn actions_suite(report: &Report) -> TestSuite {
         suite.add_test_case(case);
     }
     suite
+}
+
+/// When and why injection `id` ended before its hold did, if it did.
+fn lost(report: &Report, id: &crate::ids::InjectionId) -> Option<(i64, i64, String)> {
+    report.timeline.iter().find_map(|e| match &e.event {
+        Event::FaultEnded { injection, ended_ms, planned_end_ms, why, .. } if injection == id => {
+            Some((*ended_ms, *planned_end_ms, why.clone()))
+        }
+        _ => None,
+    })
 }
 
 fn guardrails_suite(report: &Report) -> TestSuite {

@@ -11,6 +11,12 @@ use crate::ids::{InjectionId, RunId};
 /// The version of the report format written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A Unix-millisecond time as RFC 3339 UTC (`2026-11-29T16:20:41.123Z`), as reports show it.
+pub fn format_ms(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
 /// The whole report of one run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -89,6 +95,8 @@ pub enum Outcome {
     Error,
     RollbackFailed,
     Interrupted,
+    /// A fault was not held for its planned duration on every targeted host.
+    FaultNotHeld,
 }
 
 impl Outcome {
@@ -101,6 +109,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::RollbackFailed => "rollback_failed",
             Outcome::Interrupted => "interrupted",
+            Outcome::FaultNotHeld => "fault_not_held",
         }
     }
 
@@ -113,6 +122,7 @@ impl Outcome {
             Outcome::Error => crate::exit::ERROR,
             Outcome::RollbackFailed => crate::exit::ROLLBACK_FAILED,
             Outcome::Interrupted => crate::exit::INTERRUPTED,
+            Outcome::FaultNotHeld => crate::exit::FAULT_NOT_HELD,
         }
     }
 }
@@ -284,6 +294,20 @@ pub enum Event {
         injection: InjectionId,
         host: String,
         error: String,
+    },
+    /// A held fault ended before its planned hold did, without this run asking: its daemon
+    /// rolled it back (restarted, stopping, lease or deadline passed), or the host stayed out
+    /// of reach longer than the lease (its daemon rolls it back by itself then).
+    FaultEnded {
+        action: ActionRef,
+        host: String,
+        injection: InjectionId,
+        /// When the fault ended (as the host recorded it, or as inferred from the lease).
+        ended_ms: i64,
+        /// When its hold was planned to end.
+        planned_end_ms: i64,
+        /// Why, in the host's words.
+        why: String,
     },
     /// SIGINT or SIGTERM arrived.
     Signal {
