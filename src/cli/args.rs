@@ -32,8 +32,8 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Serve the v1 HTTP API so controllers can inject on this host.
     Daemon(DaemonArgs),
-    /// List runs on a daemon.
-    Runs(RemoteArgs),
+    /// List runs: this machine's (the journal), or a daemon's with --daemon.
+    Runs(RunsArgs),
     /// Show one run on a daemon.
     Status(RunRefArgs),
     /// Stop a run on a daemon and roll it back.
@@ -148,6 +148,13 @@ pub struct RemoteArgs {
     /// The daemon's URL.
     #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
     pub daemon: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// List the runs of this daemon instead of this machine's.
+    #[arg(long, env = "FAULTDRILL_DAEMON", value_name = "URL")]
+    pub daemon: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use crate::ids::RunId;
 use crate::journal::RunRecord;
 use crate::report::{Report, TimelineEntry};
 
-use super::args::{RemoteArgs, RunArgs, RunRefArgs};
+use super::args::{RunArgs, RunRefArgs};
 use super::edge::InvalidInput;
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -24,8 +24,8 @@ pub(super) fn client(url: &str) -> anyhow::Result<DaemonClient> {
 }
 
 /// `faultdrill runs --daemon URL`.
-pub fn list(args: RemoteArgs) -> anyhow::Result<u8> {
-    let daemon = client(&args.daemon)?;
+pub fn list(url: &str) -> anyhow::Result<u8> {
+    let daemon = client(url)?;
     let runs = runtime()?.block_on(daemon.runs())?;
     let mut out = std::io::stdout().lock();
     if runs.is_empty() {
@@ -37,7 +37,7 @@ pub fn list(args: RemoteArgs) -> anyhow::Result<u8> {
     Ok(crate::exit::PASSED)
 }
 
-fn run_line(run: &RunRecord) -> String {
+pub(super) fn run_line(run: &RunRecord) -> String {
     format!("{}  {:<12} {:<18} {}", run.id, run.state, run.outcome.as_deref().unwrap_or("-"), run.name)
 }
 

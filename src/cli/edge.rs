@@ -8,7 +8,7 @@ use crate::exit;
 
 use super::args::{Cli, Command};
 use super::{
-    cmd_daemon, cmd_faults, cmd_helper, cmd_inject, cmd_recover, cmd_remote, cmd_report, cmd_run, cmd_schema,
+    cmd_daemon, cmd_faults, cmd_helper, cmd_inject, cmd_recover, cmd_remote, cmd_report, cmd_run, cmd_runs, cmd_schema,
     cmd_template, cmd_trip, cmd_validate,
 };
 
@@ -54,7 +54,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inject(args) => cmd_inject::run(args, &state_dir),
         Command::Recover(args) => cmd_recover::run(args, &state_dir),
         Command::Daemon(args) => cmd_daemon::run(args, &state_dir),
-        Command::Runs(args) => cmd_remote::list(args),
+        Command::Runs(args) => match args.daemon {
+            Some(url) => cmd_remote::list(&url),
+            None => cmd_runs::run(&state_dir),
+        },
         Command::Status(args) => cmd_remote::status(args),
         Command::Stop(args) => cmd_remote::stop(args),
         Command::Trip(args) => cmd_trip::run(args, &state_dir),

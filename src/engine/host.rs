@@ -112,7 +112,7 @@ fn is_live(state: InjectionState) -> bool {
 pub enum Host {
     Local(LocalHost),
     /// A host reached through its daemon.
-    Remote(crate::client::DaemonClient),
+    Remote(super::remote_host::RemoteHost),
 }
 
 impl Host {
@@ -120,7 +120,7 @@ impl Host {
     pub fn name(&self) -> &str {
         match self {
             Host::Local(h) => h.name(),
-            Host::Remote(h) => h.name(),
+            Host::Remote(h) => h.client.name(),
         }
     }
 
@@ -155,7 +155,7 @@ impl Host {
                 .unwrap_or_else(|e| Err(e.to_string()))
                 .map_err(|message| HostError::Remote { host: h.name().to_string(), message })
             }
-            Host::Remote(h) => super::remote_host::sample_metric(h, metric, path, process).await,
+            Host::Remote(h) => super::remote_host::sample_metric(&h.client, metric, path, process).await,
         }
     }
 
@@ -194,7 +194,7 @@ impl Host {
                 (r.state, r.updated_ms, r.note)
             }
             Host::Remote(h) => {
-                let r = super::remote_host::show(h, id).await.ok()?;
+                let r = super::remote_host::show(&h.client, id).await.ok()?;
                 (r.state, r.updated_ms, r.note)
             }
         };

@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::client::{Inventory, select_hosts};
+use crate::client::{Inventory, TokenSource, select_hosts};
 use crate::experiment::TargetPlan;
+use crate::journal::RemoteReach;
 
 use super::host::Host;
+use super::remote_host::RemoteHost;
 use super::targets::TargetError;
 
 /// The remote hosts built so far, by name.
@@ -39,7 +41,24 @@ pub fn resolve(
         let client = entry
             .connect()
             .map_err(|e| TargetError::Connect { target: target.name.clone(), message: e.to_string() })?;
-        let host = Arc::new(Host::Remote(client));
+        let reach = RemoteReach {
+            host: entry.name.clone(),
+            url: entry.url.clone(),
+            token_env: match &entry.token {
+                Some(TokenSource::Env(var)) => Some(var.clone()),
+                _ => None,
+            },
+            token_file: match &entry.token {
+                Some(TokenSource::File(path)) => Some(path.clone()),
+                _ => None,
+            },
+            ca_file: entry.ca.clone(),
+        };
+        let journal = match local.as_ref() {
+            Host::Local(h) => Some(h.journal().clone()),
+            Host::Remote(_) => None,
+        };
+        let host = Arc::new(Host::Remote(RemoteHost { client, reach, journal }));
         remotes.by_name.insert(name.clone(), host.clone());
         hosts.push(host);
     }

@@ -10,6 +10,7 @@ mod inventory_targets;
 mod local_host;
 mod outcome;
 mod progress;
+mod recover_remote;
 mod remote_host;
 mod run;
 mod sampling;
@@ -20,11 +21,13 @@ mod worker;
 
 pub use control::{RunControl, StopRequest, TripRefused, TripRequest};
 pub use control_socket::{
-    ControlAnswer, ControlRequest, ControlSocket, control_socket_path, send_control_request, serve_control_socket,
+    ControlAnswer, ControlRequest, ControlSocket, control_socket_path, is_listening, send_control_request,
+    serve_control_socket, sweep_stale_control_sockets,
 };
 pub use dry_run::{DryRunAction, DryRunGroup, DryRunHost, DryRunPlan, dry_run};
 pub use host::{FaultEnd, Host, HostError, InjectRequest, InjectionView, LeaseState, RollbackResult};
 pub use local_host::{INSTANT, LocalHost, error_chain};
 pub use progress::{RunObserver, Silent, StderrProgress};
+pub use recover_remote::{RemoteRecovery, recover_one, recover_remote};
 pub use run::{Run, RunOptions, new_run};
 pub use targets::{ResolvedTargets, TargetEnv, TargetError, resolve_targets};

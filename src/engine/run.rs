@@ -135,6 +135,11 @@ pub fn new_run(
 }
 
 impl Run {
+    /// The report as it stands: before [`Run::execute`], the stub a killed run leaves behind.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
     /// Runs to the end, always rolling back, and returns the report.
     pub async fn execute(mut self) -> Report {
         if self.options.handle_signals {

@@ -1,0 +1,212 @@
+//! The controller can always clean up: `kill -9` of a controller holding faults on two real
+//! daemons (leases far longer than the test), then `faultdrill recover --all` on the
+//! controller rolls everything back through the daemons at once; the daemons' state after
+//! equals their state before. The killed run leaves a report stub that `runs` shows as
+//! abandoned and `report` can render, and its stale control socket is removed.
+
+#[path = "common/daemon.rs"]
+mod daemon;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use daemon::{BIN, Daemon, DaemonSpec, list_dir, wait_for};
+use faultdrill::journal::InjectionState;
+
+const TOKEN: &str = "recover-token-0123456789";
+
+struct Fleet {
+    daemons: Vec<Daemon>,
+    inventory: PathBuf,
+    fill: tempfile::TempDir,
+    work: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn new(n: usize) -> Fleet {
+        assert!(daemon::is_root(), "this test needs root (the daemons run as root); CI runs it as root");
+        let work = tempfile::tempdir().unwrap();
+        let token_file = work.path().join("token");
+        std::fs::write(&token_file, TOKEN).unwrap();
+        let mut inventory = String::from("hosts:\n");
+        let daemons: Vec<Daemon> = (1..=n)
+            .map(|i| {
+                let name = format!("h{i}");
+                let spec = DaemonSpec { name: name.clone(), token: Some(TOKEN.into()), ..DaemonSpec::default() };
+                let d = Daemon::start(spec);
+                // One host reads its token from a file, the others from the environment.
+                let token = if i == 1 {
+                    format!("{{file: {}}}", token_file.display())
+                } else {
+                    "{env: RECOVER_TOKEN}".to_string()
+                };
+                inventory.push_str(&format!(
+                    "  - name: {name}\n    url: {}\n    labels: {{fleet: x}}\n    token: {token}\n",
+                    d.url
+                ));
+                d
+            })
+            .collect();
+        let path = work.path().join("inventory.yaml");
+        std::fs::write(&path, inventory).unwrap();
+        Fleet { daemons, inventory: path, fill: tempfile::tempdir().unwrap(), work }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.work.path().join("controller")
+    }
+
+    fn faultdrill(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--state-dir").arg(self.state()).env("RECOVER_TOKEN", TOKEN).env("NO_COLOR", "1");
+        c
+    }
+
+    /// Two faults held for a minute on every host, with a minute-long lease.
+    fn spawn_run(&self) -> std::process::Child {
+        let path = self.work.path().join("long.yaml");
+        let yaml = format!(
+            "version: 1\nname: long-hold\nlease: 60s\ntargets:\n  all:\n    select: {{labels: {{fleet: x}}}}\n\
+             action_groups:\n  - name: hold\n    target: all\n    mode: parallel\n    actions:\n      \
+             - fault: disk-fill\n        params: {{path: \"{}\", size: 1MiB}}\n        duration: 60s\n      \
+             - fault: cpu-burn\n        params: {{percent: 5, cores: 1}}\n        duration: 60s\n",
+            self.fill.path().display()
+        );
+        std::fs::write(&path, yaml).unwrap();
+        let mut c = self.faultdrill();
+        c.args(["run", "--inventory"]).arg(&self.inventory).arg(&path);
+        c.stdout(Stdio::null()).stderr(Stdio::from(std::fs::File::create(self.work.path().join("run.log")).unwrap()));
+        c.spawn().unwrap()
+    }
+
+    /// What each daemon holds: its live injections' faults, sorted.
+    fn held(&self) -> Vec<Vec<String>> {
+        self.daemons
+            .iter()
+            .map(|d| {
+                let mut faults: Vec<String> = d
+                    .journal()
+                    .live()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|r| r.state == InjectionState::Active)
+                    .map(|r| r.fault)
+                    .collect();
+                faults.sort();
+                faults
+            })
+            .collect()
+    }
+}
+
+fn run_dirs(state: &Path) -> Vec<String> {
+    list_dir(&state.join("runs"))
+}
+
+#[test]
+fn drills_truth_kill_9_of_the_controller_then_recover_all_rolls_back_every_daemon_at_once() {
+    let fleet = Fleet::new(2);
+    let before = (fleet.held(), list_dir(fleet.fill.path()));
+    assert_eq!(before.0, [Vec::<String>::new(), Vec::new()]);
+
+    let mut run = fleet.spawn_run();
+    let both = vec!["cpu-burn".to_string(), "disk-fill".to_string()];
+    wait_for(Duration::from_secs(30), "both daemons to hold both faults", || {
+        (fleet.held() == [both.clone(), both.clone()]).then_some(())
+    });
+    run.kill().unwrap(); // SIGKILL: the controller rolls nothing back
+    run.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fleet.held(), [both.clone(), both.clone()], "nothing rolled back by itself yet (60 s lease)");
+    assert_eq!(list_dir(fleet.fill.path()).len(), 2, "both fill files in place");
+
+    let runs = run_dirs(&fleet.state());
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run_id = runs[0].clone();
+    let socket = fleet.state().join("runs").join(&run_id).join("control.sock");
+    assert!(socket.exists(), "kill -9 leaves the control socket behind");
+
+    // `runs` shows the run as abandoned; `report` renders its stub.
+    let listed = fleet.faultdrill().arg("runs").output().unwrap();
+    let listed_text = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.status.code(), Some(0), "{listed_text}");
+    assert!(listed_text.contains(&run_id) && listed_text.contains("abandoned"), "{listed_text}");
+    assert!(!socket.exists(), "the stale control socket is removed");
+    let stub = fleet.faultdrill().args(["report", &run_id, "--format", "junit"]).output().unwrap();
+    assert_eq!(stub.status.code(), Some(0), "{}", String::from_utf8_lossy(&stub.stderr));
+    assert!(String::from_utf8_lossy(&stub.stdout).contains("unfinished"));
+
+    let started = Instant::now();
+    let recover = fleet.faultdrill().args(["recover", "--all"]).output().unwrap();
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&recover.stdout);
+    let stderr = String::from_utf8_lossy(&recover.stderr);
+    assert_eq!(recover.status.code(), Some(0), "recover --all:\n{stdout}\n{stderr}");
+    assert!(took < Duration::from_secs(10), "at once, not after the 60 s lease: {took:?}");
+    for host in ["h1", "h2"] {
+        for fault in ["disk-fill", "cpu-burn"] {
+            assert!(
+                stdout.lines().any(|l| l.contains(&format!("{fault} on {host} (")) && l.ends_with(": rolled back")),
+                "{fault} on {host} rolled back:\n{stdout}"
+            );
+        }
+    }
+    assert!(stderr.contains("Reached 2 of 2 daemon(s)."), "{stderr}");
+
+    // The daemons' state after equals their state before.
+    assert_eq!((fleet.held(), list_dir(fleet.fill.path())), before, "every daemon back to its state before");
+    for d in &fleet.daemons {
+        let recent = d.journal().recent(10).unwrap();
+        assert!(
+            recent.iter().all(|r| r.note.as_deref().is_some_and(|n| n.contains("recover --all"))),
+            "{}: rolled back by the recovery, not by a lease: {recent:?}",
+            d.spec.name
+        );
+    }
+
+    // A second recover finds nothing; the report stub now says what was recovered.
+    let again = fleet.faultdrill().args(["recover", "--all"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Nothing to recover"));
+    let report = fleet.faultdrill().args(["report", &run_id]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert!(report["reason"].as_str().unwrap().starts_with("abandoned:"), "{report:#}");
+    assert_eq!(report["rollbacks"].as_array().unwrap().len(), 4, "{report:#}");
+    let listed = fleet.faultdrill().arg("runs").output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("abandoned"));
+}
+
+#[test]
+fn drills_truth_recover_all_names_a_daemon_it_cannot_reach() {
+    let mut fleet = Fleet::new(2);
+    let mut run = fleet.spawn_run();
+    let both = vec!["cpu-burn".to_string(), "disk-fill".to_string()];
+    wait_for(Duration::from_secs(30), "both daemons to hold both faults", || {
+        (fleet.held() == [both.clone(), both.clone()]).then_some(())
+    });
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let url = fleet.daemons[1].url.clone();
+    fleet.daemons[1].kill9(); // its faults stay until a daemon starts again on its state dir
+
+    let recover = fleet.faultdrill().args(["recover", "--all"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&recover.stdout);
+    let stderr = String::from_utf8_lossy(&recover.stderr);
+    assert_eq!(recover.status.code(), Some(4), "something may still be injected:\n{stdout}\n{stderr}");
+    assert!(stdout.lines().filter(|l| l.contains("on h1 (") && l.ends_with(": rolled back")).count() == 2, "{stdout}");
+    assert!(stdout.lines().filter(|l| l.contains(&format!("on h2 ({url}): NOT REACHED"))).count() == 2, "{stdout}");
+    assert!(
+        stderr.contains("Reached 1 of 2 daemon(s).") && stderr.contains(&format!("Could not reach: h2 ({url})")),
+        "{stderr}"
+    );
+    assert!(fleet.held()[0].is_empty(), "h1 rolled back");
+
+    // Once the daemon is back (it rolls back what it left as it starts), recover confirms it.
+    fleet.daemons[1].restart();
+    let again = fleet.faultdrill().args(["recover", "--all"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&again.stderr));
+    assert!(stdout.lines().filter(|l| l.contains("on h2 (") && l.contains("already gone")).count() == 2, "{stdout}");
+    assert!(list_dir(fleet.fill.path()).is_empty());
+}
