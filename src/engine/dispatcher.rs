@@ -19,6 +19,7 @@ use super::control::{TripRefused, TripRequest};
 use super::host::{FaultEnd, LeaseState};
 use super::local_host::error_chain;
 use super::outcome::Abort;
+use super::probe_clock::ProbeClock;
 use super::run::{Live, ReactionStart, Run};
 use super::sampling::{GuardrailSample, SampleBatch, sample_record};
 use super::scheduler::Scheduler;
@@ -45,7 +46,7 @@ struct Running {
     workers: JoinSet<()>,
     samples: JoinSet<SampleBatch>,
     renewals: JoinSet<Renewal>,
-    probes_in_flight: bool,
+    probes: Option<ProbeClock>,
     guardrails_in_flight: bool,
     judge: GuardrailJudge,
 }
@@ -62,12 +63,15 @@ impl Run {
             workers: JoinSet::new(),
             samples: JoinSet::new(),
             renewals: JoinSet::new(),
-            probes_in_flight: false,
+            probes: None,
             guardrails_in_flight: false,
             judge: GuardrailJudge::new(),
         };
         let steady = self.plan.steady_state.as_ref().filter(|s| s.check_during && !s.probes.is_empty());
-        let mut probe_tick = steady.map(|s| ticker(s.interval));
+        st.probes = steady.map(ProbeClock::new);
+        let mut probe_tick = st.probes.as_ref().map(|c| ticker(c.tick()));
+        let checks_during = st.probes.is_some();
+        self.tallies = Default::default();
         let mut guard_tick = (!self.plan.guardrails.rules.is_empty()).then(|| ticker(self.plan.guardrails.interval));
         let mut lease_tick = Some(ticker((self.plan.lease / 3).max(Duration::from_millis(100))));
         let time_box = tokio::time::Instant::now() + self.time_box();
@@ -114,6 +118,9 @@ impl Run {
             }
         }
         self.stop_workers(st).await;
+        if checks_during {
+            self.end_phase(ProbePhase::During);
+        }
     }
 
     /// Takes a guardrail sample, unless one is still being taken.
@@ -125,14 +132,15 @@ impl Run {
         }
     }
 
-    /// Takes a steady-state sample, unless one is still being taken.
+    /// Samples the steady-state probes that are due (none twice at once).
     fn sample_probes(&mut self, st: &mut Running) {
-        if !st.probes_in_flight {
-            st.probes_in_flight = true;
-            let probes = Arc::new(self.plan.steady_state.as_ref().map(|s| s.probes.clone()).unwrap_or_default());
-            let sampler = self.sampler.clone();
-            st.samples.spawn(async move { SampleBatch::Probes(sampler.sample_probes(probes).await) });
-        }
+        let Some(due) = st.probes.as_mut().map(ProbeClock::take_due).filter(|d| !d.is_empty()) else { return };
+        let probes = Arc::new(self.plan.steady_state.as_ref().map(|s| s.probes.clone()).unwrap_or_default());
+        let sampler = self.sampler.clone();
+        st.samples.spawn(async move {
+            let samples = sampler.sample_probes(probes, due.clone()).await;
+            SampleBatch::Probes(due, samples)
+        });
     }
 
     /// Judges guardrail samples and records steady-state ones the moment they arrive.
@@ -142,12 +150,16 @@ impl Run {
                 st.guardrails_in_flight = false;
                 self.judge_guardrails(samples, st);
             }
-            Some(SampleBatch::Probes(samples)) => {
-                st.probes_in_flight = false;
+            Some(SampleBatch::Probes(probes, samples)) => {
+                if let Some(clock) = st.probes.as_mut() {
+                    clock.landed(Some(&probes));
+                }
                 self.record_probe_samples(ProbePhase::During, samples);
             }
             None => {
-                st.probes_in_flight = false;
+                if let Some(clock) = st.probes.as_mut() {
+                    clock.landed(None);
+                }
                 st.guardrails_in_flight = false;
             }
         }

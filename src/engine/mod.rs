@@ -1,5 +1,6 @@
 //! The engine: hosts, target resolution, the run loop, and the rollback it always performs.
 
+mod budget;
 mod control;
 mod control_socket;
 mod dispatcher;
@@ -9,6 +10,7 @@ mod host;
 mod inventory_targets;
 mod local_host;
 mod outcome;
+mod probe_clock;
 mod progress;
 mod recover_remote;
 mod remote_host;

@@ -83,6 +83,8 @@ pub struct Run {
     /// The first failed steady-state check during or after the run.
     pub(super) deviated: Option<String>,
     pub(super) reaction: Option<ReactionStart>,
+    /// Steady-state samples of the current phase, against each probe's budget.
+    pub(super) tallies: super::budget::PhaseTallies,
 }
 
 /// Sets up a run and the handle that steers it.
@@ -130,6 +132,7 @@ pub fn new_run(
         abort: None,
         deviated: None,
         reaction: None,
+        tallies: Default::default(),
     };
     (run, control)
 }
@@ -201,8 +204,9 @@ impl Run {
         }
     }
 
-    /// Samples every probe once (when the plan checks this phase) and records it.
-    /// Returns the first failure.
+    /// Samples every probe once (when the plan checks this phase) and records it; a failed
+    /// probe with `tolerate: N` is sampled again, at its interval, up to N times. Returns the
+    /// first deviation, judged against each probe's budget.
     pub(super) async fn check_steady_state(&mut self, phase: ProbePhase) -> Option<String> {
         let steady = self.plan.steady_state.as_ref()?;
         let wanted = match phase {
@@ -213,12 +217,33 @@ impl Run {
         if !wanted || steady.probes.is_empty() {
             return None;
         }
+        let base = steady.interval;
         let probes: Arc<Vec<ProbePlan>> = Arc::new(steady.probes.clone());
-        let samples = self.sampler.clone().sample_probes(probes).await;
-        self.record_probe_samples(phase, samples)
+        self.tallies = Default::default();
+        let mut which: Vec<usize> = (0..probes.len()).collect();
+        loop {
+            let samples = self.sampler.clone().sample_probes(probes.clone(), which).await;
+            if let Some(deviation) = self.record_probe_samples(phase, samples) {
+                return Some(deviation);
+            }
+            which = self.tallies.to_retry(&probes);
+            let Some(wait) = which.iter().map(|&i| probes[i].interval.unwrap_or(base)).min() else { break };
+            tokio::time::sleep(wait).await;
+        }
+        self.end_phase(phase)
     }
 
-    /// Records probe samples; returns the first failure, and notes a deviation during or after.
+    /// At the end of a phase: judges error rates and latency percentiles; notes a deviation
+    /// during or after.
+    pub(super) fn end_phase(&mut self, phase: ProbePhase) -> Option<String> {
+        let probes = &self.plan.steady_state.as_ref()?.probes;
+        let failure = std::mem::take(&mut self.tallies).judge(probes);
+        self.note_deviation(phase, failure.clone());
+        failure
+    }
+
+    /// Records probe samples; returns the first one that exhausts its probe's budget, and
+    /// notes a deviation during or after.
     pub(super) fn record_probe_samples(
         &mut self,
         phase: ProbePhase,
@@ -226,24 +251,27 @@ impl Run {
     ) -> Option<String> {
         let mut first = None;
         for sample in samples {
-            let name = self.plan.steady_state.as_ref().map(|s| s.probes[sample.probe].name.clone()).unwrap_or_default();
-            if !sample.verdict.ok && first.is_none() {
-                let host = sample.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
-                first = Some(format!("{name}{host}: {}", sample.verdict.failures.join("; ")));
+            let Some(probe) = self.plan.steady_state.as_ref().map(|s| s.probes[sample.probe].clone()) else { continue };
+            if let Some(deviation) = self.tallies.add(&probe, &sample) {
+                first.get_or_insert(deviation);
             }
             self.emit(Event::ProbeSample {
                 phase,
-                probe: name,
+                probe: probe.name,
                 sample: sample_record(sample.host.as_deref(), &sample.observation),
                 ok: sample.verdict.ok,
                 failures: sample.verdict.failures,
             });
         }
+        self.note_deviation(phase, first.clone());
+        first
+    }
+
+    fn note_deviation(&mut self, phase: ProbePhase, failure: Option<String>) {
         if phase != ProbePhase::Before && self.deviated.is_none() {
             let when = if phase == ProbePhase::During { "during" } else { "after" };
-            self.deviated = first.clone().map(|f| format!("{f} ({when} the faults)"));
+            self.deviated = failure.map(|f| format!("{f} ({when} the faults)"));
         }
-        first
     }
 
     /// Rolls back every injection still in place, newest first; never skips one.

@@ -205,8 +205,10 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
         else {
             continue;
         };
-        let expect = p.expect.as_ref().map(|e| expectations(sink, e, kind)).unwrap_or_default();
-        probes.push(ProbePlan { name, source, expect });
+        let (budget, expect) = super::budget::probe_budget(sink, p, kind);
+        let expect = expect.as_ref().map(|e| expectations(sink, e, kind)).unwrap_or_default();
+        let interval = positive(sink, p.interval.as_ref());
+        probes.push(ProbePlan { name, source, expect, interval, budget });
     }
     SteadyStatePlan {
         interval: positive(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL),

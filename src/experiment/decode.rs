@@ -45,7 +45,8 @@ const EXPERIMENT_KEYS: &[&str] = &[
 ];
 const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values"];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
-const PROBE_KEYS: &[&str] = &["name", "metric", "http", "prometheus", "command", "expect"];
+const PROBE_KEYS: &[&str] =
+    &["name", "metric", "http", "prometheus", "command", "expect", "interval", "tolerate", "error_rate"];
 const EXPECT_KEYS: &[&str] = &["value", "latency", "status", "exit", "regex", "jsonpath"];
 const GUARDRAIL_KEYS: &[&str] = &["name", "metric", "http", "prometheus", "command", "breach", "for", "action"];
 
@@ -158,6 +159,9 @@ fn probe(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ProbeSpec> {
         prometheus: f.get("prometheus").and_then(|n| prometheus(sink, n)),
         command: f.get("command").and_then(|n| command(sink, n)),
         expect: f.required(sink, "expect").and_then(|n| expect(sink, n)),
+        interval: f.get("interval").and_then(|n| duration(sink, n, "interval")),
+        tolerate: f.get("tolerate").and_then(|n| integer(sink, n, "tolerate")),
+        error_rate: f.get("error_rate").and_then(|n| comparison(sink, n, "error_rate")),
         span: node.span,
     })
 }
