@@ -34,6 +34,11 @@ impl Scene {
     }
 
     /// A command probe failing exactly on its `nth` call (counted in a file).
+    /// The JUnit report of the last run.
+    fn junit(&self) -> PathBuf {
+        self.dir.path().join("junit.xml")
+    }
+
     fn fails_once(&self, tag: &str, nth: u32) -> String {
         let counter = self.dir.path().join(format!("{tag}.count"));
         format!(
@@ -49,6 +54,8 @@ impl Scene {
             .arg("run")
             .arg(file)
             .arg("--json")
+            .arg("--junit")
+            .arg(self.junit())
             .env("NO_COLOR", "1")
             .output()
             .unwrap()
@@ -79,6 +86,8 @@ fn drills_truth_one_failed_sample_deviates_when_strict_and_passes_with_tolerate(
     );
     let out = scene.run(&scene.experiment("strict", &strict, "1500ms"));
     assert_eq!(out.status.code(), Some(1), "strict by default: one failure deviates");
+    let junit = std::fs::read_to_string(scene.junit()).unwrap();
+    assert!(junit.contains("type=\"deviation\""), "{junit}");
     let reason = report(&out)["reason"].as_str().unwrap().to_string();
     assert!(reason.contains("flaky") && reason.contains("during the faults"), "{reason}");
 
@@ -90,6 +99,8 @@ fn drills_truth_one_failed_sample_deviates_when_strict_and_passes_with_tolerate(
     let report = report(&out);
     assert_eq!(out.status.code(), Some(0), "one failure in a row is within `tolerate: 1`: {}", report["reason"]);
     assert!(report["timeline"].to_string().contains("\"ok\":false"), "the failed sample is still recorded");
+    let junit = std::fs::read_to_string(scene.junit()).unwrap();
+    assert!(!junit.contains("type=\"deviation\""), "within its budget, JUnit shows no deviation: {junit}");
 }
 
 #[test]

@@ -18,6 +18,8 @@ struct Tally {
     consecutive: u32,
     latencies_ms: Vec<f64>,
     first_failure: Option<String>,
+    /// Its budget was already exhausted in this phase (said once).
+    deviated: bool,
 }
 
 /// Every probe's tally over the current phase.
@@ -42,15 +44,19 @@ impl PhaseTallies {
         tally.first_failure.get_or_insert_with(|| what.clone());
         let budget = &probe.budget;
         let on = on(&sample.host);
+        let exhausted =
+            if budget.is_strict() { true } else { budget.error_rate.is_none() && tally.consecutive > budget.tolerate };
+        if !exhausted || tally.deviated {
+            return None;
+        }
+        tally.deviated = true;
         if budget.is_strict() {
             return Some(format!("{}{on}: {what}", probe.name));
         }
-        (budget.error_rate.is_none() && tally.consecutive == budget.tolerate + 1).then(|| {
-            format!(
-                "{}{on}: {} failed samples in a row, more than its `tolerate: {}` (last: {what})",
-                probe.name, tally.consecutive, budget.tolerate
-            )
-        })
+        Some(format!(
+            "{}{on}: {} failed samples in a row, more than its `tolerate: {}` (last: {what})",
+            probe.name, tally.consecutive, budget.tolerate
+        ))
     }
 
     /// The probes whose latest sample failed but which may still recover (`tolerate`):
@@ -69,42 +75,42 @@ impl PhaseTallies {
         retry
     }
 
-    /// At the end of a phase: the first probe whose error rate or latency percentiles fail.
-    pub fn judge(&self, probes: &[ProbePlan]) -> Option<String> {
-        for ((index, host), tally) in &self.by_probe {
-            let probe = &probes[*index];
-            let on = on(host);
-            if let Some(rate) = probe.budget.error_rate {
-                let share = 100.0 * f64::from(tally.failures) / f64::from(tally.samples.max(1));
-                if !rate.holds(share) {
-                    let first = tally.first_failure.as_deref().unwrap_or("-");
-                    return Some(format!(
-                        "{}{on}: {} of {} samples failed ({share:.1}%), outside its `error_rate: {rate}%` \
-                         (first: {first})",
-                        probe.name, tally.failures, tally.samples
-                    ));
-                }
-            }
-            for p in &probe.budget.latency {
-                let Some(value) = percentile(&tally.latencies_ms, p.rank) else {
-                    return Some(format!(
-                        "{}{on}: no latency measured for its p{} (every sample failed)",
-                        probe.name, p.rank
-                    ));
-                };
-                if !p.holds.holds(value) {
-                    return Some(format!(
-                        "{}{on}: p{} latency {value:.1}ms over {} samples, expected {}ms",
-                        probe.name,
-                        p.rank,
-                        tally.latencies_ms.len(),
-                        p.holds
-                    ));
-                }
-            }
-        }
-        None
+    /// At the end of a phase: every probe (by index) whose error rate or latency percentiles
+    /// fail, with why.
+    pub fn judge(&self, probes: &[ProbePlan]) -> Vec<(usize, String)> {
+        self.by_probe
+            .iter()
+            .filter_map(|((index, host), tally)| judge_one(&probes[*index], host, tally).map(|m| (*index, m)))
+            .collect()
     }
+}
+
+/// Why `probe` on `host` fails its error rate or a latency percentile over the phase, if it does.
+fn judge_one(probe: &ProbePlan, host: &Option<String>, tally: &Tally) -> Option<String> {
+    let on = on(host);
+    if let Some(rate) = probe.budget.error_rate {
+        let share = 100.0 * f64::from(tally.failures) / f64::from(tally.samples.max(1));
+        if !rate.holds(share) {
+            let first = tally.first_failure.as_deref().unwrap_or("-");
+            return Some(format!(
+                "{}{on}: {} of {} samples failed ({share:.1}%), outside its `error_rate: {rate}%` (first: {first})",
+                probe.name, tally.failures, tally.samples
+            ));
+        }
+    }
+    for p in &probe.budget.latency {
+        let Some(value) = percentile(&tally.latencies_ms, p.rank) else {
+            return Some(format!("{}{on}: no latency measured for its p{} (every sample failed)", probe.name, p.rank));
+        };
+        if !p.holds.holds(value) {
+            let n = tally.latencies_ms.len();
+            return Some(format!(
+                "{}{on}: p{} latency {value:.1}ms over {n} samples, expected {}ms",
+                probe.name, p.rank, p.holds
+            ));
+        }
+    }
+    None
 }
 
 fn on(host: &Option<String>) -> String {

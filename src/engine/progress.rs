@@ -116,6 +116,9 @@ impl RunObserver for StderrProgress {
                     self.line(at, if *ok { "✓" } else { "✗" }, if *ok { GREEN } else { RED }, &text);
                 }
             }
+            Event::ProbeDeviated { message, .. } => {
+                self.line(at, "✗", RED, &format!("steady state DEVIATED: {message}"))
+            }
             Event::GuardrailSample { guardrail, sample, breached, consecutive, for_samples } => {
                 let state = match (sample.error.is_some(), *breached) {
                     (true, _) => "unmeasured".to_string(),

@@ -237,9 +237,15 @@ impl Run {
     /// during or after.
     pub(super) fn end_phase(&mut self, phase: ProbePhase) -> Option<String> {
         let probes = &self.plan.steady_state.as_ref()?.probes;
-        let failure = std::mem::take(&mut self.tallies).judge(probes);
-        self.note_deviation(phase, failure.clone());
-        failure
+        let failed = std::mem::take(&mut self.tallies).judge(probes);
+        let names: Vec<String> = failed.iter().map(|(i, _)| probes[*i].name.clone()).collect();
+        let mut first = None;
+        for ((_, message), probe) in failed.into_iter().zip(names) {
+            first.get_or_insert_with(|| message.clone());
+            self.emit(Event::ProbeDeviated { phase, probe, message });
+        }
+        self.note_deviation(phase, first.clone());
+        first
     }
 
     /// Records probe samples; returns the first one that exhausts its probe's budget, and
@@ -252,16 +258,18 @@ impl Run {
         let mut first = None;
         for sample in samples {
             let Some(probe) = self.plan.steady_state.as_ref().map(|s| s.probes[sample.probe].clone()) else { continue };
-            if let Some(deviation) = self.tallies.add(&probe, &sample) {
-                first.get_or_insert(deviation);
-            }
+            let deviation = self.tallies.add(&probe, &sample);
             self.emit(Event::ProbeSample {
                 phase,
-                probe: probe.name,
+                probe: probe.name.clone(),
                 sample: sample_record(sample.host.as_deref(), &sample.observation),
                 ok: sample.verdict.ok,
                 failures: sample.verdict.failures,
             });
+            if let Some(message) = deviation {
+                first.get_or_insert_with(|| message.clone());
+                self.emit(Event::ProbeDeviated { phase, probe: probe.name, message });
+            }
         }
         self.note_deviation(phase, first.clone());
         first

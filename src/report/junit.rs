@@ -51,13 +51,34 @@ fn steady_state_suite(report: &Report) -> TestSuite {
             }
         }
     }
+    // A probe with an error budget may fail samples and still hold: its verdict is the
+    // `probe_deviated` event. A strict probe deviates on its first failed sample.
+    let has_budget = |name: &str| {
+        let probes = report.plan.steady_state.iter().flat_map(|s| &s.probes);
+        probes.filter(|p| p.name == name).any(|p| !p.budget.is_strict() || !p.budget.latency.is_empty())
+    };
+    let verdict = |phase: ProbePhase, name: &str| {
+        report.timeline.iter().find_map(|e| match &e.event {
+            Event::ProbeDeviated { phase: p, probe, message } if *p == phase && probe == name => Some(message.clone()),
+            _ => None,
+        })
+    };
     let mut suite = TestSuite::new("steady-state");
     for ((phase, probe), (samples, failed, first)) in checks {
         let phase = [ProbePhase::Before, ProbePhase::During, ProbePhase::After][phase as usize];
         let name = format!("{}: {probe}", phase_name(phase));
-        let status = match first {
-            None => TestCaseStatus::success(),
-            Some(first) => failure(
+        let judged = has_budget(&probe);
+        let deviated = if judged { verdict(phase, &probe) } else { None };
+        let status = match (first, deviated) {
+            (_, Some(message)) if judged => failure(
+                NonSuccessKind::Failure,
+                "deviation",
+                format!("{message} ({failed} of {samples} samples failed)"),
+                format!("steady-state probe `{probe}` deviated {} the faults", phase_name(phase)),
+            ),
+            (_, None) if judged => TestCaseStatus::success(),
+            (None, _) => TestCaseStatus::success(),
+            (Some(first), _) => failure(
                 NonSuccessKind::Failure,
                 "deviation",
                 format!("{failed} of {samples} samples failed: {first}"),

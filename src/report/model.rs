@@ -275,6 +275,14 @@ pub enum Event {
         ok: bool,
         failures: Vec<String>,
     },
+    /// A steady-state probe exhausted its budget in a phase (strict: its first failed sample;
+    /// `tolerate`: one failure too many in a row; `error_rate` or a latency percentile: judged
+    /// when the phase ended). The verdict, as distinct from the samples.
+    ProbeDeviated {
+        phase: ProbePhase,
+        probe: String,
+        message: String,
+    },
     GuardrailSample {
         guardrail: String,
         sample: SampleRecord,
