@@ -222,7 +222,12 @@ impl Run {
                 }
             }
             WorkerMsg::InjectFailed { action, host, error } => {
-                let message = format!("inject {} on {host}: {error}", action.label);
+                // The host's error already reads `inject FAULT on HOST: …`: say it once.
+                let cause = [format!("inject {} on {host}: ", action.fault), format!("inject {}: ", action.fault)]
+                    .iter()
+                    .find_map(|prefix| error.strip_prefix(prefix.as_str()))
+                    .unwrap_or(&error);
+                let message = format!("inject {} on {host}: {cause}", action.label);
                 self.emit(Event::ActionFailed { action, host, error });
                 self.abort.get_or_insert(Abort::ActionFailed { message });
             }

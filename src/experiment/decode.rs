@@ -43,7 +43,7 @@ const EXPERIMENT_KEYS: &[&str] = &[
     "rollback",
     "lease",
 ];
-const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values"];
+const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values", "differs_from"];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
 const PROBE_KEYS: &[&str] =
     &["name", "metric", "http", "prometheus", "command", "expect", "interval", "tolerate", "error_rate"];
@@ -88,6 +88,7 @@ fn parameter(sink: &mut Sink<'_>, node: &Node, name: &str) -> Option<ParameterSp
         required: f.get("required").and_then(|n| boolean(sink, n, "required")),
         description: f.get("description").and_then(|n| string(sink, n, "description")),
         values: f.get("values").and_then(|n| list(sink, n, "values", string)),
+        differs_from: f.get("differs_from").and_then(|n| string(sink, n, "differs_from")),
     })
 }
 

@@ -246,6 +246,8 @@ pub struct ParameterSpec {
     pub description: Option<Spanned<String>>,
     /// The accepted words of an `enum` parameter.
     pub values: Option<Vec<Spanned<String>>>,
+    /// Another parameter this one must never equal (a failed zone and a surviving zone).
+    pub differs_from: Option<Spanned<String>>,
 }
 
 /// A named set of hosts: by name (`hosts`) or by labels (`select`).
