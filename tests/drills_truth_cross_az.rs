@@ -143,20 +143,30 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs in a row (`CROSS_AZ_RUNS`, default 3; the verdict-stability figure uses 20).
+fn runs() -> usize {
+    std::env::var("CROSS_AZ_RUNS").ok().and_then(|n| n.parse().ok()).unwrap_or(3)
+}
+
 #[test]
 fn drills_truth_cross_az_against_haproxy_passes_three_times_in_a_row() {
     let zones = Zones::new();
     let before = zones.rulesets();
-    for run in 1..=3 {
+    let mut failed_samples = 0;
+    for run in 1..=runs() {
         let out = zones.drill("3s").output().unwrap();
         let report = report(&out);
         assert_eq!(out.status.code(), Some(0), "run {run}: {}\n{}", report["reason"], stderr(&out));
+        let timeline = report["timeline"].as_array().unwrap();
+        failed_samples +=
+            timeline.iter().filter(|e| e["event"]["kind"] == "probe_sample" && e["event"]["ok"] == false).count();
         assert_eq!(zones.rulesets(), before, "run {run}: every namespace's ruleset as before");
         // The supervisor restarts az-1's primary; the front has it back before the next run.
         wait_for(Duration::from_secs(10), "az-1 to serve again", || {
             tcp_connects(&zones.net.hosts[2], &Net::addr(0), 8000, 1.0).then_some(())
         });
     }
+    eprintln!("{} runs passed; {failed_samples} failed front sample(s) within the budget", runs());
 }
 
 #[test]
