@@ -18,8 +18,14 @@ impl Run {
     /// from now on is not the experiment as written. An end at or after the planned end of
     /// the hold is no loss (a daemon's deadline sweep racing the controller's own rollback).
     pub(super) fn fault_lost(&mut self, id: &InjectionId, end: FaultEnd) {
+        // This run's own rollback (the hold ended, or the run is stopping) racing a renewal is
+        // no loss, whatever the hosts' clocks say.
+        let own = [super::worker::HOLD_ENDED.to_string()]
+            .into_iter()
+            .chain(self.abort.as_ref().map(Abort::rollback_reason))
+            .any(|reason| end.why.ends_with(&reason));
         let Some(live) = self.live.iter_mut().find(|l| l.id == *id) else { return };
-        if live.lost || end.at_ms >= live.planned_end_ms {
+        if live.lost || own || end.at_ms >= live.planned_end_ms {
             return;
         }
         live.lost = true;

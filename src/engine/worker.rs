@@ -38,7 +38,7 @@ pub fn injection_duration(action: &ActionPlan) -> Duration {
 }
 
 /// The rollback reason at the end of a hold.
-const HOLD_ENDED: &str = "duration ended";
+pub const HOLD_ENDED: &str = "duration ended";
 
 /// What a worker tells the run loop.
 pub enum WorkerMsg {
