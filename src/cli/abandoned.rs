@@ -28,6 +28,7 @@ pub fn is_abandoned(state_dir: &Path, id: &RunId, state: &str) -> bool {
     if is_listening(&socket) {
         return false;
     }
+    // Gone already is fine: the socket only mattered while its run was alive.
     let _ = std::fs::remove_file(&socket);
     true
 }
@@ -42,7 +43,14 @@ pub fn close_abandoned_runs(
 ) -> Vec<RunId> {
     let runs = journal.runs(1000).unwrap_or_default();
     let mut closed = Vec::new();
-    for run in runs.into_iter().filter(|r| is_abandoned(state_dir, &r.id, &r.state)) {
+    let ours = |id: &RunId| {
+        remote.iter().any(|r| r.run.as_ref() == Some(id))
+            || local.iter().any(|r| journal.get(&r.id).ok().flatten().is_some_and(|rec| rec.run.as_ref() == Some(id)))
+    };
+    // Newly abandoned runs, and runs closed before that this recovery did more for.
+    let candidates =
+        runs.into_iter().filter(|r| (r.state == ABANDONED && ours(&r.id)) || is_abandoned(state_dir, &r.id, &r.state));
+    for run in candidates {
         let path = report_path(state_dir, &run.id);
         let Ok(mut report) = read_report(&path) else { continue };
         let now = now_ms();
@@ -72,18 +80,30 @@ pub fn close_abandoned_runs(
             let id = r.injection.clone().unwrap_or_else(|| crate::ids::InjectionId::from_string("unknown"));
             report.rollbacks.push(record(id, &r.host, &r.fault, &r.outcome));
         }
-        let failed = report.rollbacks.iter().filter(|r| !r.ok).count();
-        let recovered = report.rollbacks.len() - failed;
+        // An injection counts as recovered once any of its rollbacks worked (a retry may).
+        let mut injections: Vec<(&str, bool)> = Vec::new();
+        for r in &report.rollbacks {
+            match injections.iter_mut().find(|(id, _)| *id == r.injection.as_str()) {
+                Some(entry) => entry.1 |= r.ok,
+                None => injections.push((r.injection.as_str(), r.ok)),
+            }
+        }
+        let failed = injections.iter().filter(|(_, ok)| !ok).count();
+        let recovered = injections.len() - failed;
         let failed = if failed > 0 { format!(", {failed} could not be") } else { String::new() };
         report.reason = Some(format!(
             "abandoned: its controller stopped without finishing it (killed?); `faultdrill recover` at {} \
              rolled back {recovered} injection(s) it left{failed}",
             format_ms(now)
         ));
-        if write_report(state_dir, &report).is_ok() {
-            let _ = journal.record_run_state(&run.id, ABANDONED, None);
-            closed.push(run.id);
+        if let Err(e) = write_report(state_dir, &report) {
+            tracing::warn!(run = %run.id, error = %e, "The abandoned run's report could not be completed.");
+            continue;
         }
+        if let Err(e) = journal.record_run_state(&run.id, ABANDONED, None) {
+            tracing::warn!(run = %run.id, error = %e, "The abandoned run could not be marked in the journal.");
+        }
+        closed.push(run.id);
     }
     closed
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
+use tracing::warn;
 
 use crate::client::{ClientError, DaemonClient, InventoryHost, TokenSource};
 use crate::fault::UndoOutcome;
@@ -51,15 +52,17 @@ pub async fn recover_remote(journal: &Arc<Journal>, reason: &str) -> Result<Vec<
 
 /// Rolls back one journaled remote injection through its daemon.
 pub async fn recover_one(journal: &Journal, record: RemoteInjectionRecord, reason: &str) -> Vec<RemoteRecovery> {
-    let failed = |message: String, reached: bool| RemoteRecovery {
+    // What recovering `injection` of this record found.
+    let found = |injection: Option<InjectionId>, outcome: Result<UndoOutcome, String>, reached: bool| RemoteRecovery {
         run: record.run.clone(),
         host: record.reach.host.clone(),
         url: record.reach.url.clone(),
         fault: record.fault.clone(),
-        injection: record.injection.clone(),
-        outcome: Err(message),
+        injection,
+        outcome,
         reached,
     };
+    let failed = |message: String, reached: bool| found(record.injection.clone(), Err(message), reached);
     let client = match connect(&record.reach) {
         Ok(client) => client,
         Err(e) => return vec![failed(super::error_chain(&e), false)],
@@ -82,32 +85,30 @@ pub async fn recover_one(journal: &Journal, record: RemoteInjectionRecord, reaso
     };
     if ids.is_empty() {
         let note = "never injected: the daemon holds no live injection of this run and fault";
-        let _ = journal.set_remote_state(&record.key, InjectionState::RolledBack, Some(note));
-        return vec![RemoteRecovery {
-            outcome: Ok(UndoOutcome::AlreadyGone),
-            reached: true,
-            ..failed(String::new(), true)
-        }];
+        record_state(journal, &record, InjectionState::RolledBack, note);
+        return vec![found(None, Ok(UndoOutcome::AlreadyGone), true)];
     }
     let mut results = Vec::new();
     let mut all_ok = true;
     for id in ids {
         let (result, reached) = rollback_reaching(&client, &id, Some(&record.fault), reason).await;
         all_ok &= result.is_ok();
-        results.push(RemoteRecovery {
-            injection: Some(id),
-            outcome: result.outcome,
-            reached,
-            ..failed(String::new(), reached)
-        });
+        results.push(found(Some(id), result.outcome, reached));
     }
     let (state, note) = if all_ok {
         (InjectionState::RolledBack, format!("rolled back: {reason}"))
     } else {
         (InjectionState::Failed, "recovery failed; run `faultdrill recover --all` again".to_string())
     };
-    let _ = journal.set_remote_state(&record.key, state, Some(&note));
+    record_state(journal, &record, state, &note);
     results
+}
+
+/// Journals what recovery found; a failed write only means the next `recover` asks again.
+fn record_state(journal: &Journal, record: &RemoteInjectionRecord, state: InjectionState, note: &str) {
+    if let Err(e) = journal.set_remote_state(&record.key, state, Some(note)) {
+        warn!(host = %record.reach.host, error = %super::error_chain(&e), "Recovery could not be journaled.");
+    }
 }
 
 /// A client of the daemon, its token read again from where the inventory said.
