@@ -233,3 +233,24 @@ fn drills_truth_recover_all_names_a_daemon_it_cannot_reach() {
     assert!(stdout.lines().filter(|l| l.contains("on h2 (") && l.contains("already gone")).count() == 2, "{stdout}");
     assert!(list_dir(fleet.fill.path()).is_empty());
 }
+
+#[test]
+fn drills_truth_kill_9_of_inject_daemon_then_recover_all_rolls_it_back() {
+    let fleet = Fleet::new(1);
+    let daemon = &fleet.daemons[0];
+    let mut inject = fleet.faultdrill();
+    inject.args(["inject", "disk-fill", "--param"]).arg(format!("path={}", fleet.fill.path().display()));
+    inject.args(["--param", "size=1MiB", "--duration", "60s", "--lease", "60s", "--daemon", &daemon.url]);
+    let mut child = inject.env("FAULTDRILL_TOKEN", TOKEN).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for(Duration::from_secs(20), "the daemon to hold the fill", || {
+        (fleet.held()[0] == ["disk-fill"]).then_some(())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let recover = fleet.faultdrill().env("FAULTDRILL_TOKEN", TOKEN).args(["recover", "--all"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&recover.stdout);
+    assert_eq!(recover.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&recover.stderr));
+    assert!(stdout.contains(&format!("disk-fill on {0} ({0}): rolled back", daemon.url)), "{stdout}");
+    assert!(fleet.held()[0].is_empty() && list_dir(fleet.fill.path()).is_empty(), "rolled back at once");
+}

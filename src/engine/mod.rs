@@ -31,5 +31,6 @@ pub use host::{FaultEnd, Host, HostError, InjectRequest, InjectionView, LeaseSta
 pub use local_host::{INSTANT, LocalHost, error_chain};
 pub use progress::{RunObserver, Silent, StderrProgress};
 pub use recover_remote::{RemoteRecovery, recover_one, recover_remote};
+pub use remote_host::journal_answer;
 pub use run::{Run, RunOptions, new_run};
 pub use targets::{ResolvedTargets, TargetEnv, TargetError, resolve_targets};

@@ -69,6 +69,15 @@ pub async fn recover_one(journal: &Journal, record: RemoteInjectionRecord, reaso
     };
     let ids = match &record.injection {
         Some(id) => vec![id.clone()],
+        // `inject --daemon` has no run to ask the daemon by.
+        None if record.run.is_none() => {
+            let why = format!(
+                "the daemon's answer never arrived and the injection belongs to no run; list the daemon's \
+                 injections (`GET {}/v1/injections`) and roll it back by id",
+                record.reach.url
+            );
+            return vec![failed(why, true)];
+        }
         // The controller died before the daemon's answer reached its journal: ask the daemon
         // which of the run's injections of this fault it holds.
         None => match client.injections().await {

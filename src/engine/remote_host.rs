@@ -58,17 +58,7 @@ pub async fn inject(remote: &RemoteHost, req: InjectRequest) -> Result<Injection
     };
     let answer = client.inject(&body).await;
     if let Some(journal) = journal {
-        let written = match &answer {
-            Ok(injection) => journal.record_remote_injected(&key, &injection.id, injection.state),
-            // The daemon answered with an error: it applied nothing (it cleans up a failed apply).
-            Err(e @ ClientError::Api { .. }) => {
-                let note = format!("not injected: {}", crate::engine::error_chain(e));
-                journal.set_remote_state(&key, InjectionState::RolledBack, Some(&note))
-            }
-            // No answer: it may have applied it; `recover` asks the daemon by run and fault.
-            Err(e) => journal.set_remote_state(&key, InjectionState::Pending, Some(&crate::engine::error_chain(e))),
-        };
-        if let Err(e) = written {
+        if let Err(e) = journal_answer(journal, &key, &answer) {
             remote.journal_failed("The daemon's answer", &e);
         }
     }
@@ -82,6 +72,24 @@ pub async fn inject(remote: &RemoteHost, req: InjectRequest) -> Result<Injection
         deadline_ms: injection.deadline_ms,
         preview: injection.preview,
     })
+}
+
+/// Journals the daemon's answer to the inject journaled as `key`: its id and state; nothing
+/// applied (it answered with an error: a failed apply is cleaned up there); or no answer (it
+/// may have applied it: `recover` asks the daemon by run and fault).
+pub fn journal_answer(
+    journal: &Journal,
+    key: &InjectionId,
+    answer: &Result<Injection, ClientError>,
+) -> Result<(), crate::journal::JournalError> {
+    match answer {
+        Ok(injection) => journal.record_remote_injected(key, &injection.id, injection.state),
+        Err(e @ ClientError::Api { .. }) => {
+            let note = format!("not injected: {}", crate::engine::error_chain(e));
+            journal.set_remote_state(key, InjectionState::RolledBack, Some(&note))
+        }
+        Err(e) => journal.set_remote_state(key, InjectionState::Pending, Some(&crate::engine::error_chain(e))),
+    }
 }
 
 /// Rolls back through the daemon (idempotent there), and journals what it found.
