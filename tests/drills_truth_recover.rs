@@ -254,3 +254,55 @@ fn drills_truth_kill_9_of_inject_daemon_then_recover_all_rolls_it_back() {
     assert!(stdout.contains(&format!("disk-fill on {0} ({0}): rolled back", daemon.url)), "{stdout}");
     assert!(fleet.held()[0].is_empty() && list_dir(fleet.fill.path()).is_empty(), "rolled back at once");
 }
+
+/// The controller died after the daemon applied the fault but before its answer was
+/// journaled: the record holds no daemon id, and recovery finds the injection on the daemon
+/// (by run and fault, or for an `inject --daemon`, by fault and time).
+#[test]
+fn drills_truth_recover_finds_an_injection_whose_answer_was_never_journaled() {
+    use faultdrill::client::wire::InjectionRequest;
+    use faultdrill::ids::{InjectionId, RunId};
+    use faultdrill::journal::{Journal, NewRemoteInjection, RemoteReach, now_ms};
+
+    let fleet = Fleet::new(1);
+    let daemon = &fleet.daemons[0];
+    let journal = Journal::open(&fleet.state()).unwrap();
+    let reach = RemoteReach {
+        host: "h1".into(),
+        url: daemon.url.clone(),
+        token_env: Some("RECOVER_TOKEN".into()),
+        ..RemoteReach::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (fault, run) in [("disk-fill", Some(RunId::generate())), ("cpu-burn", None)] {
+        journal
+            .record_remote_pending(&NewRemoteInjection {
+                key: InjectionId::generate(),
+                run: run.clone(),
+                reach: reach.clone(),
+                fault: fault.into(),
+                deadline_ms: now_ms() + 60_000,
+            })
+            .unwrap();
+        let params = match fault {
+            "disk-fill" => serde_json::json!({"path": fleet.fill.path(), "size": "1MiB"}),
+            _ => serde_json::json!({"percent": 5, "cores": 1}),
+        };
+        let request = InjectionRequest {
+            fault: fault.into(),
+            params: serde_json::from_value(params).unwrap(),
+            duration: "60s".into(),
+            lease: Some("60s".into()),
+            run,
+            dry_run: false,
+        };
+        runtime.block_on(daemon.client().inject(&request)).unwrap();
+    }
+    assert_eq!(fleet.held()[0], ["cpu-burn", "disk-fill"]);
+
+    let recover = fleet.faultdrill().args(["recover", "--all"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&recover.stdout);
+    assert_eq!(recover.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&recover.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.ends_with(": rolled back")).count(), 2, "{stdout}");
+    assert!(fleet.held()[0].is_empty() && list_dir(fleet.fill.path()).is_empty(), "both rolled back");
+}

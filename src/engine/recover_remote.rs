@@ -15,6 +15,10 @@ use crate::journal::{InjectionState, Journal, JournalError, RemoteInjectionRecor
 use super::remote_host::rollback_reaching;
 use super::worker::FANOUT_LIMIT;
 
+/// How far apart (ms) the controller's record and the daemon's injection of a run-less
+/// inject may have been made and still be taken for the same (clock skew and a slow answer).
+const SAME_TIME_MS: i64 = 30_000;
+
 /// What recovering one remote injection did.
 #[derive(Clone, Debug)]
 pub struct RemoteRecovery {
@@ -69,21 +73,15 @@ pub async fn recover_one(journal: &Journal, record: RemoteInjectionRecord, reaso
     };
     let ids = match &record.injection {
         Some(id) => vec![id.clone()],
-        // `inject --daemon` has no run to ask the daemon by.
-        None if record.run.is_none() => {
-            let why = format!(
-                "the daemon's answer never arrived and the injection belongs to no run; list the daemon's \
-                 injections (`GET {}/v1/injections`) and roll it back by id",
-                record.reach.url
-            );
-            return vec![failed(why, true)];
-        }
         // The controller died before the daemon's answer reached its journal: ask the daemon
         // which of the run's injections of this fault it holds.
         None => match client.injections().await {
             Ok(list) => list
                 .into_iter()
-                .filter(|i| i.is_live() && i.fault == record.fault && i.run.is_some() && i.run == record.run)
+                // By run and fault; an injection of no run (`inject --daemon`) by fault and by
+                // when it was made (a host holds one live injection of a fault at a time).
+                .filter(|i| i.is_live() && i.fault == record.fault && i.run == record.run)
+                .filter(|i| record.run.is_some() || (i.created_ms - record.created_ms).abs() <= SAME_TIME_MS)
                 .map(|i| i.id)
                 .collect(),
             Err(e) => {
