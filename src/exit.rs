@@ -16,6 +16,10 @@ pub const ROLLBACK_FAILED: u8 = 4;
 /// The steady state did not hold before anything was injected: nothing was injected.
 /// A broken drill (wrong URL, service already down), never a finding.
 pub const NOT_STEADY_BEFORE: u8 = 5;
+/// A fault was not held as planned on every targeted host (it ended early: rolled back by
+/// its daemon, expired, the daemon restarted or went out of reach): the hypothesis was not
+/// tested as written. Never "passed"; a failed rollback (4) outranks it.
+pub const FAULT_NOT_HELD: u8 = 6;
 /// Invalid input: a bad experiment file or bad flags.
 pub const INVALID_INPUT: u8 = 64;
 /// The daemon refused the call: no valid token (401), or the token's role or the

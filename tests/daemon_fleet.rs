@@ -196,8 +196,17 @@ fn a_daemon_cut_off_mid_fault_rolls_back_by_its_lease_and_the_run_says_it_is_unc
     assert!(!cut_off.is_empty() && !reachable.is_empty(), "{rollbacks:?}");
     assert!(cut_off.iter().all(|r| r["ok"] == false && r["detail"].as_str().unwrap().contains("unconfirmed")));
     assert!(reachable.iter().all(|r| r["ok"] == true), "the reachable hosts: {reachable:?}");
+    // Out of reach past its lease, host-0's fault was not held as planned: the run stopped
+    // there and rolled back the others at once (a failed rollback still decides the outcome).
+    let lost = report["timeline"].as_array().unwrap().iter().find(|e| e["event"]["kind"] == "fault_ended");
+    let lost = lost.unwrap_or_else(|| panic!("a fault_ended event: {report}"));
+    assert_eq!(lost["event"]["host"], "host-0");
+    assert!(lost["event"]["why"].as_str().unwrap().contains("out of reach for longer than the lease"), "{lost}");
     for i in 1..3 {
-        assert_eq!(fleet.injections(i)[0].note.as_deref(), Some("rolled back: the controller asked: duration ended"));
+        assert_eq!(
+            fleet.injections(i)[0].note.as_deref(),
+            Some("rolled back: the controller asked: a fault was not held as planned")
+        );
     }
     assert_eq!(list_dir(fill.path()), before, "host state is back to before on every host");
 }

@@ -328,6 +328,8 @@ async fn a_steady_state_failing_before_injects_nothing() {
             name: "always-fails".into(),
             source: ProbeSource::Command { argv: vec!["false".into()], timeout: Duration::from_secs(5) },
             expect: vec![Expectation::Exit(0)],
+            interval: None,
+            budget: Default::default(),
         }],
     });
     let (run, _control) = start(&fx, plan);

@@ -20,7 +20,7 @@ use super::hold::{HoldEnd, HoldSignals};
 
 pub fn run(args: InjectArgs, state_dir: &Path) -> anyhow::Result<u8> {
     if let Some(url) = args.daemon.clone() {
-        return super::cmd_inject_remote::run(args, &url);
+        return super::cmd_inject_remote::run(args, &url, state_dir);
     }
     let fault = find_fault(&args.fault).ok_or_else(|| {
         let names: Vec<&str> = all_faults().iter().map(|f| f.info().name).collect();

@@ -1,9 +1,11 @@
 //! `faultdrill inject FAULT --daemon URL`: the same hold as a local inject, with the
 //! daemon doing the work. The injection carries a lease this process renews, so a
 //! controller that dies (kill -9, a lost network) has its fault rolled back by the
-//! daemon within the lease instead of at the deadline.
+//! daemon within the lease instead of at the deadline. Like a run's, the injection is
+//! journaled here before the daemon is asked, so `faultdrill recover --all` reaches it.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,7 +14,8 @@ use crate::client::wire::{ErrorKind, InjectionRequest};
 use crate::client::{ClientError, DaemonClient};
 use crate::exit;
 use crate::experiment::RawParams;
-use crate::journal::InjectionState;
+use crate::ids::InjectionId;
+use crate::journal::{InjectionState, Journal, NewRemoteInjection, RemoteReach, now_ms};
 
 use super::args::InjectArgs;
 use super::cmd_inject::parse_duration;
@@ -23,7 +26,7 @@ use super::hold::{HoldEnd, HoldSignals};
 /// The lease when `--lease` is not given (the same default as an experiment's).
 const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
-pub fn run(args: InjectArgs, url: &str) -> anyhow::Result<u8> {
+pub fn run(args: InjectArgs, url: &str, state_dir: &Path) -> anyhow::Result<u8> {
     let daemon = client(url)?;
     let duration = parse_duration(&args.duration)?;
     let lease = match &args.lease {
@@ -38,7 +41,8 @@ pub fn run(args: InjectArgs, url: &str) -> anyhow::Result<u8> {
         run: None,
         dry_run: args.dry_run,
     };
-    runtime()?.block_on(inject_and_hold(&daemon, body, duration, lease))
+    let journal = if args.dry_run { None } else { Some(Journal::open(state_dir)?) };
+    runtime()?.block_on(inject_and_hold(&daemon, body, duration, lease, journal.as_ref()))
 }
 
 async fn inject_and_hold(
@@ -46,9 +50,26 @@ async fn inject_and_hold(
     body: InjectionRequest,
     duration: Duration,
     lease: Duration,
+    journal: Option<&Journal>,
 ) -> anyhow::Result<u8> {
     let mut signals = HoldSignals::install()?;
-    let injection = match daemon.inject(&body).await {
+    let key = InjectionId::generate();
+    if let Some(journal) = journal {
+        journal.record_remote_pending(&NewRemoteInjection {
+            key: key.clone(),
+            run: None,
+            reach: reach_from_env(daemon),
+            fault: body.fault.clone(),
+            deadline_ms: now_ms() + duration.as_millis() as i64,
+        })?;
+    }
+    let answer = daemon.inject(&body).await;
+    if let Some(journal) = journal {
+        if let Err(e) = crate::engine::journal_answer(journal, &key, &answer) {
+            eprintln!("warning: {}; `recover --all` may not know this injection", crate::errors::error_chain(&e));
+        }
+    }
+    let injection = match answer {
         Ok(injection) => injection,
         Err(e) if is_bad_input(&e) => return Err(InvalidInput(e.to_string()).into()),
         Err(e) => return Err(e).context("inject through the daemon"),
@@ -74,7 +95,17 @@ async fn inject_and_hold(
          if this process dies, the daemon rolls back within {lease_shown}."
     );
     let HoldEnd { reason, code } = hold_renewing(daemon, &injection.id, duration, lease, &mut signals).await;
-    match daemon.rollback(id, reason).await {
+    let rollback = daemon.rollback(id, reason).await;
+    if let Some(journal) = journal {
+        let (state, note) = match &rollback {
+            Ok(r) if r.error.is_none() => (InjectionState::RolledBack, format!("rolled back: {reason}")),
+            _ => (InjectionState::Failed, "rollback failed; `faultdrill recover --all` retries it".to_string()),
+        };
+        if let Err(e) = journal.set_remote_state_of(daemon.url(), id, state, Some(&note)) {
+            eprintln!("warning: {}", crate::errors::error_chain(&e));
+        }
+    }
+    match rollback {
         Ok(rollback) if rollback.error.is_none() => {
             eprintln!("Rolled back {fault} on {host} ({id}): {reason}.");
             Ok(code)
@@ -118,6 +149,19 @@ async fn hold_renewing(
                 }
             }
         }
+    }
+}
+
+/// How `recover` reaches this daemon again: the URL, and the variables `--daemon` read the
+/// token and CA from (never the token itself).
+fn reach_from_env(daemon: &DaemonClient) -> RemoteReach {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    RemoteReach {
+        host: daemon.url().to_string(),
+        url: daemon.url().to_string(),
+        token_env: set("FAULTDRILL_TOKEN").then(|| "FAULTDRILL_TOKEN".to_string()),
+        token_file: None,
+        ca_file: std::env::var_os("FAULTDRILL_CA_CERT").filter(|c| !c.is_empty()).map(std::path::PathBuf::from),
     }
 }
 

@@ -13,24 +13,6 @@ use crate::report::{read_report, report_path};
 use super::edge::InvalidInput;
 
 /// How many runs `faultdrill runs` lists.
-const LIST_LIMIT: usize = 50;
-
-/// `faultdrill runs`: the most recent runs in the state dir, newest first.
-pub fn list(state_dir: &Path) -> anyhow::Result<u8> {
-    let runs = Journal::open(state_dir)?.runs(LIST_LIMIT)?;
-    let mut out = std::io::stdout().lock();
-    if runs.is_empty() {
-        writeln!(
-            out,
-            "no runs in {}; start one with `faultdrill run FILE`, or pass --daemon URL for a daemon's runs",
-            state_dir.display()
-        )?;
-    }
-    for run in &runs {
-        writeln!(out, "{}", super::cmd_remote::run_line(run))?;
-    }
-    Ok(crate::exit::PASSED)
-}
 
 /// `faultdrill status RUN`: the finished run's outcome from its report, or the state the
 /// journal holds for a run still going.

@@ -1,11 +1,12 @@
-//! `faultdrill recover`: roll back what the journal holds as pending or active,
-//! from a fresh process, whatever state a crash left.
+//! `faultdrill recover`: roll back what the journal holds as pending or active, from a
+//! fresh process, whatever state a crash left: local injections here, remote ones through
+//! their daemons (all at once), then close the books of runs whose controller is gone.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::engine::{LocalHost, RollbackResult};
+use crate::engine::{LocalHost, RemoteRecovery, RollbackResult, recover_one, recover_remote};
 use crate::fault::UndoOutcome;
 use crate::ids::InjectionId;
 use crate::journal::{InjectionState, Journal};
@@ -13,38 +14,53 @@ use crate::journal::{InjectionState, Journal};
 use super::args::RecoverArgs;
 use super::edge::InvalidInput;
 
+const REASON_ONE: &str = "recovered by `faultdrill recover`";
+const REASON_ALL: &str = "recovered by `faultdrill recover --all`";
+
 pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
     let journal = Arc::new(Journal::open(state_dir)?);
     let host = LocalHost::new(Arc::clone(&journal));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let results = match args.injection {
+    let (local, remote) = match args.injection {
         Some(id) => {
             let id = InjectionId::from_string(id);
-            let Some(record) = journal.get(&id)? else {
+            if let Some(record) = journal.get(&id)? {
+                if let Some(reason) = &args.mark_resolved {
+                    return mark_resolved(&journal, &record, reason);
+                }
+                if record.state == InjectionState::RolledBack {
+                    let note = record.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+                    println!("{id} {}: nothing to do, already rolled back{note}", record.fault);
+                    return Ok(crate::exit::PASSED);
+                }
+                (vec![runtime.block_on(host.rollback_record(record, REASON_ONE))], Vec::new())
+            } else if let Some(record) = journal.remote_by_injection(&id)? {
+                (Vec::new(), runtime.block_on(recover_one(&journal, record, REASON_ONE)))
+            } else {
                 return Err(InvalidInput(format!(
                     "no injection {id} in the journal {}; check --state-dir, or use `faultdrill recover --all`",
                     journal.path().display()
                 ))
                 .into());
-            };
-            if let Some(reason) = &args.mark_resolved {
-                return mark_resolved(&journal, &record, reason);
             }
-            if record.state == InjectionState::RolledBack {
-                let note = record.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
-                println!("{id} {}: nothing to do, already rolled back{note}", record.fault);
-                return Ok(crate::exit::PASSED);
-            }
-            vec![runtime.block_on(host.rollback_record(record, "recovered by `faultdrill recover`"))]
         }
-        None => runtime.block_on(host.recover_all("recovered by `faultdrill recover --all`"))?,
+        None => runtime.block_on(async {
+            let (local, remote) = tokio::join!(host.recover_all(REASON_ALL), recover_remote(&journal, REASON_ALL));
+            Ok::<_, anyhow::Error>((local?, remote?))
+        })?,
     };
-    if results.is_empty() {
-        eprintln!("Nothing to recover: the journal holds no pending, active or failed injection.");
-        return Ok(crate::exit::PASSED);
+    let closed = super::abandoned::close_abandoned_runs(state_dir, &journal, &local, &remote);
+    if local.is_empty() && remote.is_empty() {
+        eprintln!("Nothing to recover: the journal holds no pending, active or failed injection, local or remote.");
+    } else {
+        print_results(&local)?;
+        print_remote(&remote)?;
     }
-    print_results(&results)?;
-    Ok(if results.iter().all(RollbackResult::is_ok) { crate::exit::PASSED } else { crate::exit::ROLLBACK_FAILED })
+    for run in closed {
+        eprintln!("Run {run}: its controller is gone; its report now says what was recovered.");
+    }
+    let ok = local.iter().all(RollbackResult::is_ok) && remote.iter().all(RemoteRecovery::is_ok);
+    Ok(if ok { crate::exit::PASSED } else { crate::exit::ROLLBACK_FAILED })
 }
 
 /// An operator's word that a fault whose rollback failed is gone: the daemon's reaper,
@@ -74,4 +90,37 @@ pub fn print_results(results: &[RollbackResult]) -> std::io::Result<()> {
         }
     }
     out.flush()
+}
+
+/// One line per remote injection on stdout, then which daemons were reached on stderr.
+fn print_remote(results: &[RemoteRecovery]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for r in results {
+        let id = r.injection.as_ref().map_or("(id never received)", |i| i.as_str());
+        let on = format!("{id} {} on {} ({})", r.fault, r.host, r.url);
+        match &r.outcome {
+            Ok(UndoOutcome::Undone) => writeln!(out, "{on}: rolled back")?,
+            Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{on}: rolled back (it was already gone)")?,
+            Err(e) if !r.reached => writeln!(out, "{on}: NOT REACHED: {e}")?,
+            Err(e) => writeln!(out, "{on}: ROLLBACK FAILED: {e}")?,
+        }
+    }
+    out.flush()?;
+    let mut daemons: Vec<(&str, &str, bool)> =
+        results.iter().map(|r| (r.host.as_str(), r.url.as_str(), r.reached)).collect();
+    daemons.sort();
+    daemons.dedup();
+    let missed: Vec<String> = daemons.iter().filter(|d| !d.2).map(|(host, url, _)| format!("{host} ({url})")).collect();
+    if !daemons.is_empty() {
+        let reached = daemons.len() - missed.len();
+        eprintln!("Reached {reached} of {} daemon(s).", daemons.len());
+    }
+    if !missed.is_empty() {
+        eprintln!(
+            "Could not reach: {}. A daemon that hears nothing from its controller rolls the fault back by itself \
+             once the injection's lease runs out; run `faultdrill recover --all` again to confirm.",
+            missed.join(", ")
+        );
+    }
+    Ok(())
 }

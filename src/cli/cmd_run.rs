@@ -83,6 +83,11 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
         id = options.run_id
     );
     let (run, control) = engine::new_run(plan, targets, options, Box::new(StderrProgress::new()));
+    // A run killed before it finishes leaves this stub for `report` and `runs` to show.
+    engine::sweep_stale_control_sockets(state_dir);
+    let mut stub = run.report().clone();
+    stub.reason = Some(UNFINISHED.into());
+    report::write_report(state_dir, &stub)?;
     // `faultdrill trip RUN GUARDRAIL` reaches this run through its control socket.
     let _socket = engine::serve_control_socket(socket.clone(), control)
         .with_context(|| format!("open the control socket {}", socket.display()))?;
@@ -100,6 +105,10 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
     print_result(&report, &path, args.json)?;
     Ok(report.exit_code.unwrap_or(exit::ERROR))
 }
+
+/// The reason a report stub gives until its run finishes.
+pub(super) const UNFINISHED: &str = "unfinished: its controller is still running it, or was killed \
+     (then `faultdrill recover --all` rolls back what it left)";
 
 /// Results go to stdout: the report as JSON, or a short summary.
 pub(super) fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::Result<()> {
@@ -119,6 +128,12 @@ pub(super) fn print_result(report: &Report, path: &Path, json: bool) -> anyhow::
     )?;
     if let Some(reason) = &report.reason {
         writeln!(stdout, "  {reason}")?;
+    }
+    for entry in &report.timeline {
+        if let crate::report::Event::FaultEnded { action, host, ended_ms, why, .. } = &entry.event {
+            let at = crate::report::format_ms(*ended_ms);
+            writeln!(stdout, "  fault NOT HELD: {} on {host} ended at {at}: {why}", action.label)?;
+        }
     }
     // One line per injection still in place, however many attempts it took.
     for r in report.failed_rollbacks() {

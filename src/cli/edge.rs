@@ -9,7 +9,7 @@ use crate::exit;
 use super::args::{Cli, Command};
 use super::{
     cmd_audit, cmd_daemon, cmd_faults, cmd_helper, cmd_init, cmd_inject, cmd_local_runs, cmd_recover, cmd_remote,
-    cmd_report, cmd_run, cmd_schema, cmd_template, cmd_trip, cmd_validate,
+    cmd_report, cmd_run, cmd_runs, cmd_schema, cmd_template, cmd_trip, cmd_validate,
 };
 
 /// An error in what the user gave us (a file, a flag); exits 64.
@@ -81,7 +81,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inject(args) => cmd_inject::run(args, &state_dir),
         Command::Recover(args) => cmd_recover::run(args, &state_dir),
         Command::Daemon(args) => cmd_daemon::run(args, &state_dir),
-        Command::Runs(args) if args.daemon.is_none() => cmd_local_runs::list(&state_dir),
+        Command::Runs(args) if args.daemon.is_none() => cmd_runs::run(&state_dir),
         Command::Runs(args) => cmd_remote::list(args),
         Command::Status(args) if args.remote.daemon.is_none() => cmd_local_runs::status(&args.run, &state_dir),
         Command::Status(args) => cmd_remote::status(args),

@@ -1,6 +1,7 @@
 //! The command line: argument parsing, one file per command, and the one edge
 //! where errors become a message on stderr and a documented exit code.
 
+mod abandoned;
 mod args;
 mod cmd_audit;
 mod cmd_daemon;
@@ -14,6 +15,7 @@ mod cmd_recover;
 mod cmd_remote;
 mod cmd_report;
 mod cmd_run;
+mod cmd_runs;
 mod cmd_schema;
 mod cmd_template;
 mod cmd_trip;

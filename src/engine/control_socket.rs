@@ -33,6 +33,26 @@ pub fn control_socket_path(state_dir: &Path, run_id: &str) -> PathBuf {
     state_dir.join("runs").join(run_id).join("control.sock")
 }
 
+/// Whether a run's controller still answers on its control socket. A socket file nobody
+/// listens on (its process was killed) is stale.
+pub fn is_listening(path: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
+/// Removes the control sockets of runs whose process is gone (`kill -9` leaves them behind),
+/// and returns those runs' ids.
+pub fn sweep_stale_control_sockets(state_dir: &Path) -> Vec<String> {
+    let Ok(runs) = std::fs::read_dir(state_dir.join("runs")) else { return Vec::new() };
+    let mut swept = Vec::new();
+    for run in runs.flatten() {
+        let socket = run.path().join("control.sock");
+        if socket.exists() && !is_listening(&socket) && std::fs::remove_file(&socket).is_ok() {
+            swept.push(run.file_name().to_string_lossy().into_owned());
+        }
+    }
+    swept
+}
+
 /// Serves the socket until dropped; removes it on drop.
 pub struct ControlSocket {
     path: PathBuf,

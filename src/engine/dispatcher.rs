@@ -16,8 +16,10 @@ use crate::journal::now_ms;
 use crate::report::{Event, InjectionSummary, ProbePhase, TripSource};
 
 use super::control::{TripRefused, TripRequest};
+use super::host::{FaultEnd, LeaseState};
 use super::local_host::error_chain;
 use super::outcome::Abort;
+use super::probe_clock::ProbeClock;
 use super::run::{Live, ReactionStart, Run};
 use super::sampling::{GuardrailSample, SampleBatch, sample_record};
 use super::scheduler::Scheduler;
@@ -29,6 +31,12 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 /// How long workers get to finish an inject or rollback in flight once the run is cancelled.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(70);
 
+/// What renewing one injection's lease found.
+struct Renewal {
+    injection: crate::ids::InjectionId,
+    result: Result<LeaseState, String>,
+}
+
 /// The tasks and timers of the running phase.
 struct Running {
     scheduler: Scheduler,
@@ -37,8 +45,8 @@ struct Running {
     cancel: watch::Sender<bool>,
     workers: JoinSet<()>,
     samples: JoinSet<SampleBatch>,
-    renewals: JoinSet<Option<Event>>,
-    probes_in_flight: bool,
+    renewals: JoinSet<Renewal>,
+    probes: Option<ProbeClock>,
     guardrails_in_flight: bool,
     judge: GuardrailJudge,
 }
@@ -55,12 +63,15 @@ impl Run {
             workers: JoinSet::new(),
             samples: JoinSet::new(),
             renewals: JoinSet::new(),
-            probes_in_flight: false,
+            probes: None,
             guardrails_in_flight: false,
             judge: GuardrailJudge::new(),
         };
         let steady = self.plan.steady_state.as_ref().filter(|s| s.check_during && !s.probes.is_empty());
-        let mut probe_tick = steady.map(|s| ticker(s.interval));
+        st.probes = steady.map(ProbeClock::new);
+        let mut probe_tick = st.probes.as_ref().map(|c| ticker(c.tick()));
+        let checks_during = st.probes.is_some();
+        self.tallies = Default::default();
         let mut guard_tick = (!self.plan.guardrails.rules.is_empty()).then(|| ticker(self.plan.guardrails.interval));
         let mut lease_tick = Some(ticker((self.plan.lease / 3).max(Duration::from_millis(100))));
         let time_box = tokio::time::Instant::now() + self.time_box();
@@ -99,7 +110,7 @@ impl Run {
                 _ = tick(&mut guard_tick) => self.sample_guardrails(&mut st),
                 _ = tick(&mut probe_tick) => self.sample_probes(&mut st),
                 _ = tick(&mut lease_tick) => self.renew_leases(&mut st),
-                Some(Ok(Some(event))) = st.renewals.join_next() => self.emit(event),
+                Some(Ok(renewal)) = st.renewals.join_next() => self.on_renewal(renewal),
                 () = sleep_until(overdue) => self.roll_back_overdue().await,
                 () = tokio::time::sleep_until(time_box) => {
                     self.abort = Some(Abort::Stuck { message: "the run outlived its time box".into() });
@@ -107,6 +118,9 @@ impl Run {
             }
         }
         self.stop_workers(st).await;
+        if checks_during {
+            self.end_phase(ProbePhase::During);
+        }
     }
 
     /// Takes a guardrail sample, unless one is still being taken.
@@ -118,14 +132,15 @@ impl Run {
         }
     }
 
-    /// Takes a steady-state sample, unless one is still being taken.
+    /// Samples the steady-state probes that are due (none twice at once).
     fn sample_probes(&mut self, st: &mut Running) {
-        if !st.probes_in_flight {
-            st.probes_in_flight = true;
-            let probes = Arc::new(self.plan.steady_state.as_ref().map(|s| s.probes.clone()).unwrap_or_default());
-            let sampler = self.sampler.clone();
-            st.samples.spawn(async move { SampleBatch::Probes(sampler.sample_probes(probes).await) });
-        }
+        let Some(due) = st.probes.as_mut().map(ProbeClock::take_due).filter(|d| !d.is_empty()) else { return };
+        let probes = Arc::new(self.plan.steady_state.as_ref().map(|s| s.probes.clone()).unwrap_or_default());
+        let sampler = self.sampler.clone();
+        st.samples.spawn(async move {
+            let samples = sampler.sample_probes(probes, due.clone()).await;
+            SampleBatch::Probes(due, samples)
+        });
     }
 
     /// Judges guardrail samples and records steady-state ones the moment they arrive.
@@ -135,12 +150,16 @@ impl Run {
                 st.guardrails_in_flight = false;
                 self.judge_guardrails(samples, st);
             }
-            Some(SampleBatch::Probes(samples)) => {
-                st.probes_in_flight = false;
+            Some(SampleBatch::Probes(probes, samples)) => {
+                if let Some(clock) = st.probes.as_mut() {
+                    clock.landed(Some(&probes));
+                }
                 self.record_probe_samples(ProbePhase::During, samples);
             }
             None => {
-                st.probes_in_flight = false;
+                if let Some(clock) = st.probes.as_mut() {
+                    clock.landed(None);
+                }
                 st.guardrails_in_flight = false;
             }
         }
@@ -189,16 +208,34 @@ impl Run {
                     hit: if held { Vec::new() } else { view.preview.clone() },
                 });
                 if held {
-                    let deadline_ms = view.deadline_ms;
-                    self.live.push(Live { id: view.id, host, action, deadline_ms, ended: false, left: false });
+                    let hold = self.plan.groups[action.group].actions[action.action].duration.unwrap_or_default();
+                    self.live.push(Live {
+                        id: view.id,
+                        host,
+                        action,
+                        deadline_ms: view.deadline_ms,
+                        planned_end_ms: at_ms + hold.as_millis() as i64,
+                        renewed_ms: at_ms,
+                        ended: false,
+                        left: false,
+                        lost: false,
+                    });
                 }
             }
             WorkerMsg::InjectFailed { action, host, error } => {
-                let message = format!("inject {} on {host}: {error}", action.label);
+                // The host's error already reads `inject FAULT on HOST: …`: say it once.
+                let cause = [format!("inject {} on {host}: ", action.fault), format!("inject {}: ", action.fault)]
+                    .iter()
+                    .find_map(|prefix| error.strip_prefix(prefix.as_str()))
+                    .unwrap_or(&error);
+                let message = format!("inject {} on {host}: {cause}", action.label);
                 self.emit(Event::ActionFailed { action, host, error });
                 self.abort.get_or_insert(Abort::ActionFailed { message });
             }
-            WorkerMsg::HoldEnded { action, host, injection, rollback } => {
+            WorkerMsg::HoldEnded { action, host, injection, rollback, lost } => {
+                if let Some(end) = lost {
+                    self.fault_lost(&injection, end);
+                }
                 let rolled_back = rollback.as_ref().is_some_and(|r| r.ok);
                 if let Some(record) = rollback {
                     self.record_rollback(record);
@@ -291,18 +328,35 @@ impl Run {
     }
 
     fn renew_leases(&mut self, st: &mut Running) {
-        for live in self.live.iter().filter(|l| !l.ended) {
+        for live in self.live.iter().filter(|l| !l.ended && !l.lost) {
             let (host, id) = (live.host.clone(), live.id.clone());
             st.renewals.spawn(async move {
-                match host.renew_lease(&id).await {
-                    Ok(()) => None,
-                    Err(e) => Some(Event::LeaseRenewFailed {
-                        injection: id,
-                        host: host.name().to_string(),
-                        error: error_chain(&e),
-                    }),
-                }
+                let result = host.renew_lease(&id).await.map_err(|e| error_chain(&e));
+                Renewal { injection: id, result }
             });
+        }
+    }
+
+    /// A renewal's answer: renewed, the fault found ended, or no answer. A host out of reach
+    /// for longer than the lease has rolled the fault back by itself (dead man's switch).
+    fn on_renewal(&mut self, renewal: Renewal) {
+        let Some(live) = self.live.iter_mut().find(|l| l.id == renewal.injection) else { return };
+        match renewal.result {
+            Ok(LeaseState::Renewed) => live.renewed_ms = now_ms(),
+            Ok(LeaseState::Ended(end)) => self.fault_lost(&renewal.injection, end),
+            Err(error) => {
+                let (host, silent_since) = (live.host.name().to_string(), live.renewed_ms);
+                self.emit(Event::LeaseRenewFailed { injection: renewal.injection.clone(), host, error: error.clone() });
+                let lease_ms = self.plan.lease.as_millis() as i64;
+                if now_ms() - silent_since > lease_ms {
+                    let why = format!(
+                        "out of reach for longer than the lease ({}): its daemon rolls the fault back by itself \
+                         once no renewal reaches it; last error: {error}",
+                        humantime::format_duration(self.plan.lease)
+                    );
+                    self.fault_lost(&renewal.injection, FaultEnd { at_ms: silent_since + lease_ms, why });
+                }
+            }
         }
     }
 

@@ -60,6 +60,23 @@ impl RollbackResult {
     }
 }
 
+/// How a held fault ended without its run asking: when, and why in the host's words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultEnd {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    pub why: String,
+}
+
+/// What renewing a lease found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeaseState {
+    /// The fault is still in place; its lease runs again from now.
+    Renewed,
+    /// The fault has already ended (rolled back, expired, the daemon restarted).
+    Ended(FaultEnd),
+}
+
 /// Why a host could not do what was asked. Reads after "failed to ".
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -87,11 +104,15 @@ pub enum HostError {
     Remote { host: String, message: String },
 }
 
+fn is_live(state: InjectionState) -> bool {
+    matches!(state, InjectionState::Pending | InjectionState::Active)
+}
+
 /// A host the engine can act on.
 pub enum Host {
     Local(LocalHost),
     /// A host reached through its daemon.
-    Remote(crate::client::DaemonClient),
+    Remote(super::remote_host::RemoteHost),
 }
 
 impl Host {
@@ -99,7 +120,7 @@ impl Host {
     pub fn name(&self) -> &str {
         match self {
             Host::Local(h) => h.name(),
-            Host::Remote(h) => h.name(),
+            Host::Remote(h) => h.client.name(),
         }
     }
 
@@ -134,16 +155,50 @@ impl Host {
                 .unwrap_or_else(|e| Err(e.to_string()))
                 .map_err(|message| HostError::Remote { host: h.name().to_string(), message })
             }
-            Host::Remote(h) => super::remote_host::sample_metric(h, metric, path, process).await,
+            Host::Remote(h) => super::remote_host::sample_metric(&h.client, metric, path, process).await,
         }
     }
 
-    pub async fn renew_lease(&self, id: &InjectionId) -> Result<(), HostError> {
+    /// Renews the lease of a held injection, or finds that it has already ended.
+    pub async fn renew_lease(&self, id: &InjectionId) -> Result<LeaseState, HostError> {
         match self {
             // Local injections die with this process's journal entry; the lease is kept
             // current so a daemon sharing the state dir never mistakes them for orphans.
-            Host::Local(h) => h.journal().renew_lease(id).map(|_| ()).map_err(HostError::from),
+            Host::Local(h) => {
+                if h.journal().renew_lease(id)? {
+                    return Ok(LeaseState::Renewed);
+                }
+                let record = h.journal().get(id)?;
+                Ok(match record {
+                    Some(r) if is_live(r.state) => LeaseState::Renewed,
+                    Some(r) => LeaseState::Ended(FaultEnd {
+                        at_ms: r.updated_ms,
+                        why: r.note.unwrap_or_else(|| "ended".into()),
+                    }),
+                    None => LeaseState::Ended(FaultEnd {
+                        at_ms: crate::journal::now_ms(),
+                        why: "the journal no longer holds it".into(),
+                    }),
+                })
+            }
             Host::Remote(h) => super::remote_host::renew_lease(h, id).await,
         }
+    }
+
+    /// After a rollback that found injection `id` already gone: how it ended, if something
+    /// other than this run's own rollback (journaled with `reason`) ended it.
+    pub async fn ended_by_others(&self, id: &InjectionId, reason: &str) -> Option<FaultEnd> {
+        let (state, updated_ms, note) = match self {
+            Host::Local(h) => {
+                let r = h.journal().get(id).ok()??;
+                (r.state, r.updated_ms, r.note)
+            }
+            Host::Remote(h) => {
+                let r = super::remote_host::show(&h.client, id).await.ok()?;
+                (r.state, r.updated_ms, r.note)
+            }
+        };
+        let note = note.unwrap_or_default();
+        (!is_live(state) && !note.contains(reason)).then_some(FaultEnd { at_ms: updated_ms, why: note })
     }
 }

@@ -1,14 +1,18 @@
 //! The engine: hosts, target resolution, the run loop, and the rollback it always performs.
 
+mod budget;
 mod control;
 mod control_socket;
 mod dispatcher;
 mod dry_run;
+mod held;
 mod host;
 mod inventory_targets;
 mod local_host;
 mod outcome;
+mod probe_clock;
 mod progress;
+mod recover_remote;
 mod remote_host;
 mod run;
 mod sampling;
@@ -19,12 +23,15 @@ mod worker;
 
 pub use control::{RunControl, StopRequest, TripRefused, TripRequest};
 pub use control_socket::{
-    ControlAnswer, ControlRequest, ControlSocket, control_socket_path, send_control_request, serve_control_socket,
+    ControlAnswer, ControlRequest, ControlSocket, control_socket_path, is_listening, send_control_request,
+    serve_control_socket, sweep_stale_control_sockets,
 };
 pub use dry_run::{DryRunAction, DryRunGroup, DryRunHost, DryRunPlan, dry_run};
-pub use host::{Host, HostError, InjectRequest, InjectionView, RollbackResult};
+pub use host::{FaultEnd, Host, HostError, InjectRequest, InjectionView, LeaseState, RollbackResult};
 pub use local_host::{INSTANT, LocalHost, error_chain};
 pub use outcome::expectation as outcome_expectation;
 pub use progress::{RunObserver, Silent, StderrProgress};
+pub use recover_remote::{RemoteRecovery, recover_one, recover_remote};
+pub use remote_host::journal_answer;
 pub use run::{Run, RunOptions, new_run};
 pub use targets::{ResolvedTargets, TargetEnv, TargetError, resolve_targets};

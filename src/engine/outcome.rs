@@ -22,6 +22,8 @@ pub enum Abort {
     DeviatedBefore { message: String },
     /// The run outlived its time box, or the plan cannot make progress.
     Stuck { message: String },
+    /// A fault ended before its hold did on some host: the hypothesis was not tested as planned.
+    FaultNotHeld { message: String },
 }
 
 impl Abort {
@@ -35,6 +37,7 @@ impl Abort {
             Abort::Stopped { reason } => format!("stopped: {reason}"),
             Abort::DeviatedBefore { .. } => "the steady state did not hold".into(),
             Abort::Stuck { message } => message.clone(),
+            Abort::FaultNotHeld { .. } => "a fault was not held as planned".into(),
         }
     }
 }
@@ -100,6 +103,13 @@ pub fn decide(abort: Option<&Abort>, deviated: Option<&str>, failed: &FailedRoll
         Some(Abort::ActionFailed { message }) => (Outcome::Error, format!("{message}; everything was rolled back")),
         Some(Abort::Preflight { message }) => (Outcome::Error, format!("{message}; nothing was injected")),
         Some(Abort::Stuck { message }) => (Outcome::Error, format!("{message}; everything was rolled back")),
+        Some(Abort::FaultNotHeld { message }) => (
+            Outcome::FaultNotHeld,
+            format!(
+                "fault not held as planned: {message}; the hypothesis was not tested as written; \
+                 the run stopped and everything else was rolled back"
+            ),
+        ),
         Some(Abort::DeviatedBefore { message }) => (
             Outcome::NotSteadyBefore,
             format!(
@@ -160,6 +170,7 @@ mod tests {
         let preflight = Abort::Preflight { message: "no such process".into() };
         let before = Abort::DeviatedBefore { message: "api-up: status 503".into() };
         let stop = Abort::Stopped { reason: "operator".into() };
+        let not_held = Abort::FaultNotHeld { message: "cut on h1 ended 4.9s into its 20s hold".into() };
         let cases: &[(Option<&Abort>, Option<&str>, usize, Outcome)] = &[
             (None, None, 0, Outcome::Passed),
             (None, Some("api-up failed"), 0, Outcome::Deviated),
@@ -172,6 +183,9 @@ mod tests {
             (Some(&before), None, 0, Outcome::NotSteadyBefore),
             (Some(&before), Some("api-up failed"), 0, Outcome::NotSteadyBefore),
             (Some(&preflight), None, 0, Outcome::Error),
+            (Some(&not_held), None, 0, Outcome::FaultNotHeld),
+            (Some(&not_held), Some("api-up failed"), 0, Outcome::FaultNotHeld),
+            (Some(&not_held), None, 1, Outcome::RollbackFailed),
         ];
         for (abort, deviated, failed, expected) in cases {
             let failed_rollbacks = FailedRollbacks { here: *failed, remote: vec![] };
@@ -232,6 +246,7 @@ mod tests {
             (Outcome::RollbackFailed, 4),
             (Outcome::NotSteadyBefore, 5),
             (Outcome::Interrupted, 130),
+            (Outcome::FaultNotHeld, 6),
         ];
         for (outcome, code) in table {
             assert_eq!(outcome.exit_code(), code, "{outcome}");

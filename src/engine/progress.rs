@@ -117,6 +117,9 @@ impl RunObserver for StderrProgress {
                     self.line(at, if *ok { "✓" } else { "✗" }, if *ok { GREEN } else { RED }, &text);
                 }
             }
+            Event::ProbeDeviated { message, .. } => {
+                self.line(at, "✗", RED, &format!("steady state DEVIATED: {message}"))
+            }
             Event::GuardrailSample { guardrail, sample, breached, consecutive, for_samples } => {
                 let state = match (sample.error.is_some(), *breached) {
                     (true, _) => "unmeasured".to_string(),
@@ -137,6 +140,12 @@ impl RunObserver for StderrProgress {
             }
             Event::LeaseRenewFailed { injection, host, error } => {
                 self.line(at, "!", YELLOW, &format!("lease of {injection} on {host} not renewed: {error}"))
+            }
+            Event::FaultEnded { action, host, injection, ended_ms, why, .. } => {
+                let when = crate::report::format_ms(*ended_ms);
+                let text =
+                    format!("{} on {host}: fault NOT HELD, it ended at {when}: {why} [{injection}]", action.label);
+                self.line(at, "✗", RED, &text)
             }
             Event::Signal { signal } => self.line(at, "!", YELLOW, &format!("{signal} received: rolling back")),
             Event::StopRequested { reason } => self.line(at, "!", YELLOW, &format!("stop requested: {reason}")),

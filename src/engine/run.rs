@@ -45,10 +45,16 @@ pub(super) struct Live {
     pub host: Arc<Host>,
     pub action: ActionRef,
     pub deadline_ms: i64,
+    /// When its hold is planned to end (Unix milliseconds).
+    pub planned_end_ms: i64,
+    /// When its lease was last renewed (or it was injected).
+    pub renewed_ms: i64,
     /// Its duration ended and its worker is done with it (rolled back, failed to, or left).
     pub ended: bool,
     /// Left in place on purpose (`rollback: never`).
     pub left: bool,
+    /// It ended before its hold did, without this run asking (recorded once).
+    pub lost: bool,
 }
 
 /// The start of a guardrail reaction, completed once everything is rolled back.
@@ -79,6 +85,8 @@ pub struct Run {
     pub(super) reaction: Option<ReactionStart>,
     /// Keeps the report's timeline bounded on long runs with fast probes.
     pub(super) samples: crate::report::SampleBudget,
+    /// Steady-state samples of the current phase, against each probe's budget.
+    pub(super) tallies: super::budget::PhaseTallies,
 }
 
 /// Sets up a run and the handle that steers it.
@@ -128,11 +136,17 @@ pub fn new_run(
         deviated: None,
         reaction: None,
         samples: crate::report::SampleBudget::default(),
+        tallies: Default::default(),
     };
     (run, control)
 }
 
 impl Run {
+    /// The report as it stands: before [`Run::execute`], the stub a killed run leaves behind.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
     /// Runs to the end, always rolling back, and returns the report.
     pub async fn execute(mut self) -> Report {
         if self.options.handle_signals {
@@ -194,8 +208,9 @@ impl Run {
         }
     }
 
-    /// Samples every probe once (when the plan checks this phase) and records it.
-    /// Returns the first failure.
+    /// Samples every probe once (when the plan checks this phase) and records it; a failed
+    /// probe with `tolerate: N` is sampled again, at its interval, up to N times. Returns the
+    /// first deviation, judged against each probe's budget.
     pub(super) async fn check_steady_state(&mut self, phase: ProbePhase) -> Option<String> {
         let steady = self.plan.steady_state.as_ref()?;
         let wanted = match phase {
@@ -206,12 +221,39 @@ impl Run {
         if !wanted || steady.probes.is_empty() {
             return None;
         }
+        let base = steady.interval;
         let probes: Arc<Vec<ProbePlan>> = Arc::new(steady.probes.clone());
-        let samples = self.sampler.clone().sample_probes(probes).await;
-        self.record_probe_samples(phase, samples)
+        self.tallies = Default::default();
+        let mut which: Vec<usize> = (0..probes.len()).collect();
+        loop {
+            let samples = self.sampler.clone().sample_probes(probes.clone(), which).await;
+            if let Some(deviation) = self.record_probe_samples(phase, samples) {
+                return Some(deviation);
+            }
+            which = self.tallies.to_retry(&probes);
+            let Some(wait) = which.iter().map(|&i| probes[i].interval.unwrap_or(base)).min() else { break };
+            tokio::time::sleep(wait).await;
+        }
+        self.end_phase(phase)
     }
 
-    /// Records probe samples; returns the first failure, and notes a deviation during or after.
+    /// At the end of a phase: judges error rates and latency percentiles; notes a deviation
+    /// during or after.
+    pub(super) fn end_phase(&mut self, phase: ProbePhase) -> Option<String> {
+        let probes = &self.plan.steady_state.as_ref()?.probes;
+        let failed = std::mem::take(&mut self.tallies).judge(probes);
+        let names: Vec<String> = failed.iter().map(|(i, _)| probes[*i].name.clone()).collect();
+        let mut first = None;
+        for ((_, message), probe) in failed.into_iter().zip(names) {
+            first.get_or_insert_with(|| message.clone());
+            self.emit(Event::ProbeDeviated { phase, probe, message });
+        }
+        self.note_deviation(phase, first.clone());
+        first
+    }
+
+    /// Records probe samples; returns the first one that exhausts its probe's budget, and
+    /// notes a deviation during or after.
     pub(super) fn record_probe_samples(
         &mut self,
         phase: ProbePhase,
@@ -219,24 +261,29 @@ impl Run {
     ) -> Option<String> {
         let mut first = None;
         for sample in samples {
-            let name = self.plan.steady_state.as_ref().map(|s| s.probes[sample.probe].name.clone()).unwrap_or_default();
-            if !sample.verdict.ok && first.is_none() {
-                let host = sample.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
-                first = Some(format!("{name}{host}: {}", sample.verdict.failures.join("; ")));
-            }
+            let Some(probe) = self.plan.steady_state.as_ref().map(|s| s.probes[sample.probe].clone()) else { continue };
+            let deviation = self.tallies.add(&probe, &sample);
             self.emit(Event::ProbeSample {
                 phase,
-                probe: name,
+                probe: probe.name.clone(),
                 sample: sample_record(sample.host.as_deref(), &sample.observation),
                 ok: sample.verdict.ok,
                 failures: sample.verdict.failures,
             });
+            if let Some(message) = deviation {
+                first.get_or_insert_with(|| message.clone());
+                self.emit(Event::ProbeDeviated { phase, probe: probe.name, message });
+            }
         }
+        self.note_deviation(phase, first.clone());
+        first
+    }
+
+    fn note_deviation(&mut self, phase: ProbePhase, failure: Option<String>) {
         if phase != ProbePhase::Before && self.deviated.is_none() {
             let when = if phase == ProbePhase::During { "during" } else { "after" };
-            self.deviated = first.clone().map(|f| format!("{f} ({when} the faults)"));
+            self.deviated = failure.map(|f| format!("{f} ({when} the faults)"));
         }
-        first
     }
 
     /// Rolls back every injection still in place, newest first; never skips one.

@@ -36,7 +36,8 @@ pub struct GuardrailSample {
 
 /// What a sampling task hands back to the loop.
 pub enum SampleBatch {
-    Probes(Vec<ProbeSample>),
+    /// The probes asked for (by index), and their samples.
+    Probes(Vec<usize>, Vec<ProbeSample>),
     Guardrails(Vec<GuardrailSample>),
 }
 
@@ -47,10 +48,11 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Measures every probe once and judges it against its expectations.
-    pub async fn sample_probes(self: Arc<Self>, probes: Arc<Vec<ProbePlan>>) -> Vec<ProbeSample> {
+    /// Measures the probes at indices `which` once each and judges them against their
+    /// expectations (per sample; budgets are the loop's job).
+    pub async fn sample_probes(self: Arc<Self>, probes: Arc<Vec<ProbePlan>>, which: Vec<usize>) -> Vec<ProbeSample> {
         let mut set = JoinSet::new();
-        for index in 0..probes.len() {
+        for index in which {
             let (sampler, probes) = (self.clone(), probes.clone());
             set.spawn(async move {
                 let probe = &probes[index];

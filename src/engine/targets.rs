@@ -61,6 +61,8 @@ pub enum TargetError {
     Undeclared { target: String },
     #[error("resolve target {target}: it matched no host and says `on_empty: fail`")]
     Empty { target: String },
+    #[error("resolve target {target}: no host has {wanted} ({found}); check the selection and the inventory")]
+    NoMatch { target: String, wanted: String, found: String },
     #[error("resolve target {target}: it matched {count} hosts, more than its `max: {max}`")]
     OverMax { target: String, count: usize, max: u32 },
     #[error(transparent)]

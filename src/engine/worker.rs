@@ -17,7 +17,7 @@ use crate::ids::RunId;
 use crate::journal::{InjectionState, now_ms};
 use crate::report::{ActionRef, RollbackRecord};
 
-use super::host::{Host, InjectRequest, InjectionView, RollbackResult};
+use super::host::{FaultEnd, Host, InjectRequest, InjectionView, RollbackResult};
 use super::local_host::{INSTANT, error_chain};
 
 /// The longest a single inject or rollback call may take before it is reported as failed.
@@ -37,14 +37,24 @@ pub fn injection_duration(action: &ActionPlan) -> Duration {
     action.duration.map_or(INSTANT, |hold| hold + DEADLINE_MARGIN)
 }
 
+/// The rollback reason at the end of a hold.
+pub const HOLD_ENDED: &str = "duration ended";
+
 /// What a worker tells the run loop.
 pub enum WorkerMsg {
     /// A fault is in place on a host (or, for an instantaneous fault, was applied).
     Injected { action: ActionRef, host: Arc<Host>, view: InjectionView, at_ms: i64 },
     /// A fault could not be injected on a host; the run must stop.
     InjectFailed { action: ActionRef, host: String, error: String },
-    /// A held fault's duration ended; `rollback` is `None` with `rollback: never`.
-    HoldEnded { action: ActionRef, host: String, injection: crate::ids::InjectionId, rollback: Option<RollbackRecord> },
+    /// A held fault's duration ended; `rollback` is `None` with `rollback: never`. `lost` says
+    /// how it ended when its rollback found it already ended by something else.
+    HoldEnded {
+        action: ActionRef,
+        host: String,
+        injection: crate::ids::InjectionId,
+        rollback: Option<RollbackRecord>,
+        lost: Option<FaultEnd>,
+    },
     /// Every action of the group completed.
     GroupFinished { group: usize },
 }
@@ -112,14 +122,20 @@ async fn run_action(mut job: GroupJob, index: usize) -> bool {
             let (tx, action_ref) = (job.tx.clone(), action_ref.clone());
             async move {
                 let rollback = match job.rollback {
-                    RollbackPolicy::Always => Some(roll_back(&host, &view, &action_ref, "duration ended").await),
+                    RollbackPolicy::Always => Some(roll_back(&host, &view, &action_ref, HOLD_ENDED).await),
                     RollbackPolicy::Never => None,
+                };
+                // "Already gone" at the end of a hold: did something else end it first?
+                let lost = match &rollback {
+                    Some(r) if r.ok && r.detail == "already_gone" => host.ended_by_others(&view.id, HOLD_ENDED).await,
+                    _ => None,
                 };
                 let _ = tx.send(WorkerMsg::HoldEnded {
                     action: action_ref,
                     host: host.name().to_string(),
                     injection: view.id,
                     rollback,
+                    lost,
                 });
             }
         });

@@ -231,8 +231,10 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
             continue;
         };
         let unit = value_unit(&source);
-        let expect = p.expect.as_ref().map(|e| expectations(sink, e, kind, &unit)).unwrap_or_default();
-        probes.push(ProbePlan { name, source, expect });
+        let (budget, expect) = super::budget::probe_budget(sink, p, kind);
+        let expect = expect.as_ref().map(|e| expectations(sink, e, kind, &unit)).unwrap_or_default();
+        let interval = sampling_interval(sink, p.interval.as_ref());
+        probes.push(ProbePlan { name, source, expect, interval, budget });
     }
     SteadyStatePlan {
         interval: sampling_interval(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL),

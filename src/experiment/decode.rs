@@ -44,9 +44,10 @@ const EXPERIMENT_KEYS: &[&str] = &[
     "lease",
     "expect_outcome",
 ];
-const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values"];
+const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values", "differs_from"];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
-const PROBE_KEYS: &[&str] = &["name", "metric", "http", "prometheus", "command", "expect"];
+const PROBE_KEYS: &[&str] =
+    &["name", "metric", "http", "prometheus", "command", "expect", "interval", "tolerate", "error_rate"];
 const EXPECT_KEYS: &[&str] = &["value", "latency", "status", "exit", "regex", "jsonpath"];
 const GUARDRAIL_KEYS: &[&str] =
     &["name", "metric", "http", "prometheus", "command", "breach", "for", "action", "on_unmeasured"];
@@ -90,6 +91,7 @@ fn parameter(sink: &mut Sink<'_>, node: &Node, name: &str) -> Option<ParameterSp
         required: f.get("required").and_then(|n| boolean(sink, n, "required")),
         description: f.get("description").and_then(|n| string(sink, n, "description")),
         values: f.get("values").and_then(|n| list(sink, n, "values", string)),
+        differs_from: f.get("differs_from").and_then(|n| string(sink, n, "differs_from")),
     })
 }
 
@@ -161,6 +163,9 @@ fn probe(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ProbeSpec> {
         prometheus: f.get("prometheus").and_then(|n| prometheus(sink, n)),
         command: f.get("command").and_then(|n| command(sink, n)),
         expect: f.required(sink, "expect").and_then(|n| expect(sink, n)),
+        interval: f.get("interval").and_then(|n| duration(sink, n, "interval")),
+        tolerate: f.get("tolerate").and_then(|n| integer(sink, n, "tolerate")),
+        error_rate: f.get("error_rate").and_then(|n| comparison(sink, n, "error_rate")),
         span: node.span,
     })
 }

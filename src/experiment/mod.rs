@@ -1,5 +1,6 @@
 //! Experiments: the YAML format as written (spec), its loader, and the checked plan.
 
+mod budget;
 mod builtin;
 mod catalog;
 mod check;

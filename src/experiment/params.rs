@@ -196,9 +196,10 @@ impl Params {
     }
 }
 
+/// A scalar as text, exactly as written: a value is never trimmed (a regex may end in a space).
 fn scalar_text(value: &serde_json::Value) -> Option<String> {
     match value {
-        serde_json::Value::String(s) => Some(s.trim().to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         serde_json::Value::Bool(b) => Some(b.to_string()),
         _ => None,
@@ -222,7 +223,12 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
             },
         };
     }
-    let text = scalar_text(value).ok_or_else(|| format!("expected {}, found a structure", kind.describe()))?;
+    let raw = scalar_text(value).ok_or_else(|| format!("expected {}, found a structure", kind.describe()))?;
+    // Numbers, sizes, durations and booleans may carry stray spaces; text and words never.
+    let text = match kind {
+        ParamKind::Text | ParamKind::Choice(_) => raw,
+        _ => raw.trim().to_string(),
+    };
     match kind {
         ParamKind::Integer { min, max } => {
             let n: i64 = text.parse().map_err(|_| format!("expected an integer, found `{text}`"))?;

@@ -112,6 +112,44 @@ pub struct ProbePlan {
     pub name: String,
     pub source: ProbeSource,
     pub expect: Vec<Expectation>,
+    /// Its own sampling interval during the run (default: the steady state's).
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub interval: Option<Duration>,
+    /// How many failed samples a phase may hold before the probe counts as deviated.
+    #[serde(default)]
+    pub budget: ProbeBudget,
+}
+
+/// A probe's error budget over each phase (before, during, after). The default is strict:
+/// any failed sample is a deviation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeBudget {
+    /// Consecutive failed samples allowed (`tolerate: N`); one more is a deviation.
+    #[serde(default)]
+    pub tolerate: u32,
+    /// The share of failed samples (percent) a phase must satisfy (`error_rate: "< 1%"`),
+    /// judged when the phase ends.
+    #[serde(default)]
+    pub error_rate: Option<Comparison>,
+    /// Latency percentiles a phase must satisfy (`latency: "p95 < 300ms"`), judged when the
+    /// phase ends; milliseconds.
+    #[serde(default)]
+    pub latency: Vec<Percentile>,
+}
+
+impl ProbeBudget {
+    /// Whether any failed sample is a deviation at once.
+    pub fn is_strict(&self) -> bool {
+        self.tolerate == 0 && self.error_rate.is_none()
+    }
+}
+
+/// `pNN <comparison>`: the NN-th percentile of a phase's values must satisfy the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Percentile {
+    /// In (0, 100].
+    pub rank: f64,
+    pub holds: Comparison,
 }
 
 /// Where a probe's measurement comes from.

@@ -257,6 +257,8 @@ pub struct ParameterSpec {
     pub description: Option<Spanned<String>>,
     /// The accepted words of an `enum` parameter.
     pub values: Option<Vec<Spanned<String>>>,
+    /// Another parameter this one must never equal (a failed zone and a surviving zone).
+    pub differs_from: Option<Spanned<String>>,
 }
 
 /// A named set of hosts: by name (`hosts`) or by labels (`select`).
@@ -317,8 +319,18 @@ pub struct ProbeSpec {
     pub http: Option<HttpSpec>,
     pub prometheus: Option<PrometheusSpec>,
     pub command: Option<CommandSpec>,
+    /// What each sample must show. `latency` may also be a percentile over each phase
+    /// (`p95 < 300ms`), judged when the phase ends.
     #[schemars(required)]
     pub expect: Option<ExpectSpec>,
+    /// This probe's sampling interval during the run (default: the steady state's `interval`).
+    pub interval: Option<Spanned<DurationText>>,
+    /// Consecutive failed samples allowed before the probe deviates (default 0: strict).
+    /// Before and after the faults, a failed sample is taken again up to this many times.
+    #[schemars(range(min = 0))]
+    pub tolerate: Option<Spanned<i64>>,
+    /// The share of failed samples allowed over each phase, e.g. `"< 1%"` (default: none).
+    pub error_rate: Option<Spanned<ComparisonText>>,
     /// Where the probe key itself is (for "needs exactly one source").
     #[schemars(skip)]
     pub span: Span,

@@ -109,6 +109,7 @@ pub fn substitute(
             sink.error(at, format!("--set {name}={value}: no parameter `{name}` is declared{hint}"));
         }
     }
+    check_differences(sink, params, &declared);
     walk(sink, root, &mut declared, &mut out.edits);
     for d in &declared {
         if !d.used {
@@ -122,6 +123,29 @@ pub fn substitute(
         }
     }
     out
+}
+
+/// `differs_from: other`: the two parameters' values must not be equal.
+fn check_differences(sink: &mut Sink<'_>, params: &Named<ParameterSpec>, declared: &[Declared<'_>]) {
+    for (key, spec) in &params.0 {
+        let Some(other) = &spec.differs_from else { continue };
+        let value_of = |name: &str| declared.iter().find(|d| d.key.value == name).map(|d| d.value.as_ref());
+        match (value_of(&key.value), value_of(&other.value)) {
+            (_, None) => sink.error(other.span, format!("`differs_from`: no parameter `{}` is declared", other.value)),
+            (Some(Some(mine)), Some(Some(theirs))) if mine == theirs => sink.error(
+                other.span,
+                format!(
+                    "parameter `{}` is `{}`, the same as `{}`; they must differ: pass --set {}=… or --set {}=…",
+                    key.value,
+                    mine.as_text(),
+                    other.value,
+                    key.value,
+                    other.value
+                ),
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// The last line of the block that starts at `key` (its more-indented continuation lines).
@@ -195,7 +219,9 @@ fn resolve(
 /// Checks a raw value against a parameter type; the error says what was expected and found.
 fn typed(kind: ParamTypeWord, words: &[&str], raw: &serde_json::Value) -> Result<ParamValue, String> {
     use serde_json::Value as J;
+    // A string parameter is never trimmed (a pattern may end in a space); other kinds are.
     let text = match raw {
+        J::String(s) if kind == ParamTypeWord::String => s.clone(),
         J::String(s) => s.trim().to_string(),
         J::Number(n) => n.to_string(),
         J::Bool(b) => b.to_string(),

@@ -51,7 +51,9 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    /// Parses `ADDR` or `ADDR/PREFIX`; host bits are cleared.
+    /// Parses `ADDR` or `ADDR/PREFIX`. Host bits set under the prefix (`10.210.2.0/16`) are an
+    /// error, never silently cleared: the block meant is ambiguous, and clearing them can cut a
+    /// zone off from itself.
     pub fn parse(text: &str) -> Result<Cidr, String> {
         let (addr_text, prefix_text) = text.split_once('/').map_or((text, None), |(a, p)| (a, Some(p)));
         let addr: IpAddr = addr_text
@@ -68,7 +70,15 @@ impl Cidr {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| format!("`{text}` has a prefix length outside 0..{max}"))?,
         };
-        Ok(Cidr::from_addr(addr, prefix))
+        let block = Cidr::from_addr(addr, prefix);
+        if block.addr != addr {
+            return Err(format!(
+                "`{}` has host bits set under its /{prefix} prefix: write `{block}` for the whole block, \
+                 or `{addr}` for the one address",
+                text.trim()
+            ));
+        }
+        Ok(block)
     }
 
     /// The block of `prefix` bits around `addr`.
@@ -245,10 +255,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cidrs_parse_and_clear_host_bits() {
-        assert_eq!(Cidr::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+    fn cidrs_parse_and_refuse_host_bits() {
+        assert_eq!(Cidr::parse("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        let refused = Cidr::parse("10.210.2.0/16").unwrap_err();
+        assert!(refused.contains("host bits") && refused.contains("`10.210.0.0/16`"), "{refused}");
+        assert!(Cidr::parse("fd00::1/8").is_err());
         assert_eq!(Cidr::parse("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
-        assert_eq!(Cidr::parse("fd00::1/8").unwrap().to_string(), "fd00::/8");
+        assert_eq!(Cidr::parse("fd00::/8").unwrap().to_string(), "fd00::/8");
         assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("example.com").is_err());

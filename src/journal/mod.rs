@@ -1,8 +1,10 @@
 //! The journal: a SQLite store of injections (with their undo records) and runs.
 
+mod remote;
 mod state_dir;
 mod store;
 
+pub use remote::{NewRemoteInjection, RemoteInjectionRecord, RemoteReach};
 pub use state_dir::{default_state_dir, generated_token_path};
 pub use store::{
     InjectionRecord, InjectionState, Journal, JournalError, NewInjection, RunRecord, now_ms, retry_due_ms,

@@ -33,7 +33,7 @@ pub enum InjectionState {
 }
 
 impl InjectionState {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             InjectionState::Pending => "pending",
             InjectionState::Active => "active",
@@ -42,7 +42,7 @@ impl InjectionState {
         }
     }
 
-    fn parse(s: &str) -> InjectionState {
+    pub(super) fn parse(s: &str) -> InjectionState {
         match s {
             "pending" => InjectionState::Pending,
             "active" => InjectionState::Active,
@@ -188,7 +188,7 @@ impl Journal {
         &self.path
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, JournalError> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, JournalError> {
         let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&conn).map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })
     }
@@ -378,7 +378,8 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 fn set_up(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SCHEMA)
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(super::remote::REMOTE_SCHEMA)
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {

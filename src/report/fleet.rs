@@ -43,6 +43,15 @@ pub struct HostRun {
     pub ended_ms: Option<i64>,
     pub held: bool,
     pub result: HostResult,
+    /// The fault ended before its hold did, without the run asking: when, and why.
+    pub lost: Option<(i64, String)>,
+}
+
+impl HostRun {
+    /// Whether this host needs the operator's attention.
+    pub fn is_failure(&self) -> bool {
+        self.result.is_failure() || self.lost.is_some()
+    }
 }
 
 /// One action across every host it ran on.
@@ -123,7 +132,8 @@ fn attempts(r: &Report) -> Attempts {
         if let Some(id) = &injection {
             by_injection.insert(id.to_string(), (key, run.hosts.len()));
         }
-        run.hosts.push(HostRun { host: host.clone(), injection, at_ms: e.at_ms, ended_ms: None, held, result });
+        let ended_ms = None;
+        run.hosts.push(HostRun { host: host.clone(), injection, at_ms: e.at_ms, ended_ms, held, result, lost: None });
     }
     Attempts { order, runs, by_injection }
 }
@@ -137,6 +147,12 @@ pub fn action_runs(r: &Report) -> Vec<ActionRun> {
             Event::ActionEnded { injection, rolled_back, .. } => {
                 if let Some(h) = host_mut(&mut runs, &by_injection, injection.as_str()) {
                     h.ended_ms = h.ended_ms.or(Some(e.at_ms).filter(|_| *rolled_back));
+                }
+            }
+            Event::FaultEnded { injection, ended_ms, why, .. } => {
+                if let Some(h) = host_mut(&mut runs, &by_injection, injection.as_str()) {
+                    h.ended_ms = Some(h.ended_ms.map_or(*ended_ms, |t| t.min(*ended_ms)));
+                    h.lost = Some((*ended_ms, why.clone()));
                 }
             }
             Event::LeftInPlace { injection, .. } => {
@@ -162,9 +178,7 @@ pub fn action_runs(r: &Report) -> Vec<ActionRun> {
         .into_iter()
         .filter_map(|key| runs.remove(&key))
         .map(|mut run| {
-            run.hosts.sort_by(|a, b| {
-                b.result.is_failure().cmp(&a.result.is_failure()).then_with(|| natural_cmp(&a.host, &b.host))
-            });
+            run.hosts.sort_by(|a, b| b.is_failure().cmp(&a.is_failure()).then_with(|| natural_cmp(&a.host, &b.host)));
             run
         })
         .collect()

@@ -56,7 +56,11 @@ fn outcome_color(outcome: Option<Outcome>) -> &'static str {
         Some(Outcome::Passed) => "#1e7e34",
         Some(Outcome::Deviated) | Some(Outcome::GuardrailTripped) => "#d35400",
         Some(Outcome::Interrupted) => "#7f8c8d",
-        Some(Outcome::Error) | Some(Outcome::RollbackFailed) | Some(Outcome::NotSteadyBefore) | None => "#c0392b",
+        Some(Outcome::Error)
+        | Some(Outcome::RollbackFailed)
+        | Some(Outcome::NotSteadyBefore)
+        | Some(Outcome::FaultNotHeld)
+        | None => "#c0392b",
     }
 }
 
@@ -175,6 +179,7 @@ fn timeline(h: &mut String, r: &Report) {
     let mut probes: BTreeMap<String, Vec<(i64, &SampleRecord, bool)>> = BTreeMap::new();
     let mut guards: BTreeMap<String, Vec<(i64, &SampleRecord, bool)>> = BTreeMap::new();
     let mut markers = Vec::new();
+    let mut instants: BTreeMap<String, (i64, String, usize)> = BTreeMap::new();
     for e in &r.timeline {
         match &e.event {
             Event::ProbeSample { probe, sample, ok, .. } => {
@@ -187,9 +192,22 @@ fn timeline(h: &mut String, r: &Report) {
                 markers.push(Marker { label: format!("tripped: {guardrail}"), at_ms: e.at_ms })
             }
             Event::Signal { signal } => markers.push(Marker { label: signal.clone(), at_ms: e.at_ms }),
+            // An instantaneous fault (a kill) has no band: one marker per action, at its first host.
+            Event::ActionStarted { action, held: false, .. } => {
+                instants.entry(action.label.clone()).or_insert((e.at_ms, action.fault.clone(), 0)).2 += 1;
+            }
+            // Drawn when the fault ended, not when the controller learnt of it.
+            Event::FaultEnded { host, ended_ms, .. } => {
+                markers.push(Marker { label: format!("fault lost: {host}"), at_ms: *ended_ms })
+            }
             _ => {}
         }
     }
+    for (at_ms, fault, hosts) in instants.into_values() {
+        let label = if hosts == 1 { fault } else { format!("{fault} on {hosts} hosts") };
+        markers.push(Marker { label, at_ms });
+    }
+    markers.sort_by_key(|m| m.at_ms);
     if let Some(ss) = &r.plan.steady_state {
         for p in &ss.probes {
             probes.entry(p.name.clone()).or_default();

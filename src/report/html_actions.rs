@@ -69,7 +69,7 @@ pub(super) fn actions(h: &mut String, r: &Report) {
         let finished = r.finished_ms.is_some();
         // One host: its own result says more than `1/1`.
         let (text, class) = match run.hosts.as_slice() {
-            [one] => host_result(one, finished),
+            [one] => host_result(r, one, finished),
             _ => {
                 let (text, bad) = result_summary(run, finished);
                 (text, if bad { "bad" } else { "ok" })
@@ -130,7 +130,11 @@ fn result_summary(run: &ActionRun, finished: bool) -> (String, bool) {
     if not_injected > 0 {
         parts.push(format!("{not_injected} failed to inject: {}", named(|r| matches!(r, HostResult::InjectFailed(_)))));
     }
-    let bad = failed > 0 || not_injected > 0 || (finished && in_place > 0);
+    let lost: Vec<String> = run.hosts.iter().filter(|h| h.lost.is_some()).map(|h| h.host.clone()).collect();
+    if !lost.is_empty() {
+        parts.push(format!("{} NOT HELD as planned: {}", lost.len(), compact(&lost, HOSTS_SHOWN)));
+    }
+    let bad = failed > 0 || not_injected > 0 || (finished && in_place > 0) || !lost.is_empty();
     (parts.join(", "), bad)
 }
 
@@ -143,7 +147,7 @@ fn host_detail(h: &mut String, r: &Report, run: &ActionRun) {
          <tr><th>host</th><th>injection</th><th>injected</th><th>gone</th><th>result</th></tr>"
     );
     for host in &run.hosts {
-        let (text, class) = host_result(host, r.finished_ms.is_some());
+        let (text, class) = host_result(r, host, r.finished_ms.is_some());
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
@@ -157,7 +161,10 @@ fn host_detail(h: &mut String, r: &Report, run: &ActionRun) {
     h.push_str("</table></details></td></tr>");
 }
 
-fn host_result(host: &HostRun, finished: bool) -> (String, &'static str) {
+fn host_result(r: &Report, host: &HostRun, finished: bool) -> (String, &'static str) {
+    if let (Some((at, why)), false) = (&host.lost, host.result.is_failure()) {
+        return (format!("NOT HELD: ended at {} ({why})", rel(r, *at)), "bad");
+    }
     match &host.result {
         HostResult::RolledBack(detail) => (format!("rolled back ({detail})"), "ok"),
         HostResult::RollbackFailed(detail) => (format!("rollback failed: {detail}"), "bad"),

@@ -95,13 +95,34 @@ fn steady_state_suite(report: &Report) -> TestSuite {
             }
         }
     }
+    // A probe with an error budget may fail samples and still hold: its verdict is the
+    // `probe_deviated` event. A strict probe deviates on its first failed sample.
+    let has_budget = |name: &str| {
+        let probes = report.plan.steady_state.iter().flat_map(|s| &s.probes);
+        probes.filter(|p| p.name == name).any(|p| !p.budget.is_strict() || !p.budget.latency.is_empty())
+    };
+    let verdict = |phase: ProbePhase, name: &str| {
+        report.timeline.iter().find_map(|e| match &e.event {
+            Event::ProbeDeviated { phase: p, probe, message } if *p == phase && probe == name => Some(message.clone()),
+            _ => None,
+        })
+    };
     let mut suite = TestSuite::new("steady-state");
     for ((phase, probe), (samples, failed, first)) in checks {
         let phase = [ProbePhase::Before, ProbePhase::During, ProbePhase::After][phase as usize];
         let name = format!("{}: {probe}", phase_name(phase));
-        let status = match first {
-            None => TestCaseStatus::success(),
-            Some(first) => failure(
+        let judged = has_budget(&probe);
+        let deviated = if judged { verdict(phase, &probe) } else { None };
+        let status = match (first, deviated) {
+            (_, Some(message)) if judged => failure(
+                NonSuccessKind::Failure,
+                "deviation",
+                format!("{message} ({failed} of {samples} samples failed)"),
+                format!("steady-state probe `{probe}` deviated {} the faults", phase_name(phase)),
+            ),
+            (_, None) if judged => TestCaseStatus::success(),
+            (None, _) => TestCaseStatus::success(),
+            (Some(first), _) => failure(
                 NonSuccessKind::Failure,
                 "deviation",
                 format!("{failed} of {samples} samples failed: {first}"),
@@ -120,7 +141,23 @@ fn actions_suite(report: &Report) -> TestSuite {
     for entry in &report.timeline {
         let mut case = match &entry.event {
             Event::ActionStarted { action, host, injection, .. } => {
-                let mut case = TestCase::new(format!("{} on {host}", action.label), TestCaseStatus::success());
+                let status = match lost(report, injection) {
+                    None => TestCaseStatus::success(),
+                    Some((ended_ms, planned_end_ms, why)) => failure(
+                        NonSuccessKind::Failure,
+                        "fault-not-held",
+                        format!(
+                            "{} on {host} ended {:.1}s before its hold did, at {}: {why}",
+                            action.fault,
+                            (planned_end_ms - ended_ms) as f64 / 1000.0,
+                            super::model::format_ms(ended_ms)
+                        ),
+                        format!(
+                            "the fault was not held as planned on {host}: the hypothesis was not tested as written"
+                        ),
+                    ),
+                };
+                let mut case = TestCase::new(format!("{} on {host}", action.label), status);
                 case.add_property(Property::new("injection", injection.as_str()));
                 case
             }
@@ -135,6 +172,16 @@ fn actions_suite(report: &Report) -> TestSuite {
         suite.add_test_case(case);
     }
     suite
+}
+
+/// When and why injection `id` ended before its hold did, if it did.
+fn lost(report: &Report, id: &crate::ids::InjectionId) -> Option<(i64, i64, String)> {
+    report.timeline.iter().find_map(|e| match &e.event {
+        Event::FaultEnded { injection, ended_ms, planned_end_ms, why, .. } if injection == id => {
+            Some((*ended_ms, *planned_end_ms, why.clone()))
+        }
+        _ => None,
+    })
 }
 
 fn guardrails_suite(report: &Report) -> TestSuite {

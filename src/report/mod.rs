@@ -17,7 +17,7 @@ pub use html::to_html;
 pub use junit::to_junit;
 pub use model::{
     ActionRef, Event, GuardrailReaction, InjectionSummary, Outcome, OutcomeExpectation, ProbePhase, Report,
-    ResolvedTarget, RollbackRecord, RunState, SCHEMA_VERSION, SampleRecord, TimelineEntry, TripSource,
+    ResolvedTarget, RollbackRecord, RunState, SCHEMA_VERSION, SampleRecord, TimelineEntry, TripSource, format_ms,
 };
 pub use score::{WEIGHT_DURING_SAMPLE, WEIGHT_EDGE_SAMPLE, WEIGHT_GUARDRAIL, resilience_score};
 pub use svg::{Marker, Series, Window, escape, timeline_svg};

@@ -11,6 +11,12 @@ use crate::ids::{InjectionId, RunId};
 /// The version of the report format written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A Unix-millisecond time as RFC 3339 UTC (`2026-11-29T16:20:41.123Z`), as reports show it.
+pub fn format_ms(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
 /// The whole report of one run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -125,6 +131,8 @@ pub enum Outcome {
     Interrupted,
     /// The steady state did not hold before anything was injected: nothing was injected.
     NotSteadyBefore,
+    /// A fault was not held for its planned duration on every targeted host.
+    FaultNotHeld,
 }
 
 impl Outcome {
@@ -138,6 +146,7 @@ impl Outcome {
             Outcome::RollbackFailed => "rollback_failed",
             Outcome::Interrupted => "interrupted",
             Outcome::NotSteadyBefore => "not_steady_before",
+            Outcome::FaultNotHeld => "fault_not_held",
         }
     }
 
@@ -151,6 +160,7 @@ impl Outcome {
             Outcome::RollbackFailed => crate::exit::ROLLBACK_FAILED,
             Outcome::Interrupted => crate::exit::INTERRUPTED,
             Outcome::NotSteadyBefore => crate::exit::NOT_STEADY_BEFORE,
+            Outcome::FaultNotHeld => crate::exit::FAULT_NOT_HELD,
         }
     }
 }
@@ -306,6 +316,14 @@ pub enum Event {
         ok: bool,
         failures: Vec<String>,
     },
+    /// A steady-state probe exhausted its budget in a phase (strict: its first failed sample;
+    /// `tolerate`: one failure too many in a row; `error_rate` or a latency percentile: judged
+    /// when the phase ended). The verdict, as distinct from the samples.
+    ProbeDeviated {
+        phase: ProbePhase,
+        probe: String,
+        message: String,
+    },
     GuardrailSample {
         guardrail: String,
         sample: SampleRecord,
@@ -325,6 +343,20 @@ pub enum Event {
         injection: InjectionId,
         host: String,
         error: String,
+    },
+    /// A held fault ended before its planned hold did, without this run asking: its daemon
+    /// rolled it back (restarted, stopping, lease or deadline passed), or the host stayed out
+    /// of reach longer than the lease (its daemon rolls it back by itself then).
+    FaultEnded {
+        action: ActionRef,
+        host: String,
+        injection: InjectionId,
+        /// When the fault ended (as the host recorded it, or as inferred from the lease).
+        ended_ms: i64,
+        /// When its hold was planned to end.
+        planned_end_ms: i64,
+        /// Why, in the host's words.
+        why: String,
     },
     /// SIGINT or SIGTERM arrived.
     Signal {

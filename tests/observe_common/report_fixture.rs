@@ -38,6 +38,8 @@ pub fn plan(probes: usize) -> ExperimentPlan {
                         headers: BTreeMap::new(),
                     },
                     expect: vec![Expectation::Status(200), Expectation::LatencyMs(Comparison::Lt(300.0))],
+                    interval: None,
+                    budget: Default::default(),
                 })
                 .collect(),
         }),
