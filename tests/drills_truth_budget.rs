@@ -126,7 +126,7 @@ fn drills_truth_error_rate_is_judged_over_the_phase() {
             scene.fails_once(tag, 3)
         )
     };
-    let out = scene.run(&scene.experiment("loose", &probe("loose", "< 50%"), "1500ms"));
+    let out = scene.run(&scene.experiment("loose", &probe("loose", "< 50%"), "2500ms"));
     assert_eq!(out.status.code(), Some(0), "1 failure in ~7 samples is under 50 %: {}", report(&out)["reason"]);
 
     let out = scene.run(&scene.experiment("tight", &probe("tight", "<= 1%"), "1500ms"));
@@ -145,8 +145,10 @@ fn drills_truth_each_probe_samples_at_its_own_interval() {
     assert_eq!(out.status.code(), Some(0));
     let report = report(&out);
     let (fast, slow) = (during_samples(&report, "fast"), during_samples(&report, "slow"));
-    assert!((12..=24).contains(&fast), "about 20 samples at 100 ms over 2 s: {fast}");
-    assert!((2..=3).contains(&slow), "about 2 samples at 1 s over 2 s: {slow}");
+    // About 20 and 2; a loaded machine takes fewer fast samples (one in flight at a time).
+    assert!((8..=24).contains(&fast), "about 20 samples at 100 ms over 2 s: {fast}");
+    assert!((1..=3).contains(&slow), "about 2 samples at 1 s over 2 s: {slow}");
+    assert!(fast >= 4 * slow, "the fast probe samples far more often: {fast} vs {slow}");
 }
 
 /// A Python HTTP server on loopback answering every GET after `delay_ms`.
