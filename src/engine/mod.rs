@@ -25,6 +25,6 @@ pub use dry_run::{DryRunAction, DryRunGroup, DryRunHost, DryRunPlan, dry_run};
 pub use host::{Host, HostError, InjectRequest, InjectionView, RollbackResult};
 pub use local_host::{INSTANT, LocalHost, error_chain};
 pub use outcome::expectation as outcome_expectation;
-pub use progress::{RunObserver, Silent, StderrProgress};
+pub use progress::{RunObserver, Silent, StderrProgress, write_around_progress};
 pub use run::{Run, RunOptions, new_run};
 pub use targets::{ResolvedTargets, TargetEnv, TargetError, resolve_targets};
