@@ -164,3 +164,56 @@ fn setup_installs_cargo_nextest_when_it_is_missing() {
         .unwrap();
     assert!(syntax.success());
 }
+
+/// Log lines never land inside the live progress line: on a terminal (a pty from `script`),
+/// the spinner's line is cleared before a log line is written.
+#[test]
+fn log_lines_do_not_tear_the_progress_line_on_a_terminal() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "util-linux's script is part of the test machine");
+        return;
+    }
+    let (state, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A guardrail trip logs a WARN line while the spinner is on screen.
+    let file = experiment(
+        dir.path(),
+        "tty.yaml",
+        r#"version: 1
+name: tty
+guardrails:
+  interval: 200ms
+  rules:
+    - name: health
+      http: {url: "http://127.0.0.1:1/health", timeout: 500ms}
+      breach: "!= 200"
+      for: 2
+action_groups:
+  - name: burn
+    actions:
+      - fault: cpu-burn
+        params: {percent: 5, cores: 1}
+        duration: 10s
+"#,
+    );
+    let command = format!(
+        "'{}' --state-dir '{}' run '{}'",
+        env!("CARGO_BIN_EXE_faultdrill"),
+        state.path().display(),
+        file.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let screen = out.stdout;
+    let warn = screen.windows(17).position(|w| w == b"Guardrail tripped").expect("the WARN log line is shown");
+    let line_start = screen[..warn].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let before = &screen[line_start..warn];
+    // What precedes the log text on its line: at most the spinner being cleared (`\r`, `ESC[2K`,
+    // cursor moves), never the spinner's own text.
+    let clear = b"\x1b[2K";
+    let last_clear = before.windows(clear.len()).rposition(|w| w == clear).expect("the spinner line is cleared first");
+    let after_clear = String::from_utf8_lossy(&before[last_clear..]);
+    assert!(!after_clear.contains("guardrail health ="), "no spinner text on the log line: {after_clear:?}");
+}

@@ -87,6 +87,12 @@ action_groups:
         "the controller's journal holds none of the daemon's faults: {summary}"
     );
     assert_eq!(stdout.matches("rollback FAILED").count(), 1, "one line per injection: {stdout}");
+    let failed = stdout.lines().find(|l| l.contains("rollback FAILED")).unwrap();
+    assert!(
+        failed.contains(&format!("cannot reach {}: Connection refused (os error 111); check that", daemon.url)),
+        "the error chain is cut to its root cause: {failed}"
+    );
+    assert!(!failed.contains("error sending request"), "{failed}");
     // The report keeps every attempt (the hold's end, then the final rollback)...
     let runs = work.path().join("controller").join("runs");
     let dir = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();

@@ -319,18 +319,15 @@ impl DaemonClient {
         }
     }
 
-    /// A transport failure.
+    /// A transport failure, said the way an operator acts on it: the innermost cause
+    /// ("Connection refused (os error 111)", "timed out"), not every layer of reqwest and
+    /// hyper around it (the URL is in the message already).
     pub fn unreachable(&self, what: &str, e: &reqwest::Error) -> ClientError {
-        let mut detail = e.to_string();
-        let mut cause = std::error::Error::source(e);
-        while let Some(c) = cause {
-            detail.push_str(": ");
-            detail.push_str(&c.to_string());
-            cause = c.source();
+        let mut root: &dyn std::error::Error = e;
+        while let Some(inner) = root.source() {
+            root = inner;
         }
-        if e.is_timeout() {
-            detail = format!("timed out: {detail}");
-        }
+        let detail = if e.is_timeout() { "timed out".to_string() } else { root.to_string() };
         ClientError::Unreachable { host: self.name.clone(), what: what.to_string(), url: self.base.clone(), detail }
     }
 

@@ -32,8 +32,16 @@ struct GuardrailLabel {
 }
 
 /// Run outcomes (DESIGN §4).
-const OUTCOMES: [&str; 7] =
-    ["passed", "deviated", "guardrail_tripped", "error", "rollback_failed", "interrupted", "not_steady_before"];
+const OUTCOMES: [&str; 8] = [
+    "passed",
+    "deviated",
+    "guardrail_tripped",
+    "error",
+    "rollback_failed",
+    "interrupted",
+    "not_steady_before",
+    "fault_not_held",
+];
 
 /// Counters and gauges the daemon exports.
 pub struct Metrics {

@@ -30,7 +30,7 @@ pub use dry_run::{DryRunAction, DryRunGroup, DryRunHost, DryRunPlan, dry_run};
 pub use host::{FaultEnd, Host, HostError, InjectRequest, InjectionView, LeaseState, RollbackResult};
 pub use local_host::{INSTANT, LocalHost, error_chain};
 pub use outcome::expectation as outcome_expectation;
-pub use progress::{RunObserver, Silent, StderrProgress};
+pub use progress::{RunObserver, Silent, StderrProgress, write_around_progress};
 pub use recover_remote::{RemoteRecovery, recover_one, recover_remote};
 pub use remote_host::journal_answer;
 pub use run::{Run, RunOptions, new_run};

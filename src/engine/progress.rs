@@ -1,9 +1,11 @@
 //! Live progress on stderr: one line per action start and end, guardrail state changes
 //! and trips, and each rollback. A spinner (indicatif) shows the current state when stderr
-//! is a terminal; plain lines otherwise. `NO_COLOR` turns colour off.
+//! is a terminal; plain lines otherwise. `NO_COLOR` turns colour off. Log lines written
+//! through [`write_around_progress`] never tear the spinner's line.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +17,25 @@ pub trait RunObserver: Send {
     fn on_event(&mut self, entry: &TimelineEntry);
     /// The run is over; release the terminal.
     fn finish(&mut self) {}
+}
+
+/// The spinner on screen, if any, so log lines can be written around it.
+static ON_SCREEN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Writes `bytes` (whole log lines) to stderr: with a spinner on screen, it is cleared first
+/// and drawn again after, so a log line never lands in the middle of the progress line.
+pub fn write_around_progress(bytes: &[u8]) -> std::io::Result<()> {
+    let bar = ON_SCREEN.lock().ok().and_then(|b| b.clone());
+    match bar {
+        Some(bar) => bar.suspend(|| std::io::stderr().lock().write_all(bytes)),
+        None => std::io::stderr().lock().write_all(bytes),
+    }
+}
+
+fn set_on_screen(bar: Option<ProgressBar>) {
+    if let Ok(mut on_screen) = ON_SCREEN.lock() {
+        *on_screen = bar;
+    }
 }
 
 /// Observes nothing (daemon runs, tests).
@@ -45,6 +66,7 @@ impl StderrProgress {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
             bar.set_style(style);
             bar.enable_steady_tick(Duration::from_millis(120));
+            set_on_screen(Some(bar.clone()));
             bar
         });
         StderrProgress { started_ms: None, color, spinner, guard_state: HashMap::new(), probe_ok: HashMap::new() }
@@ -122,7 +144,10 @@ impl RunObserver for StderrProgress {
             }
             Event::GuardrailSample { guardrail, sample, breached, consecutive, for_samples } => {
                 let state = match (sample.error.is_some(), *breached) {
-                    (true, _) => "unmeasured".to_string(),
+                    // Fail safe: an unmeasured sample counts toward the breach unless the rule ignores it.
+                    (true, true) if consecutive > for_samples => "counts as still breaching".to_string(),
+                    (true, true) => format!("counts as breaching {consecutive}/{for_samples}"),
+                    (true, false) => "ignored (on_unmeasured: ignore)".to_string(),
                     (false, true) if consecutive > for_samples => "still breaching".to_string(),
                     (false, true) => format!("breaching {consecutive}/{for_samples}"),
                     (false, false) => "ok".to_string(),
@@ -182,6 +207,7 @@ impl RunObserver for StderrProgress {
 
     fn finish(&mut self) {
         if let Some(bar) = self.spinner.take() {
+            set_on_screen(None);
             bar.finish_and_clear();
         }
     }

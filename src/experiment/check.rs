@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::catalog::FaultCatalog;
 use super::diag::{Sink, closest};
-use super::expect::{SourceKind, Unit, ValueUnit, check_unit, expectations, threshold};
+use super::expect::{SourceKind, Unit, ValueUnit, check_unit, expectations, threshold, value_unit};
 use super::plan::*;
 use super::spec::*;
 use super::yaml::Span;
@@ -317,22 +317,6 @@ fn source(
     let argv = run.value.iter().map(|a| a.value.0.clone()).collect();
     let timeout = positive(sink, c.timeout.as_ref()).unwrap_or(DEFAULT_COMMAND_TIMEOUT);
     Some((ProbeSource::Command { argv, timeout }, SourceKind::Command))
-}
-
-/// The unit of a source's plain value.
-fn value_unit(source: &ProbeSource) -> ValueUnit {
-    match source {
-        ProbeSource::Metric { metric, .. } => {
-            let unit = match metric {
-                HostMetric::CpuPercent | HostMetric::MemoryPercent | HostMetric::DiskUsedPercent => Unit::Percent,
-                HostMetric::Load1 | HostMetric::ProcessCount => Unit::None,
-            };
-            ValueUnit::new(unit, format!("`{}`", metric.name()))
-        }
-        ProbeSource::Prometheus { .. } => ValueUnit::new(Unit::None, "a Prometheus query's value"),
-        ProbeSource::Command { .. } => ValueUnit::new(Unit::None, "a command's stdout"),
-        ProbeSource::Http { .. } => ValueUnit::new(Unit::None, "an HTTP response"),
-    }
 }
 
 fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Option<ProbeSource> {

@@ -6,7 +6,7 @@
 //! compared, as 10000 milliseconds, with a number a command prints in seconds.
 
 use super::diag::Sink;
-use super::plan::{Comparison, Expectation};
+use super::plan::{Comparison, Expectation, HostMetric, ProbeSource};
 use super::spec::{ExpectSpec, Spanned};
 
 /// Which probe source an expectation is attached to (not every check fits every source).
@@ -61,6 +61,22 @@ pub struct ValueUnit {
 impl ValueUnit {
     pub fn new(unit: Unit, what: impl Into<String>) -> ValueUnit {
         ValueUnit { unit, what: what.into() }
+    }
+}
+
+/// The unit of a source's plain value.
+pub fn value_unit(source: &ProbeSource) -> ValueUnit {
+    match source {
+        ProbeSource::Metric { metric, .. } => {
+            let unit = match metric {
+                HostMetric::CpuPercent | HostMetric::MemoryPercent | HostMetric::DiskUsedPercent => Unit::Percent,
+                HostMetric::Load1 | HostMetric::ProcessCount => Unit::None,
+            };
+            ValueUnit::new(unit, format!("`{}`", metric.name()))
+        }
+        ProbeSource::Prometheus { .. } => ValueUnit::new(Unit::None, "a Prometheus query's value"),
+        ProbeSource::Command { .. } => ValueUnit::new(Unit::None, "a command's stdout"),
+        ProbeSource::Http { .. } => ValueUnit::new(Unit::None, "an HTTP response"),
     }
 }
 
