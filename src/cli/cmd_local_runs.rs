@@ -12,8 +12,6 @@ use crate::report::{read_report, report_path};
 
 use super::edge::InvalidInput;
 
-/// How many runs `faultdrill runs` lists.
-
 /// `faultdrill status RUN`: the finished run's outcome from its report, or the state the
 /// journal holds for a run still going.
 pub fn status(run: &str, state_dir: &Path) -> anyhow::Result<u8> {
