@@ -109,11 +109,12 @@ fn drills_truth_tolerate_counts_failures_in_a_row() {
     let always = "    - name: down\n      command: {run: [\"false\"], timeout: 2s}\n      expect: {exit: 0}\n      \
                   tolerate: 2\n      interval: 100ms\n";
     let out = scene.run(&scene.experiment("down", always, "1s"));
-    assert_eq!(out.status.code(), Some(1));
+    // It fails before anything is injected: a broken drill, not a finding (exit 5).
+    assert_eq!(out.status.code(), Some(5));
     let reason = report(&out)["reason"].as_str().unwrap().to_string();
     // Before the faults, the failed sample is taken again twice, then the third failure in a row deviates.
     assert!(reason.contains("3 failed samples in a row, more than its `tolerate: 2`"), "{reason}");
-    assert!(reason.contains("before injecting"), "{reason}");
+    assert!(reason.contains("before any fault"), "{reason}");
 }
 
 #[test]
@@ -201,7 +202,8 @@ fn drills_truth_latency_percentiles_are_judged_over_the_phase() {
     assert_eq!(out.status.code(), Some(0), "{}", report(&out)["reason"]);
 
     let out = scene.run(&scene.experiment("p95-slow", &probe("p95 < 10ms"), "1s"));
-    assert_eq!(out.status.code(), Some(1));
+    // Already too slow before anything is injected: not steady before (exit 5).
+    assert_eq!(out.status.code(), Some(5));
     let reason = report(&out)["reason"].as_str().unwrap().to_string();
     assert!(reason.contains("front: p95 latency ") && reason.contains("expected < 10ms"), "{reason}");
 }

@@ -18,8 +18,10 @@ pub fn status(run: &str, state_dir: &Path) -> anyhow::Result<u8> {
     let id = RunId::from_string(run);
     let path = report_path(state_dir, &id);
     let mut out = std::io::stdout().lock();
-    if path.is_file() {
-        let report = read_report(&path)?;
+    // A run writes a stub report when it starts: only a finished one's report says more
+    // than the journal, which follows the run as it goes.
+    let finished = if path.is_file() { Some(read_report(&path)?).filter(|r| r.outcome.is_some()) } else { None };
+    if let Some(report) = finished {
         let outcome = match (report.outcome, report.exit_code) {
             (Some(o), Some(code)) => format!("{o} (exit {code})"),
             _ => "-".into(),
