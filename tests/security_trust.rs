@@ -41,28 +41,7 @@ fn daemon_with_roles(dir: &Path, policy: Option<&str>) -> Daemon {
         std::fs::write(&path, text).unwrap();
         path
     });
-    let mut d = Daemon::start(DaemonSpec { token: None, policy, ..DaemonSpec::default() });
-    // The harness passes --token-file only for `token`; restart with the named file.
-    d.kill9();
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--state-dir").arg(&d.state_dir).args(["daemon", "--listen", &d.spec.listen, "--token-file"]).arg(&tokens);
-    if let Some(p) = &d.spec.policy {
-        cmd.arg("--policy").arg(p);
-    }
-    d.spec.token = Some(ADMIN.into());
-    d.child = Some(spawn_listening(cmd));
-    d
-}
-
-/// Spawns a daemon command and waits for its "listening" line.
-fn spawn_listening(mut cmd: Command) -> std::process::Child {
-    use std::io::BufRead;
-    cmd.env_remove("FAULTDRILL_TOKEN").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("listening on"), "daemon did not start: {line:?}");
-    child
+    Daemon::start(DaemonSpec { token: Some(ADMIN.into()), token_file: Some(tokens), policy, ..DaemonSpec::default() })
 }
 
 /// An experiment whose steady-state probe runs a command: as root, on the daemon's host.

@@ -33,6 +33,9 @@ pub struct DaemonSpec {
     pub client_ca: Option<PathBuf>,
     /// The daemon's `--policy` file.
     pub policy: Option<PathBuf>,
+    /// A token file of named tokens to pass instead of `token` (which then names the
+    /// secret the harness's own client uses).
+    pub token_file: Option<PathBuf>,
 }
 
 /// Writes a secret file readable by its owner only (the daemon refuses others).
@@ -57,6 +60,7 @@ impl Default for DaemonSpec {
             state_dir: None,
             client_ca: None,
             policy: None,
+            token_file: None,
         }
     }
 }
@@ -92,9 +96,15 @@ impl Daemon {
         };
         cmd.arg("--state-dir").arg(&self.state_dir).args(["--log", "info", "daemon", "--listen", &self.spec.listen]);
         cmd.args(["--name", &self.spec.name]);
-        if let Some(token) = &self.spec.token {
-            write_private(&token_file, token);
-            cmd.arg("--token-file").arg(&token_file);
+        match (&self.spec.token_file, &self.spec.token) {
+            (Some(file), _) => {
+                cmd.arg("--token-file").arg(file);
+            }
+            (None, Some(token)) => {
+                write_private(&token_file, token);
+                cmd.arg("--token-file").arg(&token_file);
+            }
+            (None, None) => {}
         }
         match &self.spec.tls {
             Some((cert, key)) => {
