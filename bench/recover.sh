@@ -30,6 +30,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$WORK/fill"
 echo "bench-token-$$-0123456789" >"$WORK/token"
+chmod 600 "$WORK/token" # the daemon refuses a token file others can read
 
 echo "hosts:" >"$WORK/inventory.yaml"
 for i in $(seq 1 "$DAEMONS"); do
