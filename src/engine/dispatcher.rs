@@ -75,6 +75,12 @@ impl Run {
         let mut guard_tick = (!self.plan.guardrails.rules.is_empty()).then(|| ticker(self.plan.guardrails.interval));
         let mut lease_tick = Some(ticker((self.plan.lease / 3).max(Duration::from_millis(100))));
         let time_box = tokio::time::Instant::now() + self.time_box();
+        // Trips asked for before the run got here (an alert already firing) stop it before
+        // anything is injected.
+        self.take_notes();
+        while let Ok(trip) = self.trip_rx.try_recv() {
+            self.on_trip_request(trip, &mut st);
+        }
         self.start_ready_groups(&mut st);
         loop {
             if self.abort.is_some() || st.scheduler.is_done() {
@@ -97,6 +103,7 @@ impl Run {
                     self.abort.get_or_insert(Abort::Stopped { reason: stop.reason });
                 }
                 Some(trip) = self.trip_rx.recv() => self.on_trip_request(trip, &mut st),
+                Some(message) = self.notes_rx.recv() => self.emit(Event::Warning { message }),
                 Some(batch) = st.samples.join_next() => self.on_samples(batch.ok(), &mut st),
                 Some(msg) = st.rx.recv() => {
                     self.on_worker(msg, &mut st);
