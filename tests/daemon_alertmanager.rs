@@ -313,3 +313,43 @@ async fn an_alert_already_firing_when_a_run_starts_trips_it_before_anything_is_i
     let report = report_of(run, 2).await;
     assert_eq!(report["injections"].as_array().unwrap().len(), 1, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_guardrail_has_no_source_and_trips_from_the_webhook() {
+    let daemon = Daemon::start(DaemonSpec::default());
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("external.yaml");
+    std::fs::write(
+        &file,
+        r#"version: 1
+name: external-guardrail
+guardrails:
+  rules:
+    - name: error-budget
+      external: true
+action_groups:
+  - name: burn
+    actions:
+      - fault: cpu-burn
+        params: {percent: 10, cores: 1}
+        duration: 60s
+"#,
+    )
+    .unwrap();
+    let dry = Command::new(BIN).arg("run").arg(&file).arg("--dry-run").output().unwrap();
+    let shown = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{shown}{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(shown.contains("error-budget: external, tripped only from outside"), "{shown}");
+
+    let run = submit(&daemon, work.path(), &file);
+    let injection = wait_for_burn(&daemon);
+    let labels = serde_json::json!({"alertname": "HighErrorRate", "faultdrill_guardrail": "error-budget"});
+    let (status, answer) = post(&daemon, webhook("firing", labels)).await;
+    assert_eq!((status, &answer["tripped"][0]["guardrail"]), (200, &serde_json::json!("error-budget")), "{answer}");
+    let report = report_of(run, 2).await;
+    assert_eq!(report["outcome"], "guardrail_tripped", "{report}");
+    assert_eq!(report["plan"]["guardrails"]["external"][0]["name"], "error-budget", "{report}");
+    assert!(!report["timeline"].as_array().unwrap().iter().any(|e| e["event"]["kind"] == "guardrail_sample"));
+    let record = daemon.journal().get(&injection).unwrap().unwrap();
+    assert_eq!(record.state, faultdrill::journal::InjectionState::RolledBack, "{record:?}");
+}

@@ -180,7 +180,7 @@ pub fn start(state: &Shared, plan: ExperimentPlan, peer: IpAddr) -> Result<RunId
     };
     let experiment = plan.name.clone();
     let labels = plan.labels.clone();
-    let guardrails: Vec<String> = plan.guardrails.rules.iter().map(|r| r.name.clone()).collect();
+    let guardrails = plan.guardrails.names();
     let (run, control) = engine::new_run(plan, targets, options, Box::new(Silent));
     let (tx, _) = broadcast::channel(1024);
     let entry = Arc::new(RunEntry {

@@ -289,21 +289,20 @@ impl Run {
                 };
                 let on = sample.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
                 let message = format!("{seen}{on}, breach {} for {consecutive} sample(s)", rule.breach);
-                self.trip(&rule, TripSource::Samples, message, sample.sampled_ms, sample.sampled_at);
+                self.trip(&rule.name, rule.action, TripSource::Samples, message, sample.sampled_ms, sample.sampled_at);
             }
         }
     }
 
     fn on_trip_request(&mut self, request: TripRequest, _st: &mut Running) {
-        let found = self.plan.guardrails.rules.iter().find(|r| r.name == request.guardrail).cloned();
-        let answer = match found {
-            Some(rule) => {
-                self.trip(&rule, TripSource::External, request.reason, now_ms(), Instant::now());
+        let answer = match self.plan.guardrails.action_of(&request.guardrail) {
+            Some(action) => {
+                self.trip(&request.guardrail, action, TripSource::External, request.reason, now_ms(), Instant::now());
                 Ok(())
             }
             None => Err(TripRefused::UnknownGuardrail {
                 guardrail: request.guardrail,
-                known: self.plan.guardrails.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+                known: self.plan.guardrails.names().join(", "),
             }),
         };
         if let Some(reply) = request.reply {
@@ -311,22 +310,30 @@ impl Run {
         }
     }
 
-    fn trip(&mut self, rule: &GuardrailPlan, source: TripSource, message: String, sample_ms: i64, at: Instant) {
-        let action = match rule.action {
+    fn trip(
+        &mut self,
+        name: &str,
+        rule_action: GuardrailAction,
+        source: TripSource,
+        message: String,
+        sample_ms: i64,
+        at: Instant,
+    ) {
+        let action = match rule_action {
             GuardrailAction::Rollback => "rollback",
             GuardrailAction::Warn => "warn",
         };
-        warn!(run = %self.report.run_id, guardrail = %rule.name, action, detail = %message, "Guardrail tripped.");
+        warn!(run = %self.report.run_id, guardrail = %name, action, detail = %message, "Guardrail tripped.");
         self.emit(Event::GuardrailTripped {
-            guardrail: rule.name.clone(),
+            guardrail: name.to_string(),
             source,
             action: action.into(),
             message: message.clone(),
         });
-        if rule.action == GuardrailAction::Rollback && self.abort.is_none() {
-            self.abort = Some(Abort::Guardrail { name: rule.name.clone(), message });
+        if rule_action == GuardrailAction::Rollback && self.abort.is_none() {
+            self.abort = Some(Abort::Guardrail { name: name.to_string(), message });
             self.reaction = Some(ReactionStart {
-                guardrail: rule.name.clone(),
+                guardrail: name.to_string(),
                 breach_sample_ms: sample_ms,
                 sampled_at: at,
                 tripped_ms: now_ms(),
