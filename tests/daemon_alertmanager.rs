@@ -353,3 +353,35 @@ action_groups:
     let record = daemon.journal().get(&injection).unwrap().unwrap();
     assert_eq!(record.state, faultdrill::journal::InjectionState::RolledBack, "{record:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_select_runs_by_experiment_name_and_labels() {
+    let daemon = Daemon::start(DaemonSpec::default());
+    let work = tempfile::tempdir().unwrap();
+    // Both experiments are labelled `team: payments`.
+    let run = submit(&daemon, work.path(), &guarded_experiment(work.path(), "by-name"));
+    wait_for_burn(&daemon);
+    let alert = |extra: serde_json::Value| {
+        let mut labels = serde_json::json!({"alertname": "HighErrorRate", "faultdrill_guardrail": "error-budget"});
+        labels.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        webhook("firing", labels)
+    };
+    let (status, answer) = post(&daemon, alert(serde_json::json!({"faultdrill_label_team": "search"}))).await;
+    assert_eq!((status, answer["ignored"][0]["reason"].as_str()), (422, Some("no_matching_run")), "{answer}");
+    let (status, answer) = post(&daemon, alert(serde_json::json!({"faultdrill_experiment": "other-name"}))).await;
+    assert_eq!((status, answer["ignored"][0]["reason"].as_str()), (422, Some("no_matching_run")), "{answer}");
+    let selected = serde_json::json!({"faultdrill_experiment": "by-name", "faultdrill_label_team": "payments"});
+    let (status, answer) = post(&daemon, alert(selected)).await;
+    assert_eq!((status, answer["tripped"].as_array().unwrap().len()), (200, 1), "{answer}");
+    assert_eq!(report_of(run, 2).await["experiment"], "by-name");
+
+    // That alert still fires, but selects `by-name` only: another experiment is not tripped
+    // at its start; an alert selecting its label is.
+    // (`other-name` above is still firing too, and would trip a run of that name at once.)
+    let run = submit(&daemon, work.path(), &guarded_experiment(work.path(), "second-drill"));
+    wait_for_burn(&daemon);
+    let (status, answer) = post(&daemon, alert(serde_json::json!({"faultdrill_label_team": "payments"}))).await;
+    assert_eq!((status, answer["tripped"].as_array().unwrap().len()), (200, 1), "{answer}");
+    let report = report_of(run, 2).await;
+    assert_eq!(report["injections"].as_array().unwrap().len(), 1, "{report}");
+}
