@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::client::wire::ErrorKind;
 use crate::engine::TripRefused;
@@ -117,6 +117,7 @@ impl Receipt<'_> {
             return self.problem(&alertname, "no_guardrail_label", why, &unfinished);
         };
         self.state.alerts.fired(&labels, std::time::Instant::now());
+        info!(alertname = alertname.as_deref().unwrap_or("(unnamed)"), %guardrail, "Firing alert received.");
         if let Some(run) = labels.get(RUN_LABEL) {
             if !self.state.runs.all().iter().any(|e| e.id.as_str() == run) {
                 let why = format!("no run {run} on this daemon (`faultdrill runs` lists them)");
