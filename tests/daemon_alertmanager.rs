@@ -385,3 +385,18 @@ async fn alerts_select_runs_by_experiment_name_and_labels() {
     let report = report_of(run, 2).await;
     assert_eq!(report["injections"].as_array().unwrap().len(), 1, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_receiver_says_about_misconfigured_alerts() {
+    let daemon = Daemon::start(DaemonSpec::default());
+    let mut hook = webhook("firing", serde_json::json!({"alertname": "Typo", "faultdrill_gaurdrail": "error-budget"}));
+    let alerts = hook["alerts"].as_array_mut().unwrap();
+    let mut second = alerts[0].clone();
+    second["labels"] = serde_json::json!({"alertname": "NoGuardrail", "faultdrill_experiment": "checkout"});
+    let mut third = alerts[0].clone();
+    third["labels"] = serde_json::json!({"alertname": "Quiet", "faultdrill_guardrail": "error-budget"});
+    alerts.extend([second, third]);
+    let (status, answer) = post(&daemon, hook).await;
+    assert_eq!(status, 422);
+    insta::assert_yaml_snapshot!(answer);
+}

@@ -106,9 +106,13 @@ impl Receipt<'_> {
         }
         let unfinished: Vec<_> = self.state.runs.all().into_iter().filter(|e| !e.is_finished()).collect();
         if let Some(unknown) = ours.iter().find(|k| !alerts::is_known_label(k)) {
+            let known = [GUARDRAIL_LABEL, RUN_LABEL, EXPERIMENT_LABEL];
+            let hint = crate::experiment::positioned::closest(unknown, known)
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
             let why = format!(
                 "label `{unknown}` is not one faultdrill reads ({GUARDRAIL_LABEL}, {RUN_LABEL}, \
-                 {EXPERIMENT_LABEL}, {LABEL_PREFIX}<key>): correct the alert rule's labels"
+                 {EXPERIMENT_LABEL}, {LABEL_PREFIX}<key>): {hint}correct the alert rule's labels"
             );
             return self.problem(&alertname, "unknown_label", why, &unfinished);
         }
