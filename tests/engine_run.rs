@@ -74,7 +74,7 @@ fn plan(groups: Vec<GroupPlan>, rules: Vec<GuardrailPlan>, interval_ms: u64) -> 
             seed: None,
         }],
         steady_state: None,
-        guardrails: GuardrailsPlan { interval: Duration::from_millis(interval_ms), rules },
+        guardrails: GuardrailsPlan { interval: Duration::from_millis(interval_ms), rules, external: vec![] },
         groups,
         rollback: RollbackPolicy::Always,
         lease: Duration::from_secs(15),

@@ -240,3 +240,48 @@ fn crowded_fault_labels_stay_legible_in_chromium() {
     std::fs::write(&page, &html).unwrap();
     screenshot("report-fleet-crowded.png", "1024,900", &page);
 }
+
+#[test]
+fn html_lists_warnings_and_external_guardrails() {
+    let mut report = report(2, 20, true);
+    let at = report.started_ms + 1500;
+    report.timeline.push(TimelineEntry {
+        at_ms: at,
+        event: Event::Warning { message: "alert LatencyBudget ignored: run r-x: no such <guardrail>".into() },
+    });
+    report.plan.guardrails.external.push(faultdrill::experiment::ExternalGuardrailPlan {
+        name: "error-budget".into(),
+        action: faultdrill::experiment::GuardrailAction::Rollback,
+    });
+    let html = to_html(&report);
+    assert!(
+        html.contains(
+            "<h2>Warnings</h2><ul><li>+1.5s: <span class=\"bad\">alert LatencyBudget ignored: run r-x: no such &lt;guardrail&gt;</span></li></ul>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<tr><td>error-budget</td><td colspan=\"3\">external: tripped only from outside"), "{html}");
+    assert!(!to_html(&observe_common::report_fixture::report(2, 20, true)).contains("<h2>Warnings</h2>"));
+}
+
+#[test]
+fn junit_has_a_case_per_external_guardrail_failing_when_it_tripped() {
+    let mut report = report(2, 20, true);
+    report.plan.guardrails.external.push(faultdrill::experiment::ExternalGuardrailPlan {
+        name: "page".into(),
+        action: faultdrill::experiment::GuardrailAction::Rollback,
+    });
+    let held = to_junit(&report);
+    assert!(held.contains(r#"<testcase name="guardrail: page""#), "{held}");
+    report.timeline.push(TimelineEntry {
+        at_ms: report.started_ms + 1000,
+        event: Event::GuardrailTripped {
+            guardrail: "page".into(),
+            source: TripSource::External,
+            action: "rollback".into(),
+            message: "alert Page fired".into(),
+        },
+    });
+    let tripped = to_junit(&report);
+    assert!(tripped.contains("external guardrail `page` tripped; action: rollback"), "{tripped}");
+}

@@ -118,8 +118,7 @@ guardrails:
   interval: 200ms
   rules:
     - name: pager
-      command: {run: [sh, -c, "echo 0"], timeout: 2s}
-      breach: ">= 1"
+      external: true
 action_groups:
   - name: burn
     target: local

@@ -32,6 +32,7 @@ bad_input!(
     bad_expectations,
     bad_guardrails,
     duplicates,
+    external_guardrails,
     fault_param_rules,
     merge_key_bad_value,
     merge_key_unknown_key_in_anchor,

@@ -27,6 +27,15 @@ struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+/// Why an alert for faultdrill tripped nothing (`faultdrill_alerts_ignored_total{reason}`).
+pub const IGNORED_REASONS: [&str; 5] =
+    ["unknown_label", "no_guardrail_label", "unknown_run", "no_matching_run", "unknown_guardrail"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GuardrailLabel {
     guardrail: String,
 }
@@ -53,6 +62,8 @@ pub struct Metrics {
     runs: Family<OutcomeLabel, Counter>,
     trips: Family<GuardrailLabel, Counter>,
     rollback_failures: Family<FaultLabel, Counter>,
+    /// Alerts meant for faultdrill that tripped nothing, by reason.
+    alerts_ignored: Family<ReasonLabel, Counter>,
     /// Connections closed at once for being over the connection caps.
     pub connections_refused: Counter,
 }
@@ -66,6 +77,15 @@ impl Metrics {
         let trips = Family::<GuardrailLabel, Counter>::default();
         let rollback_failures = Family::<FaultLabel, Counter>::default();
         let connections_refused = Counter::default();
+        let alerts_ignored = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "alerts_ignored",
+            "Alerts meant for faultdrill (a faultdrill_ label) that tripped nothing, by reason",
+            alerts_ignored.clone(),
+        );
+        for reason in IGNORED_REASONS {
+            let _ = alerts_ignored.get_or_create(&ReasonLabel { reason: reason.into() });
+        }
         registry.register(
             "connections_refused",
             "Connections closed on arrival because the daemon's connection caps were reached",
@@ -90,7 +110,7 @@ impl Metrics {
         for outcome in OUTCOMES {
             let _ = runs.get_or_create(&OutcomeLabel { outcome: outcome.into() });
         }
-        Metrics { registry, injections, live, runs, trips, rollback_failures, connections_refused }
+        Metrics { registry, injections, live, runs, trips, rollback_failures, alerts_ignored, connections_refused }
     }
 
     /// Counts an injection reaching `state`.
@@ -133,6 +153,11 @@ impl Metrics {
     /// Counts a run that finished with `outcome`.
     pub fn run_finished(&self, outcome: &str) {
         self.runs.get_or_create(&OutcomeLabel { outcome: outcome.into() }).inc();
+    }
+
+    /// Counts an alert meant for faultdrill that tripped nothing.
+    pub fn alert_ignored(&self, reason: &str) {
+        self.alerts_ignored.get_or_create(&ReasonLabel { reason: reason.into() }).inc();
     }
 
     /// Counts a guardrail trip.

@@ -1,6 +1,7 @@
 //! The daemon: the v1 HTTP API over the same engine and journal as local runs, behind
 //! named tokens with roles, a policy, an audit trail and connection limits.
 
+mod alerts;
 mod api_error;
 mod audit;
 mod auth;

@@ -131,12 +131,21 @@ fn other_operations() -> Vec<Operation> {
             .build(),
         Op::new(Post, "/v1/alertmanager", Role::Operator, "alerts", "alertmanager", "Receive an Alertmanager webhook.")
             .about(
-                "Each firing alert labelled `faultdrill_guardrail` trips that guardrail in the run \
-                labelled `faultdrill_run` (or in every unfinished run). Other fields of the webhook are \
-                accepted and ignored.",
+                "Each firing alert labelled `faultdrill_guardrail` trips that guardrail in the unfinished \
+                runs its labels select: `faultdrill_run` (a run id), `faultdrill_experiment` (an experiment \
+                name), `faultdrill_label_<key>` (an experiment label); without any, every unfinished run. \
+                Firing alerts are kept until they resolve: a run that starts meanwhile trips before \
+                injecting. An alert meant for faultdrill that trips nothing is logged, counted in \
+                `faultdrill_alerts_ignored_total` and written to the runs' events. Other fields of the \
+                webhook are accepted and ignored.",
             )
             .body::<AlertmanagerWebhook>()
             .json::<AlertmanagerAnswer>(200, "What was tripped and what was ignored, and why.")
+            .json::<AlertmanagerAnswer>(
+                422,
+                "Nothing tripped and an alert meant for faultdrill was ignored (a typo in a label, run or \
+                guardrail): `error`, `kind` (`trip_refused`) and the lists. Alertmanager logs it as a failure.",
+            )
             .build(),
         Op::new(Get, "/v1/audit", Role::Admin, "admin", "audit", "The audit trail.")
             .about("Every mutating call, allowed or refused, oldest first. It never holds a secret.")
@@ -556,6 +565,12 @@ struct AlertmanagerAlert {
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct AlertmanagerAnswer {
+    /// Only in a 422 answer: what went wrong.
+    #[schema(required = false)]
+    error: Option<String>,
+    /// Only in a 422 answer: `trip_refused`.
+    #[schema(required = false)]
+    kind: Option<wire::ErrorKind>,
     tripped: Vec<TrippedGuardrail>,
     ignored: Vec<IgnoredAlert>,
 }
@@ -573,6 +588,9 @@ struct TrippedGuardrail {
 #[expect(dead_code, reason = "a schema only: its fields are never read")]
 struct IgnoredAlert {
     alertname: Option<String>,
+    /// `resolved`, `not_for_faultdrill`, `no_active_run`, `run_finished` (not errors), or
+    /// `unknown_label`, `no_guardrail_label`, `unknown_run`, `no_matching_run`, `unknown_guardrail`.
+    reason: String,
     why: String,
 }
 

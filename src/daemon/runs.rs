@@ -17,6 +17,7 @@ use crate::ids::RunId;
 use crate::probe::Prober;
 use crate::report::{Event, Report, TimelineEntry};
 
+use super::alerts;
 use super::state::Shared;
 
 /// How many finished runs stay in memory (older ones are read from disk).
@@ -42,6 +43,10 @@ struct Log {
 pub struct RunEntry {
     pub id: RunId,
     pub experiment: String,
+    /// The experiment's labels (alerts may select runs by them).
+    pub labels: BTreeMap<String, String>,
+    /// The names of its guardrails.
+    pub guardrails: Vec<String>,
     pub started_ms: i64,
     pub control: RunControl,
     log: Mutex<Log>,
@@ -174,17 +179,22 @@ pub fn start(state: &Shared, plan: ExperimentPlan, peer: IpAddr) -> Result<RunId
         prober: Arc::new(Prober::new()),
     };
     let experiment = plan.name.clone();
+    let labels = plan.labels.clone();
+    let guardrails = plan.guardrails.names();
     let (run, control) = engine::new_run(plan, targets, options, Box::new(Silent));
     let (tx, _) = broadcast::channel(1024);
     let entry = Arc::new(RunEntry {
         id: run_id.clone(),
         experiment,
+        labels,
+        guardrails,
         started_ms: crate::journal::now_ms(),
         control: control.clone(),
         log: Mutex::new(Log { entries: Vec::new(), samples: Default::default(), end: None }),
         tx,
     });
     state.runs.insert(entry.clone());
+    trip_on_firing_alerts(state, &entry);
     let events = control.subscribe();
     let (done_tx, done_rx) = oneshot::channel();
     tokio::spawn(collect(entry.clone(), events, done_rx, state.clone()));
@@ -194,6 +204,20 @@ pub fn start(state: &Shared, plan: ExperimentPlan, peer: IpAddr) -> Result<RunId
     });
     info!(run = %run_id, "Run started for a controller.");
     Ok(run_id)
+}
+
+/// Trips the new run's guardrails named by alerts already firing, before it executes: it
+/// then stops before injecting anything.
+fn trip_on_firing_alerts(state: &Shared, entry: &RunEntry) {
+    for labels in state.alerts.firing(std::time::Instant::now()) {
+        let Some(guardrail) = labels.get(alerts::GUARDRAIL_LABEL) else { continue };
+        if !entry.guardrails.contains(guardrail) || !alerts::selects(&labels, entry) {
+            continue;
+        }
+        let alertname = labels.get("alertname").map_or("(unnamed)", String::as_str);
+        warn!(run = %entry.id, %guardrail, alertname, "Alert already firing at the start of the run.");
+        entry.control.trip_soon(guardrail, format!("alert {alertname} was already firing when the run started"));
+    }
 }
 
 /// Copies the run's events into its log, then its end (after the last event).

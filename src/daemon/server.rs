@@ -60,6 +60,7 @@ pub async fn serve(config: DaemonConfig, on_listen: impl FnOnce(SocketAddr)) -> 
         mutate: tokio::sync::Mutex::new(()),
         reaper_wake: tokio::sync::Notify::new(),
         runs: Default::default(),
+        alerts: Default::default(),
         state_dir: config.state_dir.clone(),
     });
     let reaper = tokio::spawn(reaper::run(state.clone()));

@@ -33,6 +33,8 @@ pub struct AppState {
     /// Wakes the reaper when a deadline or lease may have moved earlier.
     pub reaper_wake: Notify,
     pub runs: Runs,
+    /// Firing alerts received from Alertmanager, until they resolve.
+    pub alerts: super::alerts::FiringAlerts,
     /// Where run reports are written (`runs/<id>/report.json`).
     pub state_dir: std::path::PathBuf,
 }

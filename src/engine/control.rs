@@ -34,6 +34,7 @@ pub enum TripRefused {
 pub struct RunControl {
     pub(crate) stop: mpsc::UnboundedSender<StopRequest>,
     pub(crate) trip: mpsc::UnboundedSender<TripRequest>,
+    pub(crate) notes: mpsc::UnboundedSender<String>,
     pub(crate) events: broadcast::Sender<TimelineEntry>,
 }
 
@@ -50,6 +51,19 @@ impl RunControl {
         let finished = || TripRefused::Finished { guardrail: guardrail.to_string() };
         self.trip.send(request).map_err(|_| finished())?;
         answer.await.map_err(|_| finished())?
+    }
+
+    /// Asks the run to trip guardrail `name` without waiting for an answer. Sent before the
+    /// run executes, it trips the run before anything is injected.
+    pub fn trip_soon(&self, guardrail: &str, reason: impl Into<String>) -> bool {
+        let request = TripRequest { guardrail: guardrail.to_string(), reason: reason.into(), reply: None };
+        self.trip.send(request).is_ok()
+    }
+
+    /// Adds a warning to the run's timeline (and so its report), e.g. an alert that was
+    /// meant for it but tripped nothing. Returns false if the run has already finished.
+    pub fn warn(&self, message: impl Into<String>) -> bool {
+        self.notes.send(message.into()).is_ok()
     }
 
     /// Follows the run's timeline live (events from now on; slow readers may miss some).

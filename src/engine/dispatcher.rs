@@ -75,6 +75,12 @@ impl Run {
         let mut guard_tick = (!self.plan.guardrails.rules.is_empty()).then(|| ticker(self.plan.guardrails.interval));
         let mut lease_tick = Some(ticker((self.plan.lease / 3).max(Duration::from_millis(100))));
         let time_box = tokio::time::Instant::now() + self.time_box();
+        // Trips asked for before the run got here (an alert already firing) stop it before
+        // anything is injected.
+        self.take_notes();
+        while let Ok(trip) = self.trip_rx.try_recv() {
+            self.on_trip_request(trip, &mut st);
+        }
         self.start_ready_groups(&mut st);
         loop {
             if self.abort.is_some() || st.scheduler.is_done() {
@@ -97,6 +103,7 @@ impl Run {
                     self.abort.get_or_insert(Abort::Stopped { reason: stop.reason });
                 }
                 Some(trip) = self.trip_rx.recv() => self.on_trip_request(trip, &mut st),
+                Some(message) = self.notes_rx.recv() => self.emit(Event::Warning { message }),
                 Some(batch) = st.samples.join_next() => self.on_samples(batch.ok(), &mut st),
                 Some(msg) = st.rx.recv() => {
                     self.on_worker(msg, &mut st);
@@ -282,21 +289,20 @@ impl Run {
                 };
                 let on = sample.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
                 let message = format!("{seen}{on}, breach {} for {consecutive} sample(s)", rule.breach);
-                self.trip(&rule, TripSource::Samples, message, sample.sampled_ms, sample.sampled_at);
+                self.trip(&rule.name, rule.action, TripSource::Samples, message, sample.sampled_ms, sample.sampled_at);
             }
         }
     }
 
     fn on_trip_request(&mut self, request: TripRequest, _st: &mut Running) {
-        let found = self.plan.guardrails.rules.iter().find(|r| r.name == request.guardrail).cloned();
-        let answer = match found {
-            Some(rule) => {
-                self.trip(&rule, TripSource::External, request.reason, now_ms(), Instant::now());
+        let answer = match self.plan.guardrails.action_of(&request.guardrail) {
+            Some(action) => {
+                self.trip(&request.guardrail, action, TripSource::External, request.reason, now_ms(), Instant::now());
                 Ok(())
             }
             None => Err(TripRefused::UnknownGuardrail {
                 guardrail: request.guardrail,
-                known: self.plan.guardrails.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+                known: self.plan.guardrails.names().join(", "),
             }),
         };
         if let Some(reply) = request.reply {
@@ -304,22 +310,30 @@ impl Run {
         }
     }
 
-    fn trip(&mut self, rule: &GuardrailPlan, source: TripSource, message: String, sample_ms: i64, at: Instant) {
-        let action = match rule.action {
+    fn trip(
+        &mut self,
+        name: &str,
+        rule_action: GuardrailAction,
+        source: TripSource,
+        message: String,
+        sample_ms: i64,
+        at: Instant,
+    ) {
+        let action = match rule_action {
             GuardrailAction::Rollback => "rollback",
             GuardrailAction::Warn => "warn",
         };
-        warn!(run = %self.report.run_id, guardrail = %rule.name, action, detail = %message, "Guardrail tripped.");
+        warn!(run = %self.report.run_id, guardrail = %name, action, detail = %message, "Guardrail tripped.");
         self.emit(Event::GuardrailTripped {
-            guardrail: rule.name.clone(),
+            guardrail: name.to_string(),
             source,
             action: action.into(),
             message: message.clone(),
         });
-        if rule.action == GuardrailAction::Rollback && self.abort.is_none() {
-            self.abort = Some(Abort::Guardrail { name: rule.name.clone(), message });
+        if rule_action == GuardrailAction::Rollback && self.abort.is_none() {
+            self.abort = Some(Abort::Guardrail { name: name.to_string(), message });
             self.reaction = Some(ReactionStart {
-                guardrail: rule.name.clone(),
+                guardrail: name.to_string(),
                 breach_sample_ms: sample_ms,
                 sampled_at: at,
                 tripped_ms: now_ms(),

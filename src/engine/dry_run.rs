@@ -213,6 +213,12 @@ pub(super) async fn prepare_everywhere(
                     humantime::format_duration(plan.guardrails.interval)
                 )
             })
+            .chain(
+                plan.guardrails
+                    .external
+                    .iter()
+                    .map(|e| format!("{}: external, tripped only from outside (an alert, `faultdrill trip`)", e.name)),
+            )
             .collect(),
         groups,
         rollback: plan.rollback,

@@ -74,6 +74,8 @@ pub struct Run {
     pub(super) observer: Box<dyn RunObserver>,
     pub(super) stop_rx: mpsc::UnboundedReceiver<StopRequest>,
     pub(super) trip_rx: mpsc::UnboundedReceiver<TripRequest>,
+    /// Warnings from outside (see [`RunControl::warn`]).
+    pub(super) notes_rx: mpsc::UnboundedReceiver<String>,
     pub(super) events: broadcast::Sender<TimelineEntry>,
     pub(super) signals: Option<Signals>,
     pub(super) sampler: Arc<Sampler>,
@@ -98,6 +100,7 @@ pub fn new_run(
 ) -> (Run, RunControl) {
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
     let (trip_tx, trip_rx) = mpsc::unbounded_channel();
+    let (notes_tx, notes_rx) = mpsc::unbounded_channel();
     let (events, _) = broadcast::channel(1024);
     let targets = Arc::new(targets);
     let report = Report {
@@ -119,7 +122,7 @@ pub fn new_run(
         timeline: Vec::new(),
     };
     let sampler = Arc::new(Sampler { prober: options.prober.clone(), targets: targets.clone() });
-    let control = RunControl { stop: stop_tx, trip: trip_tx, events: events.clone() };
+    let control = RunControl { stop: stop_tx, trip: trip_tx, notes: notes_tx, events: events.clone() };
     let run = Run {
         plan: Arc::new(plan),
         targets,
@@ -128,6 +131,7 @@ pub fn new_run(
         observer,
         stop_rx,
         trip_rx,
+        notes_rx,
         events,
         signals: None,
         sampler,
@@ -343,7 +347,15 @@ impl Run {
         self.report.injections.push(summary);
     }
 
+    /// Records the warnings sent from outside that have not been recorded yet.
+    pub(super) fn take_notes(&mut self) {
+        while let Ok(message) = self.notes_rx.try_recv() {
+            self.emit(Event::Warning { message });
+        }
+    }
+
     fn finish(mut self) -> Report {
+        self.take_notes();
         // One per injection: a rollback that failed and then succeeded on retry is not a
         // failure, and one that failed twice is one failure.
         let mut failed = FailedRollbacks::default();

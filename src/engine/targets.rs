@@ -169,7 +169,7 @@ mod tests {
                 })
                 .collect(),
             steady_state: None,
-            guardrails: GuardrailsPlan { interval: Duration::from_secs(1), rules: vec![] },
+            guardrails: GuardrailsPlan { interval: Duration::from_secs(1), rules: vec![], external: vec![] },
             groups: vec![GroupPlan {
                 name: "g".into(),
                 target: group_target.into(),

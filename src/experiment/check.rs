@@ -379,12 +379,17 @@ fn http_method(sink: &mut Sink<'_>, m: &Spanned<String>) -> String {
 
 fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&str]) -> GuardrailsPlan {
     let Some(spec) = spec else {
-        return GuardrailsPlan { interval: DEFAULT_INTERVAL, rules: Vec::new() };
+        return GuardrailsPlan { interval: DEFAULT_INTERVAL, rules: Vec::new(), external: Vec::new() };
     };
     let mut seen: Vec<&str> = Vec::new();
     let mut rules = Vec::new();
+    let mut external = Vec::new();
     for g in spec.rules.as_deref().unwrap_or_default() {
         let name = g.name.as_ref().map_or_else(String::new, |n| unique(sink, n, &mut seen, "guardrail"));
+        if let Some(e) = g.external.as_ref().filter(|e| e.value) {
+            external.extend(super::external::external_rule(sink, g, name, e.span));
+            continue;
+        }
         let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.command), g, targets);
         let breach = g.breach.as_ref().and_then(|b| threshold(sink, &b.value.0, b.span));
         let for_samples = g.r#for.as_ref().map_or(Some(1), |f| at_least_one(sink, f, "for"));
@@ -414,7 +419,8 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
             rules.push(GuardrailPlan { name, source, breach, for_samples, action, on_unmeasured, measure });
         }
     }
-    GuardrailsPlan { interval: sampling_interval(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL), rules }
+    let interval = sampling_interval(sink, spec.interval.as_ref()).unwrap_or(DEFAULT_INTERVAL);
+    GuardrailsPlan { interval, rules, external }
 }
 
 fn groups(

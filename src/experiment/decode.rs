@@ -50,7 +50,7 @@ const PROBE_KEYS: &[&str] =
     &["name", "metric", "http", "prometheus", "command", "expect", "interval", "tolerate", "error_rate"];
 const EXPECT_KEYS: &[&str] = &["value", "latency", "status", "exit", "regex", "jsonpath"];
 const GUARDRAIL_KEYS: &[&str] =
-    &["name", "metric", "http", "prometheus", "command", "breach", "for", "action", "on_unmeasured"];
+    &["name", "metric", "http", "prometheus", "command", "external", "breach", "for", "action", "on_unmeasured"];
 
 fn keys_of(name: &str) -> &'static [&'static str] {
     KEYS.iter().find(|(n, _)| *n == name).map_or(&[], |(_, k)| k)
@@ -239,13 +239,18 @@ fn guardrails(sink: &mut Sink<'_>, node: &Node) -> Option<GuardrailsSpec> {
 
 fn guardrail(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<GuardrailSpec> {
     let f = Fields::read(sink, node, "guardrail", GUARDRAIL_KEYS)?;
+    let external = f.get("external").and_then(|n| boolean(sink, n, "external"));
+    // An external guardrail has no `breach`; check.rs reports one given.
+    let is_external = external.as_ref().is_some_and(|e| e.value);
     Some(GuardrailSpec {
         name: f.required(sink, "name").and_then(|n| string(sink, n, "name")),
         metric: f.get("metric").and_then(|n| metric(sink, n)),
         http: f.get("http").and_then(|n| http(sink, n)),
         prometheus: f.get("prometheus").and_then(|n| prometheus(sink, n)),
         command: f.get("command").and_then(|n| command(sink, n)),
-        breach: f.required(sink, "breach").and_then(|n| comparison(sink, n, "breach")),
+        external,
+        breach: if is_external { f.get("breach") } else { f.required(sink, "breach") }
+            .and_then(|n| comparison(sink, n, "breach")),
         r#for: f.get("for").and_then(|n| integer(sink, n, "for")),
         action: f.get("action").and_then(|n| word(sink, n, "action")),
         on_unmeasured: f.get("on_unmeasured").and_then(|n| word(sink, n, "on_unmeasured")),

@@ -8,6 +8,7 @@ mod cycles;
 mod decode;
 mod diag;
 mod expect;
+mod external;
 mod fault_params;
 mod limits;
 mod load;

@@ -284,6 +284,30 @@ pub struct GuardrailsPlan {
     #[serde(with = "humantime_serde_compat")]
     pub interval: Duration,
     pub rules: Vec<GuardrailPlan>,
+    /// Guardrails without a source, tripped only from outside (`external: true`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalGuardrailPlan>,
+}
+
+impl GuardrailsPlan {
+    /// Every guardrail's name, sampled ones first.
+    pub fn names(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.name.clone()).chain(self.external.iter().map(|e| e.name.clone())).collect()
+    }
+
+    /// What guardrail `name` does when it trips, if the plan has it.
+    pub fn action_of(&self, name: &str) -> Option<GuardrailAction> {
+        let sampled = self.rules.iter().find(|r| r.name == name).map(|r| r.action);
+        sampled.or_else(|| self.external.iter().find(|e| e.name == name).map(|e| e.action))
+    }
+}
+
+/// A guardrail tripped only from outside: an Alertmanager webhook, `faultdrill trip`, or
+/// the daemon's trip endpoint. Nothing samples it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExternalGuardrailPlan {
+    pub name: String,
+    pub action: GuardrailAction,
 }
 
 /// One guardrail rule.

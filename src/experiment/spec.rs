@@ -443,8 +443,11 @@ pub struct GuardrailSpec {
     pub http: Option<HttpSpec>,
     pub prometheus: Option<PrometheusSpec>,
     pub command: Option<CommandSpec>,
-    /// The condition on the sampled value that counts as a breach, e.g. `>= 90`.
-    #[schemars(required)]
+    /// `true`: no source and no `breach`; tripped only from outside (an Alertmanager
+    /// webhook, `faultdrill trip`, the daemon's trip endpoint).
+    pub external: Option<Spanned<bool>>,
+    /// The condition on the sampled value that counts as a breach, e.g. `>= 90`
+    /// (required, except with `external: true`).
     pub breach: Option<Spanned<ComparisonText>>,
     /// Consecutive breaching samples before it trips (default 1).
     #[schemars(range(min = 1))]

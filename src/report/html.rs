@@ -39,6 +39,7 @@ pub fn to_html(report: &Report) -> String {
         escape(&title)
     );
     header(&mut h, report);
+    warnings(&mut h, report);
     targets(&mut h, report);
     timeline(&mut h, report);
     super::html_actions::actions(&mut h, report);
@@ -246,14 +247,7 @@ fn timeline(h: &mut String, r: &Report) {
 fn guardrails(h: &mut String, r: &Report) {
     h.push_str("<h2>Guardrails</h2><table><tr><th>guardrail</th><th>breach</th><th>for</th><th>unmeasured samples</th><th>action</th><th>result</th></tr>");
     for g in &r.plan.guardrails.rules {
-        let trip = r.timeline.iter().find_map(|e| match &e.event {
-            Event::GuardrailTripped { guardrail, message, .. } if *guardrail == g.name => Some((e.at_ms, message)),
-            _ => None,
-        });
-        let result = match trip {
-            Some((at, message)) => format!("<span class=\"bad\">tripped at {}: {}</span>", rel(r, at), escape(message)),
-            None => "<span class=\"ok\">held</span>".to_string(),
-        };
+        let result = trip_cell(r, &g.name);
         let _ = write!(
             h,
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{result}</td></tr>",
@@ -267,6 +261,15 @@ fn guardrails(h: &mut String, r: &Report) {
             format!("{:?}", g.action).to_lowercase()
         );
     }
+    for g in &r.plan.guardrails.external {
+        let result = trip_cell(r, &g.name);
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td colspan=\"3\">external: tripped only from outside (an alert, <code>faultdrill trip</code>)</td><td>{}</td><td>{result}</td></tr>",
+            escape(&g.name),
+            format!("{:?}", g.action).to_lowercase()
+        );
+    }
     if let Some(reaction) = &r.guardrail_reaction {
         let _ = write!(
             h,
@@ -277,6 +280,38 @@ fn guardrails(h: &mut String, r: &Report) {
     } else {
         h.push_str("</table>");
     }
+}
+
+/// A guardrail's result: held, or when and why it tripped.
+fn trip_cell(r: &Report, name: &str) -> String {
+    let trip = r.timeline.iter().find_map(|e| match &e.event {
+        Event::GuardrailTripped { guardrail, message, .. } if guardrail == name => Some((e.at_ms, message)),
+        _ => None,
+    });
+    match trip {
+        Some((at, message)) => format!("<span class=\"bad\">tripped at {}: {}</span>", rel(r, at), escape(message)),
+        None => "<span class=\"ok\">held</span>".to_string(),
+    }
+}
+
+/// Warnings recorded during the run (`rollback: never`, alerts that tripped nothing), if any.
+fn warnings(h: &mut String, r: &Report) {
+    let warnings: Vec<(i64, &String)> = r
+        .timeline
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Warning { message } => Some((e.at_ms, message)),
+            _ => None,
+        })
+        .collect();
+    if warnings.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Warnings</h2><ul>");
+    for (at, message) in warnings {
+        let _ = write!(h, "<li>{}: <span class=\"bad\">{}</span></li>", rel(r, at), escape(message));
+    }
+    h.push_str("</ul>");
 }
 
 /// The breach condition, naming the quantity when it is not the plain value (`status != 200`).

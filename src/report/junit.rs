@@ -211,6 +211,28 @@ fn guardrails_suite(report: &Report) -> TestSuite {
         case.add_property(Property::new("on_unmeasured", rule.on_unmeasured.as_str()));
         suite.add_test_case(case);
     }
+    for rule in &report.plan.guardrails.external {
+        let trip = report.timeline.iter().find_map(|e| match &e.event {
+            Event::GuardrailTripped { guardrail, message, action, .. } if *guardrail == rule.name => {
+                Some((message.clone(), action.clone()))
+            }
+            _ => None,
+        });
+        let expected_trip = report.expectation.is_some_and(|e| e.met && e.expected == Outcome::GuardrailTripped);
+        let status = match trip {
+            Some((message, action)) if !expected_trip => failure(
+                NonSuccessKind::Failure,
+                "guardrail-tripped",
+                message,
+                format!("external guardrail `{}` tripped; action: {action}", rule.name),
+            ),
+            _ => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(format!("guardrail: {}", rule.name), status);
+        case.set_classname("guardrail");
+        case.add_property(Property::new("external", "true"));
+        suite.add_test_case(case);
+    }
     suite
 }
 

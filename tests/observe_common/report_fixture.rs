@@ -59,6 +59,7 @@ pub fn plan(probes: usize) -> ExperimentPlan {
                 on_unmeasured: Default::default(),
                 measure: Default::default(),
             }],
+            external: vec![],
         },
         groups: vec![GroupPlan {
             name: "fill".into(),
