@@ -301,6 +301,20 @@ pub enum HelperCommand {
         #[arg(long)]
         bytes: u64,
     },
+    /// Create a fill file and grow it at a rate, then hold it (disk-fill with `rate`).
+    GrowFile {
+        #[arg(long)]
+        injection: String,
+        #[arg(long)]
+        deadline_ms: i64,
+        #[arg(long)]
+        path: std::path::PathBuf,
+        #[arg(long)]
+        bytes: u64,
+        /// Bytes per second.
+        #[arg(long)]
+        rate: u64,
+    },
     /// Carry out an undo at the deadline, so a fault with no process of its own
     /// (a paused process, a fill file) is time-boxed even if its controller dies.
     Expire {

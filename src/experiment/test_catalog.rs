@@ -21,6 +21,7 @@ const DISK_FILL: &[ParamSpec] = &[
     ParamSpec { name: "path", kind: ParamKind::Text, default: None, required: true, doc: "directory to fill" },
     p("size", ParamKind::Bytes, None),
     p("fill_to_percent", PERCENT, None),
+    p("rate", ParamKind::ByteRate, None),
     p("allow_memory_backed", ParamKind::Bool, Some("false")),
 ];
 const PROCESS_KILL: &[ParamSpec] = &[
