@@ -172,6 +172,12 @@ pub enum ProbeSource {
         timeout: Duration,
         bearer_token_env: Option<String>,
     },
+    /// A TCP connect to `address` (`host:port`); its latency is the connect time.
+    Tcp {
+        address: String,
+        #[serde(with = "humantime_serde_compat")]
+        timeout: Duration,
+    },
     Command {
         argv: Vec<String>,
         #[serde(with = "humantime_serde_compat")]

@@ -72,6 +72,8 @@ async fn check_source(policy: &Policy, source: &ProbeSource) -> Result<(), Refus
             ),
         )),
         ProbeSource::Http { url, .. } => check_destination(policy, url, None).await,
+        // The same destination rules as an HTTP probe: a URL of the same host and port.
+        ProbeSource::Tcp { address, .. } => check_destination(policy, &format!("http://{address}"), None).await,
         ProbeSource::Prometheus { url, bearer_token_env, .. } => {
             check_destination(policy, url, None).await?;
             match bearer_token_env {
