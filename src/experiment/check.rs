@@ -363,6 +363,7 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         HostMetricWord::MemoryPercent => HostMetric::MemoryPercent,
         HostMetricWord::DiskUsedPercent => HostMetric::DiskUsedPercent,
         HostMetricWord::Load1 => HostMetric::Load1,
+        HostMetricWord::Load1PerCore => HostMetric::Load1PerCore,
         HostMetricWord::ProcessCount => HostMetric::ProcessCount,
     };
     match (&m.path, metric) {

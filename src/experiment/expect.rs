@@ -77,7 +77,7 @@ pub fn value_unit(source: &ProbeSource) -> ValueUnit {
         ProbeSource::Metric { metric, .. } => {
             let unit = match metric {
                 HostMetric::CpuPercent | HostMetric::MemoryPercent | HostMetric::DiskUsedPercent => Unit::Percent,
-                HostMetric::Load1 | HostMetric::ProcessCount => Unit::None,
+                HostMetric::Load1 | HostMetric::Load1PerCore | HostMetric::ProcessCount => Unit::None,
             };
             ValueUnit::new(unit, format!("`{}`", metric.name()))
         }

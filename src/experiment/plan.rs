@@ -194,6 +194,8 @@ pub enum HostMetric {
     /// Needs `path`.
     DiskUsedPercent,
     Load1,
+    /// The 1-minute load average divided by the online CPUs (a threshold that fits any host).
+    Load1PerCore,
     /// Needs `process` (exact comm name).
     ProcessCount,
 }
@@ -206,6 +208,7 @@ impl HostMetric {
             HostMetric::MemoryPercent => "memory_percent",
             HostMetric::DiskUsedPercent => "disk_used_percent",
             HostMetric::Load1 => "load1",
+            HostMetric::Load1PerCore => "load1_per_core",
             HostMetric::ProcessCount => "process_count",
         }
     }

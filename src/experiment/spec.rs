@@ -195,6 +195,7 @@ words!(
         MemoryPercent = "memory_percent",
         DiskUsedPercent = "disk_used_percent",
         Load1 = "load1",
+        Load1PerCore = "load1_per_core",
         ProcessCount = "process_count",
     }
 );

@@ -31,6 +31,7 @@ const PROCESS_KILL: &[ParamSpec] = &[
     p("signal", ParamKind::Text, Some("SIGKILL")),
     p("count", ParamKind::Integer { min: 1, max: 1000 }, None),
     p("max_matches", ParamKind::Integer { min: 1, max: 100_000 }, Some("10")),
+    p("await_restart", ParamKind::Duration, None),
 ];
 const PROCESS_PAUSE: &[ParamSpec] = &[
     p("name", ParamKind::Text, None),
