@@ -300,6 +300,9 @@ pub enum HelperCommand {
         deadline_ms: i64,
         #[arg(long)]
         bytes: u64,
+        /// Touch the memory at this many bytes per second instead of all at once.
+        #[arg(long)]
+        rate: Option<u64>,
     },
     /// Create a fill file and grow it at a rate, then hold it (disk-fill with `rate`).
     GrowFile {

@@ -36,12 +36,15 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
             burner::burn(plan, helpers::report_ready);
             Ok(crate::exit::PASSED)
         }
-        HelperCommand::HoldMemory { injection: _, deadline_ms, bytes } => {
+        HelperCommand::HoldMemory { injection: _, deadline_ms, bytes, rate } => {
+            if rate == Some(0) {
+                return Err(InvalidInput("hold memory at 0 B/s: the rate must be at least 1".into()).into());
+            }
             let Some(left) = helpers::become_helper(deadline_ms, Duration::ZERO) else {
                 return Ok(crate::exit::PASSED);
             };
             helpers::prefer_oom_kill();
-            memhold::hold(bytes, Instant::now() + left, helpers::report_ready).map_err(anyhow::Error::msg)?;
+            memhold::hold(bytes, rate, Instant::now() + left, helpers::report_ready).map_err(anyhow::Error::msg)?;
             Ok(crate::exit::PASSED)
         }
         HelperCommand::GrowFile { injection: _, deadline_ms, path, bytes, rate } => {

@@ -15,8 +15,12 @@ const CPU_BURN: &[ParamSpec] = &[
     p("cores", ParamKind::Integer { min: 1, max: 1024 }, Some("1")),
     p("mode", MODE, Some("add")),
 ];
-const MEMORY_STRESS: &[ParamSpec] =
-    &[p("size", ParamKind::Bytes, None), p("percent", PERCENT, None), p("mode", MODE, Some("add"))];
+const MEMORY_STRESS: &[ParamSpec] = &[
+    p("size", ParamKind::Bytes, None),
+    p("percent", PERCENT, None),
+    p("mode", MODE, Some("add")),
+    p("rate", ParamKind::ByteRate, None),
+];
 const DISK_FILL: &[ParamSpec] = &[
     ParamSpec { name: "path", kind: ParamKind::Text, default: None, required: true, doc: "directory to fill" },
     p("size", ParamKind::Bytes, None),
