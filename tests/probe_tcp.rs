@@ -1,6 +1,7 @@
 //! Must show (issue 12, item 6): a `tcp` probe measures the connect time to a real
 //! listener (and passes `latency: "< 100ms"`), and a closed port is a failed sample that
-//! stops the run before anything is injected (exit 5, not steady before).
+//! stops the run before anything is injected (exit 5, not steady before); a `tcp` guardrail
+//! on a closed port trips and rolls back (exit 2).
 
 mod run_common;
 
@@ -81,4 +82,44 @@ fn a_closed_port_fails_the_tcp_probe_before_anything_is_injected() {
     assert!(error.contains(&format!("tcp {address}: connection failed")), "{error}");
     assert!(failed["sample"]["latency_ms"].is_null(), "a failed connect has no latency: {failed}");
     assert_eq!(std::fs::read_dir(fill.path()).unwrap().count(), 0, "nothing was injected");
+}
+
+/// A `tcp` guardrail on a port nobody listens on: each connect fails (unmeasured, which
+/// counts as a breach by default), so it trips after `for: 2` and rolls the fill back.
+#[test]
+fn a_tcp_guardrail_on_a_closed_port_trips_and_rolls_back() {
+    if !root_or_skip("a_tcp_guardrail_on_a_closed_port_trips_and_rolls_back") {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let fill = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"version: 1
+name: tcp-guardrail
+guardrails:
+  interval: 200ms
+  rules:
+    - name: db-connect
+      tcp: {{address: "{address}", timeout: 500ms}}
+      breach: "> 250ms"
+      for: 2
+action_groups:
+  - name: fill
+    target: local
+    actions:
+      - fault: disk-fill
+        params: {{path: "{}", size: 1MiB, allow_memory_backed: true}}
+        duration: 30s
+"#,
+        fill.path().display()
+    );
+    let (code, report, stderr) = run(&yaml);
+    assert_eq!(code, Some(2), "the guardrail tripped; stderr:\n{stderr}");
+    assert_eq!(report["outcome"], "guardrail_tripped");
+    let rollbacks = report["rollbacks"].as_array().unwrap();
+    assert_eq!(rollbacks.len(), 1);
+    assert_eq!(rollbacks[0]["reason"], "guardrail db-connect tripped");
+    assert_eq!(std::fs::read_dir(fill.path()).unwrap().count(), 0, "the fill file is gone");
 }

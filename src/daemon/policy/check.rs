@@ -291,6 +291,17 @@ mod tests {
     }
 
     #[test]
+    fn a_tcp_source_follows_the_destination_rules() {
+        let tcp = |address: &str| ProbeSource::Tcp { address: address.into(), timeout: Duration::from_secs(1) };
+        let e = run(check_source(&Policy::default(), &tcp("169.254.169.254:80"))).unwrap_err();
+        assert_eq!(e.rule, "probes.blocked");
+        assert!(run(check_source(&Policy::default(), &tcp("127.0.0.1:5432"))).is_ok());
+        let policy = parse_str("p.yaml", "version: 1\nprobes:\n  destinations: [127.0.0.0/8]\n").unwrap();
+        assert!(run(check_source(&policy, &tcp("127.0.0.1:5432"))).is_ok());
+        assert!(run(check_source(&policy, &tcp("[::1]:5432"))).is_err());
+    }
+
+    #[test]
     fn listed_destinations_are_the_only_ones() {
         let policy = parse_str("p.yaml", "version: 1\nprobes:\n  destinations: [127.0.0.0/8, localhost]\n").unwrap();
         assert!(run(check_destination(&policy, "http://127.0.0.9:80/", None)).is_ok());
