@@ -31,8 +31,8 @@ pub const LOCAL_PORTS: ParamSpec = ParamSpec {
     kind: ParamKind::List,
     default: None,
     required: false,
-    doc: "this host's TCP/UDP ports the fault applies to (a server's own listening port: its replies \
-          going out, its requests coming in); with `ports`, both must match; absent: any local port",
+    doc: "this host's TCP/UDP ports the fault applies to (e.g. a server's own listening port); \
+          with `ports`, both must match; absent: any local port",
 };
 /// `exclude`: more traffic to spare.
 pub const EXCLUDE: ParamSpec = ParamSpec {
