@@ -160,6 +160,8 @@ async fn host_metrics_sample_this_host() {
     }
     let one = d.client().host_metrics(Some("load1"), None, None).await.unwrap();
     assert!(one.load1.is_some() && one.memory_percent.is_none(), "{one:?}");
+    let per_core = d.client().host_metrics(Some("load1_per_core"), None, None).await.unwrap();
+    assert!(per_core.load1_per_core.is_some_and(|v| v >= 0.0) && per_core.load1.is_none(), "{per_core:?}");
     let err = d.client().host_metrics(Some("nope"), None, None).await.unwrap_err();
     assert_eq!(err.body().and_then(|b| b.field.as_deref()), Some("metric"));
 }

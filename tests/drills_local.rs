@@ -40,6 +40,24 @@ fn process_crash_recovery_passes_when_a_supervisor_restarts_the_service() {
     let now = pids_by_comm(&name);
     assert_eq!(now.len(), 1, "the supervisor restarted exactly one copy: {now:?}");
     assert_ne!(now[0], first, "the original process was killed and replaced");
+    // The kill waited for the new PID and reports the time to recover (the loop sleeps 0.2 s).
+    let said = injection_lines(&report);
+    let line = said.iter().find(|l| l.starts_with("restarted after ")).unwrap_or_else(|| panic!("{said:?}"));
+    assert!(line.ends_with(&format!("pid {} ({name}) replaces pid {first}", now[0])), "{line}");
+    let secs: f64 = line["restarted after ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!((0.15..2.0).contains(&secs), "time to recover {secs} s, the supervisor waits 0.2 s: {line}");
+}
+
+/// What the injections of a run report they did (process-kill: signalled, restarted).
+fn injection_lines(report: &serde_json::Value) -> Vec<String> {
+    let text = serde_json::to_string(&report["injections"]).unwrap();
+    let mut lines = Vec::new();
+    for injection in report["injections"].as_array().unwrap_or_else(|| panic!("{text}")) {
+        for line in injection["preview"].as_array().unwrap_or_else(|| panic!("no preview in {text}")) {
+            lines.push(line.as_str().unwrap().to_string());
+        }
+    }
+    lines
 }
 
 #[test]
@@ -64,6 +82,8 @@ fn process_crash_recovery_deviates_when_nothing_restarts_the_service() {
     let report = report(&out);
     assert_eq!(report["outcome"], "deviated", "{report:#}");
     assert!(pids_by_comm(&name).is_empty(), "the unsupervised service stays dead");
+    let said = injection_lines(&report);
+    assert!(said.contains(&format!("not restarted within 1s: no new process named `{name}`")), "{said:?}");
 }
 
 #[test]

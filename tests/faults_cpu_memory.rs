@@ -110,6 +110,33 @@ fn memory_stress_holds_the_memory_and_rollback_frees_it() {
     assert!(helpers_of(&inject.id).is_empty(), "no holder left");
 }
 
+/// With a `rate`, the helper's resident memory grows step by step (issue 12, item 6):
+/// 96 MiB at 32 MiB/s is about a third in after one second and all of it after four.
+#[test]
+fn memory_stress_at_a_rate_grows_step_by_step() {
+    let drill = Drill::new();
+    let mut inject =
+        drill.start_inject(&["memory-stress", "-p", "size=96MiB", "-p", "rate=32MiB/s", "--duration", "6s"]);
+    let holders = helpers_of(&inject.id);
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    let started = std::time::Instant::now();
+    let early = rss_bytes(holders[0]);
+    std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
+    let one_second = rss_bytes(holders[0]);
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(started.elapsed()));
+    let full = rss_bytes(holders[0]);
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    eprintln!("rss: {:.1} MiB at ready, {:.1} MiB at 1 s, {:.1} MiB at 4 s", mib(early), mib(one_second), mib(full));
+    // The helper's own RSS (the binary, ~20 MiB in a debug build) is in every figure.
+    let grown = one_second.saturating_sub(early);
+    assert!((12 << 20..56 << 20).contains(&grown), "about 32 MiB more in the first second: {:.1} MiB", mib(grown));
+    assert!(full.saturating_sub(one_second) >= 40 << 20, "still growing after 1 s: {:.1} MiB", mib(full));
+    assert!(full >= 96 << 20, "all of it after 4 s: {:.1} MiB", mib(full));
+    let (code, err) = inject.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(helpers_of(&inject.id).is_empty(), "no holder left");
+}
+
 #[test]
 fn memory_stress_refuses_to_starve_the_host() {
     let drill = Drill::new();

@@ -142,4 +142,19 @@ fn cpu_saturation_runs_end_to_end_on_the_local_host() {
     assert_eq!(report["plan"]["name"], "cpu-saturation", "{report:#}");
     assert_eq!(report["outcome"], "passed", "{report:#}");
     assert!(!report["rollbacks"].as_array().unwrap().is_empty(), "the burn was rolled back: {report:#}");
+    let timeline = report["timeline"].as_array().unwrap();
+    let during = timeline
+        .iter()
+        .filter(|e| e["event"]["kind"] == "probe_sample" && e["event"]["phase"] == "during")
+        .filter(|e| e["event"]["probe"] == "shell-responds")
+        .count();
+    assert!(during >= 1, "the shell is checked during the burn too: {report:#}");
+    // The load guardrail reads the load per online core (its threshold fits any host).
+    assert_eq!(report["plan"]["guardrails"]["rules"][0]["source"]["metric"], "load1_per_core", "{report:#}");
+    let per_core = timeline
+        .iter()
+        .filter(|e| e["event"]["kind"] == "guardrail_sample" && e["event"]["guardrail"] == "load-runaway")
+        .filter_map(|e| e["event"]["sample"]["value"].as_f64())
+        .count();
+    assert!(per_core >= 1, "the guardrail was sampled: {report:#}");
 }

@@ -300,6 +300,23 @@ pub enum HelperCommand {
         deadline_ms: i64,
         #[arg(long)]
         bytes: u64,
+        /// Touch the memory at this many bytes per second instead of all at once.
+        #[arg(long)]
+        rate: Option<u64>,
+    },
+    /// Create a fill file and grow it at a rate, then hold it (disk-fill with `rate`).
+    GrowFile {
+        #[arg(long)]
+        injection: String,
+        #[arg(long)]
+        deadline_ms: i64,
+        #[arg(long)]
+        path: std::path::PathBuf,
+        #[arg(long)]
+        bytes: u64,
+        /// Bytes per second.
+        #[arg(long)]
+        rate: u64,
     },
     /// Carry out an undo at the deadline, so a fault with no process of its own
     /// (a paused process, a fill file) is time-boxed even if its controller dies.

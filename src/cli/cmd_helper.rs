@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crate::fault::Undo;
 
 use crate::platform::linux::burner::{self, BurnMode, BurnPlan};
-use crate::platform::linux::{helpers, memhold};
+use crate::platform::linux::files::FILE_PREFIX;
+use crate::platform::linux::{fillgrow, helpers, memhold};
 
 use super::args::HelperCommand;
 use super::edge::InvalidInput;
@@ -35,12 +36,29 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
             burner::burn(plan, helpers::report_ready);
             Ok(crate::exit::PASSED)
         }
-        HelperCommand::HoldMemory { injection: _, deadline_ms, bytes } => {
+        HelperCommand::HoldMemory { injection: _, deadline_ms, bytes, rate } => {
+            if rate == Some(0) {
+                return Err(InvalidInput("hold memory at 0 B/s: the rate must be at least 1".into()).into());
+            }
             let Some(left) = helpers::become_helper(deadline_ms, Duration::ZERO) else {
                 return Ok(crate::exit::PASSED);
             };
             helpers::prefer_oom_kill();
-            memhold::hold(bytes, Instant::now() + left, helpers::report_ready).map_err(anyhow::Error::msg)?;
+            memhold::hold(bytes, rate, Instant::now() + left, helpers::report_ready).map_err(anyhow::Error::msg)?;
+            Ok(crate::exit::PASSED)
+        }
+        HelperCommand::GrowFile { injection: _, deadline_ms, path, bytes, rate } => {
+            if rate == 0 || !fill_name_is_ours(&path) {
+                return Err(
+                    InvalidInput(format!("grow {} at {rate} B/s: not a faultdrill fill", path.display())).into()
+                );
+            }
+            let Some(left) = helpers::become_helper(deadline_ms, Duration::ZERO) else {
+                return Ok(crate::exit::PASSED);
+            };
+            let growth = fillgrow::Growth { bytes, rate, until: Instant::now() + left };
+            fillgrow::grow(&path, growth, helpers::report_ready)
+                .map_err(|e| anyhow::anyhow!("grow {}: {e}", path.display()))?;
             Ok(crate::exit::PASSED)
         }
         HelperCommand::Expire { injection: _, deadline_ms, undo } => {
@@ -60,4 +78,9 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
             Ok(crate::exit::PASSED)
         }
     }
+}
+
+/// Whether `path` is named like a file faultdrill creates (the undo deletes no other).
+fn fill_name_is_ours(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(FILE_PREFIX))
 }

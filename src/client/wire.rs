@@ -155,6 +155,9 @@ pub struct HostMetrics {
     pub memory_percent: Option<f64>,
     #[serde(default)]
     pub load1: Option<f64>,
+    /// `load1` divided by the online CPUs.
+    #[serde(default)]
+    pub load1_per_core: Option<f64>,
     /// For the `path` query parameter.
     #[serde(default)]
     pub disk_used_percent: Option<f64>,

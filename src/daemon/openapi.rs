@@ -120,7 +120,7 @@ fn other_operations() -> Vec<Operation> {
             .build(),
         Op::new(Get, "/v1/host/metrics", Role::Viewer, "host", "host_metrics", "One sample of this host.")
             .about("cpu, memory and load; disk usage for `path`, a process count for `process`.")
-            .query("metric", "Only this metric: cpu_percent, memory_percent, load1, disk_used_percent, process_count.")
+            .query("metric", "Only this metric: cpu_percent, memory_percent, load1, load1_per_core, disk_used_percent, process_count.")
             .query("path", "A path: adds disk_used_percent of its filesystem.")
             .query("process", "A process name (exact comm): adds process_count.")
             .error(422, "invalid_request: an unknown metric or query parameter.")

@@ -191,6 +191,7 @@ pub async fn sample_metric(
         HostMetric::MemoryPercent => sample.memory_percent,
         HostMetric::DiskUsedPercent => sample.disk_used_percent,
         HostMetric::Load1 => sample.load1,
+        HostMetric::Load1PerCore => sample.load1_per_core,
         HostMetric::ProcessCount => sample.process_count,
     };
     value.ok_or_else(|| HostError::Remote {

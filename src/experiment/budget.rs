@@ -30,10 +30,10 @@ pub fn probe_budget(sink: &mut Sink<'_>, p: &ProbeSpec, kind: SourceKind) -> (Pr
     let mut expect = p.expect.clone();
     if let Some(spec) = expect.as_mut() {
         if let Some(latency) = spec.latency.as_ref().filter(|l| is_percentile(&l.value.0)) {
-            if kind == SourceKind::Http {
+            if matches!(kind, SourceKind::Http | SourceKind::Tcp) {
                 budget.latency.extend(percentile(sink, &latency.value.0, latency.span));
             } else {
-                sink.error(latency.span, "`latency` does not apply to this probe (only to http)");
+                sink.error(latency.span, "`latency` does not apply to this probe (only to http, tcp)");
             }
             spec.latency = None;
             if is_empty(spec) {

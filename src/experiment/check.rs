@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::catalog::FaultCatalog;
 use super::diag::{Sink, closest};
-use super::expect::{SourceKind, Unit, ValueUnit, check_unit, expectations, threshold, value_unit};
+use super::expect::{SourceKind, Unit, ValueUnit, check_unit, expectations, latency_name, threshold, value_unit};
 use super::plan::*;
 use super::spec::*;
 use super::yaml::Span;
@@ -226,7 +226,8 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
     let mut probes = Vec::new();
     for p in spec.probes.as_deref().unwrap_or_default() {
         let name = p.name.as_ref().map_or_else(String::new, |n| unique(sink, n, &mut seen, "probe"));
-        let Some((source, kind)) = source(sink, &name, (&p.metric, &p.http, &p.prometheus, &p.command), p, targets)
+        let Some((source, kind)) =
+            source(sink, &name, (&p.metric, &p.http, &p.prometheus, &p.tcp, &p.command), p, targets)
         else {
             continue;
         };
@@ -257,7 +258,13 @@ fn unique<'a>(sink: &mut Sink<'_>, name: &'a Spanned<String>, seen: &mut Vec<&'a
 }
 
 /// The sources a probe or guardrail may name; exactly one must be present.
-type Sources<'a> = (&'a Option<MetricSpec>, &'a Option<HttpSpec>, &'a Option<PrometheusSpec>, &'a Option<CommandSpec>);
+type Sources<'a> = (
+    &'a Option<MetricSpec>,
+    &'a Option<HttpSpec>,
+    &'a Option<PrometheusSpec>,
+    &'a Option<TcpSpec>,
+    &'a Option<CommandSpec>,
+);
 
 trait HasSpan {
     fn span(&self) -> Span;
@@ -276,12 +283,14 @@ impl HasSpan for GuardrailSpec {
 fn source(
     sink: &mut Sink<'_>,
     name: &str,
-    (metric, http, prometheus, command): Sources<'_>,
+    (metric, http, prometheus, tcp, command): Sources<'_>,
     at: &dyn HasSpan,
     targets: &[&str],
 ) -> Option<(ProbeSource, SourceKind)> {
-    let count =
-        [metric.is_some(), http.is_some(), prometheus.is_some(), command.is_some()].iter().filter(|b| **b).count();
+    let count = [metric.is_some(), http.is_some(), prometheus.is_some(), tcp.is_some(), command.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
     if count == 0 && sink.has_error_within(at.span()) {
         return None;
     }
@@ -289,7 +298,7 @@ fn source(
         let what = if count == 0 { "needs" } else { "takes exactly" };
         let mut span = at.span();
         span.end = span.start;
-        sink.error(span, format!("`{name}` {what} one source: metric, http, prometheus or command"));
+        sink.error(span, format!("`{name}` {what} one source: metric, http, prometheus, tcp or command"));
         return None;
     }
     if let Some(m) = metric {
@@ -309,6 +318,11 @@ fn source(
         let bearer_token_env = p.bearer_token_env.as_ref().map(|b| b.value.clone());
         return Some((ProbeSource::Prometheus { url, query, timeout, bearer_token_env }, SourceKind::Prometheus));
     }
+    if let Some(t) = tcp {
+        let address = t.address.as_ref().and_then(|a| tcp_address(sink, a))?;
+        let timeout = positive(sink, t.timeout.as_ref()).unwrap_or(DEFAULT_HTTP_TIMEOUT);
+        return Some((ProbeSource::Tcp { address, timeout }, SourceKind::Tcp));
+    }
     let c = command.as_ref()?;
     let run = c.run.as_ref()?;
     if run.value.is_empty() {
@@ -319,6 +333,29 @@ fn source(
     Some((ProbeSource::Command { argv, timeout }, SourceKind::Command))
 }
 
+/// A `host:port` address: a host (a name, an IPv4 address or a bracketed IPv6 one) and a port 1..65535.
+fn tcp_address(sink: &mut Sink<'_>, address: &Spanned<String>) -> Option<String> {
+    let text = address.value.trim();
+    let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
+        let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => !host.is_empty() && !host.contains(':') && !host.contains(char::is_whitespace),
+        };
+        host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    if valid {
+        Some(text.to_string())
+    } else {
+        sink.error(
+            address.span,
+            format!(
+                "`{text}` is not a `host:port` address, such as `127.0.0.1:5432`, `[::1]:5432` or `db.internal:5432`"
+            ),
+        );
+        None
+    }
+}
+
 fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Option<ProbeSource> {
     let host = m.host.as_ref()?;
     let metric = match host.value {
@@ -326,6 +363,7 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         HostMetricWord::MemoryPercent => HostMetric::MemoryPercent,
         HostMetricWord::DiskUsedPercent => HostMetric::DiskUsedPercent,
         HostMetricWord::Load1 => HostMetric::Load1,
+        HostMetricWord::Load1PerCore => HostMetric::Load1PerCore,
         HostMetricWord::ProcessCount => HostMetric::ProcessCount,
     };
     match (&m.path, metric) {
@@ -390,7 +428,7 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
             external.extend(super::external::external_rule(sink, g, name, e.span));
             continue;
         }
-        let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.command), g, targets);
+        let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.tcp, &g.command), g, targets);
         let breach = g.breach.as_ref().and_then(|b| threshold(sink, &b.value.0, b.span));
         let for_samples = g.r#for.as_ref().map_or(Some(1), |f| at_least_one(sink, f, "for"));
         let action = match g.action.as_ref().map(|a| a.value) {
@@ -405,11 +443,12 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
             let measure = match (kind, unit) {
                 (SourceKind::Http, Unit::Time) => Measure::LatencyMs,
                 (SourceKind::Http, _) => Measure::Status,
+                (SourceKind::Tcp, _) => Measure::LatencyMs,
                 _ => Measure::Value,
             };
             let b = g.breach.as_ref().expect("parsed above");
             let source_unit = match measure {
-                Measure::LatencyMs => ValueUnit::new(Unit::Time, "an HTTP latency"),
+                Measure::LatencyMs => ValueUnit::new(Unit::Time, latency_name(kind)),
                 Measure::Status => ValueUnit::new(Unit::None, "an HTTP guardrail's status code"),
                 Measure::Value => value_unit(&source),
             };

@@ -21,6 +21,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("MetricSpec", &["host", "path", "name", "target"]),
     ("HttpSpec", &["url", "method", "timeout", "headers"]),
     ("PrometheusSpec", &["url", "query", "timeout", "bearer_token_env"]),
+    ("TcpSpec", &["address", "timeout"]),
     ("CommandSpec", &["run", "timeout"]),
     ("ExpectSpec", EXPECT_KEYS),
     ("JsonPathSpec", &["path", "equals", "compare"]),
@@ -47,10 +48,10 @@ const EXPERIMENT_KEYS: &[&str] = &[
 const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values", "differs_from"];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
 const PROBE_KEYS: &[&str] =
-    &["name", "metric", "http", "prometheus", "command", "expect", "interval", "tolerate", "error_rate"];
+    &["name", "metric", "http", "prometheus", "tcp", "command", "expect", "interval", "tolerate", "error_rate"];
 const EXPECT_KEYS: &[&str] = &["value", "latency", "status", "exit", "regex", "jsonpath"];
 const GUARDRAIL_KEYS: &[&str] =
-    &["name", "metric", "http", "prometheus", "command", "external", "breach", "for", "action", "on_unmeasured"];
+    &["name", "metric", "http", "prometheus", "tcp", "command", "external", "breach", "for", "action", "on_unmeasured"];
 
 fn keys_of(name: &str) -> &'static [&'static str] {
     KEYS.iter().find(|(n, _)| *n == name).map_or(&[], |(_, k)| k)
@@ -161,6 +162,7 @@ fn probe(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ProbeSpec> {
         metric: f.get("metric").and_then(|n| metric(sink, n)),
         http: f.get("http").and_then(|n| http(sink, n)),
         prometheus: f.get("prometheus").and_then(|n| prometheus(sink, n)),
+        tcp: f.get("tcp").and_then(|n| tcp(sink, n)),
         command: f.get("command").and_then(|n| command(sink, n)),
         expect: f.required(sink, "expect").and_then(|n| expect(sink, n)),
         interval: f.get("interval").and_then(|n| duration(sink, n, "interval")),
@@ -198,6 +200,14 @@ fn prometheus(sink: &mut Sink<'_>, node: &Node) -> Option<PrometheusSpec> {
         query: f.required(sink, "query").and_then(|n| string(sink, n, "query")),
         timeout: f.get("timeout").and_then(|n| duration(sink, n, "timeout")),
         bearer_token_env: f.get("bearer_token_env").and_then(|n| string(sink, n, "bearer_token_env")),
+    })
+}
+
+fn tcp(sink: &mut Sink<'_>, node: &Node) -> Option<TcpSpec> {
+    let f = Fields::read(sink, node, "tcp", keys_of("TcpSpec"))?;
+    Some(TcpSpec {
+        address: f.required(sink, "address").and_then(|n| string(sink, n, "address")),
+        timeout: f.get("timeout").and_then(|n| duration(sink, n, "timeout")),
     })
 }
 
@@ -247,6 +257,7 @@ fn guardrail(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<GuardrailSpec>
         metric: f.get("metric").and_then(|n| metric(sink, n)),
         http: f.get("http").and_then(|n| http(sink, n)),
         prometheus: f.get("prometheus").and_then(|n| prometheus(sink, n)),
+        tcp: f.get("tcp").and_then(|n| tcp(sink, n)),
         command: f.get("command").and_then(|n| command(sink, n)),
         external,
         breach: if is_external { f.get("breach") } else { f.required(sink, "breach") }

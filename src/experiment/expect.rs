@@ -15,6 +15,7 @@ pub enum SourceKind {
     Metric,
     Http,
     Prometheus,
+    Tcp,
     Command,
 }
 
@@ -24,6 +25,7 @@ impl SourceKind {
             SourceKind::Metric => "metric",
             SourceKind::Http => "http",
             SourceKind::Prometheus => "prometheus",
+            SourceKind::Tcp => "tcp",
             SourceKind::Command => "command",
         }
     }
@@ -64,19 +66,25 @@ impl ValueUnit {
     }
 }
 
+/// How a source's latency is named in messages.
+pub fn latency_name(kind: SourceKind) -> &'static str {
+    if kind == SourceKind::Tcp { "a TCP connect time" } else { "an HTTP latency" }
+}
+
 /// The unit of a source's plain value.
 pub fn value_unit(source: &ProbeSource) -> ValueUnit {
     match source {
         ProbeSource::Metric { metric, .. } => {
             let unit = match metric {
                 HostMetric::CpuPercent | HostMetric::MemoryPercent | HostMetric::DiskUsedPercent => Unit::Percent,
-                HostMetric::Load1 | HostMetric::ProcessCount => Unit::None,
+                HostMetric::Load1 | HostMetric::Load1PerCore | HostMetric::ProcessCount => Unit::None,
             };
             ValueUnit::new(unit, format!("`{}`", metric.name()))
         }
         ProbeSource::Prometheus { .. } => ValueUnit::new(Unit::None, "a Prometheus query's value"),
         ProbeSource::Command { .. } => ValueUnit::new(Unit::None, "a command's stdout"),
         ProbeSource::Http { .. } => ValueUnit::new(Unit::None, "an HTTP response"),
+        ProbeSource::Tcp { .. } => ValueUnit::new(Unit::None, "a TCP connect"),
     }
 }
 
@@ -201,8 +209,8 @@ pub fn expectations(
         }
     }
     if let Some(v) = &spec.latency {
-        if fits(sink, "latency", &[Http], v.span) {
-            let latency = ValueUnit::new(Unit::Time, "an HTTP latency");
+        if fits(sink, "latency", &[Http, Tcp], v.span) {
+            let latency = ValueUnit::new(Unit::Time, latency_name(kind));
             out.extend(united(sink, v, &latency).map(Expectation::LatencyMs));
         }
     }

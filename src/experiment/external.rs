@@ -18,6 +18,7 @@ pub(super) fn external_rule(
         ("metric", g.metric.is_some()),
         ("http", g.http.is_some()),
         ("prometheus", g.prometheus.is_some()),
+        ("tcp", g.tcp.is_some()),
         ("command", g.command.is_some()),
     ];
     for (key, _) in sources.iter().filter(|(_, given)| *given) {

@@ -348,3 +348,63 @@ action_groups:
     let err = load_set(&text.replace("{hosts: \"${hosts}\"}", "{hosts: ${hosts}}"), &[]).unwrap_err();
     assert!(err.to_string().contains("help: inside `{…}` or `[…]`, quote it: \"${name}\""), "{err}");
 }
+
+const TCP: &str = r#"
+version: 1
+name: tcp
+steady_state:
+  probes:
+    - name: db
+      tcp: {address: "127.0.0.1:5432", timeout: 1s}
+      expect: {latency: "< 100ms"}
+guardrails:
+  rules:
+    - name: db-slow
+      tcp: {address: "[::1]:5432"}
+      breach: "> 250ms"
+action_groups:
+  - name: g
+    actions: [{fault: process-kill, params: {name: x}}]
+"#;
+
+#[test]
+fn a_tcp_source_is_a_connect_time() {
+    let plan = load(TCP).unwrap_or_else(|d| panic!("{d}"));
+    let probe = &plan.steady_state.as_ref().unwrap().probes[0];
+    assert!(
+        matches!(&probe.source, ProbeSource::Tcp { address, timeout }
+            if address == "127.0.0.1:5432" && *timeout == Duration::from_secs(1)),
+        "{:?}",
+        probe.source
+    );
+    assert!(matches!(&probe.expect[..], [Expectation::LatencyMs(_)]), "{:?}", probe.expect);
+    let rule = &plan.guardrails.rules[0];
+    assert_eq!(rule.measure, Measure::LatencyMs);
+    assert!(matches!(&rule.source, ProbeSource::Tcp { timeout, .. } if *timeout == Duration::from_secs(2)));
+}
+
+#[test]
+fn a_tcp_address_without_a_port_is_pointed_at() {
+    let text = TCP.replace("127.0.0.1:5432", "db.internal").replace("[::1]:5432", "::1:5432");
+    let err = load(&text).unwrap_err();
+    let messages: Vec<_> = err.items.iter().map(|d| (d.line, d.message.as_str())).collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                7,
+                "`db.internal` is not a `host:port` address, such as `127.0.0.1:5432`, `[::1]:5432` or `db.internal:5432`"
+            ),
+            (
+                12,
+                "`::1:5432` is not a `host:port` address, such as `127.0.0.1:5432`, `[::1]:5432` or `db.internal:5432`"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_tcp_probe_takes_no_status() {
+    let err = load(&TCP.replace(r#"{latency: "< 100ms"}"#, "{status: 200}")).unwrap_err();
+    assert_eq!(err.items[0].message, "`status` does not apply to a tcp probe (only to http)");
+}

@@ -26,6 +26,8 @@ pub enum ParamKind {
     Duration,
     /// A human size (`64MiB`, `1G`, `4096`).
     Bytes,
+    /// A human size per second (`20MiB/s`), stored as bytes per second.
+    ByteRate,
     /// A free text value.
     Text,
     /// One of a fixed set of words.
@@ -44,6 +46,7 @@ impl ParamKind {
             ParamKind::Percent { min, max } => format!("percent {min}..{max}"),
             ParamKind::Duration => "duration".into(),
             ParamKind::Bytes => "size".into(),
+            ParamKind::ByteRate => "size/s".into(),
             ParamKind::Text => "text".into(),
             ParamKind::Choice(words) => words.join("|"),
             ParamKind::Bool => "bool".into(),
@@ -257,6 +260,7 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
             Ok(ParamValue::Text(text))
         }
         ParamKind::Bytes => parse_bytes(&text).map(|b| ParamValue::Integer(b as i64)),
+        ParamKind::ByteRate => parse_byte_rate(&text).map(|b| ParamValue::Integer(b as i64)),
         ParamKind::Text => Ok(ParamValue::Text(text)),
         ParamKind::Choice(words) => {
             if words.contains(&text.as_str()) {
@@ -274,10 +278,27 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
     }
 }
 
+/// A size per second such as `20MiB/s`, in bytes per second (at least 1: a zero size is refused).
+fn parse_byte_rate(text: &str) -> Result<u64, String> {
+    match text.strip_suffix("/s") {
+        Some(size) => parse_bytes(size),
+        None => Err(format!("expected a size per second such as `20MiB/s`, found `{text}`")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn byte_rates_need_a_per_second_suffix() {
+        assert_eq!(check_value(ParamKind::ByteRate, &json!("20MiB/s")), Ok(ParamValue::Integer(20 << 20)));
+        assert_eq!(check_value(ParamKind::ByteRate, &json!(" 1kB/s ")), Ok(ParamValue::Integer(1000)));
+        let missing = check_value(ParamKind::ByteRate, &json!("20MiB")).unwrap_err();
+        assert!(missing.contains("such as `20MiB/s`"), "{missing}");
+        assert!(check_value(ParamKind::ByteRate, &json!("0MiB/s")).unwrap_err().contains("out of range"));
+    }
 
     const SPECS: &[ParamSpec] = &[
         ParamSpec {

@@ -172,6 +172,12 @@ pub enum ProbeSource {
         timeout: Duration,
         bearer_token_env: Option<String>,
     },
+    /// A TCP connect to `address` (`host:port`); its latency is the connect time.
+    Tcp {
+        address: String,
+        #[serde(with = "humantime_serde_compat")]
+        timeout: Duration,
+    },
     Command {
         argv: Vec<String>,
         #[serde(with = "humantime_serde_compat")]
@@ -188,6 +194,8 @@ pub enum HostMetric {
     /// Needs `path`.
     DiskUsedPercent,
     Load1,
+    /// The 1-minute load average divided by the online CPUs (a threshold that fits any host).
+    Load1PerCore,
     /// Needs `process` (exact comm name).
     ProcessCount,
 }
@@ -200,6 +208,7 @@ impl HostMetric {
             HostMetric::MemoryPercent => "memory_percent",
             HostMetric::DiskUsedPercent => "disk_used_percent",
             HostMetric::Load1 => "load1",
+            HostMetric::Load1PerCore => "load1_per_core",
             HostMetric::ProcessCount => "process_count",
         }
     }

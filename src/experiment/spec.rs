@@ -195,6 +195,7 @@ words!(
         MemoryPercent = "memory_percent",
         DiskUsedPercent = "disk_used_percent",
         Load1 = "load1",
+        Load1PerCore = "load1_per_core",
         ProcessCount = "process_count",
     }
 );
@@ -318,6 +319,7 @@ pub struct ProbeSpec {
     pub metric: Option<MetricSpec>,
     pub http: Option<HttpSpec>,
     pub prometheus: Option<PrometheusSpec>,
+    pub tcp: Option<TcpSpec>,
     pub command: Option<CommandSpec>,
     /// What each sample must show. `latency` may also be a percentile over each phase
     /// (`p95 < 300ms`), judged when the phase ends.
@@ -381,6 +383,18 @@ pub struct PrometheusSpec {
     pub bearer_token_env: Option<Spanned<String>>,
 }
 
+/// A TCP connect to `host:port`: its latency is the connect time; a refused or
+/// timed-out connect is a failed sample.
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TcpSpec {
+    /// `host:port`, e.g. `127.0.0.1:5432` or `[::1]:5432` or `db.internal:5432`.
+    #[schemars(required)]
+    pub address: Option<Spanned<String>>,
+    /// Default 2s.
+    pub timeout: Option<Spanned<DurationText>>,
+}
+
 /// A command, run without a shell.
 #[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -442,6 +456,7 @@ pub struct GuardrailSpec {
     pub metric: Option<MetricSpec>,
     pub http: Option<HttpSpec>,
     pub prometheus: Option<PrometheusSpec>,
+    pub tcp: Option<TcpSpec>,
     pub command: Option<CommandSpec>,
     /// `true`: no source and no `breach`; tripped only from outside (an Alertmanager
     /// webhook, `faultdrill trip`, the daemon's trip endpoint).

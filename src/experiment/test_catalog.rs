@@ -15,12 +15,17 @@ const CPU_BURN: &[ParamSpec] = &[
     p("cores", ParamKind::Integer { min: 1, max: 1024 }, Some("1")),
     p("mode", MODE, Some("add")),
 ];
-const MEMORY_STRESS: &[ParamSpec] =
-    &[p("size", ParamKind::Bytes, None), p("percent", PERCENT, None), p("mode", MODE, Some("add"))];
+const MEMORY_STRESS: &[ParamSpec] = &[
+    p("size", ParamKind::Bytes, None),
+    p("percent", PERCENT, None),
+    p("mode", MODE, Some("add")),
+    p("rate", ParamKind::ByteRate, None),
+];
 const DISK_FILL: &[ParamSpec] = &[
     ParamSpec { name: "path", kind: ParamKind::Text, default: None, required: true, doc: "directory to fill" },
     p("size", ParamKind::Bytes, None),
     p("fill_to_percent", PERCENT, None),
+    p("rate", ParamKind::ByteRate, None),
     p("allow_memory_backed", ParamKind::Bool, Some("false")),
 ];
 const PROCESS_KILL: &[ParamSpec] = &[
@@ -30,6 +35,7 @@ const PROCESS_KILL: &[ParamSpec] = &[
     p("signal", ParamKind::Text, Some("SIGKILL")),
     p("count", ParamKind::Integer { min: 1, max: 1000 }, None),
     p("max_matches", ParamKind::Integer { min: 1, max: 100_000 }, Some("10")),
+    p("await_restart", ParamKind::Duration, None),
 ];
 const PROCESS_PAUSE: &[ParamSpec] = &[
     p("name", ParamKind::Text, None),

@@ -1,14 +1,17 @@
 //! disk-fill: create one file under a path so its filesystem reaches a size or a
-//! usage level, never past 99 %; the undo deletes that file.
+//! usage level, never past 99 %, at once or growing at a `rate` (in a helper process);
+//! the undo stops the helpers and deletes that file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
-use super::text::human_bytes;
+use super::text::{human_bytes, unix_ms};
 use super::undo::Undo;
 use super::watchdog;
 use crate::experiment::{ParamKind, ParamSpec, Params};
 use crate::platform::linux::files::{self, FILE_PREFIX, FillMethod, FsUsage};
+use crate::platform::linux::helpers;
 
 /// The disk-fill fault.
 pub struct DiskFill;
@@ -43,6 +46,14 @@ static INFO: FaultInfo = FaultInfo {
             default: None,
             required: false,
             doc: "fill until the filesystem is this full, as df counts it (give size or fill_to_percent)",
+        },
+        ParamSpec {
+            name: "rate",
+            kind: ParamKind::ByteRate,
+            default: None,
+            required: false,
+            doc: "grow the file at this rate, e.g. 20MiB/s, so a guardrail can stop the filesystem at its threshold; \
+                  absent: all at once",
         },
         ParamSpec {
             name: ALLOW_MEMORY_BACKED,
@@ -83,18 +94,28 @@ impl Fault for DiskFill {
         let bytes = plan_fill(&dir, usage, params.bytes("size"), params.number("fill_to_percent"))?;
         let file = dir.join(format!("{FILE_PREFIX}fill-{}", cx.injection));
         let after = FsUsage { used: usage.used + bytes, available: usage.available.saturating_sub(bytes) };
-        let preview = vec![format!(
-            "create {} of {} (fallocate; zeros where unsupported): {} goes from {:.1} % to {:.1} % used of {} \
+        let rate = params.bytes("rate");
+        let how = match rate {
+            None => format!("create {} of {} (fallocate; zeros where unsupported)", file.display(), human_bytes(bytes)),
+            Some(rate) => format!(
+                "start `{} helper grow-file ...`: create {} and grow it to {} at {}/s (about {:.1} s; \
+                 fallocate, zeros where unsupported)",
+                cx.exe.display(),
+                file.display(),
+                human_bytes(bytes),
+                human_bytes(rate),
+                bytes as f64 / rate as f64
+            ),
+        };
+        let mut preview = vec![format!(
+            "{how}: {} goes from {:.1} % to {:.1} % used of {} \
              (a request past {MAX_USED_PERCENT} % is refused, never capped); rollback deletes it",
-            file.display(),
-            human_bytes(bytes),
             dir.display(),
             usage.used_percent(),
             after.used_percent(),
             human_bytes(usage.size()),
         )];
         let (undo, watchdog) = watchdog::arm(cx, Undo::DeleteFile { path: file.clone() });
-        let mut preview = preview;
         if let Some(kind) = memory {
             preview.push(format!(
                 "{} is on {kind}, a memory-backed filesystem: this fill takes RAM (and swap), not disk, \
@@ -103,15 +124,40 @@ impl Fault for DiskFill {
             ));
         }
         preview.push(watchdog.describe());
+        let grower = rate.map(|rate| grow_args(cx, &file, bytes, rate));
+        let exe = cx.exe.clone();
         let apply = move || {
             let watchdog = watchdog.start();
-            match files::create_fill_file(&file, bytes) {
-                Ok(FillMethod::Fallocate | FillMethod::Write) => Ok(Applied::by_helpers([watchdog])),
-                Err(e) => Err(FaultError::io(format!("create {} of {}", file.display(), human_bytes(bytes)), e)),
+            match grower {
+                Some(args) => helpers::spawn_helper(&exe, &args, Duration::from_secs(10))
+                    .map(|grower| Applied::by_helpers([watchdog, Some(grower)]))
+                    .map_err(|e| FaultError::Apply { context: format!("grow {}: {e}", file.display()), source: None }),
+                None => match files::create_fill_file(&file, bytes) {
+                    Ok(FillMethod::Fallocate | FillMethod::Write) => Ok(Applied::by_helpers([watchdog])),
+                    Err(e) => Err(FaultError::io(format!("create {} of {}", file.display(), human_bytes(bytes)), e)),
+                },
             }
         };
         Ok(Prepared { undo, preview, apply: Box::new(apply) })
     }
+}
+
+/// The command line of the helper that grows `file` to `bytes` at `rate` bytes per second.
+fn grow_args(cx: &InjectContext, file: &Path, bytes: u64, rate: u64) -> Vec<String> {
+    vec![
+        "helper".to_string(),
+        "grow-file".into(),
+        "--injection".into(),
+        cx.injection.to_string(),
+        "--deadline-ms".into(),
+        unix_ms(cx.deadline).to_string(),
+        "--path".into(),
+        file.display().to_string(),
+        "--bytes".into(),
+        bytes.to_string(),
+        "--rate".into(),
+        rate.to_string(),
+    ]
 }
 
 /// The kind of memory-backed filesystem `dir` is on, refused unless `allowed`.

@@ -1,5 +1,6 @@
-//! memory-stress: allocate and touch memory in a helper process that exits by
-//! itself at the deadline and is stopped on rollback (the kernel frees it all).
+//! memory-stress: allocate and touch memory (at once, or growing at a `rate`) in a helper
+//! process that exits by itself at the deadline and is stopped on rollback (the kernel
+//! frees it all).
 
 use std::time::Duration;
 
@@ -36,6 +37,14 @@ static INFO: FaultInfo = FaultInfo {
             default: Some("add"),
             required: false,
             doc: "add: allocate that much more; total: allocate what it takes for the host's use to reach it",
+        },
+        ParamSpec {
+            name: "rate",
+            kind: ParamKind::ByteRate,
+            default: None,
+            required: false,
+            doc: "take the memory at this rate, e.g. 50MiB/s, so a guardrail can stop it at its threshold; \
+                  absent: all at once",
         },
     ],
     is_held: true,
@@ -84,7 +93,8 @@ impl Fault for MemoryStress {
                 human_bytes(allowed)
             )));
         }
-        let args = vec![
+        let rate = params.bytes("rate");
+        let mut args = vec![
             "helper".to_string(),
             "hold-memory".into(),
             "--injection".into(),
@@ -94,8 +104,15 @@ impl Fault for MemoryStress {
             "--bytes".into(),
             bytes.to_string(),
         ];
+        let pace = match rate {
+            Some(rate) => {
+                args.extend(["--rate".into(), rate.to_string()]);
+                format!(" at {}/s (about {:.1} s)", human_bytes(rate), bytes as f64 / rate as f64)
+            }
+            None => String::new(),
+        };
         let preview = vec![format!(
-            "start `{} {}`: allocate and touch {} (host use {} -> about {} of {}), until {} \
+            "start `{} {}`: allocate and touch {}{pace} (host use {} -> about {} of {}), until {} \
              (it exits by itself then; rollback kills it)",
             cx.exe.display(),
             args.join(" "),
@@ -108,7 +125,8 @@ impl Fault for MemoryStress {
         let exe = cx.exe.clone();
         let apply = move || {
             // Touching pages runs at a few GiB/s; leave room for a slow, busy host.
-            let touch_time = Duration::from_secs(10 + bytes / (100 << 20));
+            // With a rate it reports ready before touching anything.
+            let touch_time = Duration::from_secs(if rate.is_some() { 10 } else { 10 + bytes / (100 << 20) });
             helpers::spawn_helper(&exe, &args, touch_time)
                 .map(|helper| Applied::by_helpers([Some(helper)]))
                 .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })

@@ -17,6 +17,7 @@ mod network_partition;
 mod nft_rules;
 mod process_kill;
 mod process_pause;
+mod restart;
 mod selection;
 mod tcp_proxy_latency;
 mod text;

@@ -102,6 +102,7 @@ mod tests {
         Scope {
             destinations: vec![Cidr::parse("10.77.0.2").unwrap(), Cidr::parse("fd77::/64").unwrap()],
             ports: vec![80, 443],
+            local_ports: vec![],
             spared_addresses: vec![Cidr::parse("192.168.1.10").unwrap()],
             spared_ports: vec![7878],
         }
@@ -137,7 +138,7 @@ add rule inet faultdrill_t output ip6 daddr { fd77::/64 } meta l4proto { tcp, ud
 
     #[test]
     fn inbound_rules_match_the_remote_side_as_source() {
-        let s = Scope { destinations: vec![], ports: vec![], spared_addresses: vec![], spared_ports: vec![] };
+        let s = Scope::default();
         let script = build_script("t", &s, Direction::Both, None, DropVerdict::All);
         let expected = "\
 create table inet t

@@ -5,17 +5,17 @@
 
 use crate::experiment::{ParamKind, ParamSpec};
 
-use super::net_scope::{DESTINATIONS, EXCLUDE, NETNS, PORTS};
+use super::net_scope::{DESTINATIONS, EXCLUDE, LOCAL_PORTS, NETNS, PORTS};
 use super::{net_nft, net_tc};
 
 /// What an nftables fault (network-loss, network-partition) hits, after its own parameters;
 /// `direction_default` is the fault's own default for `direction`.
-pub const fn nft_traffic(direction_default: &'static str) -> [ParamSpec; 6] {
-    [DESTINATIONS, PORTS, direction(direction_default), net_nft::INTERFACE, EXCLUDE, NETNS]
+pub const fn nft_traffic(direction_default: &'static str) -> [ParamSpec; 7] {
+    [DESTINATIONS, PORTS, LOCAL_PORTS, direction(direction_default), net_nft::INTERFACE, EXCLUDE, NETNS]
 }
 
 /// What a tc fault (network-delay, network-bandwidth) shapes, after its own parameters.
-pub const TC_TRAFFIC: [ParamSpec; 5] = [net_tc::INTERFACE, DESTINATIONS, PORTS, EXCLUDE, NETNS];
+pub const TC_TRAFFIC: [ParamSpec; 6] = [net_tc::INTERFACE, DESTINATIONS, PORTS, LOCAL_PORTS, EXCLUDE, NETNS];
 
 /// `direction`, as [`net_nft::Direction::from_params`] reads it.
 const fn direction(default: &'static str) -> ParamSpec {
@@ -60,16 +60,19 @@ mod tests {
     #[test]
     fn joined_keeps_the_fault_own_parameters_first() {
         const OWN: ParamSpec = ParamSpec { name: "rate", ..UNSET };
-        let table: [ParamSpec; 6] = joined(&[OWN], &TC_TRAFFIC);
-        assert_eq!(names(&table), ["rate", "interface", "destinations", "ports", "exclude", "netns"]);
+        let table: [ParamSpec; 7] = joined(&[OWN], &TC_TRAFFIC);
+        assert_eq!(names(&table), ["rate", "interface", "destinations", "ports", "local_ports", "exclude", "netns"]);
         assert_eq!(table[1].doc, net_tc::INTERFACE.doc);
     }
 
     #[test]
     fn nft_traffic_carries_the_fault_own_direction_default() {
         let traffic = nft_traffic("both");
-        assert_eq!(names(&traffic), ["destinations", "ports", "direction", "interface", "exclude", "netns"]);
-        assert_eq!(traffic[2].default, Some("both"));
-        assert_eq!(traffic[3].doc, net_nft::INTERFACE.doc);
+        assert_eq!(
+            names(&traffic),
+            ["destinations", "ports", "local_ports", "direction", "interface", "exclude", "netns"]
+        );
+        assert_eq!(traffic[3].default, Some("both"));
+        assert_eq!(traffic[4].doc, net_nft::INTERFACE.doc);
     }
 }

@@ -25,6 +25,15 @@ pub const PORTS: ParamSpec = ParamSpec {
     required: false,
     doc: "remote TCP/UDP ports the fault applies to; absent: every port and protocol",
 };
+/// `local_ports`: this host's TCP/UDP ports the fault applies to.
+pub const LOCAL_PORTS: ParamSpec = ParamSpec {
+    name: "local_ports",
+    kind: ParamKind::List,
+    default: None,
+    required: false,
+    doc: "this host's TCP/UDP ports the fault applies to (e.g. a server's own listening port); \
+          with `ports`, both must match; absent: any local port",
+};
 /// `exclude`: more traffic to spare.
 pub const EXCLUDE: ParamSpec = ParamSpec {
     name: "exclude",
@@ -112,8 +121,10 @@ impl fmt::Display for Cidr {
 pub struct Scope {
     /// Remote blocks the fault applies to; empty: all.
     pub destinations: Vec<Cidr>,
-    /// Remote ports the fault applies to; empty: all traffic.
+    /// Remote ports the fault applies to; empty: any (all traffic when `local_ports` is empty too).
     pub ports: Vec<u16>,
+    /// This host's ports the fault applies to; empty: any.
+    pub local_ports: Vec<u16>,
     /// Blocks never touched (controller address, `exclude`).
     pub spared_addresses: Vec<Cidr>,
     /// Ports never touched, on either side (the daemon's port, `exclude`).
@@ -126,8 +137,13 @@ impl Scope {
         let bad = |m: String| FaultError::Refused(m);
         let destinations = params.list("destinations").iter().map(|d| Cidr::parse(d)).collect::<Result<_, _>>();
         let ports = params.list("ports").iter().map(|p| parse_port(p)).collect::<Result<_, _>>();
-        let mut scope =
-            Scope { destinations: destinations.map_err(bad)?, ports: ports.map_err(bad)?, ..Scope::default() };
+        let local_ports = params.list("local_ports").iter().map(|p| parse_port(p)).collect::<Result<_, _>>();
+        let mut scope = Scope {
+            destinations: destinations.map_err(bad)?,
+            ports: ports.map_err(bad)?,
+            local_ports: local_ports.map_err(bad)?,
+            ..Scope::default()
+        };
         for item in params.list("exclude") {
             match parse_port(item) {
                 Ok(port) => scope.spared_ports.push(port),
@@ -175,8 +191,10 @@ pub fn check_scope(params: &Params) -> Result<(), String> {
     for d in params.list("destinations") {
         Cidr::parse(d).map_err(|m| format!("parameter `destinations`: {m}"))?;
     }
-    for p in params.list("ports") {
-        parse_port(p).map_err(|m| format!("parameter `ports`: {m}"))?;
+    for name in ["ports", "local_ports"] {
+        for p in params.list(name) {
+            parse_port(p).map_err(|m| format!("parameter `{name}`: {m}"))?;
+        }
     }
     for e in params.list("exclude") {
         if parse_port(e).is_err() {

@@ -57,16 +57,26 @@ pub fn filters(device: &str, handle: u16, scope: &Scope, hit: u16, spare: u16) -
         }
         let all = if ipv4 { Cidr::parse("0.0.0.0/0") } else { Cidr::parse("::/0") }.expect("literal");
         let destinations = scope.destinations_of(ipv4).unwrap_or_else(|| vec![all]);
+        // Outgoing traffic only: the remote port is the destination port, a local one the source port.
+        let ports = port_matches(m, "dport", &scope.ports);
+        let local_ports = port_matches(m, "sport", &scope.local_ports);
         for cidr in destinations {
-            if scope.ports.is_empty() {
-                lines.push(filter(hit_prio, format!("match {m} dst {cidr}"), hit));
-            }
-            for port in &scope.ports {
-                lines.push(filter(hit_prio, format!("match {m} dst {cidr} match {m} dport {port} 0xffff"), hit));
+            for port in &ports {
+                for local in &local_ports {
+                    lines.push(filter(hit_prio, format!("match {m} dst {cidr}{port}{local}"), hit));
+                }
             }
         }
     }
     lines
+}
+
+/// One u32 match per port on `field` (each with a leading space), or one empty match for none.
+fn port_matches(m: &str, field: &str, ports: &[u16]) -> Vec<String> {
+    if ports.is_empty() {
+        return vec![String::new()];
+    }
+    ports.iter().map(|port| format!(" match {m} {field} {port} 0xffff")).collect()
 }
 
 /// The kernel config option behind each qdisc, for messages.
@@ -169,6 +179,24 @@ mod tests {
                 "filter add dev eth0 parent fd01: protocol ipv6 prio 2 u32 match ip6 sport 7878 0xffff flowid fd01:2",
                 "filter add dev eth0 parent fd01: protocol ipv6 prio 2 u32 match ip6 dport 7878 0xffff flowid fd01:2",
                 "filter add dev eth0 parent fd01: protocol ipv6 prio 4 u32 match ip6 dst ::/0 flowid fd01:4",
+            ]
+        );
+    }
+
+    #[test]
+    fn local_ports_match_the_source_port_of_outgoing_traffic() {
+        let scope = Scope {
+            destinations: vec![Cidr::parse("10.0.0.0/8").unwrap()],
+            ports: vec![80],
+            local_ports: vec![5432, 5433],
+            ..Scope::default()
+        };
+        let lines = filters("eth0", 0xfd01, &scope, 4, 2);
+        assert_eq!(
+            lines,
+            [
+                "filter add dev eth0 parent fd01: protocol ip prio 3 u32 match ip dst 10.0.0.0/8 match ip dport 80 0xffff match ip sport 5432 0xffff flowid fd01:4",
+                "filter add dev eth0 parent fd01: protocol ip prio 3 u32 match ip dst 10.0.0.0/8 match ip dport 80 0xffff match ip sport 5433 0xffff flowid fd01:4",
             ]
         );
     }

@@ -19,7 +19,7 @@ pub struct NetworkBandwidth;
 static INFO: FaultInfo = FaultInfo {
     name: "network-bandwidth",
     summary: "cap the rate of outgoing traffic to some destinations and ports (tc tbf)",
-    params: &joined::<8>(
+    params: &joined::<9>(
         &[
             ParamSpec {
                 name: "rate",

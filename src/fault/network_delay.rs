@@ -21,7 +21,7 @@ const PERCENT: ParamKind = ParamKind::Percent { min: 0.0, max: 100.0 };
 static INFO: FaultInfo = FaultInfo {
     name: "network-delay",
     summary: "delay outgoing packets to some destinations and ports (tc prio + netem)",
-    params: &joined::<11>(
+    params: &joined::<12>(
         &[
             ParamSpec { name: "latency", kind: ParamKind::Duration, default: None, required: true, doc: "added delay" },
             ParamSpec {
@@ -136,6 +136,7 @@ mod tests {
         let scope = Scope {
             destinations: vec![Cidr::parse("10.0.0.0/8").unwrap(), Cidr::parse("fd00::/8").unwrap()],
             ports: vec![443],
+            local_ports: vec![],
             spared_addresses: vec![Cidr::parse("192.168.1.10").unwrap()],
             spared_ports: vec![7878],
         };

@@ -14,7 +14,7 @@ pub struct NetworkLoss;
 static INFO: FaultInfo = FaultInfo {
     name: "network-loss",
     summary: "drop a share of packets to or from some destinations and ports (nftables)",
-    params: &joined::<7>(&[PERCENT], &nft_traffic("out")),
+    params: &joined::<8>(&[PERCENT], &nft_traffic("out")),
     is_held: true,
 };
 

@@ -11,9 +11,9 @@ use super::net_scope::{Cidr, Scope};
 /// Which way traffic is hit, seen from this host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
-    /// Packets arriving from the destinations (from their `ports`).
+    /// Packets arriving from the destinations (from their `ports`, to `local_ports`).
     In,
-    /// Packets sent to the destinations (to their `ports`).
+    /// Packets sent to the destinations (to their `ports`, from `local_ports`).
     Out,
     /// Both.
     Both,
@@ -85,18 +85,17 @@ impl Table {
         interface: Option<&str>,
         verdict: DropVerdict,
     ) -> Table {
-        let hooks: &[(&str, &str, &str, &str)] = match direction {
-            Direction::Out => &[("output", "oifname", "daddr", "dport")],
-            Direction::In => &[("input", "iifname", "saddr", "sport")],
-            Direction::Both => &[("output", "oifname", "daddr", "dport"), ("input", "iifname", "saddr", "sport")],
+        const OUTPUT: Side =
+            Side { hook: "output", ifname: "oifname", remote_addr: "daddr", remote_port: "dport", local_port: "sport" };
+        const INPUT: Side =
+            Side { hook: "input", ifname: "iifname", remote_addr: "saddr", remote_port: "sport", local_port: "dport" };
+        let sides: &[Side] = match direction {
+            Direction::Out => &[OUTPUT],
+            Direction::In => &[INPUT],
+            Direction::Both => &[OUTPUT, INPUT],
         };
-        let chains = hooks
-            .iter()
-            .map(|&(hook, ifname, remote_addr, remote_port)| Chain {
-                hook,
-                rules: chain_rules(scope, interface, ifname, remote_addr, remote_port),
-            })
-            .collect();
+        let chains =
+            sides.iter().map(|side| Chain { hook: side.hook, rules: chain_rules(scope, interface, side) }).collect();
         Table { name: name.to_string(), chains, verdict }
     }
 
@@ -147,13 +146,17 @@ impl Table {
     }
 }
 
-fn chain_rules(
-    scope: &Scope,
-    interface: Option<&str>,
+/// One chain's view of a packet: its hook, and which header fields are the remote and local ends.
+struct Side {
+    hook: &'static str,
     ifname: &'static str,
     remote_addr: &'static str,
     remote_port: &'static str,
-) -> Vec<Rule> {
+    local_port: &'static str,
+}
+
+fn chain_rules(scope: &Scope, interface: Option<&str>, side: &Side) -> Vec<Rule> {
+    let Side { ifname, remote_addr, remote_port, local_port, .. } = *side;
     let spare = |exprs| Rule { exprs, hits: false };
     let hit = |exprs| Rule { exprs, hits: true };
     let mut rules = vec![match interface {
@@ -171,11 +174,15 @@ fn chain_rules(
             rules.push(spare(vec![Expr::L4Proto, Expr::Ports { field: side, ports: scope.spared_ports.clone() }]));
         }
     }
-    let port_match = if scope.ports.is_empty() {
-        vec![]
-    } else {
-        vec![Expr::L4Proto, Expr::Ports { field: remote_port, ports: scope.ports.clone() }]
-    };
+    let mut port_match = vec![];
+    for (field, ports) in [(remote_port, &scope.ports), (local_port, &scope.local_ports)] {
+        if !ports.is_empty() {
+            if port_match.is_empty() {
+                port_match.push(Expr::L4Proto);
+            }
+            port_match.push(Expr::Ports { field, ports: ports.clone() });
+        }
+    }
     if scope.destinations.is_empty() {
         rules.push(hit(port_match));
         return rules;
@@ -232,6 +239,7 @@ mod tests {
         Scope {
             destinations: vec![Cidr::parse("10.77.0.2").unwrap(), Cidr::parse("fd77::/64").unwrap()],
             ports: vec![80],
+            local_ports: vec![],
             spared_addresses: vec![],
             spared_ports: vec![7878],
         }
@@ -250,6 +258,25 @@ mod tests {
         assert_eq!(expr[0]["match"]["left"], json!({"payload": {"protocol": "ip6", "field": "saddr"}}));
         assert_eq!(expr[0]["match"]["right"], json!({"set": [{"prefix": {"addr": "fd77::", "len": 64}}]}));
         assert_eq!(expr.last().unwrap(), &json!({"drop": null}));
+    }
+
+    #[test]
+    fn local_ports_are_the_source_port_going_out_and_the_destination_port_coming_in() {
+        let s = Scope { ports: vec![80], local_ports: vec![5432], ..Scope::default() };
+        let script = Table::build("t", &s, Direction::Both, None, DropVerdict::All).to_script();
+        let hits: Vec<&str> = script.lines().filter(|l| l.ends_with(" drop")).collect();
+        assert_eq!(
+            hits,
+            [
+                "add rule inet t output meta l4proto { tcp, udp } th dport { 80 } th sport { 5432 } drop",
+                "add rule inet t input meta l4proto { tcp, udp } th sport { 80 } th dport { 5432 } drop",
+            ]
+        );
+        let only_local = Scope { local_ports: vec![5432], ..Scope::default() };
+        let json = Table::build("t", &only_local, Direction::In, None, DropVerdict::All).to_json();
+        let expr = json["nftables"][3]["add"]["rule"]["expr"].as_array().unwrap().clone();
+        assert_eq!(expr[1]["match"]["left"], json!({"payload": {"protocol": "th", "field": "dport"}}));
+        assert_eq!(expr[1]["match"]["right"], json!({"set": [5432]}));
     }
 
     #[test]

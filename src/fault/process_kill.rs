@@ -3,6 +3,7 @@
 use nix::sys::signal::Signal;
 
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::restart;
 use super::selection::{self, Selection};
 use super::undo::Undo;
 use crate::experiment::{ParamKind, ParamSpec, Params};
@@ -27,6 +28,14 @@ static INFO: FaultInfo = FaultInfo {
             required: false,
             doc: "the signal to send, e.g. SIGKILL, SIGTERM, 9",
         },
+        ParamSpec {
+            name: "await_restart",
+            kind: ParamKind::Duration,
+            default: None,
+            required: false,
+            doc: "after the signal, wait up to this long for a new process (a new PID) matching the same \
+                  `name` or `pattern`, and report the time to recover (at most 10s); absent: do not wait",
+        },
     ],
     is_held: false,
 };
@@ -38,16 +47,35 @@ impl Fault for ProcessKill {
 
     fn check(&self, params: &Params) -> Result<(), String> {
         Selection::from_params(params)?;
+        if params.has("await_restart") && params.has("pid") {
+            return Err("`await_restart` needs `name` or `pattern`: a restarted service has a new PID".into());
+        }
+        if params.duration("await_restart").is_some_and(|d| d > MAX_AWAIT_RESTART) {
+            return Err(format!(
+                "`await_restart` is at most {} (a daemon answers an inject within 15 s); \
+                 wait longer with the action's `wait_after`",
+                humantime::format_duration(MAX_AWAIT_RESTART)
+            ));
+        }
         signal_of(params).map(drop)
     }
 
     fn prepare(&self, params: &Params, _cx: &InjectContext) -> Result<Prepared, FaultError> {
+        self.check(params).map_err(FaultError::Refused)?;
         let selection = Selection::from_params(params).map_err(FaultError::Refused)?;
+        let await_restart = params.duration("await_restart");
         let signal = signal_of(params).map_err(FaultError::Refused)?;
         let matched = selection::resolve(&selection, |_| None)?;
         let mut preview: Vec<String> =
             matched.targets.iter().map(|t| format!("send {} to {}", signal.as_str(), t.describe())).collect();
         preview.extend(matched.spared_preview());
+        if let Some(within) = await_restart {
+            preview.push(format!(
+                "then wait up to {} for a new process {} (a new PID), and report the time to recover",
+                humantime::format_duration(within),
+                selection.describe()
+            ));
+        }
         let targets = matched.targets;
         let apply = move || {
             let (mut sent, mut gone) = (Vec::new(), Vec::new());
@@ -63,7 +91,12 @@ impl Fault for ProcessKill {
             if sent.is_empty() {
                 return Err(FaultError::NoTarget("signal the matched processes: they exited before the signal".into()));
             }
-            Ok(Applied::reporting(signalled(signal, &sent, &gone)))
+            let mut report = signalled(signal, &sent, &gone);
+            if let Some(within) = await_restart {
+                let killed: Vec<_> = targets.iter().map(|t| t.proc_ref).collect();
+                report.push(restart::await_restart(&selection, &killed, within));
+            }
+            Ok(Applied::reporting(report))
         };
         Ok(Prepared { undo: Undo::Nothing, preview, apply: Box::new(apply) })
     }
@@ -77,6 +110,10 @@ fn signalled(signal: Signal, sent: &[String], gone: &[String]) -> Vec<String> {
     }
     lines
 }
+
+/// The longest `await_restart`: the inject, wait included, must answer within a daemon
+/// client's request timeout (15 s).
+const MAX_AWAIT_RESTART: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Signals that stop a process instead of ending it: sent once, with no
 /// deadline and nothing to undo, they would freeze it for good.

@@ -284,7 +284,7 @@ fn target(stat: &ProcStat) -> Target {
     Target { proc_ref: stat.proc_ref(), comm: stat.comm.clone() }
 }
 
-fn matches(selection: &Selection, stat: &ProcStat) -> bool {
+pub(super) fn matches(selection: &Selection, stat: &ProcStat) -> bool {
     if stat.state == 'Z' || stat.state == 'X' {
         return false;
     }

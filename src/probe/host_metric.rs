@@ -1,4 +1,5 @@
-//! Host metrics read from /proc and statvfs: cpu, memory, disk use of a path, load, process count.
+//! Host metrics read from /proc and statvfs: cpu, memory, disk use of a path, load (also per
+//! core), process count.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -17,6 +18,7 @@ pub fn read_host_metric(metric: HostMetric, path: Option<&Path>, process: Option
             disk_used_percent(path.ok_or("disk_used_percent needs a `path` (the filesystem to watch)")?)
         }
         HostMetric::Load1 => load1(),
+        HostMetric::Load1PerCore => Ok(load1()? / cpustat::online_cpus() as f64),
         HostMetric::ProcessCount => {
             Ok(process_count(process.ok_or("process_count needs a `name` (exact process name)")?) as f64)
         }
@@ -102,13 +104,28 @@ mod tests {
             (HostMetric::MemoryPercent, None, None),
             (HostMetric::DiskUsedPercent, Some(Path::new("/")), None),
             (HostMetric::Load1, None, None),
+            (HostMetric::Load1PerCore, None, None),
         ] {
             let v = read_host_metric(metric, path, process).unwrap();
             assert!(v >= 0.0, "{metric:?} = {v}");
-            if metric != HostMetric::Load1 {
+            if !matches!(metric, HostMetric::Load1 | HostMetric::Load1PerCore) {
                 assert!(v <= 100.0, "{metric:?} = {v}");
             }
         }
+    }
+
+    #[test]
+    fn load_per_core_is_the_load_average_over_the_online_cpus() {
+        let cores = cpustat::online_cpus() as f64;
+        // The kernel updates the load average every 5 s: read until two reads agree.
+        for _ in 0..10 {
+            let (a, per_core, b) = (load1().unwrap(), read_host_metric(HostMetric::Load1PerCore, None, None), load1());
+            if Ok(a) == b {
+                assert!((per_core.unwrap() - a / cores).abs() < 1e-9);
+                return;
+            }
+        }
+        panic!("the load average kept changing");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::experiment::ProbeSource;
 
-use super::{command, host_metric, http, prometheus};
+use super::{command, host_metric, http, prometheus, tcp};
 
 /// One measurement. Fields a source does not produce stay `None`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -65,6 +65,7 @@ impl Prober {
             ProbeSource::Prometheus { url, query, timeout, bearer_token_env } => {
                 prometheus::observe_prometheus(&self.client, url, query, *timeout, bearer_token_env.as_deref()).await
             }
+            ProbeSource::Tcp { address, timeout } => tcp::observe_tcp(address, *timeout).await,
             ProbeSource::Command { argv, timeout } => command::observe_command(argv, *timeout).await,
         }
     }

@@ -72,6 +72,8 @@ async fn check_source(policy: &Policy, source: &ProbeSource) -> Result<(), Refus
             ),
         )),
         ProbeSource::Http { url, .. } => check_destination(policy, url, None).await,
+        // The same destination rules as an HTTP probe: a URL of the same host and port.
+        ProbeSource::Tcp { address, .. } => check_destination(policy, &format!("http://{address}"), None).await,
         ProbeSource::Prometheus { url, bearer_token_env, .. } => {
             check_destination(policy, url, None).await?;
             match bearer_token_env {
@@ -286,6 +288,17 @@ mod tests {
         assert!(check_secret(&allowing, "PROM_TOKEN", "http://127.0.0.1:9090/api").is_ok());
         assert!(check_secret(&allowing, "PROM_TOKEN", "http://127.0.0.2:9090/api").is_err());
         assert!(check_secret(&allowing, "FAULTDRILL_TOKEN", "http://127.0.0.1:9090/").is_err());
+    }
+
+    #[test]
+    fn a_tcp_source_follows_the_destination_rules() {
+        let tcp = |address: &str| ProbeSource::Tcp { address: address.into(), timeout: Duration::from_secs(1) };
+        let e = run(check_source(&Policy::default(), &tcp("169.254.169.254:80"))).unwrap_err();
+        assert_eq!(e.rule, "probes.blocked");
+        assert!(run(check_source(&Policy::default(), &tcp("127.0.0.1:5432"))).is_ok());
+        let policy = parse_str("p.yaml", "version: 1\nprobes:\n  destinations: [127.0.0.0/8]\n").unwrap();
+        assert!(run(check_source(&policy, &tcp("127.0.0.1:5432"))).is_ok());
+        assert!(run(check_source(&policy, &tcp("[::1]:5432"))).is_err());
     }
 
     #[test]

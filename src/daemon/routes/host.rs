@@ -21,10 +21,11 @@ pub struct MetricsQuery {
     process: Option<String>,
 }
 
-const ALL: [HostMetric; 5] = [
+const ALL: [HostMetric; 6] = [
     HostMetric::CpuPercent,
     HostMetric::MemoryPercent,
     HostMetric::Load1,
+    HostMetric::Load1PerCore,
     HostMetric::DiskUsedPercent,
     HostMetric::ProcessCount,
 ];
@@ -76,6 +77,7 @@ fn slot(out: &mut HostMetrics, m: HostMetric) -> &mut Option<f64> {
         HostMetric::CpuPercent => &mut out.cpu_percent,
         HostMetric::MemoryPercent => &mut out.memory_percent,
         HostMetric::Load1 => &mut out.load1,
+        HostMetric::Load1PerCore => &mut out.load1_per_core,
         HostMetric::DiskUsedPercent => &mut out.disk_used_percent,
         HostMetric::ProcessCount => &mut out.process_count,
     }

@@ -47,6 +47,27 @@ pub fn parse_proc_stat(text: &str) -> Option<HostCpuTimes> {
 }
 
 /// The host's CPU counters now.
+/// The CPUs online (`/sys/devices/system/cpu/online`, e.g. `0-3,6`): what the load average
+/// is spread over. Falls back to the CPUs this process may use.
+pub fn online_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|text| parse_cpu_list(text.trim()))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The number of CPUs in a kernel CPU list such as `0-3,6` (`None` when unreadable or empty).
+fn parse_cpu_list(text: &str) -> Option<usize> {
+    let mut count = 0;
+    for part in text.split(',') {
+        count += match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().ok()?.checked_sub(a.parse::<usize>().ok()?)? + 1,
+            None => part.parse::<usize>().map(|_| 1).ok()?,
+        };
+    }
+    (count > 0).then_some(count)
+}
+
 pub fn host_cpu_times() -> std::io::Result<HostCpuTimes> {
     let text = std::fs::read_to_string("/proc/stat")?;
     parse_proc_stat(&text)
@@ -66,6 +87,16 @@ pub fn process_cpu_time() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_count_like_the_kernel_writes_them() {
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("0-3,6"), Some(5));
+        assert_eq!(parse_cpu_list("0-1,4-5"), Some(4));
+        assert_eq!(parse_cpu_list(""), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert!(online_cpus() >= 1);
+    }
 
     #[test]
     fn proc_stat_parses() {

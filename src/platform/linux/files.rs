@@ -82,14 +82,28 @@ pub fn create_fill_file(path: &Path, len: u64) -> io::Result<FillMethod> {
 }
 
 fn fill(file: &File, len: u64) -> io::Result<FillMethod> {
+    let method = extend(file, 0, len)?;
+    if method == FillMethod::Write {
+        file.sync_all()?;
+    }
+    Ok(method)
+}
+
+/// Grows `file` from `from` to `to` bytes of real blocks: `fallocate` first, zeros
+/// appended in 1 MiB chunks where the filesystem lacks it (the file's offset must be
+/// at `from`, as it is after earlier calls).
+pub fn extend(file: &File, from: u64, to: u64) -> io::Result<FillMethod> {
+    if to <= from {
+        return Ok(FillMethod::Fallocate);
+    }
     let mode = nix::fcntl::FallocateFlags::empty();
-    match nix::fcntl::fallocate(file, mode, 0, len as libc::off_t) {
+    match nix::fcntl::fallocate(file, mode, from as libc::off_t, (to - from) as libc::off_t) {
         Ok(()) => return Ok(FillMethod::Fallocate),
         Err(nix::errno::Errno::EOPNOTSUPP) => {}
         Err(e) => return Err(io::Error::from(e)),
     }
     let chunk = vec![0u8; 1 << 20];
-    let mut left = len;
+    let mut left = to - from;
     let mut out = io::BufWriter::new(file);
     while left > 0 {
         let n = left.min(chunk.len() as u64) as usize;
@@ -97,7 +111,6 @@ fn fill(file: &File, len: u64) -> io::Result<FillMethod> {
         left -= n as u64;
     }
     out.flush()?;
-    file.sync_all()?;
     Ok(FillMethod::Write)
 }
 

@@ -3,6 +3,7 @@
 pub mod burner;
 pub mod cpustat;
 pub mod files;
+pub mod fillgrow;
 pub mod helpers;
 pub mod memhold;
 pub mod meminfo;
