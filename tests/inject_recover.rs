@@ -116,7 +116,7 @@ fn faults_lists_every_fault_with_params_and_defaults() {
     for name in ["cpu-burn", "memory-stress", "disk-fill", "process-kill", "process-pause"] {
         assert!(text.lines().any(|l| l == name), "{name} in {text}");
     }
-    assert!(text.contains("    signal       text                   default SIGKILL"), "{text}");
+    assert!(text.contains("    signal         text                   default SIGKILL"), "{text}");
 
     let out = drill.run(&["faults", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -141,10 +141,12 @@ fn other_operations() -> Vec<Operation> {
             )
             .body::<AlertmanagerWebhook>()
             .json::<AlertmanagerAnswer>(200, "What was tripped and what was ignored, and why.")
-            .json::<AlertmanagerAnswer>(
+            .json::<wire::ErrorBody>(
                 422,
-                "Nothing tripped and an alert meant for faultdrill was ignored (a typo in a label, run or \
-                guardrail): `error`, `kind` (`trip_refused`) and the lists. Alertmanager logs it as a failure.",
+                "A body of the wrong shape (`invalid_request`, naming the field); or nothing tripped and an \
+                alert meant for faultdrill was ignored (a typo in a label, run or guardrail): `error`, `kind` \
+                (`trip_refused`), and besides them the `tripped` and `ignored` lists of the 200 answer. \
+                Alertmanager logs it as a failure.",
             )
             .build(),
         Op::new(Get, "/v1/audit", Role::Admin, "admin", "audit", "The audit trail.")

@@ -181,8 +181,18 @@ impl Target {
 
 /// Runs `strategy`'s calls against `target` within the case and time bounds.
 pub fn fuzz(name: &str, target: &Target, strategy: impl Strategy<Value = Call>) {
+    // A fixed seed keeps CI repeatable; FAULTDRILL_FUZZ_SEED=random (or a number) explores.
+    let rng_seed = match std::env::var("FAULTDRILL_FUZZ_SEED").ok().as_deref() {
+        Some("random") => proptest::test_runner::RngSeed::Random,
+        Some(n) => {
+            proptest::test_runner::RngSeed::Fixed(n.parse().expect("FAULTDRILL_FUZZ_SEED: a number or `random`"))
+        }
+        None => proptest::test_runner::RngSeed::Fixed(0x00fa_017d_2111),
+    };
+    eprintln!("{name}: fuzz seed {rng_seed:?} (FAULTDRILL_FUZZ_SEED=random explores others)");
     let config = Config {
         cases: CASES,
+        rng_seed,
         failure_persistence: None,
         max_shrink_iters: 200,
         max_shrink_time: 10_000,
