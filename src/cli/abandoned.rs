@@ -34,6 +34,34 @@ pub fn is_abandoned(state_dir: &Path, id: &RunId, state: &str) -> bool {
 }
 
 /// Marks every abandoned run as such, and records in its report stub what recovery rolled
+/// How many injections were recovered and how many were not. An injection counts as
+/// recovered once any of its rollbacks worked (a retry may). One whose id the killed
+/// controller never journaled shows first as `unknown`, then under the id a later recovery
+/// found on its daemon: the same host and fault.
+fn count_recovered(rollbacks: &[RollbackRecord]) -> (usize, usize) {
+    let key = |r: &RollbackRecord| -> String {
+        if r.injection.as_str() != UNKNOWN {
+            return r.injection.to_string();
+        }
+        let known =
+            rollbacks.iter().find(|o| o.injection.as_str() != UNKNOWN && o.host == r.host && o.fault == r.fault);
+        known.map_or_else(|| format!("{}/{}", r.host, r.fault), |o| o.injection.to_string())
+    };
+    let mut injections: Vec<(String, bool)> = Vec::new();
+    for r in rollbacks {
+        let k = key(r);
+        match injections.iter_mut().find(|(id, _)| *id == k) {
+            Some(entry) => entry.1 |= r.ok,
+            None => injections.push((k, r.ok)),
+        }
+    }
+    let failed = injections.iter().filter(|(_, ok)| !ok).count();
+    (injections.len() - failed, failed)
+}
+
+/// The id written for an injection whose id the killed controller never journaled.
+const UNKNOWN: &str = "unknown";
+
 /// back for it. Returns the runs closed.
 pub fn close_abandoned_runs(
     state_dir: &Path,
@@ -77,19 +105,10 @@ pub fn close_abandoned_runs(
             }
         }
         for r in remote.iter().filter(|r| r.run.as_ref() == Some(&run.id)) {
-            let id = r.injection.clone().unwrap_or_else(|| crate::ids::InjectionId::from_string("unknown"));
+            let id = r.injection.clone().unwrap_or_else(|| crate::ids::InjectionId::from_string(UNKNOWN));
             report.rollbacks.push(record(id, &r.host, &r.fault, &r.outcome));
         }
-        // An injection counts as recovered once any of its rollbacks worked (a retry may).
-        let mut injections: Vec<(&str, bool)> = Vec::new();
-        for r in &report.rollbacks {
-            match injections.iter_mut().find(|(id, _)| *id == r.injection.as_str()) {
-                Some(entry) => entry.1 |= r.ok,
-                None => injections.push((r.injection.as_str(), r.ok)),
-            }
-        }
-        let failed = injections.iter().filter(|(_, ok)| !ok).count();
-        let recovered = injections.len() - failed;
+        let (recovered, failed) = count_recovered(&report.rollbacks);
         let failed = if failed > 0 { format!(", {failed} could not be") } else { String::new() };
         report.reason = Some(format!(
             "abandoned: its controller stopped without finishing it (killed?); `faultdrill recover` at {} \
@@ -106,4 +125,36 @@ pub fn close_abandoned_runs(
         closed.push(run.id);
     }
     closed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollback(id: &str, host: &str, fault: &str, ok: bool) -> RollbackRecord {
+        RollbackRecord {
+            injection: crate::ids::InjectionId::from_string(id),
+            host: host.into(),
+            fault: fault.into(),
+            action: None,
+            reason: String::new(),
+            ok,
+            detail: String::new(),
+            started_ms: 0,
+            finished_ms: 0,
+        }
+    }
+
+    #[test]
+    fn an_injection_first_unknown_then_found_by_a_later_recovery_counts_once() {
+        let rollbacks = [
+            rollback("i-a", "h1", "cpu-burn", true),
+            rollback(UNKNOWN, "h2", "disk-fill", false),
+            rollback("i-b", "h2", "cpu-burn", false),
+            rollback("i-c", "h2", "disk-fill", true),
+            rollback("i-b", "h2", "cpu-burn", true),
+        ];
+        assert_eq!(count_recovered(&rollbacks), (3, 0));
+        assert_eq!(count_recovered(&rollbacks[..3]), (1, 2));
+    }
 }
