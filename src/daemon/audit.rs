@@ -72,7 +72,7 @@ impl AuditLog {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
-        super::tokens::make_private(&path).map_err(|e| AuditError {
+        super::private_files::make_private(&path).map_err(|e| AuditError {
             path: path.clone(),
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
         })?;

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::policy::Policy;
-use super::tokens::{Tokens, check_private, generated_token, secure_state_dir};
+use super::private_files::{check_private, secure_state_dir};
+use super::tokens::{Tokens, generated_token};
 
 /// Why the daemon could not start or serve. Reads after "failed to ".
 #[derive(Debug, thiserror::Error)]

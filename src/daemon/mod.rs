@@ -10,6 +10,7 @@ mod limits;
 mod metrics;
 pub mod openapi;
 pub mod policy;
+mod private_files;
 mod reaper;
 mod routes;
 mod runs;

@@ -37,7 +37,7 @@ pub async fn serve(config: DaemonConfig, on_listen: impl FnOnce(SocketAddr)) -> 
     limits::raise_fd_limit();
     let journal = Arc::new(Journal::open(&config.state_dir)?);
     // A journal made before the umask was set (an older daemon) is tightened too.
-    super::tokens::make_private(journal.path()).map_err(DaemonError::Serve)?;
+    super::private_files::make_private(journal.path()).map_err(DaemonError::Serve)?;
     let audit = AuditLog::open(&config.state_dir).map_err(|e| DaemonError::Config(crate::engine::error_chain(&e)))?;
     let host = LocalHost::new(journal).with_identity(&config.name, vec![config.listen.port()], Vec::new());
     let metrics = Metrics::new();

@@ -34,6 +34,7 @@ pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use library::{all_faults, catalog, find_fault};
 pub use memory_stress::MemoryStress;
 pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
+pub use net_scope::Cidr;
 pub use process_kill::ProcessKill;
 pub use process_pause::ProcessPause;
 pub use tcp_proxy_latency::listen_address as tcp_proxy_listen_address;

@@ -108,6 +108,13 @@ impl Cidr {
     pub fn is_ipv4(&self) -> bool {
         self.addr.is_ipv4()
     }
+
+    /// Whether `ip` is inside the block; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
+    /// counts as the IPv4 address it carries.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip.is_ipv4() == self.is_ipv4() && Cidr::from_addr(ip, self.prefix).addr == self.addr
+    }
 }
 
 impl fmt::Display for Cidr {

@@ -4,63 +4,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// An address block written in a policy: `10.0.0.0/8`, `fd00::/8`, or one address.
-/// Host bits under the prefix are an error, never silently cleared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Block {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Block {
-    pub fn parse(text: &str) -> Result<Block, String> {
-        let (addr_text, prefix_text) = text.split_once('/').map_or((text, None), |(a, p)| (a, Some(p)));
-        let addr: IpAddr =
-            addr_text.parse().map_err(|_| format!("`{text}` is not an IP address or a block such as 10.0.0.0/8"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix_text {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{text}` has a prefix length outside 0..={max}"))?,
-        };
-        let block = Block { addr, prefix };
-        if masked(addr, prefix) != addr {
-            return Err(format!(
-                "`{text}` has host bits set under /{prefix}; write the block's network address, `{}/{prefix}`",
-                masked(addr, prefix)
-            ));
-        }
-        Ok(block)
-    }
-
-    /// Whether `ip` (IPv4-mapped IPv6 counts as IPv4) is inside the block.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        ip.is_ipv4() == self.addr.is_ipv4() && masked(ip, self.prefix) == self.addr
-    }
-}
-
-fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
-            IpAddr::V4((u32::from(a) & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
-            IpAddr::V6((u128::from(a) & mask).into())
-        }
-    }
-}
-
-impl fmt::Display for Block {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
+/// An address block written in a policy: `10.0.0.0/8`, `fd00::/8`, or one address. The
+/// same type network faults read, so host bits under a prefix are an error here too.
+pub use crate::fault::Cidr as Block;
 
 /// One allowed destination: a block of addresses, or a host name matched exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,6 +90,7 @@ mod tests {
         assert!(!b.contains("10.211.0.1".parse().unwrap()));
         let e = Block::parse("10.210.2.0/16").unwrap_err();
         assert!(e.contains("host bits") && e.contains("10.210.0.0/16"), "{e}");
+        assert!(Block::parse("0.0.0.0/0").unwrap().contains("192.0.2.1".parse().unwrap()));
         assert!(Block::parse("10.0.0.0/33").is_err());
         assert!(Block::parse("fd00:ec2::254").unwrap().contains("fd00:ec2::254".parse().unwrap()));
     }
