@@ -51,7 +51,7 @@ fn kill_9_of_inject_then_recover_all_restores_the_exact_state() {
     let out = drill.run(&["recover", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for (holder, fault) in holders.iter().zip(["network-loss", "network-partition", "network-bandwidth"]) {
-        assert!(stdout(&out).contains(&format!("{} {fault}: rolled back\n", holder.id)), "{}", stdout(&out));
+        assert!(stdout(&out).contains(&format!("{} {fault}: rolled back, verified\n", holder.id)), "{}", stdout(&out));
     }
     assert_eq!(pair.client_state(), before, "tc and nft state byte-identical after recover");
 }

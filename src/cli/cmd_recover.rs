@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::engine::{LocalHost, RemoteRecovery, RollbackResult, recover_one, recover_remote};
-use crate::fault::UndoOutcome;
+use crate::fault::{UndoOutcome, VERDICT_NOT_VERIFIED, VERDICT_VERIFIED};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionState, Journal};
 
@@ -84,8 +84,12 @@ pub fn print_results(results: &[RollbackResult]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for r in results {
         match &r.outcome {
-            Ok(UndoOutcome::Undone) => writeln!(out, "{} {}: rolled back", r.id, r.fault)?,
-            Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{} {}: rolled back (it was already gone)", r.id, r.fault)?,
+            Ok(UndoOutcome::Undone) => writeln!(out, "{} {}: {VERDICT_VERIFIED}", r.id, r.fault)?,
+            Ok(UndoOutcome::AlreadyGone) => {
+                writeln!(out, "{} {}: {VERDICT_VERIFIED} (it was already gone)", r.id, r.fault)?
+            }
+            // The undo ran, but the fault is still (partly) there: said as it is.
+            Err(e) if e.starts_with(VERDICT_NOT_VERIFIED) => writeln!(out, "{} {}: {e}", r.id, r.fault)?,
             Err(e) => writeln!(out, "{} {}: ROLLBACK FAILED: {e}", r.id, r.fault)?,
         }
     }
@@ -99,9 +103,10 @@ fn print_remote(results: &[RemoteRecovery]) -> std::io::Result<()> {
         let id = r.injection.as_ref().map_or("(id never received)", |i| i.as_str());
         let on = format!("{id} {} on {} ({})", r.fault, r.host, r.url);
         match &r.outcome {
-            Ok(UndoOutcome::Undone) => writeln!(out, "{on}: rolled back")?,
-            Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{on}: rolled back (it was already gone)")?,
+            Ok(UndoOutcome::Undone) => writeln!(out, "{on}: {VERDICT_VERIFIED}")?,
+            Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{on}: {VERDICT_VERIFIED} (it was already gone)")?,
             Err(e) if !r.reached => writeln!(out, "{on}: NOT REACHED: {e}")?,
+            Err(e) if e.contains(VERDICT_NOT_VERIFIED) => writeln!(out, "{on}: {e}")?,
             Err(e) => writeln!(out, "{on}: ROLLBACK FAILED: {e}")?,
         }
     }

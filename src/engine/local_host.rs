@@ -7,11 +7,12 @@ use tracing::{error, info, warn};
 
 pub use crate::errors::error_chain;
 use crate::experiment::check_duration_limit;
-use crate::fault::{FaultError, InjectContext, Undo, UndoOutcome, find_fault};
+use crate::fault::{FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, verify};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
 
 use super::host::{HostError, InjectRequest, InjectionView, RollbackResult};
+use super::sidecar::Sidecars;
 
 /// Applies faults on this machine.
 #[derive(Clone)]
@@ -112,6 +113,12 @@ impl LocalHost {
         } else if let Some(active) = self.journal.record_pending_exclusive(&pending)? {
             return Err(self.conflict(&req.fault, active));
         }
+        // What a journal-less sweep could not find by itself, written before the change too.
+        if let Err(e) = self.sidecars(&id).write_for(&prepared.undo) {
+            let what = format!("write the sidecar of {id} in {} before applying", self.state_dir().display());
+            let _ = self.journal.set_state(&id, InjectionState::RolledBack, Some(&format!("not applied: {what}: {e}")));
+            return Err(inject_error(FaultError::io(what, e)));
+        }
         let apply = prepared.apply;
         let applied = tokio::task::spawn_blocking(apply).await.unwrap_or_else(|join| {
             Err(FaultError::Apply { context: format!("the apply task panicked: {join}"), source: None })
@@ -148,10 +155,13 @@ impl LocalHost {
         undo: Undo,
         source: &FaultError,
     ) -> Result<(), crate::journal::JournalError> {
-        let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
+        let cleanup = tokio::task::spawn_blocking(move || carry_out_verified(&undo)).await;
         let note = format!("inject failed: {source}");
         match cleanup {
-            Ok(Ok(_)) => self.journal.set_state(id, InjectionState::RolledBack, Some(&note)),
+            Ok(Ok(_)) => {
+                self.remove_sidecars(id);
+                self.journal.set_state(id, InjectionState::RolledBack, Some(&note))
+            }
             _ => {
                 error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
                 self.journal.set_state(id, InjectionState::Failed, Some(&note))
@@ -180,11 +190,12 @@ impl LocalHost {
             Ok(undo) => undo,
             Err(e) => return self.result(&id, &record.fault, Err(format!("unreadable undo record: {e}"))),
         };
-        let outcome = tokio::task::spawn_blocking(move || undo.carry_out()).await.unwrap_or_else(|join| {
-            Err(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None })
+        let outcome = tokio::task::spawn_blocking(move || carry_out_verified(&undo)).await.unwrap_or_else(|join| {
+            Err(RollbackError::Undo(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None }))
         });
         match outcome {
             Ok(found) => {
+                self.remove_sidecars(&id);
                 let note = format!("rolled back: {reason}");
                 if let Err(e) = self.journal.set_state(&id, InjectionState::RolledBack, Some(&note)) {
                     warn!(injection = %id, error = %e, "Rolled back, but the journal could not record it.");
@@ -193,7 +204,10 @@ impl LocalHost {
                 self.result(&id, &record.fault, Ok(found))
             }
             Err(e) => {
-                let text = error_chain(&e);
+                let text = match &e {
+                    RollbackError::Undo(e) => error_chain(e),
+                    RollbackError::NotVerified(e) => e.to_string(),
+                };
                 error!(host = %self.name, injection = %id, fault = %record.fault, error = %text, "Rollback failed.");
                 let _ = self.journal.set_state(&id, InjectionState::Failed, Some(&format!("rollback failed: {text}")));
                 self.result(&id, &record.fault, Err(text))
@@ -227,6 +241,23 @@ impl LocalHost {
         Ok(results)
     }
 
+    /// The state dir: the journal's folder, where the sidecars live.
+    fn state_dir(&self) -> &std::path::Path {
+        self.journal.path().parent().unwrap_or(std::path::Path::new("."))
+    }
+
+    fn sidecars<'a>(&'a self, id: &'a InjectionId) -> Sidecars<'a> {
+        Sidecars { state_dir: self.state_dir(), injection: id }
+    }
+
+    /// Removes the sidecars of a rollback that is verified; a failure only costs a sweep
+    /// a look at a process or file that is already fine.
+    fn remove_sidecars(&self, id: &InjectionId) {
+        if let Err(e) = self.sidecars(id).remove() {
+            warn!(injection = %id, error = %e, "Rolled back, but its sidecar could not be removed.");
+        }
+    }
+
     fn conflict(&self, fault: &str, active: InjectionId) -> HostError {
         HostError::Conflict { host: self.name.clone(), fault: fault.to_string(), active }
     }
@@ -234,6 +265,21 @@ impl LocalHost {
     fn result(&self, id: &InjectionId, fault: &str, outcome: Result<UndoOutcome, String>) -> RollbackResult {
         RollbackResult { id: id.clone(), host: self.name.clone(), fault: fault.to_string(), outcome }
     }
+}
+
+/// Why a rollback is not done: the undo failed, or it ran and its fault is still there.
+#[derive(Debug)]
+enum RollbackError {
+    Undo(crate::fault::UndoError),
+    NotVerified(NotVerified),
+}
+
+/// Carries out `undo`, then checks that its fault is really gone (DESIGN §5): a rollback
+/// whose fault is still there is a failed rollback, retried like any other.
+fn carry_out_verified(undo: &Undo) -> Result<UndoOutcome, RollbackError> {
+    let found = undo.carry_out().map_err(RollbackError::Undo)?;
+    verify(undo).map_err(RollbackError::NotVerified)?;
+    Ok(found)
 }
 
 /// How long an instantaneous fault's injection record is kept "held" (it is not).

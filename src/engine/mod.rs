@@ -17,6 +17,7 @@ mod remote_host;
 mod run;
 mod sampling;
 mod scheduler;
+pub mod sidecar;
 mod signals;
 mod targets;
 mod worker;

@@ -182,7 +182,7 @@ impl RunObserver for StderrProgress {
                 let what = record.action.clone().unwrap_or_else(|| record.fault.clone());
                 let took = record.finished_ms - record.started_ms;
                 let (mark, colour, how) = if record.ok {
-                    ("↩", GREEN, record.detail.replace('_', " "))
+                    ("↩", GREEN, format!("{} ({})", record.verdict(), record.detail.replace('_', " ")))
                 } else {
                     ("✗", RED, format!("ROLLBACK FAILED: {}", record.detail))
                 };

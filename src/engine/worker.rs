@@ -236,6 +236,8 @@ pub async fn roll_back_id(
         reason: reason.to_string(),
         ok,
         detail,
+        // A host reports success only once it has checked the fault is gone.
+        verified: ok,
         started_ms,
         finished_ms: now_ms(),
     }

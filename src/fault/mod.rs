@@ -22,6 +22,7 @@ mod selection;
 mod tcp_proxy_latency;
 mod text;
 mod undo;
+mod verify;
 mod watchdog;
 
 pub use crate::experiment::{
@@ -39,3 +40,4 @@ pub use process_kill::ProcessKill;
 pub use process_pause::ProcessPause;
 pub use tcp_proxy_latency::listen_address as tcp_proxy_listen_address;
 pub use undo::Undo;
+pub use verify::{NotVerified, VERDICT_NOT_VERIFIED, VERDICT_VERIFIED, verify};

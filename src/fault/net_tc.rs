@@ -137,7 +137,12 @@ pub fn prepare(
     let commands = build(&device, handle, &scope);
     let prefix = netns::preview_prefix(netns.as_deref());
     let preview = commands.iter().map(|c| format!("{prefix}tc {c}")).collect();
-    let undo = Undo::DeleteRootQdisc { netns: netns.clone(), device: device.clone(), handle: tc::handle_text(handle) };
+    let undo = Undo::DeleteRootQdisc {
+        netns: netns.clone(),
+        device: device.clone(),
+        handle: tc::handle_text(handle),
+        root_before: Some(root.kind.clone()),
+    };
     let apply = move || {
         tc::run_batch(netns.as_deref(), &device, &commands).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
             context: format!("add root qdisc {} on {device}: {e}", tc::handle_text(handle)),

@@ -32,7 +32,15 @@ pub enum Undo {
     /// Delete an nftables table faultdrill owns, in a network namespace (`None`: the current one).
     DeleteNftTable { netns: Option<String>, family: String, table: String },
     /// Delete a root qdisc on a device, only if it still carries faultdrill's handle.
-    DeleteRootQdisc { netns: Option<String>, device: String, handle: String },
+    /// `root_before` is the kind of the kernel's default root recorded before the fault
+    /// (absent in records written before it was kept): verification checks it is back.
+    DeleteRootQdisc {
+        netns: Option<String>,
+        device: String,
+        handle: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root_before: Option<String>,
+    },
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -76,7 +84,7 @@ impl Undo {
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
-            Undo::DeleteRootQdisc { netns, device, handle } => {
+            Undo::DeleteRootQdisc { netns, device, handle, .. } => {
                 linux::tc::delete_root_qdisc(netns.as_deref(), device, handle)
             }
         }

@@ -259,6 +259,7 @@ fn rollback_suite(report: &Report) -> TestSuite {
         case.set_time(std::time::Duration::from_millis((r.finished_ms - r.started_ms).max(0) as u64));
         case.add_property(Property::new("reason", r.reason.as_str()));
         case.add_property(Property::new("result", r.detail.as_str()));
+        case.add_property(Property::new("verification", r.verdict().as_str()));
         suite.add_test_case(case);
     }
     suite

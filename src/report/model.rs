@@ -211,8 +211,24 @@ pub struct RollbackRecord {
     pub ok: bool,
     /// `undone` or `already_gone` when ok; the error otherwise.
     pub detail: String,
+    /// Whether the host looked afterwards and found the fault gone (DESIGN §5): every
+    /// successful rollback is verified; reports written before this was kept say false.
+    #[serde(default)]
+    pub verified: bool,
     pub started_ms: i64,
     pub finished_ms: i64,
+}
+
+impl RollbackRecord {
+    /// What the rollback came to, for people: `rolled back, verified`, `rolled back, NOT
+    /// verified: <what is still there>`, or why it failed.
+    pub fn verdict(&self) -> String {
+        match (self.ok, self.verified) {
+            (true, true) => crate::fault::VERDICT_VERIFIED.to_string(),
+            (true, false) => format!("rolled back ({})", self.detail.replace('_', " ")),
+            (false, _) => self.detail.clone(),
+        }
+    }
 }
 
 /// How quickly a guardrail trip turned into a clean host.

@@ -108,6 +108,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
         reason: "guardrail disk-90 tripped".into(),
         ok: rollback_ok,
         detail: if rollback_ok { "undone".into() } else { "cannot delete /data/.faultdrill-fill: EBUSY".into() },
+        verified: rollback_ok,
         started_ms: trip_at + 5,
         finished_ms: trip_at + 9,
     };
@@ -273,6 +274,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                 reason: "guardrail disk-90 tripped".into(),
                 ok,
                 detail: if ok { "undone".into() } else { "cannot delete /data/.faultdrill-fill: EBUSY".into() },
+                verified: ok,
                 started_ms: started,
                 finished_ms: started + 9,
             });

@@ -5,6 +5,7 @@ pub mod cpustat;
 pub mod files;
 pub mod fillgrow;
 pub mod helpers;
+pub mod leftovers;
 pub mod memhold;
 pub mod meminfo;
 pub mod names;

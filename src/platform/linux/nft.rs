@@ -61,6 +61,47 @@ pub fn delete_table(netns: Option<&str>, family: &str, table: &str) -> Result<Un
     )))
 }
 
+/// Whether table `family table` exists in `netns` (a missing namespace holds no table).
+pub fn table_exists(netns: Option<&str>, family: &str, table: &str) -> Result<bool, NftError> {
+    if netns.is_some_and(|name| !netns::exists(name)) {
+        return Ok(false);
+    }
+    let mut cmd = netns::command(netns, "nft")?;
+    cmd.args(["list", "table", family, table]);
+    let out = match netns::run(cmd, None) {
+        Ok(out) => out,
+        Err(NetnsError::Missing { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    if out.status.success() {
+        return Ok(true);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No such file or directory") {
+        return Ok(false);
+    }
+    Err(NftError::Failed { stderr: stderr.lines().next().unwrap_or("nft failed").trim().to_string() })
+}
+
+/// Every table in `netns`, as `(family, name)`.
+pub fn list_tables(netns: Option<&str>) -> Result<Vec<(String, String)>, NftError> {
+    let mut cmd = netns::command(netns, "nft")?;
+    cmd.args(["list", "tables"]);
+    let out = netns::run(cmd, None)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(NftError::Failed { stderr: stderr.lines().next().unwrap_or("nft failed").trim().to_string() });
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["table", family, name] => Some((family.to_string(), name.to_string())),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Whether this kernel and `nft` can build what faultdrill's tables use
 /// (an inet table, filter hooks, `numgen`), tried in a throwaway network namespace.
 /// `Err` carries what `nft` said. Remembered for the life of the process.

@@ -1,0 +1,157 @@
+//! What an undone fault may have left behind, looked at afresh: a file (or its space,
+//! held by an open descriptor), an nftables table, a root qdisc, a stopped process, a
+//! live helper. Each check returns what is still there, in words for an operator;
+//! nothing here changes anything.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::procs::{ProcRef, all_pids, read_stat};
+use super::tc::{self, TcError};
+use super::{helpers, netns, nft};
+use crate::ids::InjectionId;
+
+/// How long a process just sent SIGCONT may take to leave the stopped state.
+const SETTLE: Duration = Duration::from_millis(500);
+
+fn where_(netns: Option<&str>) -> String {
+    netns.map(|n| format!(" in network namespace `{n}`")).unwrap_or_default()
+}
+
+/// What is left of a deleted file: the file itself, or the space of it that a process
+/// still holds open (unlinked, but not freed until that descriptor is closed).
+pub fn file(path: &Path) -> Vec<String> {
+    if path.symlink_metadata().is_ok() {
+        return vec![format!("the file {} still exists", path.display())];
+    }
+    holders_of_deleted(path)
+        .into_iter()
+        .map(|(pid, comm)| {
+            format!(
+                "{} is deleted but pid {pid} ({comm}) still holds it open, so its space is not freed; \
+                 stop that process or close the file",
+                path.display()
+            )
+        })
+        .collect()
+}
+
+/// The processes with an open descriptor on `path` after it was unlinked.
+fn holders_of_deleted(path: &Path) -> Vec<(i32, String)> {
+    let wanted = format!("{} (deleted)", path.display());
+    let mut holders = Vec::new();
+    for pid in all_pids() {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
+        let holds =
+            fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == wanted.as_str()));
+        if holds {
+            holders.push((pid, read_stat(pid).map(|s| s.comm).unwrap_or_default()));
+        }
+    }
+    holders
+}
+
+/// The nftables table, if it is still there (or could not be looked at).
+pub fn nft_table(netns: Option<&str>, family: &str, table: &str) -> Option<String> {
+    match nft::table_exists(netns, family, table) {
+        Ok(false) => None,
+        Ok(true) => Some(format!("nftables table {family} {table}{} is still there", where_(netns))),
+        Err(e) => Some(format!("could not check that nftables table {family} {table}{} is gone: {e}", where_(netns))),
+    }
+}
+
+/// The root qdisc of `device`, if it still carries `handle` or is not back to `before`
+/// (the kind of the kernel's default root recorded before the fault, when known).
+pub fn root_qdisc(netns: Option<&str>, device: &str, handle: &str, before: Option<&str>) -> Option<String> {
+    if netns.is_some_and(|name| !netns::exists(name)) {
+        return None;
+    }
+    let root = match tc::root_qdisc(netns, device) {
+        Ok(root) => root,
+        Err(TcError::DeviceMissing { .. }) | Err(TcError::Netns(netns::NetnsError::Missing { .. })) => return None,
+        Err(e) => return Some(format!("could not check the root qdisc of {device}{}: {e}", where_(netns))),
+    };
+    let now = format!("{} {}", root.kind, tc::handle_text(root.major));
+    if tc::handle_text(root.major) == handle {
+        return Some(format!("root qdisc {now} of {device}{} is still there", where_(netns)));
+    }
+    match before {
+        Some(kind) if !(root.is_default() && root.kind == kind) => {
+            Some(format!("the root qdisc of {device}{} is {now}, not the recorded {kind} 0:", where_(netns)))
+        }
+        _ => None,
+    }
+}
+
+/// The recorded processes that are still stopped (state `T`), after a short settle.
+pub fn stopped(processes: &[ProcRef]) -> Vec<String> {
+    let still = || -> Vec<(ProcRef, String)> {
+        processes
+            .iter()
+            .filter_map(|p| {
+                read_stat(p.pid).filter(|s| s.start_time == p.start_time && s.state == 'T').map(|s| (*p, s.comm))
+            })
+            .collect()
+    };
+    let give_up = Instant::now() + SETTLE;
+    let mut left = still();
+    while !left.is_empty() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(10));
+        left = still();
+    }
+    left.into_iter()
+        .map(|(p, comm)| {
+            format!("pid {} ({comm}) is still stopped (state T); send it SIGCONT: `kill -CONT {}`", p.pid, p.pid)
+        })
+        .collect()
+}
+
+/// The helpers of `injection` still alive: the recorded ones (same PID and start time),
+/// and any other process carrying its tag.
+pub fn helpers(injection: &InjectionId, known: &[ProcRef]) -> Vec<String> {
+    let mut alive: Vec<ProcRef> = known.iter().copied().filter(ProcRef::is_alive).collect();
+    for found in helpers::find_helpers(injection) {
+        if !alive.contains(&found) {
+            alive.push(found);
+        }
+    }
+    alive
+        .into_iter()
+        .map(|p| format!("helper pid {} of {injection} is still running; stop it with `kill -9 {}`", p.pid, p.pid))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_there_or_held_open_after_unlink_is_left_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faultdrill-fill-x");
+        std::fs::write(&path, b"x").unwrap();
+        assert_eq!(file(&path).len(), 1, "the file itself");
+        let held = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let left = file(&path);
+        assert!(left.len() == 1 && left[0].contains("still holds it open"), "{left:?}");
+        drop(held);
+        assert!(file(&path).is_empty());
+    }
+
+    #[test]
+    fn a_stopped_process_is_left_over_until_it_runs() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let p = ProcRef::of_pid(child.id() as i32).unwrap();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), nix::sys::signal::Signal::SIGSTOP).unwrap();
+        while read_stat(p.pid).unwrap().state != 'T' {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let left = stopped(&[p]);
+        assert!(left.len() == 1 && left[0].contains("still stopped"), "{left:?}");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), nix::sys::signal::Signal::SIGCONT).unwrap();
+        assert!(stopped(&[p]).is_empty());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
