@@ -18,6 +18,9 @@ const REASON_ONE: &str = "recovered by `faultdrill recover`";
 const REASON_ALL: &str = "recovered by `faultdrill recover --all`";
 
 pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
+    if args.sweep {
+        return super::cmd_sweep::run(args, state_dir);
+    }
     let journal = Arc::new(Journal::open(state_dir)?);
     let host = LocalHost::new(Arc::clone(&journal));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

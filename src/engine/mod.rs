@@ -19,6 +19,7 @@ mod sampling;
 mod scheduler;
 pub mod sidecar;
 mod signals;
+pub mod sweep;
 mod targets;
 mod worker;
 

@@ -55,6 +55,18 @@ pub fn exists(name: &str) -> bool {
     path_of(name).is_ok_and(|p| p.exists())
 }
 
+/// Every named namespace (`ip netns list`), sorted.
+pub fn all_named() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(NETNS_DIR) else { return Vec::new() };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| super::names::check_netns(n).is_ok())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A command for `program` that runs inside namespace `netns` (`None`: this process's own).
 pub fn command(netns: Option<&str>, program: &str) -> Result<Command, NetnsError> {
     let mut cmd = Command::new(program);
