@@ -54,6 +54,19 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
     };
     let closed = super::abandoned::close_abandoned_runs(state_dir, &journal, &local, &remote);
     if local.is_empty() && remote.is_empty() {
+        let unknown = sidecars_the_journal_does_not_know(state_dir, &journal);
+        if !unknown.is_empty() {
+            eprintln!(
+                "The journal {} knows of no live injection, but the state dir holds sidecars of {} injection(s) \
+                 it has never heard of ({}): the journal was lost or replaced, and their faults may still be in \
+                 place. Run `faultdrill recover --sweep` (with --dry-run to look first) to roll back what \
+                 faultdrill owns on this host without the journal.",
+                journal.path().display(),
+                unknown.len(),
+                unknown.join(", ")
+            );
+            return Ok(crate::exit::ROLLBACK_FAILED);
+        }
         eprintln!("Nothing to recover: the journal holds no pending, active or failed injection, local or remote.");
     } else {
         print_results(&local)?;
@@ -64,6 +77,15 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
     }
     let ok = local.iter().all(RollbackResult::is_ok) && remote.iter().all(RemoteRecovery::is_ok);
     Ok(if ok { crate::exit::PASSED } else { crate::exit::ROLLBACK_FAILED })
+}
+
+/// The sidecar files (paused processes, fill files) of injections the journal has no record of.
+fn sidecars_the_journal_does_not_know(state_dir: &Path, journal: &Journal) -> Vec<String> {
+    crate::engine::sidecar::all_files(state_dir)
+        .into_iter()
+        .filter(|(id, _)| matches!(journal.get(id), Ok(None)))
+        .map(|(_, path)| path.display().to_string())
+        .collect()
 }
 
 /// An operator's word that a fault whose rollback failed is gone: the daemon's reaper,

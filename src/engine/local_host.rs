@@ -137,8 +137,14 @@ impl LocalHost {
         if info.is_held {
             // The helpers it started are now known: a rollback stops exactly them.
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
-            let refined = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
-            self.journal.activate(&id, refined.as_ref())?;
+            let json = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
+            if let Err(e) = self.journal.activate(&id, json.as_ref()) {
+                // The journal cannot hold it as active (full, locked, damaged): do not leave
+                // a fault in place that this call reports as failed.
+                let source = FaultError::Apply { context: format!("record {id} as active: {e}"), source: None };
+                self.clean_up_failed_apply(&id, refined, &source).await.ok();
+                return Err(e.into());
+            }
             view.state = InjectionState::Active;
         } else {
             self.journal.set_state(&id, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))?;

@@ -108,6 +108,23 @@ pub fn read_all<T: serde::de::DeserializeOwned>(state_dir: &Path, dir: &str) -> 
         .collect()
 }
 
+/// Every sidecar file in `state_dir`, with the injection its name carries.
+pub fn all_files(state_dir: &Path) -> Vec<(InjectionId, PathBuf)> {
+    let mut files = Vec::new();
+    for dir in [PAUSED_DIR, FILLS_DIR] {
+        let Ok(entries) = std::fs::read_dir(state_dir.join(dir)) else { continue };
+        for path in entries.flatten().map(|e| e.path()) {
+            if let (Some(stem), true) =
+                (path.file_stem().and_then(|s| s.to_str()), path.extension().is_some_and(|x| x == "json"))
+            {
+                files.push((InjectionId::from_string(stem), path.clone()));
+            }
+        }
+    }
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
