@@ -7,6 +7,7 @@
 //! - `tc qdisc del` that answers success without deleting (the same, for tc);
 //! - a fill file deleted while another process (a backup agent, a log shipper) holds it
 //!   open, so its space is not freed.
+//!
 //! A clean run says "rolled back, verified" per action in its report and JUnit.
 
 #[path = "common/netns.rs"]

@@ -109,7 +109,7 @@ pub fn own_roots(netns: Option<&str>) -> Result<Vec<(String, String)>, TcError> 
     for line in text.lines() {
         // `qdisc htb fd12: dev va root refcnt 2 ...`
         let words: Vec<&str> = line.split_whitespace().collect();
-        let is_root = words.iter().any(|w| *w == "root");
+        let is_root = words.contains(&"root");
         let device = words.iter().position(|w| *w == "dev").and_then(|i| words.get(i + 1));
         let handle = words.get(2).and_then(|h| parse_handle(h));
         if let (true, Some(device), Some(major)) = (is_root, device, handle) {
