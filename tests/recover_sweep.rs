@@ -10,8 +10,11 @@
 //! made and never the faults of tests running beside it. The state (qdiscs, nft ruleset,
 //! fill folder, the paused process's state, tagged helpers) is compared before and after.
 
+#[path = "common/netns.rs"]
+mod netns;
+
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_faultdrill");
 
@@ -144,4 +147,47 @@ fn a_sweep_undoes_everything_a_killed_run_left_once_its_journal_is_gone() {
     assert!(read(w, "again.err").contains("nothing of faultdrill's found"), "{}", read(w, "again.err"));
     let sidecars = read(w, "sidecars.txt");
     assert!(!sidecars.contains(".json"), "{sidecars}");
+}
+
+/// `recover --sweep EXTRA...` in a PID and network namespace of its own: named network
+/// namespaces stay reachable, other tests' helpers and root-namespace tables do not.
+fn isolated_sweep(state: &Path, extra: &[&str]) -> Output {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--net", BIN, "--state-dir"])
+        .arg(state)
+        .args(["recover", "--sweep"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_sweep_reaches_a_named_network_namespace_when_asked() {
+    let ns = netns::Netns::new("swns");
+    ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+    ns.ip(&["link", "set", "va", "up"]);
+    let before = ns.snapshot(&["va"]);
+    // What a killed network-partition and network-bandwidth leave there.
+    ns.exec(&["nft", "add", "table", "inet", "faultdrill_i_lostns1"]);
+    ns.exec(&["tc", "qdisc", "add", "dev", "va", "root", "handle", "fd42:", "htb"]);
+    let left = ns.snapshot(&["va"]);
+    let state = tempfile::tempdir().unwrap();
+
+    let plain = isolated_sweep(state.path(), &[]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("faultdrill_i_lostns1"), "not asked, not looked at");
+    let all = isolated_sweep(state.path(), &["--all-netns", "--dry-run"]);
+    let listed = String::from_utf8_lossy(&all.stdout).into_owned();
+    assert!(listed.contains(&format!("nftables table inet faultdrill_i_lostns1 in network namespace `{}`", ns.name)));
+    assert_eq!(ns.snapshot(&["va"]), left, "a dry run changes nothing");
+
+    let out = isolated_sweep(state.path(), &["--netns", &ns.name]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let name = &ns.name;
+    assert!(
+        stdout
+            .contains(&format!("table inet faultdrill_i_lostns1 in network namespace `{name}`: rolled back, verified"))
+    );
+    assert!(stdout.contains(&format!("root qdisc fd42: of va in network namespace `{name}`: rolled back, verified")));
+    assert_eq!(ns.snapshot(&["va"]), before, "state before == after");
 }

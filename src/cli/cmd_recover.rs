@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::engine::{LocalHost, RemoteRecovery, RollbackResult, recover_one, recover_remote};
 use crate::fault::{UndoOutcome, VERDICT_NOT_VERIFIED, VERDICT_VERIFIED};
 use crate::ids::InjectionId;
-use crate::journal::{InjectionState, Journal};
+use crate::journal::{InjectionState, Journal, JournalError};
 
 use super::args::RecoverArgs;
 use super::edge::InvalidInput;
@@ -21,7 +21,15 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
     if args.sweep {
         return super::cmd_sweep::run(args, state_dir);
     }
-    let journal = Arc::new(Journal::open(state_dir)?);
+    let journal = match Journal::open(state_dir) {
+        Ok(journal) => Arc::new(journal),
+        // Unreadable: nothing could be rolled back from it, and something may still be injected.
+        Err(e @ JournalError::Damaged { .. }) => {
+            eprintln!("error: {}", crate::errors::error_chain(&e));
+            return Ok(crate::exit::ROLLBACK_FAILED);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let host = LocalHost::new(Arc::clone(&journal));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (local, remote) = match args.injection {
