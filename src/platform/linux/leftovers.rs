@@ -140,6 +140,24 @@ mod tests {
     }
 
     #[test]
+    fn a_live_helper_is_left_over_recorded_or_only_tagged() {
+        let id = InjectionId::generate();
+        // A stand-in helper: a shell that keeps the tag in its argv.
+        let script = format!("echo {}; while :; do sleep 0.1; done", helpers::READY_LINE);
+        let tagged = vec!["-c".into(), script, "helper".into(), "--injection".into(), id.to_string()];
+        let helper = helpers::spawn_helper(Path::new("/bin/sh"), &tagged, Duration::from_secs(5)).unwrap();
+        // (A child the shell has forked but not yet exec'd carries the tag too, briefly.)
+        assert!(helpers(&id, &[helper]).iter().any(|l| l.contains(&format!("pid {} ", helper.pid))), "recorded");
+        assert!(!helpers(&id, &[]).is_empty(), "found by its tag");
+        helpers::stop_helpers(&id, &[helper]).unwrap();
+        let give_up = Instant::now() + Duration::from_secs(2);
+        while !helpers(&id, &[helper]).is_empty() && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(helpers(&id, &[helper]).is_empty());
+    }
+
+    #[test]
     fn a_stopped_process_is_left_over_until_it_runs() {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let p = ProcRef::of_pid(child.id() as i32).unwrap();
