@@ -8,8 +8,12 @@
 //! - a fill file deleted while another process (a backup agent, a log shipper) holds it
 //!   open, so its space is not freed.
 //!
-//! A clean run says "rolled back, verified" per action in its report and JUnit.
+//! A clean run says "rolled back, verified" per action in its report and JUnit. A daemon
+//! checks its own rollbacks the same way: one not verified is answered as a failed
+//! rollback, kept `failed` in its journal, and retried.
 
+#[path = "common/daemon.rs"]
+mod harness;
 #[path = "common/netns.rs"]
 mod netns;
 
@@ -206,4 +210,36 @@ fn find_rollbacks(v: &serde_json::Value) -> Option<&Vec<serde_json::Value>> {
         serde_json::Value::Array(items) => items.iter().find_map(find_rollbacks),
         _ => None,
     }
+}
+
+#[tokio::test]
+async fn a_daemon_rollback_not_verified_is_a_failed_rollback_kept_for_retry() {
+    use faultdrill::client::wire::InjectionRequest;
+    use faultdrill::journal::InjectionState;
+    let daemon = harness::Daemon::start(harness::DaemonSpec::default());
+    let client = daemon.client();
+    let data = tempfile::Builder::new().prefix("fd-verify").tempdir_in("/var/tmp").unwrap();
+    let request = InjectionRequest {
+        fault: "disk-fill".into(),
+        params: [("path".to_string(), serde_json::json!(data.path())), ("size".to_string(), serde_json::json!("2MiB"))]
+            .into(),
+        duration: "60s".into(),
+        lease: Some("60s".into()),
+        run: None,
+        dry_run: false,
+    };
+    let injection = client.inject(&request).await.unwrap();
+    let held = std::fs::File::open(wait_for_fill(data.path())).unwrap();
+
+    let err = client.rollback(&injection.id, "test: sabotaged").await.expect_err("not verified is a failure");
+    let said = faultdrill::engine::error_chain(&err);
+    assert!(said.contains("rolled back, NOT verified: ") && said.contains("still holds it open"), "{said}");
+    let record = daemon.journal().get(&injection.id).unwrap().unwrap();
+    assert_eq!(record.state, InjectionState::Failed, "kept for retry");
+    assert!(record.note.unwrap_or_default().contains("NOT verified"));
+
+    drop(held);
+    let retried = client.rollback(&injection.id, "test: retry").await.expect("verified once the holder is gone");
+    assert!(retried.outcome.is_some(), "{retried:?}");
+    assert_eq!(daemon.journal().get(&injection.id).unwrap().unwrap().state, InjectionState::RolledBack);
 }
