@@ -51,6 +51,23 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
          look for stopped processes (`ps -eo pid,stat,comm | awk '$2 ~ /T/'`) and fill files \
          (`find / -xdev -name 'faultdrill-fill-*'`) by hand."
     );
+    note_live_journal(state_dir);
     let ok = swept.iter().all(Swept::is_ok) && problems.is_empty();
     Ok(if ok { crate::exit::PASSED } else { crate::exit::ROLLBACK_FAILED })
+}
+
+/// A readable journal that still lists live injections is told about: the sweep does not
+/// touch it, and `recover --all` closes those (each is found gone and verified).
+fn note_live_journal(state_dir: &Path) {
+    if !state_dir.join("journal.db").exists() {
+        return;
+    }
+    let Ok(journal) = crate::journal::Journal::open(state_dir) else { return };
+    let live = journal.live().map(|l| l.len()).unwrap_or(0);
+    if live > 0 {
+        eprintln!(
+            "Sweep: the journal {} still lists {live} live injection(s); `faultdrill recover --all` closes them.",
+            journal.path().display()
+        );
+    }
 }
