@@ -49,7 +49,9 @@ kill -9 $RUN; wait $RUN 2>/dev/null
 rm -f "$S"/journal.db*
 "$BIN" --state-dir "$S" recover --sweep --dry-run > "$W/dry.txt" 2> "$W/dry.err"
 snap > "$W/after_dry.txt"
+T0=$(date +%s%N)
 "$BIN" --state-dir "$S" recover --sweep > "$W/sweep.txt" 2> "$W/sweep.err"; echo $? > "$W/sweep.rc"
+echo $(( ($(date +%s%N) - T0) / 1000000 )) > "$W/sweep.ms"
 snap > "$W/after.txt"
 "$BIN" --state-dir "$S" recover --sweep > "$W/again.txt" 2> "$W/again.err"; echo $? > "$W/again.rc"
 ls -A "$S/paused" "$S/fills" > "$W/sidecars.txt" 2>&1
@@ -136,7 +138,7 @@ fn a_sweep_undoes_everything_a_killed_run_left_once_its_journal_is_gone() {
 
     // The sweep undoes all of it, each verified, and the host is as it was.
     let swept = read(w, "sweep.txt");
-    eprintln!("recover --sweep said:\n{swept}");
+    eprintln!("recover --sweep took {} ms and said:\n{swept}", read(w, "sweep.ms").trim());
     assert_eq!(read(w, "sweep.rc").trim(), "0", "{context}");
     assert_eq!(swept.lines().count(), dry.lines().count(), "one line per thing found: {swept}");
     assert!(swept.lines().all(|l| l.ends_with("rolled back, verified")), "{swept}");
