@@ -131,6 +131,9 @@ pub fn run_delayer(args: DelayArgs) -> Result<(), DelayerError> {
         return Ok(());
     };
     let until = Instant::now() + left;
+    // Held packets must leave on time even while cpu-burn loads every core
+    // (netem runs in the kernel and has no such problem).
+    helpers::prefer_cpu(-10);
     if let Some(name) = &args.netns {
         netns::enter(name)?;
     }
