@@ -157,10 +157,8 @@ pub fn prepare(
     argv.extend(args.to_argv());
     let routes: Vec<Vec<String>> =
         families.iter().map(|&v6| iproute::default_route_args(v6, &routing.device, routing.table)).collect();
-    let ip_rules: Vec<Vec<String>> = families
-        .iter()
-        .map(|&v6| iproute::rule_args("add", v6, RULE_PRIORITY, routing.mark, routing.table))
-        .collect();
+    let ip_rules: Vec<Vec<String>> =
+        families.iter().map(|&v6| iproute::rule_args("add", v6, RULE_PRIORITY, routing.mark, routing.table)).collect();
 
     let prefix = netns::preview_prefix(netns.as_deref());
     let mut preview = vec![

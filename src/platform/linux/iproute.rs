@@ -62,7 +62,10 @@ pub fn mtu(netns: Option<&str>, device: &str) -> Result<u32, IpError> {
             }
         }
     }
-    Err(IpError::Failed { command: format!("ip link show dev {device}"), stderr: format!("no mtu in `{}`", out.trim()) })
+    Err(IpError::Failed {
+        command: format!("ip link show dev {device}"),
+        stderr: format!("no mtu in `{}`", out.trim()),
+    })
 }
 
 fn missing_namespace(netns: Option<&str>) -> bool {
@@ -86,7 +89,9 @@ pub fn delete_rule(
             Ok(UndoOutcome::AlreadyGone)
         }
         Err(IpError::Netns(NetnsError::Missing { .. })) => Ok(UndoOutcome::AlreadyGone),
-        Err(e) => Err(UndoError { what: format!("delete ip rule fwmark {fwmark:#x} lookup {table}: {e}"), source: None }),
+        Err(e) => {
+            Err(UndoError { what: format!("delete ip rule fwmark {fwmark:#x} lookup {table}: {e}"), source: None })
+        }
     }
 }
 
@@ -100,7 +105,8 @@ pub fn delete_tun_link(netns: Option<&str>, device: &str, prefix: &str) -> Resul
     if missing_namespace(netns) {
         return Ok(UndoOutcome::AlreadyGone);
     }
-    let shown = match ip(netns, &["-d".into(), "-o".into(), "link".into(), "show".into(), "dev".into(), device.into()]) {
+    let shown = match ip(netns, &["-d".into(), "-o".into(), "link".into(), "show".into(), "dev".into(), device.into()])
+    {
         Ok(text) => text,
         Err(IpError::Failed { stderr, .. }) if stderr.contains("does not exist") => {
             return Ok(UndoOutcome::AlreadyGone);
