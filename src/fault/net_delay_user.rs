@@ -167,9 +167,9 @@ pub fn prepare(
             routing.mark, routing.table, routing.device, routing.bypass
         ),
         format!(
-            "{prefix}{} {}   # creates {} (mtu {mtu}) and holds packets; exits at the deadline",
+            "{} {}   # enters the namespace itself, creates {} (mtu {mtu}), holds packets; at the deadline removes the rules and exits",
             cx.exe.display(),
-            argv.join(" "),
+            argv.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" "),
             routing.device
         ),
     ];
@@ -197,6 +197,15 @@ pub fn prepare(
     Ok(Prepared { undo, preview, apply: Box::new(apply) })
 }
 
+/// A word as a shell reads it back: quoted when it holds anything but plain characters.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:/=@,+-".contains(&b)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// The delay and what else netem would do, as the helper takes them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DelayShaping {
@@ -212,6 +221,13 @@ pub struct DelayShaping {
 mod tests {
     use super::*;
     use crate::ids::InjectionId;
+
+    #[test]
+    fn preview_words_are_quoted_for_a_shell() {
+        assert_eq!(shell_word("--mtu"), "--mtu");
+        assert_eq!(shell_word("{\"kind\":\"all\"}"), "'{\"kind\":\"all\"}'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
 
     #[test]
     fn routing_names_fit_the_kernel_and_differ_per_injection() {
