@@ -246,3 +246,29 @@ fn every_undo_step_is_idempotent_and_the_controller_is_spared() {
     }
     assert_eq!(lab.rollback(&view.id).outcome, Ok(UndoOutcome::AlreadyGone));
 }
+
+#[test]
+fn with_ipv6_off_an_unscoped_delay_holds_ipv4_alone_and_undoes_exactly() {
+    let pair = Pair::new("uv6");
+    pair.client.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
+    let drill = Drill::new();
+    let before = routing_state(&pair.client);
+    let args = [
+        "network-delay",
+        "-p",
+        "latency=50ms",
+        "-p",
+        &format!("interface={CLIENT_DEV}"),
+        "-p",
+        &format!("netns={}", pair.client.name),
+        "--duration",
+        "120s",
+    ];
+    let mut holder = drill.start_inject(&args);
+    let pings = ping(&pair.client, TARGET, 5, Duration::from_millis(10));
+    assert!(pings.iter().all(|p| *p >= 50.0) && (50.0..65.0).contains(&median(&pings)), "{pings:?}");
+    holder.signal(Signal::SIGTERM);
+    let (code, err) = holder.wait(Duration::from_secs(15));
+    assert_eq!(code, Some(130), "{err}");
+    assert_eq!(routing_state(&pair.client), before);
+}

@@ -180,19 +180,33 @@ pub fn prepare(
 
     let json = rules.to_json();
     let exe = cx.exe.clone();
+    let names_ipv6 = scope.destinations.iter().any(|c| !c.is_ipv4());
+    let shown = preview.clone();
+    let preview_then = move |notes: Vec<String>| shown.iter().cloned().chain(notes).collect::<Vec<_>>();
     let apply = move || -> Result<Applied, FaultError> {
         let apply_error = |what: String| FaultError::Apply { context: what, source: None };
         let helper = helpers::spawn_helper(&exe, &argv, std::time::Duration::from_secs(10))
             .map_err(|e| apply_error(format!("start the delay helper: {}", crate::errors::error_chain(&e))))?;
-        for words in &routes {
-            iproute::ip(netns.as_deref(), words).map_err(|e| apply_error(format!("add a route: {e}")))?;
+        let mut report = Vec::new();
+        let mut routed = Vec::new();
+        for ((words, rule), &ipv6) in routes.iter().zip(&ip_rules).zip(&families) {
+            match iproute::ip(netns.as_deref(), words) {
+                Ok(_) => routed.push(rule),
+                // No destination asked for IPv6 by name and the host has it off: IPv4 alone is the whole fault.
+                Err(e) if ipv6 && !names_ipv6 => report.push(format!("IPv6 left alone (it is off here: {e})")),
+                Err(e) => return Err(apply_error(format!("add a route: {e}"))),
+            }
         }
         nft::apply_json(netns.as_deref(), &json)
             .map_err(|e| apply_error(format!("create nftables table inet {table}: {e}")))?;
-        for words in &ip_rules {
+        for words in routed {
             iproute::ip(netns.as_deref(), words).map_err(|e| apply_error(format!("add a routing rule: {e}")))?;
         }
-        Ok(Applied::by_helpers([Some(helper)]))
+        let mut applied = Applied::by_helpers([Some(helper)]);
+        if !report.is_empty() {
+            applied.report = preview_then(report);
+        }
+        Ok(applied)
     };
     Ok(Prepared { undo, preview, apply: Box::new(apply) })
 }

@@ -238,6 +238,25 @@ fn flow_of(packet: &[u8]) -> u64 {
     h.finish()
 }
 
+/// Whether a packet is one policy routing could have sent here: unicast, not
+/// link-local. Anything else read from the device is the kernel's own chatter
+/// on it (IPv6 router solicitations, MLD reports), which must not be sent out
+/// on another link.
+fn is_routed_unicast(packet: &[u8]) -> bool {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= 20 => {
+            let dst = std::net::Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+            !(dst.is_multicast() || dst.is_broadcast() || dst.is_link_local())
+        }
+        Some(6) if packet.len() >= 40 => {
+            let dst: [u8; 16] = packet[24..40].try_into().unwrap_or([0xff; 16]);
+            let dst = std::net::Ipv6Addr::from(dst);
+            !(dst.is_multicast() || dst.is_unicast_link_local())
+        }
+        _ => false,
+    }
+}
+
 /// The length of the IP header, where corruption must not land (the packet must still be routable).
 fn ip_header_len(packet: &[u8]) -> usize {
     match packet.first().map(|b| b >> 4) {
@@ -263,6 +282,9 @@ fn read_loop(tun: &Tun, queue: &Queue, shaping: Shaping) {
             }
         };
         let arrived = Instant::now();
+        if !is_routed_unicast(&buf[..n]) {
+            continue;
+        }
         if shaping.loss > 0.0 && rng.random::<f64>() < shaping.loss {
             continue;
         }
@@ -365,6 +387,16 @@ mod tests {
         assert_ne!(flow_of(&a), flow_of(&b));
         assert_eq!(flow_of(&a), flow_of(&a.clone()));
         assert_eq!(ip_header_len(&a), 20);
+        assert!(is_routed_unicast(&a));
+        let mut multicast = a.clone();
+        multicast[16] = 224;
+        assert!(!is_routed_unicast(&multicast));
+        let mut solicitation = vec![0x60_u8; 40];
+        solicitation[24..40].copy_from_slice(&"ff02::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        assert!(!is_routed_unicast(&solicitation));
+        solicitation[24..40].copy_from_slice(&"fd77::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        assert!(is_routed_unicast(&solicitation));
+        assert!(!is_routed_unicast(&[0x45, 0]));
     }
 
     #[test]
