@@ -6,6 +6,8 @@
 mod faults_util;
 #[path = "common/netns.rs"]
 mod netns;
+#[path = "common/netns_host.rs"]
+mod netns_host;
 #[path = "common/rtt.rs"]
 mod rtt;
 
@@ -13,8 +15,10 @@ use std::time::Duration;
 
 use faults_util::{Drill, helpers_of};
 use netns::{BYSTANDER, CLIENT_DEV, Pair, TARGET, TARGET6};
+use netns_host::Lab;
 use nix::sys::signal::Signal;
 use rtt::{bulk_echo, echo_server, median, ping, routing_state, tcp_round_trips};
+use serde_json::json;
 
 fn delay_args(pair: &Pair, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
@@ -122,5 +126,31 @@ fn bulk_data_through_the_delayed_path_arrives_intact() {
     holder.signal(Signal::SIGTERM);
     let (code, err) = holder.wait(Duration::from_secs(15));
     assert_eq!(code, Some(130), "{err}");
+    assert_eq!(routing_state(&pair.client), before);
+}
+
+#[test]
+fn the_daemons_port_and_the_controllers_address_are_never_delayed() {
+    let pair = Pair::new("ud4");
+    let before = routing_state(&pair.client);
+    let daemon = echo_server(&pair.server, "0.0.0.0:0");
+    let other = echo_server(&pair.server, "0.0.0.0:0");
+    let mut lab = Lab::new();
+    lab.host = lab
+        .host
+        .clone()
+        .with_identity("local", vec![daemon.port()], vec![BYSTANDER.parse().unwrap()])
+        .with_helper_exe(env!("CARGO_BIN_EXE_faultdrill"));
+    // Unscoped: everything leaving the device, but what the host protects.
+    let view =
+        lab.inject("network-delay", json!({"latency": "100ms", "interface": CLIENT_DEV, "netns": pair.client.name}));
+    let to = |port: u16| format!("{TARGET}:{port}").parse().unwrap();
+    let (delayed, _) = tcp_round_trips(&pair.client, to(other.port()), 5);
+    assert!(within(&delayed, 100.0, 115.0), "another port of the target: {delayed:?}");
+    let (spared, _) = tcp_round_trips(&pair.client, to(daemon.port()), 5);
+    assert!(median(&spared) < 5.0, "the daemon's port: {spared:?}");
+    let controller = ping(&pair.client, BYSTANDER, 5, Duration::from_millis(10));
+    assert!(median(&controller) < 5.0, "the controller's address: {controller:?}");
+    lab.rollback(&view.id);
     assert_eq!(routing_state(&pair.client), before);
 }
