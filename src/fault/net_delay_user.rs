@@ -87,64 +87,31 @@ pub fn prepare(
     shaping: &DelayShaping,
 ) -> Result<Prepared, FaultError> {
     let lacks: Vec<String> = missing.iter().map(|k| format!("`{k}`")).collect();
-    let lacks = lacks.join(" and ");
-    tun::check_available().map_err(|e| {
-        FaultError::Unsupported(format!(
-            "{fault}: this kernel lacks the {lacks} queueing discipline(s), and the user-space path that replaces them cannot run: failed to {e}; nothing was changed. Latency can still be injected with tcp-proxy-latency"
-        ))
-    })?;
-    probe_route_chain().map_err(|said| {
-        FaultError::Unsupported(format!(
-            "{fault}: this kernel lacks the {lacks} queueing discipline(s), and the user-space path needs nftables `route` chains (nf_tables with nft_chain_route, and the `nft` tool from the Debian package nftables): {said}; nothing was changed"
-        ))
-    })?;
+    let lacks = format!("this kernel lacks the {} queueing discipline(s)", lacks.join(" and "));
+    check_prerequisites(fault, &lacks)?;
     let netns = netns_of(params)?;
-    let device = match interface_of(params)? {
-        Some(dev) => dev,
-        None => netns::default_route_device(netns.as_deref())
-            .map_err(|e| FaultError::Unsupported(e.to_string()))?
-            .ok_or_else(|| FaultError::NoTarget("there is no default route; give the `interface` parameter".into()))?,
-    };
-    names::check_interface(&device).map_err(|e| FaultError::Refused(format!("device of the default route: {e}")))?;
-    if device == "lo" {
-        return Err(FaultError::Refused(format!(
-            "{fault} without netem cannot delay loopback traffic (it never leaves through a route); use tcp-proxy-latency in front of the local service"
-        )));
-    }
-    let mtu = iproute::mtu(netns.as_deref(), &device).map_err(|e| FaultError::NoTarget(e.to_string()))?;
+    let (device, mtu) = shaped_device(fault, params, netns.as_deref())?;
     let scope = Scope::from_params(params, cx)?;
     let routing = Routing::of(&cx.injection);
     let table = table_name(&cx.injection);
     let verdict = DropVerdict::Mark { set: routing.mark, unless: routing.bypass };
-    let rules = Table::build(&table, &scope, Direction::Out, Some(&device), verdict);
-    let families: Vec<bool> = [false, true].into_iter().filter(|ipv6| scope.covers_family(!ipv6)).collect();
-
-    let nft_undo = Undo::DeleteNftTable { netns: netns.clone(), family: "inet".into(), table: table.clone() };
-    let rule_undo = |ipv6: bool| Undo::DeleteIpRule {
-        netns: netns.clone(),
-        ipv6,
-        priority: RULE_PRIORITY,
-        fwmark: routing.mark,
-        table: routing.table,
+    let plan = Plan {
+        rules: Table::build(&table, &scope, Direction::Out, Some(&device), verdict),
+        families: [false, true].into_iter().filter(|ipv6| scope.covers_family(!ipv6)).collect(),
+        names_ipv6: scope.destinations.iter().any(|c| !c.is_ipv4()),
+        netns,
+        device,
+        table,
+        routing,
     };
-    // Carried out last to first: rules, nft table (nothing is routed in any more), helper, device.
-    let mut feed = vec![nft_undo];
-    feed.extend(families.iter().map(|&v6| rule_undo(v6)));
-    let at_deadline = Undo::All { steps: feed.clone() };
-    let mut steps = vec![
-        Undo::DeleteLink { netns: netns.clone(), device: routing.device.clone() },
-        Undo::stop_helpers(&cx.injection),
-    ];
-    steps.extend(feed);
-    let undo = Undo::All { steps };
-
+    let (undo, at_deadline) = plan.undo(&cx.injection);
     let args = DelayArgs {
         injection: cx.injection.to_string(),
         deadline_ms: cx.deadline.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
-        netns: netns.clone(),
-        device: routing.device.clone(),
+        netns: plan.netns.clone(),
+        device: plan.routing.device.clone(),
         mtu,
-        bypass_mark: routing.bypass,
+        bypass_mark: plan.routing.bypass,
         latency_us: shaping.latency_us,
         jitter_us: shaping.jitter_us,
         correlation: shaping.correlation,
@@ -155,60 +122,138 @@ pub fn prepare(
     };
     let mut argv = vec!["helper".to_string(), "delay".to_string()];
     argv.extend(args.to_argv());
-    let routes: Vec<Vec<String>> =
-        families.iter().map(|&v6| iproute::default_route_args(v6, &routing.device, routing.table)).collect();
-    let ip_rules: Vec<Vec<String>> =
-        families.iter().map(|&v6| iproute::rule_args("add", v6, RULE_PRIORITY, routing.mark, routing.table)).collect();
-
-    let prefix = netns::preview_prefix(netns.as_deref());
-    let mut preview = vec![
-        format!(
-            "path: userspace (this kernel lacks the {lacks} queueing discipline(s)): matching packets leaving {device} are marked {:#x}, routed by table {} into TUN device {}, held by a helper, and sent back out marked {:#x}",
-            routing.mark, routing.table, routing.device, routing.bypass
-        ),
-        format!(
-            "{} {}   # enters the namespace itself, creates {} (mtu {mtu}), holds packets; at the deadline removes the rules and exits",
-            cx.exe.display(),
-            argv.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" "),
-            routing.device
-        ),
-    ];
-    preview.extend(routes.iter().map(|r| format!("{prefix}ip {}", r.join(" "))));
-    preview.push(format!("{prefix}nft -j -f -, with this table as nft JSON (one transaction):"));
-    preview.extend(rules.to_script().lines().map(|l| format!("  {l}")));
-    preview.extend(ip_rules.iter().map(|r| format!("{prefix}ip {}", r.join(" "))));
-
-    let json = rules.to_json();
+    let preview = plan.preview(&lacks, &cx.exe, &argv, mtu);
     let exe = cx.exe.clone();
-    let names_ipv6 = scope.destinations.iter().any(|c| !c.is_ipv4());
     let shown = preview.clone();
-    let preview_then = move |notes: Vec<String>| shown.iter().cloned().chain(notes).collect::<Vec<_>>();
-    let apply = move || -> Result<Applied, FaultError> {
+    let apply = move || plan.apply(&exe, &argv, shown);
+    Ok(Prepared { undo, preview, apply: Box::new(apply) })
+}
+
+/// Fails, changing nothing, when the user-space path cannot run here.
+fn check_prerequisites(fault: &str, lacks: &str) -> Result<(), FaultError> {
+    tun::check_available().map_err(|e| {
+        FaultError::Unsupported(format!(
+            "{fault}: {lacks}, and the user-space path that replaces them cannot run: failed to {e}; nothing was changed. Latency can still be injected with tcp-proxy-latency"
+        ))
+    })?;
+    probe_route_chain().map_err(|said| {
+        FaultError::Unsupported(format!(
+            "{fault}: {lacks}, and the user-space path needs nftables `route` chains (nf_tables with nft_chain_route, and the `nft` tool from the Debian package nftables): {said}; nothing was changed"
+        ))
+    })
+}
+
+/// The device whose egress is delayed (`interface`, or the default route's), and its MTU.
+fn shaped_device(fault: &str, params: &Params, netns: Option<&str>) -> Result<(String, u32), FaultError> {
+    let device = match interface_of(params)? {
+        Some(dev) => dev,
+        None => netns::default_route_device(netns)
+            .map_err(|e| FaultError::Unsupported(e.to_string()))?
+            .ok_or_else(|| FaultError::NoTarget("there is no default route; give the `interface` parameter".into()))?,
+    };
+    names::check_interface(&device).map_err(|e| FaultError::Refused(format!("device of the default route: {e}")))?;
+    if device == "lo" {
+        return Err(FaultError::Refused(format!(
+            "{fault} without netem cannot delay loopback traffic (it never leaves through a route); use tcp-proxy-latency in front of the local service"
+        )));
+    }
+    let mtu = iproute::mtu(netns, &device).map_err(|e| FaultError::NoTarget(e.to_string()))?;
+    Ok((device, mtu))
+}
+
+/// Everything one injection adds, besides its helper.
+struct Plan {
+    netns: Option<String>,
+    /// The shaped device.
+    device: String,
+    /// The nft table's name.
+    table: String,
+    routing: Routing,
+    rules: Table,
+    /// The families routed into the device (`true`: IPv6).
+    families: Vec<bool>,
+    /// Whether a destination names IPv6 (then IPv6 must work; otherwise it may be off).
+    names_ipv6: bool,
+}
+
+impl Plan {
+    /// The undo to journal, and the part the helper carries out itself at its deadline.
+    fn undo(&self, injection: &crate::ids::InjectionId) -> (Undo, Undo) {
+        let mut feed =
+            vec![Undo::DeleteNftTable { netns: self.netns.clone(), family: "inet".into(), table: self.table.clone() }];
+        feed.extend(self.families.iter().map(|&ipv6| Undo::DeleteIpRule {
+            netns: self.netns.clone(),
+            ipv6,
+            priority: RULE_PRIORITY,
+            fwmark: self.routing.mark,
+            table: self.routing.table,
+        }));
+        // Carried out last to first: rules, nft table (nothing is routed in any more), helper, device.
+        let mut steps = vec![
+            Undo::DeleteLink { netns: self.netns.clone(), device: self.routing.device.clone() },
+            Undo::stop_helpers(injection),
+        ];
+        steps.extend(feed.iter().cloned());
+        (Undo::All { steps }, Undo::All { steps: feed })
+    }
+
+    fn route_args(&self, ipv6: bool) -> Vec<String> {
+        iproute::default_route_args(ipv6, &self.routing.device, self.routing.table)
+    }
+
+    fn rule_args(&self, ipv6: bool) -> Vec<String> {
+        iproute::rule_args("add", ipv6, RULE_PRIORITY, self.routing.mark, self.routing.table)
+    }
+
+    fn preview(&self, lacks: &str, exe: &std::path::Path, argv: &[String], mtu: u32) -> Vec<String> {
+        let Routing { device: tun, mark, bypass, table } = &self.routing;
+        let prefix = netns::preview_prefix(self.netns.as_deref());
+        let mut preview = vec![
+            format!(
+                "path: userspace ({lacks}): matching packets leaving {} are marked {mark:#x}, routed by table {table} into TUN device {tun}, held by a helper, and sent back out marked {bypass:#x}",
+                self.device
+            ),
+            format!(
+                "{} {}   # enters the namespace itself, creates {tun} (mtu {mtu}), holds packets; at the deadline removes the rules and exits",
+                exe.display(),
+                argv.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" "),
+            ),
+        ];
+        preview.extend(self.families.iter().map(|&v6| format!("{prefix}ip {}", self.route_args(v6).join(" "))));
+        preview.push(format!("{prefix}nft -j -f -, with this table as nft JSON (one transaction):"));
+        preview.extend(self.rules.to_script().lines().map(|l| format!("  {l}")));
+        preview.extend(self.families.iter().map(|&v6| format!("{prefix}ip {}", self.rule_args(v6).join(" "))));
+        preview
+    }
+
+    /// Starts the helper (which creates the device), then routes, marks and rules, in that order:
+    /// nothing is routed into the device before it exists.
+    fn apply(self, exe: &std::path::Path, argv: &[String], preview: Vec<String>) -> Result<Applied, FaultError> {
         let apply_error = |what: String| FaultError::Apply { context: what, source: None };
-        let helper = helpers::spawn_helper(&exe, &argv, std::time::Duration::from_secs(10))
+        let netns = self.netns.as_deref();
+        let helper = helpers::spawn_helper(exe, argv, std::time::Duration::from_secs(10))
             .map_err(|e| apply_error(format!("start the delay helper: {}", crate::errors::error_chain(&e))))?;
-        let mut report = Vec::new();
+        let mut notes = Vec::new();
         let mut routed = Vec::new();
-        for ((words, rule), &ipv6) in routes.iter().zip(&ip_rules).zip(&families) {
-            match iproute::ip(netns.as_deref(), words) {
-                Ok(_) => routed.push(rule),
-                // No destination asked for IPv6 by name and the host has it off: IPv4 alone is the whole fault.
-                Err(e) if ipv6 && !names_ipv6 => report.push(format!("IPv6 left alone (it is off here: {e})")),
+        for &ipv6 in &self.families {
+            match iproute::ip(netns, &self.route_args(ipv6)) {
+                Ok(_) => routed.push(ipv6),
+                // No destination names IPv6 and the host has it off: IPv4 alone is the whole fault.
+                Err(e) if ipv6 && !self.names_ipv6 => notes.push(format!("IPv6 left alone (it is off here: {e})")),
                 Err(e) => return Err(apply_error(format!("add a route: {e}"))),
             }
         }
-        nft::apply_json(netns.as_deref(), &json)
-            .map_err(|e| apply_error(format!("create nftables table inet {table}: {e}")))?;
-        for words in routed {
-            iproute::ip(netns.as_deref(), words).map_err(|e| apply_error(format!("add a routing rule: {e}")))?;
+        nft::apply_json(netns, &self.rules.to_json())
+            .map_err(|e| apply_error(format!("create nftables table inet {}: {e}", self.table)))?;
+        for ipv6 in routed {
+            iproute::ip(netns, &self.rule_args(ipv6)).map_err(|e| apply_error(format!("add a routing rule: {e}")))?;
         }
         let mut applied = Applied::by_helpers([Some(helper)]);
-        if !report.is_empty() {
-            applied.report = preview_then(report);
+        if !notes.is_empty() {
+            applied.report = preview.into_iter().chain(notes).collect();
         }
         Ok(applied)
-    };
-    Ok(Prepared { undo, preview, apply: Box::new(apply) })
+    }
 }
 
 /// A word as a shell reads it back: quoted when it holds anything but plain characters.
