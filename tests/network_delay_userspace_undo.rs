@@ -2,7 +2,8 @@
 //! table all`, `ip link`, nft and qdiscs are byte-identical after a normal end,
 //! a guardrail trip, `kill -9` of the holder followed by `recover`, and when the
 //! helper ends the fault at its deadline by itself. A missing TUN device exits 3
-//! and changes nothing; a dry run says which path it takes.
+//! and changes nothing; a dry run says which path it takes. Each new undo step
+//! (DeleteLink, DeleteIpRule) deletes only what is faultdrill's, and twice is fine.
 
 mod faults_util;
 #[path = "common/netns.rs"]
@@ -271,4 +272,32 @@ fn with_ipv6_off_an_unscoped_delay_holds_ipv4_alone_and_undoes_exactly() {
     let (code, err) = holder.wait(Duration::from_secs(15));
     assert_eq!(code, Some(130), "{err}");
     assert_eq!(routing_state(&pair.client), before);
+}
+
+#[test]
+fn delete_link_removes_only_a_faultdrill_tun_device_and_delete_ip_rule_only_its_rule() {
+    let pair = Pair::new("ulk");
+    let ns = Some(pair.client.name.clone());
+    pair.client.ip(&["tuntap", "add", "dev", "fdlyleft0", "mode", "tun"]);
+    pair.client.ip(&["link", "add", "fdlyveth0", "type", "veth", "peer", "name", "fdlyveth1"]);
+    pair.client.ip(&["rule", "add", "priority", "31", "fwmark", "0x7", "lookup", "77"]);
+    pair.client.ip(&["rule", "add", "priority", "31", "fwmark", "0x8", "lookup", "77"]);
+    let link = Undo::DeleteLink { netns: ns.clone(), device: "fdlyleft0".into() };
+    assert_eq!(link.carry_out().unwrap(), UndoOutcome::Undone);
+    assert!(!pair.client.exec(&["ip", "link", "show"]).contains("fdlyleft0"));
+    assert_eq!(link.carry_out().unwrap(), UndoOutcome::AlreadyGone);
+    let not_tun = Undo::DeleteLink { netns: ns.clone(), device: "fdlyveth0".into() };
+    assert_eq!(not_tun.carry_out().unwrap(), UndoOutcome::AlreadyGone, "a veth is never deleted");
+    assert!(pair.client.exec(&["ip", "link", "show"]).contains("fdlyveth0"));
+    let foreign = Undo::DeleteLink { netns: ns.clone(), device: CLIENT_DEV.into() };
+    assert!(foreign.carry_out().is_err(), "a name without faultdrill's prefix is refused");
+
+    let rule = Undo::DeleteIpRule { netns: ns.clone(), ipv6: false, priority: 31, fwmark: 7, table: 77 };
+    assert_eq!(rule.carry_out().unwrap(), UndoOutcome::Undone);
+    assert_eq!(rule.carry_out().unwrap(), UndoOutcome::AlreadyGone);
+    let rules = pair.client.exec(&["ip", "rule", "show"]);
+    assert!(!rules.contains("fwmark 0x7 ") && rules.contains("fwmark 0x8 lookup 77"), "{rules}");
+    let gone_ns =
+        Undo::DeleteIpRule { netns: Some("fdt-no-such-ns".into()), ipv6: true, priority: 31, fwmark: 7, table: 77 };
+    assert_eq!(gone_ns.carry_out().unwrap(), UndoOutcome::AlreadyGone);
 }
