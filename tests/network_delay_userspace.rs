@@ -154,3 +154,18 @@ fn the_daemons_port_and_the_controllers_address_are_never_delayed() {
     lab.rollback(&view.id);
     assert_eq!(routing_state(&pair.client), before);
 }
+
+#[test]
+fn loss_drops_the_matched_packets_the_helper_holds() {
+    let pair = Pair::new("ud5");
+    let drill = Drill::new();
+    let before = routing_state(&pair.client);
+    let mut holder = drill.start_inject(&strs(&delay_args(&pair, &["latency=10ms", "loss=100"])));
+    let lost = ping(&pair.client, TARGET, 3, Duration::from_millis(10));
+    assert!(lost.iter().all(|v| v.is_infinite()), "every echo to the target is dropped: {lost:?}");
+    let others = ping(&pair.client, BYSTANDER, 3, Duration::from_millis(10));
+    assert!(others.iter().all(|v| *v < 5.0), "{others:?}");
+    holder.signal(Signal::SIGTERM);
+    assert_eq!(holder.wait(Duration::from_secs(15)).0, Some(130));
+    assert_eq!(routing_state(&pair.client), before);
+}
