@@ -348,4 +348,6 @@ pub enum HelperCommand {
     },
     /// Proxy TCP with added latency, a rate cap and resets (tcp-proxy-latency).
     Proxy(crate::fault::ProxyArgs),
+    /// Hold packets routed into a TUN device for a delay (network-delay without netem).
+    Delay(crate::fault::DelayArgs),
 }

@@ -11,10 +11,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::fault::DELAY_RULE_PRIORITY as RULE_PRIORITY;
 use crate::fault::{Undo, UndoOutcome, verify};
 use crate::ids::InjectionId;
 use crate::platform::linux::files::FILE_PREFIX;
-use crate::platform::linux::{ProcRef, helpers, nft, tc};
+use crate::platform::linux::tun::DEVICE_PREFIX;
+use crate::platform::linux::{ProcRef, helpers, iproute, nft, tc};
 
 use super::sidecar::{FILLS_DIR, FillsSidecar, PAUSED_DIR, PausedSidecar, read_all};
 
@@ -176,6 +178,36 @@ fn find_network(netns: Option<&str>, found: &mut Vec<Found>, problems: &mut Vec<
             }
         }
         Err(e) => problems.push(format!("could not list the qdiscs of {where_}: {e}")),
+    }
+    match iproute::rules_at(netns, RULE_PRIORITY) {
+        Ok(rules) => {
+            for (ipv6, fwmark, table) in rules {
+                found.push(Found {
+                    what: format!("ip rule priority {RULE_PRIORITY} fwmark {fwmark:#x} lookup {table} in {where_}"),
+                    undo: Undo::DeleteIpRule {
+                        netns: netns.map(str::to_string),
+                        ipv6,
+                        priority: RULE_PRIORITY,
+                        fwmark,
+                        table,
+                    },
+                    sidecar: None,
+                });
+            }
+        }
+        Err(e) => problems.push(format!("could not list the policy-routing rules of {where_}: {e}")),
+    }
+    match iproute::links_with_prefix(netns, DEVICE_PREFIX) {
+        Ok(devices) => {
+            for device in devices {
+                found.push(Found {
+                    what: format!("TUN device {device} in {where_}"),
+                    undo: Undo::DeleteLink { netns: netns.map(str::to_string), device },
+                    sidecar: None,
+                });
+            }
+        }
+        Err(e) => problems.push(format!("could not list the devices of {where_}: {e}")),
     }
 }
 

@@ -41,6 +41,12 @@ pub enum Undo {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root_before: Option<String>,
     },
+    /// Delete one fwmark policy-routing rule faultdrill added, matched by every
+    /// selector (network-delay's user-space path).
+    DeleteIpRule { netns: Option<String>, ipv6: bool, priority: u32, fwmark: u32, table: u32 },
+    /// Delete a TUN device faultdrill created, only if it still is one and bears
+    /// faultdrill's name prefix; its routes go with it.
+    DeleteLink { netns: Option<String>, device: String },
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -86,6 +92,12 @@ impl Undo {
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
             Undo::DeleteRootQdisc { netns, device, handle, .. } => {
                 linux::tc::delete_root_qdisc(netns.as_deref(), device, handle)
+            }
+            Undo::DeleteIpRule { netns, ipv6, priority, fwmark, table } => {
+                linux::iproute::delete_rule(netns.as_deref(), *ipv6, *priority, *fwmark, *table)
+            }
+            Undo::DeleteLink { netns, device } => {
+                linux::iproute::delete_tun_link(netns.as_deref(), device, linux::tun::DEVICE_PREFIX)
             }
         }
     }

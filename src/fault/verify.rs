@@ -35,6 +35,10 @@ fn leftovers_of(undo: &Undo) -> Vec<String> {
         Undo::DeleteRootQdisc { netns, device, handle, root_before } => {
             leftovers::root_qdisc(netns.as_deref(), device, handle, root_before.as_deref()).into_iter().collect()
         }
+        Undo::DeleteIpRule { netns, ipv6, priority, fwmark, table } => {
+            leftovers::ip_rule(netns.as_deref(), *ipv6, *priority, *fwmark, *table).into_iter().collect()
+        }
+        Undo::DeleteLink { netns, device } => leftovers::link(netns.as_deref(), device).into_iter().collect(),
     }
 }
 

@@ -233,6 +233,14 @@ pub fn report_ready() {
     let _ = out.flush();
 }
 
+/// Raises this process's scheduling priority to nice `nice` (negative: more CPU
+/// sooner), so a helper that keeps time (the delay helper) stays on time on a
+/// host that other faults load. Best effort: without the privilege it stays as it is.
+pub fn prefer_cpu(nice: i32) {
+    // SAFETY: setpriority(2) takes no pointers; `0` means this process.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+}
+
 /// Asks the kernel to pick this process first when memory runs out (memory-stress).
 pub fn prefer_oom_kill() {
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");

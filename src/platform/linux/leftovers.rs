@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::procs::{ProcRef, all_pids, read_stat};
 use super::tc::{self, TcError};
-use super::{helpers, netns, nft};
+use super::{helpers, iproute, netns, nft};
 use crate::ids::InjectionId;
 
 /// How long a process just sent SIGCONT may take to leave the stopped state.
@@ -80,6 +80,25 @@ pub fn root_qdisc(netns: Option<&str>, device: &str, handle: &str, before: Optio
             Some(format!("the root qdisc of {device}{} is {now}, not the recorded {kind} 0:", where_(netns)))
         }
         _ => None,
+    }
+}
+
+/// The fwmark policy-routing rule, if it is still there (or could not be looked at).
+pub fn ip_rule(netns: Option<&str>, ipv6: bool, priority: u32, fwmark: u32, table: u32) -> Option<String> {
+    let rule = format!("ip rule priority {priority} fwmark {fwmark:#x} lookup {table}");
+    match iproute::rule_exists(netns, ipv6, priority, fwmark, table) {
+        Ok(false) => None,
+        Ok(true) => Some(format!("{rule}{} is still there", where_(netns))),
+        Err(e) => Some(format!("could not check that {rule}{} is gone: {e}", where_(netns))),
+    }
+}
+
+/// The network device, if it is still there (or could not be looked at).
+pub fn link(netns: Option<&str>, device: &str) -> Option<String> {
+    match iproute::link_exists(netns, device) {
+        Ok(false) => None,
+        Ok(true) => Some(format!("device {device}{} is still there", where_(netns))),
+        Err(e) => Some(format!("could not check that device {device}{} is gone: {e}", where_(netns))),
     }
 }
 

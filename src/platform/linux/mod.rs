@@ -5,6 +5,7 @@ pub mod cpustat;
 pub mod files;
 pub mod fillgrow;
 pub mod helpers;
+pub mod iproute;
 pub mod leftovers;
 pub mod memhold;
 pub mod meminfo;
@@ -16,6 +17,7 @@ pub mod procs;
 pub mod signals;
 pub mod splice;
 pub mod tc;
+pub mod tun;
 
 mod undo_result;
 

@@ -87,6 +87,18 @@ pub fn command(netns: Option<&str>, program: &str) -> Result<Command, NetnsError
     Ok(cmd)
 }
 
+/// Moves the calling thread into namespace `name`; threads and processes it
+/// starts afterwards, and sockets and devices it creates, live there too.
+pub fn enter(name: &str) -> Result<(), NetnsError> {
+    let path = path_of(name)?;
+    let file = File::open(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => NetnsError::Missing { name: name.to_string() },
+        _ => NetnsError::Open { name: name.to_string(), source },
+    })?;
+    nix::sched::setns(&file, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| NetnsError::Open { name: name.to_string(), source: e.into() })
+}
+
 /// A command for `program` that runs in a fresh, empty network namespace which
 /// vanishes with it: a place to try kernel features without changing anything.
 pub fn command_in_throwaway(program: &str) -> Command {
