@@ -331,4 +331,6 @@ pub enum HelperCommand {
     },
     /// Proxy TCP with added latency, a rate cap and resets (tcp-proxy-latency).
     Proxy(crate::fault::ProxyArgs),
+    /// Answer matched DNS names wrongly and forward the rest (dns-fault).
+    Dns(crate::fault::DnsArgs),
 }
