@@ -129,3 +129,72 @@ fn bad_parameters_exit_64_naming_the_parameter() {
         assert!(stderr(&out).contains(says), "{params:?}: {}", stderr(&out));
     }
 }
+
+/// The response code to an A query for `name` on `socket` (connected to a resolver), or `None`.
+fn ask(socket: &std::net::UdpSocket, id: u16, name: &str) -> Option<hickory_proto::op::ResponseCode> {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut query = Message::new();
+    query
+        .set_id(id)
+        .set_recursion_desired(true)
+        .add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    socket.send(&query.to_vec().unwrap()).ok()?;
+    let mut buf = [0u8; 4096];
+    let n = socket.recv(&mut buf).ok()?;
+    Message::from_vec(&buf[..n]).ok().map(|m| m.response_code())
+}
+
+/// A UDP socket in `lab`'s namespace connected to its resolver: one flow, one source port.
+fn connected(lab: &DnsLab) -> std::net::UdpSocket {
+    lab.ns.run(|| {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.connect("127.0.0.1:53").unwrap();
+        s
+    })
+}
+
+#[test]
+fn a_client_that_keeps_its_redirected_socket_reaches_the_real_resolver_after_rollback() {
+    use hickory_proto::op::ResponseCode;
+    let lab = DnsLab::new("dnsps");
+    let drill = Drill::new();
+    let netns = format!("netns={}", lab.ns.name);
+    // Something else in the namespace tracks connections: then deleting the table
+    // alone would leave the redirected flow bound to the resolver's dead port.
+    lab.ns.exec(&["nft", "add", "table", "inet", "tracker"]);
+    lab.ns.exec(&["nft", "add", "chain", "inet", "tracker", "out", "{ type filter hook output priority 0; }"]);
+    lab.ns.exec(&["nft", "add", "rule", "inet", "tracker", "out", "ct", "state", "established", "accept"]);
+    let before = lab.ruleset();
+    let mut inject = drill.start_inject(&args(&netns, &["names=bad.test", "effect=nxdomain"], "60s"));
+    let during = connected(&lab);
+    assert_eq!(ask(&during, 3, "bad.test"), Some(ResponseCode::NXDomain));
+    inject.signal(Signal::SIGTERM);
+    assert_eq!(inject.wait(Duration::from_secs(20)).0, Some(130));
+    // The redirected flow again: its conntrack entry's redirect must not outlive the table.
+    assert_eq!(ask(&during, 4, "bad.test"), Some(ResponseCode::NoError));
+    assert_eq!(ask(&during, 5, "good.test"), Some(ResponseCode::NoError));
+    assert_eq!(lab.ruleset(), before);
+}
+
+#[test]
+fn without_conntrack_it_exits_3_says_what_is_missing_and_changes_nothing() {
+    let lab = DnsLab::new("dnsnc");
+    let before = lab.ruleset();
+    let drill = Drill::new();
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/usr/sbin/nft", bin.path().join("nft")).unwrap();
+    let netns = format!("netns={}", lab.ns.name);
+    let out = drill
+        .cmd()
+        .env("PATH", bin.path())
+        .arg("inject")
+        .args(args(&netns, &["names=bad.test", "effect=nxdomain"], "30s"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("needs the `conntrack` tool (Debian package conntrack)"), "{}", stderr(&out));
+    assert_eq!(lab.ruleset(), before);
+    lab.assert_all_resolve();
+}

@@ -5,8 +5,10 @@
 //! TCP port 53, IPv4 and IPv6) to a resolver helper on loopback, which answers
 //! matched queries itself and forwards the rest; its own upstream traffic
 //! carries a socket mark the redirect skips. Undo deletes the table first, then
-//! stops the resolver; an expiry watchdog deletes the table at the deadline even
-//! if the controller is gone, and the resolver exits a little after it.
+//! forgets the flows it redirected (conntrack would keep a busy one bound to the
+//! resolver's port), then stops the resolver; an expiry watchdog does the first
+//! two at the deadline even if the controller is gone, and the resolver exits a
+//! little after it.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, SocketAddr};
@@ -16,7 +18,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::experiment::{ParamKind, ParamSpec, Params};
-use crate::platform::linux::{ProcRef, helpers, netns, nft};
+use crate::platform::linux::{ProcRef, conntrack, helpers, netns, nft};
 
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::dns_match::{EFFECTS, NamePattern};
@@ -122,6 +124,11 @@ impl Fault for DnsFault {
                 "dns-fault needs nftables (the nf_tables and nf_nat kernel modules, and the `nft` tool from the Debian package nftables) to redirect DNS to its resolver, and this host cannot: {said}"
             ))
         })?;
+        conntrack::probe().map_err(|said| {
+            FaultError::Unsupported(format!(
+                "dns-fault needs the `conntrack` tool (Debian package conntrack) so its undo can release the flows its redirect bound: {said}"
+            ))
+        })?;
         let netns = netns_of(params)?;
         let upstream = match params.text("upstream") {
             Some(text) => parse_upstream(text).map_err(FaultError::Refused)?,
@@ -139,11 +146,16 @@ impl Fault for DnsFault {
         let mut argv = vec!["helper".to_string(), "dns".to_string()];
         argv.extend(args.to_argv());
         let table = RedirectTable { name: table_name(&cx.injection), mark: DNS_MARK, port: None, ipv6: true };
-        let delete_table =
-            Undo::DeleteNftTable { netns: netns.clone(), family: "inet".into(), table: table.name.clone() };
-        // Carried out last to first: the redirect goes before the resolver it points at.
-        let undo = Undo::All { steps: vec![Undo::stop_helpers(&cx.injection), delete_table.clone()] };
-        let (_, watchdog) = watchdog::arm(cx, delete_table);
+        // Carried out last to first: the redirect goes, then the flows it bound, then the
+        // resolver they pointed at.
+        let unredirect = Undo::All {
+            steps: vec![
+                Undo::ForgetRedirectedFlows { netns: netns.clone(), port: 53 },
+                Undo::DeleteNftTable { netns: netns.clone(), family: "inet".into(), table: table.name.clone() },
+            ],
+        };
+        let undo = Undo::All { steps: vec![Undo::stop_helpers(&cx.injection), unredirect.clone()] };
+        let (_, watchdog) = watchdog::arm(cx, unredirect);
         let prefix = netns::preview_prefix(netns.as_deref());
         let exe = cx.exe.clone();
         let mut preview = vec![
@@ -157,6 +169,10 @@ impl Fault for DnsFault {
         let nft_at = preview.len();
         preview.extend(table.to_script().lines().map(|l| format!("  {l}")));
         preview.push(watchdog.describe());
+        preview.push(format!(
+            "undo: {prefix}nft delete table inet {}; {prefix}conntrack -D -p udp|tcp -f ipv4|ipv6 --orig-port-dst 53 --dst-nat; stop the resolver",
+            table.name
+        ));
         let mut report = preview.clone();
         let injection = cx.injection.clone();
         let apply = move || {
