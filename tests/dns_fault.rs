@@ -73,10 +73,14 @@ fn a_matched_name_times_out_while_another_resolves_and_sigterm_rolls_back() {
 }
 
 #[test]
-fn delay_holds_the_real_answer_back() {
+fn delay_holds_the_real_answer_back_and_an_ipv6_upstream_answers_the_rest() {
     let lab = DnsLab::new("dnsdl");
     let drill = Drill::new();
-    let mut inject = inject(&drill, &lab, &["names=bad.test", "effect=delay", "delay=600ms"], "60s");
+    let params = ["names=bad.test", "effect=delay", "delay=600ms", "upstream=::1"];
+    let mut inject = inject(&drill, &lab, &params, "60s");
+    let argv: Vec<Vec<String>> =
+        helpers_of(&inject.id).into_iter().filter_map(faultdrill::platform::linux::procs::cmdline).collect();
+    assert!(argv.iter().any(|a| a.windows(2).any(|w| w == ["--upstream", "[::1]:53"])), "{argv:?}");
     for extra in [None, Some("+tcp")] {
         let with = |name| extra.into_iter().chain([name]).collect::<Vec<_>>();
         let bad = lab.dig(&with("bad.test"));
