@@ -28,6 +28,15 @@ fn a_matched_name_gets_nxdomain_over_udp_tcp_and_ipv6_while_others_resolve_until
     let drill = Drill::new();
     let mut inject = inject(&drill, &lab, &["names=bad.test,*.wild.test", "effect=nxdomain"], "8s");
     assert_eq!(helpers_of(&inject.id).len(), 2, "the resolver and its watchdog run");
+    let resolver = helpers_of(&inject.id)
+        .into_iter()
+        .find(|&pid| faultdrill::platform::linux::procs::cmdline(pid).is_some_and(|a| a.contains(&"dns".to_string())))
+        .expect("the resolver runs");
+    let status = std::fs::read_to_string(format!("/proc/{resolver}/status")).unwrap();
+    let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).unwrap().trim().to_string();
+    assert!(!field("Uid:").starts_with('0'), "the resolver is not root: {}", field("Uid:"));
+    assert_eq!(field("CapEff:"), "0000000000001000", "only CAP_NET_ADMIN is left");
+    assert_eq!(field("CapPrm:"), "0000000000001000", "only CAP_NET_ADMIN is left");
     assert!(lab.ruleset().contains("redirect to :"), "{}", lab.ruleset());
     for extra in [None, Some("+tcp"), Some("@::1")] {
         let with = |name| extra.into_iter().chain([name]).collect::<Vec<_>>();

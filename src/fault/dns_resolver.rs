@@ -5,10 +5,11 @@
 //! transport (UDP or TCP) and answered with what it says.
 //!
 //! Its upstream sockets carry [`DNS_MARK`] (`SO_MARK`), which the table lets
-//! through unredirected; setting a mark needs CAP_NET_ADMIN, so this helper,
-//! unlike the TCP proxy, keeps root. It only listens on loopback (127.0.0.1 and
-//! ::1), parses with hickory-proto, says `listening PORT FAMILIES` on stdout
-//! once bound, stops faulting at its deadline and exits [`GRACE`] later.
+//! through unredirected; setting a mark needs CAP_NET_ADMIN, so once bound it
+//! drops root to the helper user (`nobody`) keeping that one capability. It
+//! only listens on loopback (127.0.0.1 and ::1), parses with hickory-proto, says
+//! `listening PORT FAMILIES` on stdout once bound, stops faulting at its
+//! deadline and exits [`GRACE`] later.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tracing::debug;
 
 use super::dns_match::{Decision, Effect, NamePattern, Rules, failure_reply};
 use crate::platform::linux::helpers;
+use crate::platform::linux::privileges::{self, PrivilegeError};
 
 /// The socket mark of the resolver's own upstream traffic ("fdns"): the redirect skips it.
 pub const DNS_MARK: u32 = 0x6664_6e73;
@@ -112,6 +114,9 @@ pub enum ResolverError {
     Listen(#[source] std::io::Error),
     #[error("start the resolver's runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// Root could not be dropped after binding: the resolver refuses to run as root.
+    #[error(transparent)]
+    DropRoot(#[from] PrivilegeError),
 }
 
 /// The loopback sockets the redirect sends queries to, all on one port.
@@ -166,6 +171,7 @@ pub fn run_resolver(args: DnsArgs) -> Result<(), ResolverError> {
     let rules = args.rules().map_err(ResolverError::Invalid)?;
     let Some(left) = helpers::become_helper(args.deadline_ms, GRACE) else { return Ok(()) };
     let listeners = Listeners::bind().map_err(ResolverError::Listen)?;
+    privileges::drop_root_keeping_net_admin()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
