@@ -102,7 +102,8 @@ fn a_dry_run_shows_the_resolver_and_the_redirect_and_changes_nothing() {
     assert!(text.contains("--name bad.test --name *.wild.test"), "{text}");
     assert!(text.contains("type nat hook output priority -100; policy accept;"), "{text}");
     assert!(text.contains("meta mark 0x66646e73 return"), "{text}");
-    assert!(text.contains("meta l4proto { tcp, udp } th dport 53 redirect to :$PORT"), "{text}");
+    assert!(text.contains("ip daddr { 127.0.0.1 } meta l4proto { tcp, udp } th dport 53 redirect to :$PORT"), "{text}");
+    assert!(text.contains("ip6 daddr { ::1 } meta l4proto { tcp, udp } th dport 53 redirect to :$PORT"), "{text}");
     assert!(text.contains("helper expire"), "{text}");
     assert_eq!(lab.ruleset(), before);
     assert_eq!(lab.dig(&["bad.test"]).status.as_deref(), Some("NOERROR"));

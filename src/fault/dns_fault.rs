@@ -130,10 +130,16 @@ impl Fault for DnsFault {
             ))
         })?;
         let netns = netns_of(params)?;
+        let nameservers = nameservers_of(netns.as_deref());
         let upstream = match params.text("upstream") {
             Some(text) => parse_upstream(text).map_err(FaultError::Refused)?,
-            None => upstream_from_resolv_conf(netns.as_deref())?,
+            None => upstream_from(&nameservers, netns.as_deref())?,
         };
+        // Every resolver a client here may ask (it fails over on SERVFAIL or silence).
+        let mut resolvers = nameservers.unwrap_or_default();
+        if !resolvers.contains(&upstream.ip()) {
+            resolvers.push(upstream.ip());
+        }
         let args = DnsArgs {
             injection: cx.injection.to_string(),
             deadline_ms: unix_ms(cx.deadline),
@@ -145,7 +151,8 @@ impl Fault for DnsFault {
         };
         let mut argv = vec!["helper".to_string(), "dns".to_string()];
         argv.extend(args.to_argv());
-        let table = RedirectTable { name: table_name(&cx.injection), mark: DNS_MARK, port: None, ipv6: true };
+        let table =
+            RedirectTable { name: table_name(&cx.injection), mark: DNS_MARK, port: None, ipv6: true, resolvers };
         // Carried out last to first: the redirect goes, then the flows it bound, then the
         // resolver they pointed at.
         let unredirect = Undo::All {
@@ -221,28 +228,36 @@ fn resolv_conf_of(netns: Option<&str>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"))
 }
 
-/// The first `nameserver` line's address (one with a `%zone` cannot be forwarded to by address alone).
-fn first_nameserver(text: &str) -> Option<IpAddr> {
-    text.lines().find_map(|line| {
-        let mut words = line.split_whitespace();
-        (words.next() == Some("nameserver")).then(|| words.next()?.parse().ok()).flatten()
-    })
+/// The `nameserver` lines' addresses, in order (one with a `%zone` cannot be
+/// forwarded to by address alone and is left out).
+fn nameservers(text: &str) -> Vec<IpAddr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nameserver")).then(|| words.next()?.parse().ok()).flatten()
+        })
+        .collect()
 }
 
-fn upstream_from_resolv_conf(netns: Option<&str>) -> Result<SocketAddr, FaultError> {
+/// The nameservers of `netns`'s resolv.conf, or why it could not be read.
+fn nameservers_of(netns: Option<&str>) -> Result<Vec<IpAddr>, String> {
     let path = resolv_conf_of(netns);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        FaultError::Unsupported(format!(
-            "read {} to find the upstream resolver: {e}; give parameter `upstream`",
-            path.display()
-        ))
-    })?;
-    first_nameserver(&text).map(|ip| SocketAddr::new(ip, 53)).ok_or_else(|| {
-        FaultError::Unsupported(format!(
-            "{} names no nameserver to forward unmatched queries to; give parameter `upstream`",
-            path.display()
-        ))
-    })
+    std::fs::read_to_string(&path).map(|text| nameservers(&text)).map_err(|e| format!("read {}: {e}", path.display()))
+}
+
+/// The first nameserver: the upstream when the parameter names none.
+fn upstream_from(nameservers: &Result<Vec<IpAddr>, String>, netns: Option<&str>) -> Result<SocketAddr, FaultError> {
+    match nameservers {
+        Err(why) => {
+            Err(FaultError::Unsupported(format!("find the upstream resolver: {why}; give parameter `upstream`")))
+        }
+        Ok(list) => list.first().map(|ip| SocketAddr::new(*ip, 53)).ok_or_else(|| {
+            FaultError::Unsupported(format!(
+                "{} names no nameserver to forward unmatched queries to; give parameter `upstream`",
+                resolv_conf_of(netns).display()
+            ))
+        }),
+    }
 }
 
 /// Starts the resolver in `netns`, in its own process group, and waits until it
@@ -303,10 +318,12 @@ mod tests {
     }
 
     #[test]
-    fn the_first_usable_nameserver_is_the_upstream() {
-        let text =
-            "# generated\nsearch example.com\nnameserver fe80::1%eth0\nnameserver 10.0.0.2\nnameserver 10.0.0.3\n";
-        assert_eq!(first_nameserver(text), Some("10.0.0.2".parse().unwrap()));
-        assert_eq!(first_nameserver("options ndots:2\n"), None);
+    fn nameservers_are_read_in_order_and_the_first_is_the_upstream() {
+        let text = "# generated\nsearch example.com\nnameserver fe80::1%eth0\nnameserver 10.0.0.2\nnameserver ::1\n";
+        let found = nameservers(text);
+        assert_eq!(found, ["10.0.0.2".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(upstream_from(&Ok(found), None).unwrap(), "10.0.0.2:53".parse().unwrap());
+        assert!(nameservers("options ndots:2\n").is_empty());
+        assert!(upstream_from(&Ok(vec![]), None).unwrap_err().to_string().contains("give parameter `upstream`"));
     }
 }

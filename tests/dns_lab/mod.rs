@@ -1,6 +1,6 @@
 //! A DNS lab for dns-fault's tests: a network namespace of the test's own with a
 //! real resolver (dnsmasq) on its loopback, the namespace's resolv.conf pointing
-//! at it, and `dig` to ask it. Everything is removed on drop, also on failure.
+//! at it (127.0.0.1, then ::1), and `dig` to ask it. Everything is removed on drop, also on failure.
 #![allow(dead_code, reason = "each test file uses a different part of the lab")]
 
 use std::path::PathBuf;
@@ -45,7 +45,7 @@ impl DnsLab {
         let ns = netns::Netns::new(tag);
         let etc = PathBuf::from("/etc/netns").join(&ns.name);
         std::fs::create_dir_all(&etc).unwrap();
-        std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+        std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\nnameserver ::1\n").unwrap();
         let dnsmasq = Command::new("ip")
             .args(["netns", "exec", &ns.name, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null"])
             .args(["--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1,::1", "--user=root"])
