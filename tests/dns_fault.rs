@@ -126,3 +126,23 @@ fn wrong_address_answers_each_family_with_ttl_zero_and_servfail_fails() {
     assert_eq!(servfail.wait(Duration::from_secs(20)).0, Some(130));
     lab.assert_all_resolve();
 }
+
+#[test]
+fn a_caching_resolvers_own_upstream_queries_are_not_redirected_into_a_loop() {
+    let lab = DnsLab::forwarding("dnsfw");
+    let before = lab.ruleset();
+    let drill = Drill::new();
+    let mut inject = inject(&drill, &lab, &["names=bad.test", "effect=nxdomain"], "60s");
+    // Clients ask the forwarder (redirected); the forwarder asks 127.0.0.2 (left alone).
+    for extra in [None, Some("+tcp"), Some("@::1")] {
+        let with = |name| extra.into_iter().chain([name]).collect::<Vec<_>>();
+        let good = lab.dig(&with("good.test"));
+        assert_eq!(good.addresses(), [GOOD], "{extra:?}: through the forwarder: {}", good.text);
+        assert!(good.took < Duration::from_millis(500), "{extra:?}: no loop: {:?}", good.took);
+        assert_eq!(lab.dig(&with("bad.test")).status.as_deref(), Some("NXDOMAIN"), "{extra:?}");
+    }
+    inject.signal(Signal::SIGTERM);
+    assert_eq!(inject.wait(Duration::from_secs(20)).0, Some(130));
+    assert_eq!(lab.ruleset(), before);
+    assert_eq!(lab.dig(&["bad.test"]).addresses(), [BAD]);
+}

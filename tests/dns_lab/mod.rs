@@ -19,6 +19,8 @@ pub const WILD: &str = "10.3.3.3";
 pub struct DnsLab {
     pub ns: netns::Netns,
     dnsmasq: Child,
+    /// The caching forwarder of [`DnsLab::forwarding`].
+    forwarder: Option<Child>,
     etc: PathBuf,
 }
 
@@ -41,6 +43,34 @@ impl Dig {
 
 impl DnsLab {
     pub fn new(tag: &str) -> DnsLab {
+        DnsLab::with_resolver(tag, &["--listen-address=127.0.0.1,::1"])
+    }
+
+    /// Like [`DnsLab::new`], but the resolver clients ask (127.0.0.1, ::1) is a caching
+    /// forwarder, as systemd-resolved or a local dnsmasq is: the names are answered
+    /// by another dnsmasq on 127.0.0.2, its upstream, which resolv.conf does not name.
+    pub fn forwarding(tag: &str) -> DnsLab {
+        let mut lab = DnsLab::with_resolver(tag, &["--listen-address=127.0.0.2"]);
+        let forwarder = Command::new("ip")
+            .args(["netns", "exec", &lab.ns.name, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null"])
+            .args(["--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1,::1", "--user=root"])
+            .args(["--server=127.0.0.2", "--cache-size=0"])
+            .arg(format!("--pid-file={}", lab.etc.join("forwarder.pid").display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the forwarding dnsmasq");
+        lab.forwarder = Some(forwarder);
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while lab.dig(&["good.test"]).addresses() != [GOOD] {
+            assert!(Instant::now() < give_up, "the forwarding dnsmasq did not answer");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        lab
+    }
+
+    fn with_resolver(tag: &str, listen: &[&str]) -> DnsLab {
         netns::require_root();
         let ns = netns::Netns::new(tag);
         let etc = PathBuf::from("/etc/netns").join(&ns.name);
@@ -48,7 +78,8 @@ impl DnsLab {
         std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\nnameserver ::1\n").unwrap();
         let dnsmasq = Command::new("ip")
             .args(["netns", "exec", &ns.name, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null"])
-            .args(["--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1,::1", "--user=root"])
+            .args(["--no-resolv", "--no-hosts", "--bind-interfaces", "--user=root"])
+            .args(listen)
             .args([&format!("--address=/good.test/{GOOD}"), &format!("--address=/bad.test/{BAD}")])
             .args([&format!("--address=/wild.test/{WILD}"), "--address=/bad.test/fd00::bad"])
             .arg(format!("--pid-file={}", etc.join("dnsmasq.pid").display()))
@@ -57,7 +88,10 @@ impl DnsLab {
             .stderr(Stdio::null())
             .spawn()
             .expect("start dnsmasq (Debian package dnsmasq-base; tests/setup.sh installs it)");
-        let lab = DnsLab { ns, dnsmasq, etc };
+        let lab = DnsLab { ns, dnsmasq, forwarder: None, etc };
+        if listen.iter().any(|l| l.contains("127.0.0.2")) {
+            return lab;
+        }
         let give_up = Instant::now() + Duration::from_secs(10);
         while lab.dig(&["good.test"]).addresses() != [GOOD] {
             assert!(Instant::now() < give_up, "dnsmasq did not answer in the test namespace");
@@ -114,8 +148,10 @@ impl DnsLab {
 
 impl Drop for DnsLab {
     fn drop(&mut self) {
-        let _ = self.dnsmasq.kill();
-        let _ = self.dnsmasq.wait();
+        for child in std::iter::once(&mut self.dnsmasq).chain(self.forwarder.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.etc);
     }
 }
