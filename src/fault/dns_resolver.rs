@@ -18,6 +18,7 @@ use std::time::Duration;
 use nix::sys::socket::{setsockopt, sockopt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -34,6 +35,13 @@ pub const GRACE: Duration = Duration::from_secs(3);
 
 /// How long an upstream may take to answer one forwarded query.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a TCP connection may stay silent before the resolver closes it (RFC 7766 §6.2.3).
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// Queries (and TCP connections) handled at once; past it, new ones go unanswered,
+/// as from an overloaded resolver, instead of piling up without bound.
+const IN_FLIGHT: usize = 1024;
 
 /// The helper's command line; built by the fault and parsed by `faultdrill helper dns`.
 #[derive(Clone, Debug, PartialEq, clap::Args)]
@@ -179,7 +187,12 @@ pub fn run_resolver(args: DnsArgs) -> Result<(), ResolverError> {
         .map_err(ResolverError::Runtime)?;
     runtime.block_on(async move {
         let now = Instant::now();
-        let resolver = Arc::new(Resolver { rules, upstream: args.upstream, fault_until: now + left });
+        let resolver = Arc::new(Resolver {
+            rules,
+            upstream: args.upstream,
+            fault_until: now + left,
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+        });
         for socket in listeners.udp.iter() {
             let socket = socket.try_clone().and_then(nonblocking).and_then(UdpSocket::from_std);
             tokio::spawn(serve_udp(Arc::new(socket.map_err(ResolverError::Listen)?), resolver.clone()));
@@ -214,6 +227,8 @@ struct Resolver {
     upstream: SocketAddr,
     /// From then on everything is forwarded.
     fault_until: Instant,
+    /// Permits for queries and connections in flight (see [`IN_FLIGHT`]).
+    in_flight: Arc<Semaphore>,
 }
 
 impl Resolver {
@@ -284,12 +299,14 @@ async fn serve_udp(socket: Arc<UdpSocket>, resolver: Arc<Resolver>) {
                 continue;
             }
         };
+        let Ok(permit) = resolver.in_flight.clone().try_acquire_owned() else { continue };
         let query = buf[..n].to_vec();
         let (socket, resolver) = (socket.clone(), resolver.clone());
         tokio::spawn(async move {
             if let Some(reply) = resolver.respond(&query, false).await {
                 let _ = socket.send_to(&reply, client).await;
             }
+            drop(permit);
         });
     }
 }
@@ -298,7 +315,12 @@ async fn serve_tcp(listener: TcpListener, resolver: Arc<Resolver>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, resolver.clone()));
+                let Ok(permit) = resolver.in_flight.clone().try_acquire_owned() else { continue };
+                let resolver = resolver.clone();
+                tokio::spawn(async move {
+                    serve_connection(stream, resolver).await;
+                    drop(permit);
+                });
             }
             Err(e) => {
                 debug!(error = %e, "Accept failed.");
@@ -310,7 +332,7 @@ async fn serve_tcp(listener: TcpListener, resolver: Arc<Resolver>) {
 
 /// Answers the queries of one TCP connection in turn, until the client closes it.
 async fn serve_connection(mut stream: TcpStream, resolver: Arc<Resolver>) {
-    while let Ok(Some(query)) = read_framed(&mut stream).await {
+    while let Ok(Ok(Some(query))) = tokio::time::timeout(TCP_IDLE, read_framed(&mut stream)).await {
         if let Some(reply) = resolver.respond(&query, true).await {
             if write_framed(&mut stream, &reply).await.is_err() {
                 return;
