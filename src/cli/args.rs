@@ -350,4 +350,6 @@ pub enum HelperCommand {
     Proxy(crate::fault::ProxyArgs),
     /// Hold packets routed into a TUN device for a delay (network-delay without netem).
     Delay(crate::fault::DelayArgs),
+    /// Answer matched DNS names wrongly and forward the rest (dns-fault).
+    Dns(crate::fault::DnsArgs),
 }

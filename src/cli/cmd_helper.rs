@@ -81,6 +81,10 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
             crate::fault::run_delayer(args)?;
             Ok(crate::exit::PASSED)
         }
+        HelperCommand::Dns(args) => {
+            crate::fault::run_resolver(args)?;
+            Ok(crate::exit::PASSED)
+        }
     }
 }
 

@@ -3,6 +3,10 @@
 mod context;
 mod cpu_burn;
 mod disk_fill;
+mod dns_fault;
+mod dns_match;
+mod dns_nft;
+mod dns_resolver;
 mod library;
 mod memory_stress;
 mod net_delay_user;
@@ -34,6 +38,7 @@ pub use crate::platform::linux::{UndoError, UndoOutcome};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
+pub use dns_resolver::{DNS_MARK, DnsArgs, ResolverError, run_resolver};
 pub use library::{all_faults, catalog, find_fault};
 pub use memory_stress::MemoryStress;
 pub use net_delay_user::RULE_PRIORITY as DELAY_RULE_PRIORITY;

@@ -47,6 +47,9 @@ pub enum Undo {
     /// Delete a TUN device faultdrill created, only if it still is one and bears
     /// faultdrill's name prefix; its routes go with it.
     DeleteLink { netns: Option<String>, device: String },
+    /// Forget the tracked flows to `port` that a redirect bound, in a network namespace
+    /// (`None`: the current one), so none stays bound to a redirect that is gone (dns-fault).
+    ForgetRedirectedFlows { netns: Option<String>, port: u16 },
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -90,6 +93,7 @@ impl Undo {
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
+            Undo::ForgetRedirectedFlows { netns, port } => linux::conntrack::forget_redirected(netns.as_deref(), *port),
             Undo::DeleteRootQdisc { netns, device, handle, .. } => {
                 linux::tc::delete_root_qdisc(netns.as_deref(), device, handle)
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::procs::{ProcRef, all_pids, read_stat};
 use super::tc::{self, TcError};
-use super::{helpers, iproute, netns, nft};
+use super::{conntrack, helpers, iproute, netns, nft};
 use crate::ids::InjectionId;
 
 /// How long a process just sent SIGCONT may take to leave the stopped state.
@@ -99,6 +99,18 @@ pub fn link(netns: Option<&str>, device: &str) -> Option<String> {
         Ok(false) => None,
         Ok(true) => Some(format!("device {device}{} is still there", where_(netns))),
         Err(e) => Some(format!("could not check that device {device}{} is gone: {e}", where_(netns))),
+    }
+}
+
+/// Redirected flows to `port` the kernel still tracks (they would keep going to a
+/// resolver that is gone), if any (or if they could not be looked at).
+pub fn redirected_flows(netns: Option<&str>, port: u16) -> Option<String> {
+    match conntrack::count_redirected(netns, port) {
+        Ok(0) => None,
+        Ok(n) => Some(format!("{n} redirected flow(s) to port {port}{} are still tracked", where_(netns))),
+        Err(e) => {
+            Some(format!("could not check that no redirected flow to port {port}{} is tracked: {e}", where_(netns)))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Linux specifics: /proc, signals, filesystems, network namespaces.
 
 pub mod burner;
+pub mod conntrack;
 pub mod cpustat;
 pub mod files;
 pub mod fillgrow;

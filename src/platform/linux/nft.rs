@@ -122,3 +122,26 @@ pub fn probe() -> Result<(), String> {
         })
         .clone()
 }
+
+/// Whether this kernel and `nft` can redirect locally sent traffic to a local
+/// port (a nat chain on the output hook of an inet table, `redirect`, `meta
+/// mark`), as dns-fault does; tried in a throwaway network namespace.
+/// `Err` carries what `nft` said. Remembered for the life of the process.
+pub fn probe_redirect() -> Result<(), String> {
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    RESULT
+        .get_or_init(|| {
+            let script = "create table inet faultdrill_probe\n\
+                 add chain inet faultdrill_probe output { type nat hook output priority -100; policy accept; }\n\
+                 add rule inet faultdrill_probe output meta mark 1 return\n\
+                 add rule inet faultdrill_probe output meta l4proto { tcp, udp } th dport 53 redirect to :5353\n";
+            let mut cmd = netns::command_in_throwaway("nft");
+            cmd.args(["-f", "-"]);
+            match netns::run(cmd, Some(script)) {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("nft failed").to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .clone()
+}
