@@ -331,4 +331,7 @@ pub enum HelperCommand {
     },
     /// Proxy TCP with added latency, a rate cap and resets (tcp-proxy-latency).
     Proxy(crate::fault::ProxyArgs),
+    /// Serve a FUSE pass-through over a directory that delays or fails its operations
+    /// (io-latency, io-error); unmounts it at the deadline.
+    IoFault(crate::fault::IoArgs),
 }

@@ -3,6 +3,9 @@
 mod context;
 mod cpu_burn;
 mod disk_fill;
+mod io_common;
+mod io_error;
+mod io_latency;
 mod library;
 mod memory_stress;
 mod net_nft;
@@ -31,6 +34,7 @@ pub use crate::platform::linux::{UndoError, UndoOutcome};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
+pub use io_common::{IoArgs, IoHelperError, run_io_helper};
 pub use library::{all_faults, catalog, find_fault};
 pub use memory_stress::MemoryStress;
 pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};

@@ -33,6 +33,10 @@ pub enum Undo {
     DeleteNftTable { netns: Option<String>, family: String, table: String },
     /// Delete a root qdisc on a device, only if it still carries faultdrill's handle.
     DeleteRootQdisc { netns: Option<String>, device: String, handle: String },
+    /// Detach (`umount -l`) the FUSE mount with this source at this mount point, only
+    /// while it is the one on top there (io-latency, io-error). A dead mount (its
+    /// helper killed) detaches too.
+    UnmountFuse { mountpoint: PathBuf, source: String },
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -76,6 +80,7 @@ impl Undo {
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
+            Undo::UnmountFuse { mountpoint, source } => linux::fusemount::detach(mountpoint, source),
             Undo::DeleteRootQdisc { netns, device, handle } => {
                 linux::tc::delete_root_qdisc(netns.as_deref(), device, handle)
             }
