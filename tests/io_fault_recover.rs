@@ -148,9 +148,9 @@ fn a_dry_run_shows_the_mount_and_the_helper_command_and_mounts_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     let path = target.path().display().to_string();
-    assert!(text.contains(&format!("mount a FUSE pass-through (fstype fuse, source faultdrill:i-")), "{text}");
+    assert!(text.contains("mount a FUSE pass-through (fstype fuse, source faultdrill:i-"), "{text}");
     assert!(text.contains(&format!("over {path}, served by `")), "{text}");
-    assert!(text.contains(&format!("helper io-fault --injection i-")), "{text}");
+    assert!(text.contains("helper io-fault --injection i-"), "{text}");
     assert!(text.contains("--latency-us 10000 --jitter-us 2000 --comm postgres"), "{text}");
     assert!(text.contains("delay by 10ms ± 2ms, on 100 % of all operations of comm postgres"), "{text}");
     assert!(text.contains(&format!("rollback runs `umount -l {path}`")), "{text}");
