@@ -41,6 +41,10 @@ pub enum ServeError {
 pub fn serve(path: &Path, source: &str, chaos: Chaos, until: Instant, ready: impl FnOnce()) -> Result<(), ServeError> {
     // Files the callers create get the mode they asked for, not the helper's umask.
     nix::sys::stat::umask(Mode::empty());
+    // One O_PATH descriptor per inode the kernel remembers: a large tree needs more than 1024.
+    if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    }
     let stop = stop_signals();
     let top = fusemount::top_mount_at(path).ok().flatten();
     if let Some(top) = top.filter(fusemount::MountEntry::is_faultdrill_fuse) {
