@@ -25,13 +25,25 @@ fn at_50ms_a_read_under_the_path_takes_50_to_60ms_and_a_file_elsewhere_is_unaffe
     let mut inject =
         drill.start_inject(&["io-latency", "-p", &target.param(), "-p", "latency=50ms", "--duration", "60s"]);
     wait_until(Duration::from_secs(10), || target.is_mounted());
-    assert_eq!(helpers_of(&inject.id).len(), 1, "one helper serves the mount");
+    assert_eq!(helpers_of(&inject.id).len(), 2, "a helper serves the mount, and its guard watches it");
 
-    let slow = read_times(&target.file(), 10);
+    // This machine's scheduling noise, measured in the same run: how late a 50 ms sleep
+    // wakes (about 0.1 ms when idle; tens of ms when a dozen builds share two cores).
+    let mut slow = Vec::new();
+    let mut late = Vec::new();
+    for _ in 0..10 {
+        slow.extend(read_times(&target.file(), 1));
+        let start = std::time::Instant::now();
+        std::thread::sleep(Duration::from_millis(50));
+        late.push(start.elapsed() - Duration::from_millis(50));
+    }
     let fast = read_times(&elsewhere.file(), 10);
-    let (slow_p50, fast_p50) = (median(slow.clone()), median(fast));
+    let (slow_p50, fast_p50, noise) = (median(slow.clone()), median(fast), median(late));
     assert!(slow.iter().all(|t| *t >= Duration::from_millis(50)), "every read is delayed: {slow:?}");
-    assert!(slow_p50 <= Duration::from_millis(60), "reads take 50-60 ms: {slow:?}");
+    assert!(
+        slow_p50 <= Duration::from_millis(60) + noise,
+        "reads take 50-60 ms (plus this machine's wake-up lateness, {noise:?}): {slow:?}"
+    );
     assert!(fast_p50 < Duration::from_millis(5), "a file elsewhere is unaffected: {fast_p50:?}");
     // The data read through the pass-through is the file's.
     assert_eq!(std::fs::read(target.file()).unwrap(), content());

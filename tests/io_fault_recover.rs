@@ -42,9 +42,37 @@ fn kill_9_of_inject_then_recover_unmounts_and_reads_are_normal() {
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
 }
 
+/// The io helper of an injection (`helper io-fault`), not its guard (`helper io-guard`).
+fn io_helper(id: &str) -> Vec<i32> {
+    helpers_of(id)
+        .into_iter()
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(8).any(|w| w == b"io-fault"))
+        })
+        .collect()
+}
+
 #[test]
-fn a_killed_helper_leaves_a_dead_mount_that_recover_removes() {
-    if !root_or_skip("a_killed_helper_leaves_a_dead_mount_that_recover_removes") {
+fn a_killed_helper_s_mount_is_detached_by_its_guard_without_recover() {
+    if !root_or_skip("a_killed_helper_s_mount_is_detached_by_its_guard_without_recover") {
+        return;
+    }
+    let drill = Drill::new();
+    let target = Target::new();
+    let before = target.mounts();
+    let inject = drill.start_inject(&["io-error", "-p", &target.param(), "--duration", "120s"]);
+    wait_until(Duration::from_secs(10), || target.is_mounted());
+    let helper = io_helper(&inject.id);
+    assert_eq!(helper.len(), 1);
+    kill9(helper[0]);
+    wait_until(Duration::from_secs(5), || target.mounts() == before);
+    wait_until(Duration::from_secs(5), || helpers_of(&inject.id).is_empty());
+    assert_eq!(read_errno(&target.file()), None, "reads reach the real file again");
+}
+
+#[test]
+fn a_killed_helper_and_guard_leave_a_dead_mount_that_recover_removes() {
+    if !root_or_skip("a_killed_helper_and_guard_leave_a_dead_mount_that_recover_removes") {
         return;
     }
     let drill = Drill::new();
@@ -54,9 +82,12 @@ fn a_killed_helper_leaves_a_dead_mount_that_recover_removes() {
     wait_until(Duration::from_secs(10), || target.is_mounted());
     inject.signal(Signal::SIGKILL);
     let _ = inject.wait(Duration::from_secs(10));
-    for helper in helpers_of(&inject.id) {
-        kill9(helper);
+    // The guard first, so nothing is left to detach the mount.
+    let helper = io_helper(&inject.id);
+    for guard in helpers_of(&inject.id).into_iter().filter(|p| !helper.contains(p)) {
+        kill9(guard);
     }
+    kill9(helper[0]);
     wait_until(Duration::from_secs(5), || helpers_of(&inject.id).is_empty());
     let dead = std::fs::metadata(target.file()).unwrap_err();
     assert_eq!(dead.raw_os_error(), Some(libc::ENOTCONN), "a dead mount: {dead}");

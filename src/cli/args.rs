@@ -334,4 +334,6 @@ pub enum HelperCommand {
     /// Serve a FUSE pass-through over a directory that delays or fails its operations
     /// (io-latency, io-error); unmounts it at the deadline.
     IoFault(crate::fault::IoArgs),
+    /// Unmount an io helper's mount if the helper dies (started by the io helper).
+    IoGuard(crate::fault::IoGuardArgs),
 }

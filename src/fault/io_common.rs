@@ -305,6 +305,8 @@ pub enum IoHelperError {
     Invalid(String),
     #[error(transparent)]
     Serve(#[from] passfs::ServeError),
+    #[error("unmount after the io helper died")]
+    Guard(#[source] crate::platform::linux::UndoError),
 }
 
 impl IoHelperError {
@@ -333,8 +335,64 @@ pub fn run_io_helper(args: IoArgs) -> Result<(), IoHelperError> {
         helpers::report_ready();
         helpers::silence_stderr();
     };
-    passfs::serve(&args.path, &args.source, chaos, Instant::now() + left, ready)?;
+    let guard_args = IoGuardArgs {
+        injection: args.injection.clone(),
+        deadline_ms: args.deadline_ms,
+        path: args.path.clone(),
+        source: args.source.clone(),
+    };
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let mut guard = std::process::Command::new(exe);
+    guard.args(["helper", "io-guard"]).args(guard_args.to_argv());
+    passfs::serve(&args.path, &args.source, chaos, Instant::now() + left, guard, ready)?;
     Ok(())
+}
+
+/// The io guard's command line (`faultdrill helper io-guard`), started by the io helper.
+#[derive(Clone, Debug, PartialEq, clap::Args)]
+pub struct IoGuardArgs {
+    /// The injection it guards (a tag: rollback's search finds it too).
+    #[arg(long)]
+    pub injection: String,
+    /// The io helper's deadline; the guard lives a little longer.
+    #[arg(long)]
+    pub deadline_ms: i64,
+    /// The helper's mount point.
+    #[arg(long)]
+    pub path: PathBuf,
+    /// The helper's mount source, `faultdrill:<injection>`.
+    #[arg(long)]
+    pub source: String,
+}
+
+impl IoGuardArgs {
+    fn to_argv(&self) -> Vec<String> {
+        vec![
+            "--injection".into(),
+            self.injection.clone(),
+            "--deadline-ms".into(),
+            self.deadline_ms.to_string(),
+            "--path".into(),
+            self.path.display().to_string(),
+            "--source".into(),
+            self.source.clone(),
+        ]
+    }
+}
+
+/// The io guard: waits for its stdin (a pipe only the io helper writes to) to
+/// close, then detaches the helper's mount if the helper left it behind.
+pub fn run_io_guard(args: IoGuardArgs) -> Result<(), IoHelperError> {
+    if !args.source.starts_with(SOURCE_PREFIX) || !args.path.is_absolute() {
+        return Err(IoHelperError::Invalid(format!(
+            "--source must start with `{SOURCE_PREFIX}` and --path be absolute, found `{}` and `{}`",
+            args.source,
+            args.path.display()
+        )));
+    }
+    // It outlives the helper's own alarm (5 s past the deadline, plus 2) by a margin.
+    helpers::become_helper(args.deadline_ms, Duration::from_secs(15));
+    passfs::guard(&args.path, &args.source, std::io::stdin().lock()).map_err(IoHelperError::Guard)
 }
 
 #[cfg(test)]

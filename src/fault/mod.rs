@@ -34,7 +34,7 @@ pub use crate::platform::linux::{UndoError, UndoOutcome};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
-pub use io_common::{IoArgs, IoHelperError, run_io_helper};
+pub use io_common::{IoArgs, IoGuardArgs, IoHelperError, run_io_guard, run_io_helper};
 pub use library::{all_faults, catalog, find_fault};
 pub use memory_stress::MemoryStress;
 pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};

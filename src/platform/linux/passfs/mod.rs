@@ -8,4 +8,4 @@ mod inodes;
 mod serve;
 
 pub use chaos::{Chaos, Effect, Filter, OpKind, Ops};
-pub use serve::{ServeError, serve};
+pub use serve::{ServeError, guard, serve};

@@ -2,6 +2,7 @@
 //! over it, serve until the deadline (or SIGTERM/SIGINT/SIGHUP), then detach it.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -32,13 +33,28 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("start the guard that unmounts if the io helper dies")]
+    Guard(#[source] std::io::Error),
     #[error("unmount the FUSE pass-through at the end")]
     Unmount(#[source] UndoError),
 }
 
 /// Mounts the pass-through over `path` with the mount source `source`, calls
 /// `ready`, and serves `chaos` until `until`; then detaches the mount.
-pub fn serve(path: &Path, source: &str, chaos: Chaos, until: Instant, ready: impl FnOnce()) -> Result<(), ServeError> {
+///
+/// `guard` is started first with a pipe on its stdin that only this process
+/// holds: when this process dies, however it dies (kill -9 included), the guard
+/// reads end-of-file and detaches the mount the kernel would otherwise leave
+/// behind dead ("Transport endpoint is not connected").
+pub fn serve(
+    path: &Path,
+    source: &str,
+    chaos: Chaos,
+    until: Instant,
+    guard: Command,
+    ready: impl FnOnce(),
+) -> Result<(), ServeError> {
+    let _guard = start_guard(guard).map_err(ServeError::Guard)?;
     // Files the callers create get the mode they asked for, not the helper's umask.
     nix::sys::stat::umask(Mode::empty());
     // One O_PATH descriptor per inode the kernel remembers: a large tree needs more than 1024.
@@ -66,6 +82,28 @@ pub fn serve(path: &Path, source: &str, chaos: Chaos, until: Instant, ready: imp
     ready();
     let _ = stop.recv_timeout(until.saturating_duration_since(Instant::now()));
     fusemount::detach(path, source).map(drop).map_err(ServeError::Unmount)
+}
+
+/// Starts the guard; the returned pipe end is closed when this process ends.
+fn start_guard(mut guard: Command) -> std::io::Result<(Child, ChildStdin)> {
+    let mut child = guard.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+    let pipe = child.stdin.take().expect("stdin is piped");
+    Ok((child, pipe))
+}
+
+/// The guard's side: waits until the helper's end of `watched` closes (the helper
+/// ended), then detaches the helper's mount if it is still there.
+pub fn guard(path: &Path, source: &str, mut watched: impl std::io::Read) -> Result<(), UndoError> {
+    let mut buf = [0u8; 64];
+    loop {
+        match watched.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    fusemount::detach(path, source).map(drop)
 }
 
 /// Blocks the stop signals in every thread started from now on and waits for them
