@@ -151,3 +151,33 @@ pub fn kind_of(mode: u32) -> FileType {
         _ => FileType::RegularFile,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_of(dir: &std::path::Path) -> OwnedFd {
+        nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).unwrap()
+    }
+
+    #[test]
+    fn one_file_is_one_inode_until_the_kernel_forgets_every_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"x").unwrap();
+        std::fs::hard_link(dir.path().join("a"), dir.path().join("b")).unwrap();
+        let inodes = Inodes::new(root_of(dir.path())).unwrap();
+        let root = inodes.get(INodeNo(1)).unwrap();
+        let a = inodes.lookup(&root, OsStr::new("a")).unwrap();
+        let b = inodes.lookup(&root, OsStr::new("b")).unwrap();
+        assert_eq!(a.ino, b.ino, "hard links are one inode");
+        assert_ne!(a.ino, INodeNo(1));
+        assert_eq!((a.size, a.kind), (1, FileType::RegularFile));
+        inodes.forget(a.ino, 1);
+        assert!(inodes.get(a.ino).is_ok(), "one lookup is still held");
+        inodes.forget(a.ino, 1);
+        assert_eq!(inodes.get(a.ino).err(), Some(Errno::ESTALE));
+        inodes.forget(INodeNo(1), 5);
+        assert!(inodes.get(INodeNo(1)).is_ok(), "the root is never forgotten");
+        assert_eq!(inodes.lookup(&root, OsStr::new("missing")).err(), Some(Errno::ENOENT));
+    }
+}
