@@ -17,6 +17,7 @@ fn context() -> InjectContext {
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: Vec::new(),
         protected_addresses: Vec::new(),
+        state_dir: std::env::temp_dir().join("faultdrill-no-state"),
     }
 }
 

@@ -75,6 +75,7 @@ fn start_proxy(raw: serde_json::Value, hold: Duration) -> (SocketAddr, Helpers) 
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: vec![],
         protected_addresses: vec![],
+        state_dir: std::env::temp_dir().join("faultdrill-no-state"),
     };
     let guard = Helpers(cx.injection.clone());
     let prepared = fault.prepare(&params, &cx).unwrap();
@@ -201,6 +202,7 @@ fn a_busy_listen_port_fails_the_apply_with_the_reason() {
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: vec![],
         protected_addresses: vec![],
+        state_dir: std::env::temp_dir().join("faultdrill-no-state"),
     };
     let _helpers = Helpers(cx.injection.clone());
     let err = (fault.prepare(&params, &cx).unwrap().apply)().expect_err("the port is taken");

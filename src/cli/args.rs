@@ -352,4 +352,9 @@ pub enum HelperCommand {
     Delay(crate::fault::DelayArgs),
     /// Answer matched DNS names wrongly and forward the rest (dns-fault).
     Dns(crate::fault::DnsArgs),
+    /// Serve a FUSE pass-through over a directory that delays or fails its operations
+    /// (io-latency, io-error); unmounts it at the deadline.
+    IoFault(crate::fault::IoArgs),
+    /// Unmount an io helper's mount if the helper dies (started by the io helper).
+    IoGuard(crate::fault::IoGuardArgs),
 }

@@ -73,6 +73,16 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
                 Err(_) => Ok(crate::exit::ROLLBACK_FAILED),
             }
         }
+        HelperCommand::IoFault(args) => match crate::fault::run_io_helper(args) {
+            Ok(()) => Ok(crate::exit::PASSED),
+            Err(e) if e.is_invalid() => Err(InvalidInput(e.to_string()).into()),
+            Err(e) => Err(e.into()),
+        },
+        HelperCommand::IoGuard(args) => match crate::fault::run_io_guard(args) {
+            Ok(()) => Ok(crate::exit::PASSED),
+            Err(e) if e.is_invalid() => Err(InvalidInput(e.to_string()).into()),
+            Err(e) => Err(e.into()),
+        },
         HelperCommand::Proxy(args) => {
             crate::fault::run_proxy(args)?;
             Ok(crate::exit::PASSED)

@@ -82,6 +82,7 @@ impl LocalHost {
             exe: self.helper_exe.clone(),
             protected_ports: self.protected_ports.clone(),
             protected_addresses: self.protected_addresses.clone(),
+            state_dir: self.journal.path().parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
         };
         let inject_error =
             |source: FaultError| HostError::Inject { host: self.name.clone(), fault: req.fault.clone(), source };

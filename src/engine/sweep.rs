@@ -16,7 +16,7 @@ use crate::fault::{Undo, UndoOutcome, verify};
 use crate::ids::InjectionId;
 use crate::platform::linux::files::FILE_PREFIX;
 use crate::platform::linux::tun::DEVICE_PREFIX;
-use crate::platform::linux::{ProcRef, helpers, iproute, nft, tc};
+use crate::platform::linux::{ProcRef, fusemount, helpers, iproute, nft, tc};
 
 use super::sidecar::{FILLS_DIR, FillsSidecar, PAUSED_DIR, PausedSidecar, read_all};
 
@@ -61,6 +61,7 @@ impl Swept {
 pub fn find(scope: &SweepScope) -> (Vec<Found>, Vec<String>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
+    find_mounts(&mut found, &mut problems);
     find_helpers(&mut found);
     find_fills(scope, &mut found, &mut problems);
     find_paused(&scope.state_dir, &mut found, &mut problems);
@@ -83,6 +84,22 @@ pub fn undo(found: Found) -> Swept {
         }
     }
     Swept { found, outcome }
+}
+
+/// FUSE mounts of io-latency and io-error, unmounted before their helpers are stopped.
+fn find_mounts(found: &mut Vec<Found>, problems: &mut Vec<String>) {
+    match fusemount::faultdrill_mounts() {
+        Ok(mounts) => {
+            for mount in mounts {
+                found.push(Found {
+                    what: format!("FUSE mount {} on {}", mount.source, mount.mountpoint.display()),
+                    undo: Undo::UnmountFuse { mountpoint: mount.mountpoint, source: mount.source },
+                    sidecar: None,
+                });
+            }
+        }
+        Err(e) => problems.push(format!("could not read this mount namespace's mountinfo: {e}")),
+    }
 }
 
 fn find_helpers(found: &mut Vec<Found>) {

@@ -33,6 +33,8 @@ pub struct InjectContext {
     pub protected_ports: Vec<u16>,
     /// Addresses that network faults must never block (the controller's address).
     pub protected_addresses: Vec<std::net::IpAddr>,
+    /// faultdrill's state directory (its journal): io faults never mount over it.
+    pub state_dir: PathBuf,
 }
 
 /// A fault ready to apply: its undo is known before anything changes, so it can

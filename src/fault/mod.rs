@@ -7,6 +7,9 @@ mod dns_fault;
 mod dns_match;
 mod dns_nft;
 mod dns_resolver;
+mod io_common;
+mod io_error;
+mod io_latency;
 mod library;
 mod memory_stress;
 mod net_delay_user;
@@ -39,6 +42,7 @@ pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use dns_resolver::{DNS_MARK, DnsArgs, ResolverError, run_resolver};
+pub use io_common::{IoArgs, IoGuardArgs, IoHelperError, run_io_guard, run_io_helper};
 pub use library::{all_faults, catalog, find_fault};
 pub use memory_stress::MemoryStress;
 pub use net_delay_user::RULE_PRIORITY as DELAY_RULE_PRIORITY;

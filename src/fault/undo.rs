@@ -50,6 +50,10 @@ pub enum Undo {
     /// Forget the tracked flows to `port` that a redirect bound, in a network namespace
     /// (`None`: the current one), so none stays bound to a redirect that is gone (dns-fault).
     ForgetRedirectedFlows { netns: Option<String>, port: u16 },
+    /// Detach (`umount -l`) the FUSE mount with this source at this mount point, only
+    /// while it is the one on top there (io-latency, io-error). A dead mount (its
+    /// helper killed) detaches too.
+    UnmountFuse { mountpoint: PathBuf, source: String },
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -93,6 +97,7 @@ impl Undo {
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
+            Undo::UnmountFuse { mountpoint, source } => linux::fusemount::detach(mountpoint, source),
             Undo::ForgetRedirectedFlows { netns, port } => linux::conntrack::forget_redirected(netns.as_deref(), *port),
             Undo::DeleteRootQdisc { netns, device, handle, .. } => {
                 linux::tc::delete_root_qdisc(netns.as_deref(), device, handle)

@@ -39,6 +39,7 @@ fn leftovers_of(undo: &Undo) -> Vec<String> {
             leftovers::ip_rule(netns.as_deref(), *ipv6, *priority, *fwmark, *table).into_iter().collect()
         }
         Undo::DeleteLink { netns, device } => leftovers::link(netns.as_deref(), device).into_iter().collect(),
+        Undo::UnmountFuse { mountpoint, source } => leftovers::fuse_mount(mountpoint, source).into_iter().collect(),
         Undo::ForgetRedirectedFlows { netns, port } => {
             leftovers::redirected_flows(netns.as_deref(), *port).into_iter().collect()
         }

@@ -241,6 +241,15 @@ pub fn prefer_cpu(nice: i32) {
     let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
 }
 
+/// Points stderr at /dev/null. A helper calls it once it is ready: its spawner stops
+/// reading stderr then, and a log line written into that closed pipe would make
+/// tracing panic and the helper die with its fault half in place.
+pub fn silence_stderr() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+}
+
 /// Asks the kernel to pick this process first when memory runs out (memory-stress).
 pub fn prefer_oom_kill() {
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::procs::{ProcRef, all_pids, read_stat};
 use super::tc::{self, TcError};
-use super::{conntrack, helpers, iproute, netns, nft};
+use super::{conntrack, fusemount, helpers, iproute, netns, nft};
 use crate::ids::InjectionId;
 
 /// How long a process just sent SIGCONT may take to leave the stopped state.
@@ -111,6 +111,18 @@ pub fn redirected_flows(netns: Option<&str>, port: u16) -> Option<String> {
         Err(e) => {
             Some(format!("could not check that no redirected flow to port {port}{} is tracked: {e}", where_(netns)))
         }
+    }
+}
+
+/// The FUSE mount faultdrill made at `mountpoint`, if it is still mounted there (or
+/// mountinfo could not be read).
+pub fn fuse_mount(mountpoint: &Path, source: &str) -> Option<String> {
+    match fusemount::mounts() {
+        Ok(mounts) => mounts
+            .iter()
+            .any(|m| m.mountpoint == mountpoint && m.source == source)
+            .then(|| format!("the FUSE mount {source} on {} is still there", mountpoint.display())),
+        Err(e) => Some(format!("could not read mountinfo to check {} is unmounted: {e}", mountpoint.display())),
     }
 }
 
