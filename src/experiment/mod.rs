@@ -13,6 +13,7 @@ mod fault_params;
 mod limits;
 mod load;
 mod merge;
+mod param_schema;
 mod params;
 pub mod plan;
 mod schema;
