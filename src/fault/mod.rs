@@ -4,6 +4,7 @@ mod context;
 mod cpu_burn;
 mod disk_fill;
 mod library;
+mod load_mode;
 mod memory_stress;
 mod net_nft;
 mod net_params;
@@ -25,13 +26,15 @@ mod undo;
 mod watchdog;
 
 pub use crate::experiment::{
-    ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
+    FromParam, ParamKind, ParamProblem, ParamReadError, ParamSpec, ParamValue, Params, RawParams, check_value,
+    parse_bytes,
 };
 pub use crate::platform::linux::{UndoError, UndoOutcome};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use library::{all_faults, catalog, find_fault};
+pub use load_mode::LoadMode;
 pub use memory_stress::MemoryStress;
 pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
 pub use net_scope::Cidr;
