@@ -30,6 +30,7 @@ pub use limits::{MAX_DURATION, check_duration_limit};
 pub use load::{Diagnostic, Diagnostics, load_file, load_str, load_template, parse_sets, render_str};
 pub(crate) use param_read::param_words;
 pub use param_read::{FromParam, ParamReadError};
+pub use param_schema::{ParamsFor, params_schema};
 pub use params::{ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value};
 pub use plan::*;
 pub use schema::{schema, schema_json};

@@ -15,11 +15,20 @@ use super::units::DURATION_FORMS;
 /// A `${parameter}` reference (the same pattern as the rest of the schema).
 const TEMPLATE_REF: &str = r"^\$\{[A-Za-z_][A-Za-z0-9_-]*\}$";
 
+/// Where a `params` schema is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamsFor {
+    /// An experiment or template file: values may be `${parameter}` references.
+    Experiment,
+    /// The daemon API's request body (OpenAPI): values as sent, no references.
+    Api,
+}
+
 /// The schema of one fault's `params` mapping: its keys, their values, what is required.
-pub fn params_schema(specs: &[ParamSpec]) -> Value {
+pub fn params_schema(specs: &[ParamSpec], used: ParamsFor) -> Value {
     let mut properties = Map::new();
     for spec in specs {
-        properties.insert(spec.name.to_string(), param_schema(spec));
+        properties.insert(spec.name.to_string(), param_schema(spec, used));
     }
     let required: Vec<&str> = specs.iter().filter(|s| s.required).map(|s| s.name).collect();
     let mut schema = json!({ "type": "object", "properties": properties, "additionalProperties": false });
@@ -39,7 +48,7 @@ pub fn per_fault_rules(catalog: &dyn FaultCatalog) -> (Vec<Value>, Vec<&'static 
             let specs = catalog.params_of(name)?;
             Some(json!({
                 "if": { "properties": { "fault": { "const": name } }, "required": ["fault"] },
-                "then": { "properties": { "params": params_schema(specs) } }
+                "then": { "properties": { "params": params_schema(specs, ParamsFor::Experiment) } }
             }))
         })
         .collect();
@@ -47,8 +56,15 @@ pub fn per_fault_rules(catalog: &dyn FaultCatalog) -> (Vec<Value>, Vec<&'static 
 }
 
 /// The schema of one parameter: its kind, its doc and its default.
-fn param_schema(spec: &ParamSpec) -> Value {
-    let mut schema = with_template_ref(kind_schema(spec.kind));
+fn param_schema(spec: &ParamSpec, used: ParamsFor) -> Value {
+    let mut schema = match used {
+        ParamsFor::Experiment => with_template_ref(kind_schema(spec.kind)),
+        ParamsFor::Api => {
+            let mut schema = kind_schema(spec.kind);
+            schema.as_object_mut().map(|o| o.remove("examples"));
+            schema
+        }
+    };
     let mut doc = spec.doc.to_string();
     if let Some(default) = spec.default {
         doc.push_str(&format!(" (default `{default}`)"));
@@ -85,8 +101,8 @@ fn kind_schema(kind: ParamKind) -> Value {
             "examples": ["20MiB/s"]
         }),
         ParamKind::Text => json!({ "type": ["string", "number", "boolean"] }),
-        ParamKind::Choice(words) => json!({ "enum": words }),
-        ParamKind::Bool => json!({ "anyOf": [{ "type": "boolean" }, { "enum": ["true", "false"] }] }),
+        ParamKind::Choice(words) => json!({ "type": "string", "enum": words }),
+        ParamKind::Bool => json!({ "anyOf": [{ "type": "boolean" }, { "type": "string", "enum": ["true", "false"] }] }),
         ParamKind::List => json!({ "anyOf": [
             { "type": "array", "items": { "type": ["string", "number", "boolean"] } },
             { "type": ["string", "number"], "description": "one value, or several separated by commas" }
@@ -159,7 +175,7 @@ mod tests {
 
     #[test]
     fn a_fault_schema_names_its_keys_denies_others_and_requires_what_is_required() {
-        let schema = params_schema(SPECS);
+        let schema = params_schema(SPECS, ParamsFor::Experiment);
         assert_eq!(schema["additionalProperties"], json!(false));
         assert_eq!(schema["required"], json!(["path"]));
         let percent = &schema["properties"]["percent"];
