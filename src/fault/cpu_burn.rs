@@ -140,3 +140,30 @@ impl Fault for CpuBurn {
         Ok(Prepared { undo: Undo::stop_helpers(&cx.injection), preview, apply: Box::new(apply) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::experiment::RawParams;
+
+    fn typed(raw: serde_json::Value) -> Result<CpuBurnParams, String> {
+        let raw: RawParams = serde_json::from_value(raw).unwrap();
+        let checked = Params::check(INFO.params, &raw).map_err(|p| format!("{p:?}"))?;
+        CpuBurnParams::try_from(&checked).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_declaration_alone_gives_the_defaults() {
+        assert_eq!(typed(json!({})), Ok(CpuBurnParams { percent: 50.0, cores: Cores::All, mode: LoadMode::Add }));
+        assert_eq!(
+            typed(json!({"percent": "30%", "cores": 2, "mode": "total"})),
+            Ok(CpuBurnParams { percent: 30.0, cores: Cores::Count(2), mode: LoadMode::Total })
+        );
+        assert_eq!(
+            typed(json!({"cores": "lots"})),
+            Err("parameter `cores`: expected a number of cores (1..4096) or `all`, found `lots`".into())
+        );
+    }
+}
