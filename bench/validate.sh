@@ -107,4 +107,12 @@ if [ -n "${BASELINE:-}" ]; then
         printf '  CPU time (perf task-clock, mean of %s): baseline %s ms, this build %s ms, ratio %s\n' "$runs" "$co" "$cn" \
             "$(echo "scale=3; $cn / $co" | bc -l)"
     fi
+    # Instructions executed do not depend on the machine's load: the steadiest comparison.
+    if command -v valgrind >/dev/null 2>&1; then
+        instrs() { valgrind --tool=lackey --basic-counts=yes "$@" 2>&1 >/dev/null | awk '/ guest instrs:/ {gsub(",", "", $4); print $4; exit}'; }
+        io=$(instrs "$BASELINE" validate "$exp")
+        in=$(instrs "$bin" validate "$exp")
+        printf '  instructions (valgrind lackey, one run): baseline %s, this build %s, ratio %s\n' "$io" "$in" \
+            "$(echo "scale=4; $in / $io" | bc -l)"
+    fi
 fi
