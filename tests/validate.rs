@@ -208,6 +208,31 @@ fn the_schema_checks_each_faults_params_as_validate_does() {
 }
 
 #[test]
+fn the_schema_has_every_faults_params_with_its_declared_keys() {
+    let out = faultdrill(&["faults", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let library: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = faultdrill(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = schema["definitions"]["ActionSpec"]["allOf"].as_array().unwrap();
+    for fault in library["faults"].as_array().unwrap() {
+        let name = &fault["name"];
+        let rule = rules
+            .iter()
+            .find(|r| &r["if"]["properties"]["fault"]["const"] == name)
+            .unwrap_or_else(|| panic!("no params rule for {name}"));
+        let params = &rule["then"]["properties"]["params"];
+        let mut in_schema: Vec<&str> = params["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut declared: Vec<&str> =
+            fault["params"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        in_schema.sort();
+        declared.sort();
+        assert_eq!(in_schema, declared, "{name}");
+        assert_eq!(params["additionalProperties"], serde_json::Value::Bool(false), "{name}");
+    }
+}
+
+#[test]
 fn validate_says_ok_per_good_file_with_counts() {
     let out = faultdrill(&["validate", "experiments/quickstart.yaml", "templates/cpu-saturation.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
