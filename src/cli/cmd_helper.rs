@@ -16,15 +16,19 @@ use crate::platform::linux::{fillgrow, helpers, memhold};
 
 use super::args::HelperCommand;
 use super::edge::InvalidInput;
+use crate::fault::LoadMode;
 
 pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
     match args {
         // The injection id is only a tag on the command line: rollbacks find helpers by it.
         HelperCommand::BurnCpu { injection: _, deadline_ms, percent, cores, mode } => {
-            let mode = match mode.as_str() {
-                "add" => BurnMode::Add,
-                "total" => BurnMode::Total,
-                other => return Err(InvalidInput(format!("unknown burn mode `{other}`; use add or total")).into()),
+            let mode = match LoadMode::from_word(&mode) {
+                Some(LoadMode::Add) => BurnMode::Add,
+                Some(LoadMode::Total) => BurnMode::Total,
+                None => {
+                    let words = LoadMode::WORDS.join(" or ");
+                    return Err(InvalidInput(format!("unknown burn mode `{mode}`; use {words}")).into());
+                }
             };
             if !(percent > 0.0 && percent <= 100.0) || cores == 0 {
                 return Err(InvalidInput(format!("burn {percent} % on {cores} cores: out of range")).into());

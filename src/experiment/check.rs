@@ -366,8 +366,8 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         HostMetricWord::Load1PerCore => HostMetric::Load1PerCore,
         HostMetricWord::ProcessCount => HostMetric::ProcessCount,
     };
-    match (&m.path, metric) {
-        (None, HostMetric::DiskUsedPercent) if !m.poisoned => {
+    match (m.path.present(), metric) {
+        (None, HostMetric::DiskUsedPercent) if m.path == Field::Absent => {
             sink.error(host.span, "`disk_used_percent` needs a `path`")
         }
         (Some(p), HostMetric::DiskUsedPercent) if !p.value.starts_with('/') => {
@@ -378,8 +378,8 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         }
         _ => {}
     }
-    match (&m.name, metric) {
-        (None, HostMetric::ProcessCount) if !m.poisoned => {
+    match (m.name.present(), metric) {
+        (None, HostMetric::ProcessCount) if m.name == Field::Absent => {
             sink.error(host.span, "`process_count` needs a `name` (the exact process name)")
         }
         (Some(n), m) if m != HostMetric::ProcessCount => {
@@ -392,8 +392,8 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
     }
     Some(ProbeSource::Metric {
         metric,
-        path: m.path.as_ref().map(|p| PathBuf::from(&p.value)),
-        process: m.name.as_ref().map(|n| n.value.clone()),
+        path: m.path.present().map(|p| PathBuf::from(&p.value)),
+        process: m.name.present().map(|n| n.value.clone()),
         target: m.target.as_ref().map(|t| t.value.clone()),
     })
 }
@@ -529,7 +529,7 @@ fn action(
     let fault = a.fault.as_ref()?;
     let wait_before = a.wait_before.as_ref().and_then(|w| parse_duration(sink, w)).unwrap_or_default();
     let wait_after = a.wait_after.as_ref().and_then(|w| parse_duration(sink, w)).unwrap_or_default();
-    let duration = positive(sink, a.duration.as_ref());
+    let duration = positive(sink, a.duration.present());
     let Some(specs) = catalog.params_of(&fault.value) else {
         let names = catalog.names();
         let message = match closest(&fault.value, names.iter().copied()) {
@@ -546,18 +546,20 @@ fn action(
     };
     let held = catalog.is_held(&fault.value);
     match (&a.duration, held) {
-        (None, true) if a.has_duration_key => {}
-        (None, true) => sink.error(
+        (Field::Invalid, _) => {}
+        (Field::Absent, true) => sink.error(
             fault.span,
             format!("fault `{}` needs a `duration` (how long to hold it, such as `30s`)", fault.value),
         ),
-        (Some(d), false) => sink.error(d.span, format!("fault `{}` is instantaneous; remove `duration`", fault.value)),
+        (Field::Present(d), false) => {
+            sink.error(d.span, format!("fault `{}` is instantaneous; remove `duration`", fault.value))
+        }
         _ => {}
     }
-    if a.params_poisoned {
-        return None;
-    }
-    let params = super::fault_params::check(sink, catalog, fault, a.params.as_ref(), specs)?;
+    let params = match &a.params {
+        Field::Invalid => return None,
+        given => super::fault_params::check(sink, catalog, fault, given.present(), specs)?,
+    };
     Some(ActionPlan {
         label: format!("{group}/{}#{n}", fault.value),
         fault: fault.value.clone(),

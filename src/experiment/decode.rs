@@ -176,10 +176,9 @@ fn metric(sink: &mut Sink<'_>, node: &Node) -> Option<MetricSpec> {
     let f = Fields::read(sink, node, "metric", keys_of("MetricSpec"))?;
     Some(MetricSpec {
         host: f.required(sink, "host").and_then(|n| word(sink, n, "host")),
-        path: f.get("path").and_then(|n| string(sink, n, "path")),
-        name: f.get("name").and_then(|n| string(sink, n, "name")),
+        path: field(f.get("path"), |n| string(sink, n, "path")),
+        name: field(f.get("name"), |n| string(sink, n, "name")),
         target: f.get("target").and_then(|n| string(sink, n, "target")),
-        poisoned: has_invalid(node),
     })
 }
 
@@ -284,19 +283,32 @@ fn action(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ActionSpec> {
     let f = Fields::read(sink, node, "action", keys_of("ActionSpec"))?;
     Some(ActionSpec {
         fault: f.required(sink, "fault").and_then(|n| string(sink, n, "fault")),
-        params: f.get("params").and_then(|n| {
+        params: field(f.get("params"), |n| {
             let value =
                 named(sink, n, "params", |_, v, _| Some(Spanned { value: AnyValue(to_json(v)), span: v.span }))?;
             // Problems with the set as a whole point at the `params` key.
             Some(Spanned { value, span: f.key_span("params").unwrap_or(n.span) })
         }),
-        params_poisoned: f.get("params").is_some_and(has_invalid),
-        has_duration_key: f.get("duration").is_some() || f.has_unknown,
-        duration: f.get("duration").and_then(|n| duration(sink, n, "duration")),
+        duration: match field(f.get("duration"), |n| duration(sink, n, "duration")) {
+            Field::Absent if f.has_unknown => Field::Invalid,
+            d => d,
+        },
         wait_before: f.get("wait_before").and_then(|n| duration(sink, n, "wait_before")),
         wait_after: f.get("wait_after").and_then(|n| duration(sink, n, "wait_after")),
         span: node.span,
     })
+}
+
+/// A field from its node: absent, written wrongly (`decode` or the template
+/// substitution reported it), or present.
+fn field<T>(node: Option<&Node>, decode: impl FnOnce(&Node) -> Option<T>) -> Field<T> {
+    match node {
+        None => Field::Absent,
+        Some(n) => match decode(n) {
+            Some(value) if !has_invalid(n) => Field::Present(value),
+            _ => Field::Invalid,
+        },
+    }
 }
 
 /// The entries of one mapping, checked against the keys it may have.

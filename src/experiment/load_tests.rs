@@ -408,3 +408,23 @@ fn a_tcp_probe_takes_no_status() {
     let err = load(&TCP.replace(r#"{latency: "< 100ms"}"#, "{status: 200}")).unwrap_err();
     assert_eq!(err.items[0].message, "`status` does not apply to a tcp probe (only to http)");
 }
+
+/// A field written wrongly (`Field::Invalid`) is reported once: not again as missing,
+/// and a fault's parameters with a wrong value are not checked further.
+#[test]
+fn a_wrong_value_is_one_problem_not_also_a_missing_key() {
+    let cases: &[(&str, &str)] = &[
+        ("      duration: soon\n", "expected a duration"),
+        ("      duraton: 5s\n", "unknown key `duraton`"),
+        ("      duration: 5s\n      params: [percent]\n", "expected a mapping for `params`"),
+    ];
+    for (broken, message) in cases {
+        let err = load(&minimal(broken)).expect_err(broken);
+        assert_eq!(err.len(), 1, "{broken:?}: {err}");
+        assert!(err.items[0].message.contains(message), "{broken:?}: {err}");
+    }
+    let probe = "version: 1\nname: x\nsteady_state:\n  probes:\n    - name: p\n      metric: {host: disk_used_percent, path: [a]}\n      expect: {value: '< 90'}\naction_groups:\n  - name: g\n    actions: [{fault: cpu-burn, duration: 1s}]\n";
+    let err = load(probe).unwrap_err();
+    assert_eq!(err.len(), 1, "{err}");
+    assert!(!err.to_string().contains("needs a `path`"), "{err}");
+}

@@ -142,6 +142,11 @@ impl Params {
         self.0.contains_key(name)
     }
 
+    /// The value of `name`, if it was given or has a default.
+    pub fn value(&self, name: &str) -> Option<&ParamValue> {
+        self.0.get(name)
+    }
+
     /// All values, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &ParamValue)> {
         self.0.iter()

@@ -38,6 +38,32 @@ impl<T: JsonSchema> JsonSchema for Spanned<T> {
     }
 }
 
+/// A field as written: absent, written wrongly and already reported (so a check that
+/// needs it stays quiet instead of saying it is missing), or present with its value.
+///
+/// In the schema it is the value's schema, optional (`#[schemars(with = "Option<T>")]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Field<T> {
+    /// The key is not in the file.
+    #[default]
+    Absent,
+    /// The key is there but its value is not usable (a wrong type, a template
+    /// parameter with no valid value, a misspelled key); a diagnostic already says so.
+    Invalid,
+    /// The key and a usable value.
+    Present(T),
+}
+
+impl<T> Field<T> {
+    /// The value, when present.
+    pub fn present(&self) -> Option<&T> {
+        match self {
+            Field::Present(v) => Some(v),
+            Field::Absent | Field::Invalid => None,
+        }
+    }
+}
+
 /// A mapping from names the user chooses to values, keys kept with their positions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Named<T>(pub Vec<(Spanned<String>, T)>);
@@ -345,15 +371,13 @@ pub struct MetricSpec {
     #[schemars(required)]
     pub host: Option<Spanned<HostMetricWord>>,
     /// The filesystem path, for `disk_used_percent`.
-    pub path: Option<Spanned<String>>,
+    #[schemars(with = "Option<Spanned<String>>")]
+    pub path: Field<Spanned<String>>,
     /// The exact process name, for `process_count`.
-    pub name: Option<Spanned<String>>,
+    #[schemars(with = "Option<Spanned<String>>")]
+    pub name: Field<Spanned<String>>,
     /// The target whose hosts are read (default `local`).
     pub target: Option<Spanned<String>>,
-    /// A value was already reported as wrong (a template parameter with no valid value):
-    /// a missing `path` or `name` is then not reported again.
-    #[schemars(skip)]
-    pub poisoned: bool,
 }
 
 /// An HTTP request.
@@ -500,16 +524,14 @@ pub struct ActionSpec {
     #[schemars(required)]
     pub fault: Option<Spanned<String>>,
     /// The fault's parameters.
-    pub params: Option<Spanned<Named<Spanned<AnyValue>>>>,
-    /// A parameter value was already reported as wrong (an undeclared `${param}`).
-    #[schemars(skip)]
-    pub params_poisoned: bool,
-    /// Whether `duration` was written at all (its value may have been reported as
-    /// wrong), or an unknown key may be a misspelled `duration`.
-    #[schemars(skip)]
-    pub has_duration_key: bool,
+    // `Invalid`: one was already reported as wrong (such as an undeclared `${param}`),
+    // so they are not checked further.
+    #[schemars(with = "Option<Spanned<Named<Spanned<AnyValue>>>>")]
+    pub params: Field<Spanned<Named<Spanned<AnyValue>>>>,
     /// How long the fault is held (held faults only).
-    pub duration: Option<Spanned<DurationText>>,
+    // `Invalid` also when an unknown key was reported: it may be a misspelled `duration`.
+    #[schemars(with = "Option<Spanned<DurationText>>")]
+    pub duration: Field<Spanned<DurationText>>,
     /// Pause before injecting (default 0s).
     pub wait_before: Option<Spanned<DurationText>>,
     /// Pause after the fault ends (default 0s).

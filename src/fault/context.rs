@@ -103,6 +103,13 @@ pub enum FaultError {
     },
 }
 
+/// A parameter that does not read as its fault wants is refused, with the loader's words.
+impl From<crate::experiment::ParamReadError> for FaultError {
+    fn from(e: crate::experiment::ParamReadError) -> Self {
+        FaultError::Refused(e.to_string())
+    }
+}
+
 impl FaultError {
     /// An apply failure with its I/O cause.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {

@@ -11,6 +11,7 @@ mod io_common;
 mod io_error;
 mod io_latency;
 mod library;
+mod load_mode;
 mod memory_stress;
 mod net_delay_user;
 mod net_delayer;
@@ -35,7 +36,8 @@ mod verify;
 mod watchdog;
 
 pub use crate::experiment::{
-    ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
+    FromParam, ParamKind, ParamProblem, ParamReadError, ParamSpec, ParamValue, Params, RawParams, check_value,
+    parse_bytes,
 };
 pub use crate::platform::linux::{UndoError, UndoOutcome};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
@@ -44,6 +46,7 @@ pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use dns_resolver::{DNS_MARK, DnsArgs, ResolverError, run_resolver};
 pub use io_common::{IoArgs, IoGuardArgs, IoHelperError, run_io_guard, run_io_helper};
 pub use library::{all_faults, catalog, find_fault};
+pub use load_mode::LoadMode;
 pub use memory_stress::MemoryStress;
 pub use net_delay_user::RULE_PRIORITY as DELAY_RULE_PRIORITY;
 pub use net_delayer::{DelayArgs, DelayerError, run_delayer};
