@@ -86,5 +86,5 @@ rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 med = [statistics.median(c) for c in zip(*rows)]
 print(f"median of rounds: direct p50 {med[0]:.3f} ms, p99 {med[1]:.3f} ms; "
       f"forwarded p50 {med[2]:.3f} ms, p99 {med[3]:.3f} ms; matched p50 {med[4]:.3f} ms, p99 {med[5]:.3f} ms")
-print(f"added by the forwarder (non-matching names): p50 +{med[2] - med[0]:.3f} ms, p99 +{med[3] - med[1]:.3f} ms")
+print(f"added by the forwarder (non-matching names): p50 {med[2] - med[0]:+.3f} ms, p99 {med[3] - med[1]:+.3f} ms")
 PY
