@@ -115,8 +115,12 @@ impl RunObserver for StderrProgress {
             Event::Warning { message } => self.line(at, "!", YELLOW, &format!("warning: {message}")),
             Event::GroupStarted { name, .. } => self.line(at, "▸", BLUE, &format!("group {name} started")),
             Event::GroupFinished { name, .. } => self.line(at, "▸", BLUE, &format!("group {name} finished")),
-            Event::ActionStarted { action, host, injection, held, hit } => {
-                let how = if *held { "injected" } else { "applied (instantaneous)" };
+            Event::ActionStarted { action, host, injection, held, irreversible, hit } => {
+                let how = match (*held, *irreversible) {
+                    (true, false) => "injected",
+                    (true, true) => "injected (irreversible: cannot be undone)",
+                    (false, _) => "applied (instantaneous)",
+                };
                 self.status(format!("running: {} on {host}", action.label));
                 let hit: String = hit.iter().map(|h| format!("; {h}")).collect();
                 self.line(at, "▶", GREEN, &format!("{} on {host}: {how} [{injection}]{hit}", action.label));

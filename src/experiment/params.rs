@@ -36,6 +36,9 @@ pub enum ParamKind {
     Bool,
     /// A list of text values (a YAML sequence, or a comma-separated string).
     List,
+    /// A command as argv: a non-empty YAML sequence, each item kept exactly as written
+    /// (never split on commas or spaces, never given to a shell).
+    Argv,
 }
 
 impl ParamKind {
@@ -51,6 +54,7 @@ impl ParamKind {
             ParamKind::Choice(words) => words.join("|"),
             ParamKind::Bool => "bool".into(),
             ParamKind::List => "list".into(),
+            ParamKind::Argv => "argv".into(),
         }
     }
 }
@@ -211,6 +215,9 @@ fn scalar_text(value: &serde_json::Value) -> Option<String> {
 
 /// Checks one raw value against a kind; the message reads after "parameter `x`: ".
 pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamValue, String> {
+    if let ParamKind::Argv = kind {
+        return check_argv(value);
+    }
     if let ParamKind::List = kind {
         return match value {
             serde_json::Value::Array(items) => items
@@ -274,7 +281,25 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
             "false" => Ok(ParamValue::Bool(false)),
             _ => Err(format!("expected true or false, found `{text}`")),
         },
-        ParamKind::List => unreachable!("handled above"),
+        ParamKind::List | ParamKind::Argv => unreachable!("handled above"),
+    }
+}
+
+/// A command as argv: `[program, arg, ...]`, the program not empty.
+fn check_argv(value: &serde_json::Value) -> Result<ParamValue, String> {
+    let serde_json::Value::Array(items) = value else {
+        return Err("expected a command as a list, e.g. `[systemctl, stop, nginx]` (no shell: write \
+                    `[sh, -c, \"...\"]` for one)"
+            .into());
+    };
+    let argv = items
+        .iter()
+        .map(|i| scalar_text(i).ok_or_else(|| "expected a command as a list of plain words".to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    match argv.first() {
+        None => Err("expected a command, found an empty list".into()),
+        Some(program) if program.trim().is_empty() => Err("the program (the list's first item) is empty".into()),
+        Some(_) => Ok(ParamValue::List(argv)),
     }
 }
 
@@ -326,6 +351,15 @@ mod tests {
         let raw: RawParams = [("percent".to_string(), json!(150)), ("bogus".into(), json!(1))].into();
         let problems = Params::check(SPECS, &raw).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn argv_is_a_list_kept_as_written() {
+        let argv = check_value(ParamKind::Argv, &json!(["sh", "-c", "echo a, b"])).unwrap();
+        assert_eq!(argv, ParamValue::List(vec!["sh".into(), "-c".into(), "echo a, b".into()]));
+        assert!(check_value(ParamKind::Argv, &json!("rm -rf /x")).unwrap_err().contains("as a list"));
+        assert!(check_value(ParamKind::Argv, &json!([])).unwrap_err().contains("empty list"));
+        assert!(check_value(ParamKind::Argv, &json!([{"a": 1}])).unwrap_err().contains("plain words"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub fn all_faults() -> &'static [&'static dyn Fault] {
         &super::network_partition::NetworkPartition,
         &super::network_bandwidth::NetworkBandwidth,
         &super::tcp_proxy_latency::TcpProxyLatency,
+        &super::exec::Exec,
     ]
 }
 

@@ -1,8 +1,10 @@
 //! The fault library: one fault per file, the parameters they take, and undo records.
 
+mod command_step;
 mod context;
 mod cpu_burn;
 mod disk_fill;
+mod exec;
 mod library;
 mod memory_stress;
 mod net_nft;
@@ -28,6 +30,7 @@ pub use crate::experiment::{
     ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawParams, check_value, parse_bytes,
 };
 pub use crate::platform::linux::{UndoError, UndoOutcome};
+pub use command_step::{CommandStep, RollbackCommand, StepError};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::command_step::RollbackCommand;
 use crate::ids::InjectionId;
 use crate::platform::linux::{self, ProcRef, UndoError, UndoOutcome};
 
@@ -33,6 +34,9 @@ pub enum Undo {
     DeleteNftTable { netns: Option<String>, family: String, table: String },
     /// Delete a root qdisc on a device, only if it still carries faultdrill's handle.
     DeleteRootQdisc { netns: Option<String>, device: String, handle: String },
+    /// Run the operator's rollback command (exec), retried with backoff, its effect checked by
+    /// `verify_rolled_back` when given. The argv and its environment are journaled as written.
+    RunCommand(RollbackCommand),
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -73,6 +77,7 @@ impl Undo {
                 first_error.map_or(Ok(outcome), Err)
             }
             Undo::DeleteFile { path } => linux::files::delete_file(path),
+            Undo::RunCommand(command) => command.carry_out(),
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),

@@ -194,6 +194,9 @@ pub struct InjectionSummary {
     pub deadline_ms: i64,
     /// Whether the fault was held (false for instantaneous faults).
     pub held: bool,
+    /// Whether it cannot be undone (process-kill; exec or http-call with `irreversible: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub irreversible: bool,
     /// What was changed.
     pub preview: Vec<String>,
 }
@@ -292,6 +295,9 @@ pub enum Event {
         host: String,
         injection: InjectionId,
         held: bool,
+        /// Whether it cannot be undone (see [`InjectionSummary::irreversible`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        irreversible: bool,
         /// What an instantaneous action hit (process-kill: the processes it signalled).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         hit: Vec<String>,

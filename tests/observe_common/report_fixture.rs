@@ -94,6 +94,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
             host: "local".into(),
             injection: id.clone(),
             held: true,
+            irreversible: false,
             hit: vec![],
         },
     }];
@@ -133,6 +134,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
             injected_ms: t0 + seconds * 100,
             deadline_ms: t0 + seconds * 100 + 60_000,
             held: true,
+            irreversible: false,
             preview: vec!["fallocate /data/.faultdrill-fill (50 MiB)".into()],
         }],
         rollbacks: vec![record],
@@ -251,6 +253,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                     host: host.clone(),
                     injection: id.clone(),
                     held: true,
+                    irreversible: false,
                     hit: vec![],
                 },
             });
@@ -261,6 +264,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                 injected_ms: at,
                 deadline_ms: at + 60_000,
                 held: true,
+                irreversible: false,
                 preview: vec![format!("{fault} on {host}")],
             });
             let ok = group == 1 || !failed.contains(&n);
