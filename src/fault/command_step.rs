@@ -137,8 +137,7 @@ fn trimmed(stderr: &[u8]) -> String {
 }
 
 fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
     if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
@@ -238,7 +237,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let count = dir.path().join("count");
         let script = format!("echo x >> {0}; test $(wc -l < {0}) -ge 3", count.display());
-        let rb = RollbackCommand { rollback: step(&["sh", "-c", &script], 5000), verify: None, retries: 2, backoff_ms: 1 };
+        let rb =
+            RollbackCommand { rollback: step(&["sh", "-c", &script], 5000), verify: None, retries: 2, backoff_ms: 1 };
         assert_eq!(rb.carry_out().unwrap(), UndoOutcome::Undone, "third try succeeds");
         std::fs::remove_file(&count).unwrap();
         let rb = RollbackCommand { retries: 1, ..rb };

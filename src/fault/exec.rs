@@ -149,11 +149,11 @@ pub(super) fn check_reversibility(params: &Params, what: &str) -> Result<(), Str
         (true, true) => Err(format!(
             "parameter `rollback`: an action declared `irreversible: true` has no rollback; remove one of the two {what}"
         )),
-        (false, false) => Err(
-            "missing `rollback`: give the step that undoes the inject, or declare `irreversible: true` \
+        (false, false) => {
+            Err("missing `rollback`: give the step that undoes the inject, or declare `irreversible: true` \
              for an action that cannot be undone"
-                .into(),
-        ),
+                .into())
+        }
         (true, false) if params.has("verify_rolled_back") => {
             Err("parameter `verify_rolled_back`: an irreversible action is never rolled back".into())
         }

@@ -40,6 +40,7 @@ pub async fn check_action(
         "disk-fill" => check_disk_fill(policy, params),
         "process-kill" | "process-pause" => check_process(policy, fault, params),
         "tcp-proxy-latency" => check_proxy(policy, params).await,
+        "exec" => check_exec(policy, params),
         _ => Ok(()),
     }
 }
@@ -214,6 +215,29 @@ fn check_process(policy: &Policy, fault: &str, params: &Params) -> Result<(), Re
     ))
 }
 
+/// Every command of an `exec` action must start with a program the policy lists, by its
+/// absolute path: the daemon runs them as root.
+fn check_exec(policy: &Policy, params: &Params) -> Result<(), Refusal> {
+    let rule = &policy.exec_commands;
+    for step in ["inject", "rollback", "verify_injected", "verify_rolled_back"] {
+        let Some(program) = params.list(step).first() else { continue };
+        if !rule.value.iter().any(|allowed| allowed.as_os_str() == program.as_str()) {
+            let allowed = if rule.value.is_empty() {
+                "none: exec is off on this daemon".to_string()
+            } else {
+                rule.value.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            };
+            return Err(policy.refuse(
+                rule,
+                format!(
+                    "exec `{step}` would run `{program}` as this daemon's user (root); allowed programs: {allowed}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn check_proxy(policy: &Policy, params: &Params) -> Result<(), Refusal> {
     if let Some(listen) = params.text("listen") {
         let port = listen.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
@@ -308,6 +332,38 @@ mod tests {
         assert!(run(check_destination(&policy, "http://localhost:80/", None)).is_ok());
         let e = run(check_destination(&policy, "http://10.1.2.3/", None)).unwrap_err();
         assert_eq!((e.rule, e.at.as_deref()), ("probes.destinations", Some("p.yaml:3")));
+    }
+
+    #[test]
+    fn exec_is_refused_unless_the_policy_lists_every_program() {
+        let exec = |inject: &str, rollback: &str| {
+            params("exec", serde_json::json!({"inject": [inject, "x"], "rollback": [rollback, "y"]}))
+        };
+        let e = check_exec(&Policy::default(), &exec("/usr/bin/touch", "/usr/bin/rm")).unwrap_err();
+        assert_eq!(e.rule, "exec.commands");
+        assert!(e.to_string().contains("exec is off on this daemon"), "{e}");
+        let policy = parse_str(
+            "p.yaml",
+            "version: 1
+exec:
+  commands: [/usr/bin/touch, /usr/bin/rm]
+",
+        )
+        .unwrap();
+        assert!(check_exec(&policy, &exec("/usr/bin/touch", "/usr/bin/rm")).is_ok());
+        let e = check_exec(&policy, &exec("/usr/bin/touch", "rm")).unwrap_err();
+        assert_eq!((e.rule, e.at.as_deref()), ("exec.commands", Some("p.yaml:3")));
+        assert!(e.message.contains("exec `rollback` would run `rm`"), "{e}");
+        assert!(
+            parse_str(
+                "p.yaml",
+                "version: 1
+exec: {commands: [sh]}
+"
+            )
+            .is_err(),
+            "absolute paths only"
+        );
     }
 
     #[test]
