@@ -15,6 +15,7 @@ mod load;
 mod merge;
 mod params;
 pub mod plan;
+mod request_param;
 mod schema;
 pub mod spec;
 mod template;

@@ -39,6 +39,9 @@ pub enum ParamKind {
     /// A command as argv: a non-empty YAML sequence, each item kept exactly as written
     /// (never split on commas or spaces, never given to a shell).
     Argv,
+    /// An HTTP request as a map: `{method, url, headers, body, status}`; a header's value is
+    /// text or `{env: NAME, prefix: "Bearer "}` (a secret read when the request is sent).
+    Request,
 }
 
 impl ParamKind {
@@ -55,6 +58,7 @@ impl ParamKind {
             ParamKind::Bool => "bool".into(),
             ParamKind::List => "list".into(),
             ParamKind::Argv => "argv".into(),
+            ParamKind::Request => "request".into(),
         }
     }
 }
@@ -79,6 +83,8 @@ pub enum ParamValue {
     Number(f64),
     Text(String),
     List(Vec<String>),
+    /// A checked structure (an HTTP request), in its canonical JSON form.
+    Map(serde_json::Map<String, serde_json::Value>),
 }
 
 /// Checked parameters of one action, defaults applied.
@@ -195,6 +201,14 @@ impl Params {
         self.integer(name).and_then(|i| u64::try_from(i).ok())
     }
 
+    /// A structured parameter (an HTTP request), as checked JSON.
+    pub fn map(&self, name: &str) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        match self.0.get(name) {
+            Some(ParamValue::Map(m)) => Some(m),
+            _ => None,
+        }
+    }
+
     pub fn list(&self, name: &str) -> &[String] {
         match self.0.get(name) {
             Some(ParamValue::List(l)) => l,
@@ -217,6 +231,9 @@ fn scalar_text(value: &serde_json::Value) -> Option<String> {
 pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamValue, String> {
     if let ParamKind::Argv = kind {
         return check_argv(value);
+    }
+    if let ParamKind::Request = kind {
+        return super::request_param::check_request(value).map(ParamValue::Map);
     }
     if let ParamKind::List = kind {
         return match value {
@@ -281,7 +298,7 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
             "false" => Ok(ParamValue::Bool(false)),
             _ => Err(format!("expected true or false, found `{text}`")),
         },
-        ParamKind::List | ParamKind::Argv => unreachable!("handled above"),
+        ParamKind::List | ParamKind::Argv | ParamKind::Request => unreachable!("handled above"),
     }
 }
 

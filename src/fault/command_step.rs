@@ -161,33 +161,54 @@ pub struct RollbackCommand {
 impl RollbackCommand {
     /// Runs the rollback until it (and its verification) succeeds, `retries` more times at most.
     pub fn carry_out(&self) -> Result<UndoOutcome, UndoError> {
-        if let Some(verify) = &self.verify {
-            if verify.run().is_ok() {
-                return Ok(UndoOutcome::AlreadyGone);
-            }
+        let verify = self.verify.as_ref().map(|v| move || v.run().map_err(|e| format!("verify_rolled_back {e}")));
+        Retried { what: "rollback command", retries: self.retries, backoff_ms: self.backoff_ms }.carry_out(
+            &self.rollback.shown(),
+            || self.rollback.run().map_err(|e| e.to_string()),
+            verify,
+        )
+    }
+}
+
+/// How a rollback step (a command, a request) is tried again.
+pub(super) struct Retried {
+    /// Names the step in the error: `rollback command`, `rollback request`.
+    pub what: &'static str,
+    pub retries: u32,
+    pub backoff_ms: u64,
+}
+
+impl Retried {
+    /// `verify` first (it passes: already gone), then `attempt` and `verify` until both
+    /// pass, `retries` more times at most, the wait doubling from `backoff_ms`.
+    pub fn carry_out<A, V>(&self, shown: &str, attempt: A, verify: Option<V>) -> Result<UndoOutcome, UndoError>
+    where
+        A: Fn() -> Result<(), String>,
+        V: Fn() -> Result<(), String>,
+    {
+        if verify.as_ref().is_some_and(|v| v().is_ok()) {
+            return Ok(UndoOutcome::AlreadyGone);
         }
         let mut wait = Duration::from_millis(self.backoff_ms);
         let mut last = String::new();
-        for attempt in 0..=self.retries {
-            if attempt > 0 {
-                tracing::warn!(attempt, command = %self.rollback.shown(), error = %last, "Rollback command retried.");
+        for try_number in 0..=self.retries {
+            if try_number > 0 {
+                tracing::warn!(attempt = try_number, step = %shown, error = %last, "Rollback retried.");
                 std::thread::sleep(wait);
                 wait = wait.saturating_mul(2);
             }
-            match (self.rollback.run(), &self.verify) {
-                (Err(e), _) => last = e.to_string(),
+            match (attempt(), &verify) {
+                (Err(e), _) => last = e,
                 (Ok(()), None) => return Ok(UndoOutcome::Undone),
-                (Ok(()), Some(verify)) => match verify.run() {
+                (Ok(()), Some(v)) => match v() {
                     Ok(()) => return Ok(UndoOutcome::Undone),
-                    Err(e) => last = format!("`{}` exited 0, but verify_rolled_back {e}", self.rollback.shown()),
+                    Err(e) => last = format!("`{shown}` succeeded, but {e}"),
                 },
             }
         }
         let tries = self.retries + 1;
-        Err(UndoError {
-            what: format!("rollback command failed ({tries} {}): {last}", if tries == 1 { "try" } else { "tries" }),
-            source: None,
-        })
+        let noun = if tries == 1 { "try" } else { "tries" };
+        Err(UndoError { what: format!("{} failed ({tries} {noun}): {last}", self.what), source: None })
     }
 }
 

@@ -178,7 +178,7 @@ pub(super) fn environment(params: &Params, cx: &InjectContext, step: &str) -> BT
             ParamValue::Integer(i) => i.to_string(),
             ParamValue::Number(n) => n.to_string(),
             ParamValue::Text(t) => t.clone(),
-            ParamValue::List(_) => continue,
+            ParamValue::List(_) | ParamValue::Map(_) => continue,
         };
         env.insert(format!("FAULTDRILL_PARAM_{}", name.to_ascii_uppercase()), text);
     }

@@ -19,6 +19,7 @@ pub fn all_faults() -> &'static [&'static dyn Fault] {
         &super::network_bandwidth::NetworkBandwidth,
         &super::tcp_proxy_latency::TcpProxyLatency,
         &super::exec::Exec,
+        &super::http_call::HttpCall,
     ]
 }
 

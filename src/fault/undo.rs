@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::command_step::RollbackCommand;
+use super::http_step::RollbackRequest;
 use crate::ids::InjectionId;
 use crate::platform::linux::{self, ProcRef, UndoError, UndoOutcome};
 
@@ -37,6 +38,9 @@ pub enum Undo {
     /// Run the operator's rollback command (exec), retried with backoff, its effect checked by
     /// `verify_rolled_back` when given. The argv and its environment are journaled as written.
     RunCommand(RollbackCommand),
+    /// Send the operator's rollback request (http-call), retried with backoff, checked by
+    /// `verify_rolled_back` when given. Secret headers are journaled by variable name only.
+    HttpRequest(RollbackRequest),
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -78,6 +82,7 @@ impl Undo {
             }
             Undo::DeleteFile { path } => linux::files::delete_file(path),
             Undo::RunCommand(command) => command.carry_out(),
+            Undo::HttpRequest(request) => request.carry_out(),
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
