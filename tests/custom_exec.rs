@@ -250,6 +250,38 @@ fn a_failing_rollback_command_exits_4_names_the_command_and_its_stderr_and_recov
 }
 
 #[test]
+fn exec_rollback_runs_when_a_later_action_fails() {
+    let scene = Scene::new();
+    let before = entries(&scene.faults());
+    // A second group, started beside the first, whose inject command fails a second later:
+    // the run errors (exit 3) and rolls back the first.
+    let failing = format!(
+        r#"  - name: broken
+    target: local
+    after: []
+    actions:
+      - fault: exec
+        params:
+          inject: [sh, -c, 'echo "no such cluster" >&2; exit 2']
+          rollback: [sh, -c, 'echo "cleanup $FAULTDRILL_INJECTION_ID" >> {}/cleanups.log']
+        duration: 30s
+        wait_before: 1s
+"#,
+        scene.work.path().display()
+    );
+    let yaml = scene.yaml("30s", &scene.rollback(), "", "") + &failing;
+    let out = scene.run(&yaml, &["--json"]);
+    assert_eq!(out.status.code(), Some(3), "error; {}", stderr(&out));
+    let report = report_of(&out);
+    assert!(report["reason"].as_str().unwrap().contains("stderr: no such cluster"), "{}", report["reason"]);
+    let id = report["injections"][0]["id"].as_str().unwrap();
+    assert_eq!(scene.rollbacks(), vec![format!("rollback {id}")], "the first action was rolled back");
+    assert_eq!(entries(&scene.faults()), before, "state before == state after");
+    let cleanups = std::fs::read_to_string(scene.work.path().join("cleanups.log")).unwrap();
+    assert_eq!(cleanups.lines().count(), 1, "the failed inject's own rollback ran once too: {cleanups}");
+}
+
+#[test]
 fn irreversible_shows_in_the_dry_run_the_report_and_junit() {
     let scene = Scene::new();
     let yaml = scene.yaml("300ms", "x", "", "").replace("          rollback: x\n", "          irreversible: true\n");
@@ -263,7 +295,10 @@ fn irreversible_shows_in_the_dry_run_the_report_and_junit() {
     let junit = scene.work.path().join("junit.xml");
     let out = scene.run(&yaml, &["--json", "--junit", junit.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("injected (irreversible: cannot be undone)"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("injected (irreversible: cannot be undone)"), "{err}");
+    assert!(err.contains("duration ended (irreversible: nothing to roll back)"), "{err}");
+    assert!(err.contains("irreversible, not rolled back (cannot be undone): custom/exec#1 on local"), "{err}");
     let report = report_of(&out);
     assert_eq!(report["injections"][0]["irreversible"], true, "{report:#}");
     assert!(scene.marker().exists(), "nothing undid it: it cannot be undone");

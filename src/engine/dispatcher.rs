@@ -218,6 +218,11 @@ impl Run {
                     irreversible,
                     hit: if held { Vec::new() } else { view.preview.clone() },
                 });
+                // Injected while a trip's rollback was already under way: say it too.
+                if let (true, Some(Abort::Guardrail { name, .. })) = (irreversible, &self.abort) {
+                    let name = name.clone();
+                    self.warn_irreversible(&name);
+                }
                 if held {
                     let hold = self.plan.groups[action.group].actions[action.action].duration.unwrap_or_default();
                     self.live.push(Live {
