@@ -229,11 +229,18 @@ fn scalar_text(value: &serde_json::Value) -> Option<String> {
 
 /// Checks one raw value against a kind; the message reads after "parameter `x`: ".
 pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamValue, String> {
-    if let ParamKind::Argv = kind {
-        return check_argv(value);
-    }
-    if let ParamKind::Request = kind {
-        return super::request_param::check_request(value).map(ParamValue::Map);
+    if let ParamKind::Argv | ParamKind::Request = kind {
+        // `--param inject='["touch","/tmp/x"]'`: a command line can only give text, so JSON text
+        // of a list or a map stands for it.
+        let parsed = match value {
+            serde_json::Value::String(s) if s.trim_start().starts_with(['[', '{']) => serde_json::from_str(s).ok(),
+            _ => None,
+        };
+        let value = parsed.as_ref().unwrap_or(value);
+        return match kind {
+            ParamKind::Argv => check_argv(value),
+            _ => super::request_param::check_request(value).map(ParamValue::Map),
+        };
     }
     if let ParamKind::List = kind {
         return match value {
@@ -377,6 +384,8 @@ mod tests {
         assert!(check_value(ParamKind::Argv, &json!("rm -rf /x")).unwrap_err().contains("as a list"));
         assert!(check_value(ParamKind::Argv, &json!([])).unwrap_err().contains("empty list"));
         assert!(check_value(ParamKind::Argv, &json!([{"a": 1}])).unwrap_err().contains("plain words"));
+        let from_cli = check_value(ParamKind::Argv, &json!(r#"["touch", "/tmp/x"]"#)).unwrap();
+        assert_eq!(from_cli, ParamValue::List(vec!["touch".into(), "/tmp/x".into()]));
     }
 
     #[test]

@@ -159,6 +159,12 @@ pub struct RollbackCommand {
 }
 
 impl RollbackCommand {
+    /// Whether the fault is really gone: `verify_rolled_back` run once (`None`: the action
+    /// gave none, so only the rollback command's exit status speaks for it).
+    pub fn verify_gone(&self) -> Option<Result<(), String>> {
+        self.verify.as_ref().map(|v| v.run().map_err(|e| format!("verify_rolled_back {e}")))
+    }
+
     /// Runs the rollback until it (and its verification) succeeds, `retries` more times at most.
     pub fn carry_out(&self) -> Result<UndoOutcome, UndoError> {
         let verify = self.verify.as_ref().map(|v| move || v.run().map_err(|e| format!("verify_rolled_back {e}")));

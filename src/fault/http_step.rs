@@ -180,6 +180,11 @@ pub struct RollbackRequest {
 }
 
 impl RollbackRequest {
+    /// Whether the fault is really gone: `verify_rolled_back` sent once (`None`: none given).
+    pub fn verify_gone(&self) -> Option<Result<(), String>> {
+        self.verify.as_ref().map(|v| v.send().map_err(|e| format!("verify_rolled_back {e}")))
+    }
+
     /// Sends the rollback until it (and its verification) succeeds, `retries` more times at most.
     pub fn carry_out(&self) -> Result<UndoOutcome, UndoError> {
         let verify = self.verify.as_ref().map(|v| move || v.send().map_err(|e| format!("verify_rolled_back {e}")));
