@@ -76,7 +76,8 @@ fn main() {
         b.push(through_exec());
     }
     let (a, b) = (median(a), median(b));
-    println!("exec fault: inject + rollback of `/bin/true`, {n} interleaved rounds (release build)");
+    let build = if cfg!(debug_assertions) { "debug build" } else { "release build" };
+    println!("exec fault: inject + rollback of `/bin/true`, {n} interleaved rounds ({build})");
     println!("load average: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
     println!("direct (2 x spawn+wait /bin/true): median {:.3} ms", ms(a));
     println!("exec   (LocalHost inject + rollback): median {:.3} ms", ms(b));
