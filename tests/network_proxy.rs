@@ -71,6 +71,8 @@ fn start_proxy(raw: serde_json::Value, hold: Duration) -> (SocketAddr, Helpers) 
     fault.check(&params).unwrap();
     let cx = InjectContext {
         injection: InjectionId::generate(),
+        run: None,
+        host: "local".into(),
         deadline: SystemTime::now() + hold,
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: vec![],
@@ -198,6 +200,8 @@ fn a_busy_listen_port_fails_the_apply_with_the_reason() {
     let params = Params::check(fault.info().params, &raw).unwrap();
     let cx = InjectContext {
         injection: InjectionId::generate(),
+        run: None,
+        host: "local".into(),
         deadline: SystemTime::now() + Duration::from_secs(30),
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: vec![],

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::engine::{LocalHost, RemoteRecovery, RollbackResult, recover_one, recover_remote};
-use crate::fault::{UndoOutcome, VERDICT_NOT_VERIFIED, VERDICT_VERIFIED};
+use crate::fault::{UndoOutcome, VERDICT_NOT_VERIFIED, VERDICT_UNCHECKED, VERDICT_VERIFIED};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionState, Journal, JournalError};
 
@@ -121,6 +121,7 @@ pub fn print_results(results: &[RollbackResult]) -> std::io::Result<()> {
             Ok(UndoOutcome::AlreadyGone) => {
                 writeln!(out, "{} {}: {VERDICT_VERIFIED} (it was already gone)", r.id, r.fault)?
             }
+            Ok(UndoOutcome::UndoneUnchecked) => writeln!(out, "{} {}: {VERDICT_UNCHECKED}", r.id, r.fault)?,
             // The undo ran, but the fault is still (partly) there: said as it is.
             Err(e) if e.starts_with(VERDICT_NOT_VERIFIED) => writeln!(out, "{} {}: {e}", r.id, r.fault)?,
             Err(e) => writeln!(out, "{} {}: ROLLBACK FAILED: {e}", r.id, r.fault)?,
@@ -138,6 +139,7 @@ fn print_remote(results: &[RemoteRecovery]) -> std::io::Result<()> {
         match &r.outcome {
             Ok(UndoOutcome::Undone) => writeln!(out, "{on}: {VERDICT_VERIFIED}")?,
             Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{on}: {VERDICT_VERIFIED} (it was already gone)")?,
+            Ok(UndoOutcome::UndoneUnchecked) => writeln!(out, "{on}: {VERDICT_UNCHECKED}")?,
             Err(e) if !r.reached => writeln!(out, "{on}: NOT REACHED: {e}")?,
             Err(e) if e.contains(VERDICT_NOT_VERIFIED) => writeln!(out, "{on}: {e}")?,
             Err(e) => writeln!(out, "{on}: ROLLBACK FAILED: {e}")?,

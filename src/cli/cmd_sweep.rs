@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::engine::sweep::{self, SweepScope, Swept};
-use crate::fault::{UndoOutcome, VERDICT_NOT_VERIFIED, VERDICT_VERIFIED};
+use crate::fault::{UndoOutcome, VERDICT_NOT_VERIFIED, VERDICT_UNCHECKED, VERDICT_VERIFIED};
 
 use super::args::RecoverArgs;
 
@@ -41,6 +41,7 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
             Ok(UndoOutcome::AlreadyGone) => {
                 writeln!(out, "found {}: {VERDICT_VERIFIED} (it was already gone)", s.found.what)?
             }
+            Ok(UndoOutcome::UndoneUnchecked) => writeln!(out, "found {}: {VERDICT_UNCHECKED}", s.found.what)?,
             Err(e) if e.starts_with(VERDICT_NOT_VERIFIED) => writeln!(out, "found {}: {e}", s.found.what)?,
             Err(e) => writeln!(out, "found {}: ROLLBACK FAILED: {e}", s.found.what)?,
         }

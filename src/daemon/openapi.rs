@@ -502,10 +502,10 @@ fn injection_states() -> Vec<InjectionState> {
 
 /// Every undo outcome (see [`injection_states`]).
 fn undo_outcomes() -> Vec<UndoOutcome> {
-    let all = [UndoOutcome::Undone, UndoOutcome::AlreadyGone];
+    let all = [UndoOutcome::Undone, UndoOutcome::AlreadyGone, UndoOutcome::UndoneUnchecked];
     for s in &all {
         match s {
-            UndoOutcome::Undone | UndoOutcome::AlreadyGone => {}
+            UndoOutcome::Undone | UndoOutcome::AlreadyGone | UndoOutcome::UndoneUnchecked => {}
         }
     }
     all.to_vec()

@@ -198,6 +198,8 @@ impl Run {
         match msg {
             WorkerMsg::Injected { action, host, view, at_ms } => {
                 let held = view.state == crate::journal::InjectionState::Active;
+                let params = &self.plan.groups[action.group].actions[action.action].params;
+                let irreversible = crate::fault::find_fault(&action.fault).is_some_and(|f| f.is_irreversible(params));
                 self.record_injection(InjectionSummary {
                     id: view.id.clone(),
                     action: action.clone(),
@@ -205,6 +207,7 @@ impl Run {
                     injected_ms: at_ms,
                     deadline_ms: view.deadline_ms,
                     held,
+                    irreversible,
                     preview: view.preview.clone(),
                 });
                 self.emit(Event::ActionStarted {
@@ -212,8 +215,14 @@ impl Run {
                     host: host.name().to_string(),
                     injection: view.id.clone(),
                     held,
+                    irreversible,
                     hit: if held { Vec::new() } else { view.preview.clone() },
                 });
+                // Injected while a trip's rollback was already under way: say it too.
+                if let (true, Some(Abort::Guardrail { name, .. })) = (irreversible, &self.abort) {
+                    let name = name.clone();
+                    self.warn_irreversible(&name);
+                }
                 if held {
                     let hold = self.plan.groups[action.group].actions[action.action].duration.unwrap_or_default();
                     self.live.push(Live {
@@ -331,6 +340,7 @@ impl Run {
             message: message.clone(),
         });
         if rule_action == GuardrailAction::Rollback && self.abort.is_none() {
+            self.warn_irreversible(name);
             self.abort = Some(Abort::Guardrail { name: name.to_string(), message });
             self.reaction = Some(ReactionStart {
                 guardrail: name.to_string(),
@@ -338,6 +348,26 @@ impl Run {
                 sampled_at: at,
                 tripped_ms: now_ms(),
             });
+        }
+    }
+
+    /// A trip rolls back what it can; says which injected actions it cannot undo.
+    fn warn_irreversible(&mut self, guardrail: &str) {
+        let cannot: Vec<String> = self
+            .report
+            .injections
+            .iter()
+            .filter(|i| i.irreversible)
+            .map(|i| format!("{} on {}", i.action.label, i.host))
+            .collect();
+        if !cannot.is_empty() {
+            let message = format!(
+                "guardrail {guardrail} tripped: rolling back, but {} cannot be undone (irreversible, no rollback): {}",
+                if cannot.len() == 1 { "one action" } else { "these actions" },
+                cannot.join(", ")
+            );
+            warn!(run = %self.report.run_id, guardrail, "Guardrail tripped after irreversible actions.");
+            self.emit(Event::Warning { message });
         }
     }
 

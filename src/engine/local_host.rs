@@ -69,7 +69,7 @@ impl LocalHost {
         let info = fault.info();
         // Checked early so a dry run (a run's preflight) reports it too; checked again,
         // atomically, when the injection is journaled.
-        if info.is_held {
+        if fault.is_exclusive() {
             if let Some(active) = self.journal.live_of_fault(info.name)?.into_iter().next() {
                 return Err(self.conflict(&req.fault, active.id));
             }
@@ -78,6 +78,8 @@ impl LocalHost {
         let deadline = SystemTime::now() + req.duration;
         let cx = InjectContext {
             injection: id.clone(),
+            run: req.run.clone(),
+            host: self.name.clone(),
             deadline,
             exe: self.helper_exe.clone(),
             protected_ports: self.protected_ports.clone(),
@@ -109,7 +111,7 @@ impl LocalHost {
             deadline_ms,
             lease_ms: req.lease.map(|l| l.as_millis() as i64),
         };
-        if !info.is_held {
+        if !fault.is_exclusive() {
             self.journal.record_pending(&pending)?;
         } else if let Some(active) = self.journal.record_pending_exclusive(&pending)? {
             return Err(self.conflict(&req.fault, active));

@@ -370,6 +370,10 @@ impl Run {
         let (outcome, reason) = decide(self.abort.as_ref(), self.deviated.as_deref(), &failed);
         let (exit_code, met, note) = expectation(outcome, self.plan.expect_outcome);
         let reason = note.map_or_else(|| reason.clone(), |note| format!("{reason}; {note}"));
+        let reason = match irreversible_note(&self.report) {
+            Some(cannot) => format!("{reason}; {cannot}"),
+            None => reason,
+        };
         self.report.outcome = Some(outcome);
         self.report.exit_code = Some(exit_code);
         self.report.expectation = met;
@@ -416,4 +420,16 @@ async fn roll_back_batch(batch: &[Live], reason: &str) -> Vec<RollbackRecord> {
         })
         .collect();
     futures_util::stream::iter(calls).buffered(FANOUT_LIMIT).collect().await
+}
+
+/// "… cannot be undone: …", when the run injected actions declared `irreversible: true`
+/// (process-kill is said to be instantaneous already, and is left out).
+fn irreversible_note(report: &Report) -> Option<String> {
+    let cannot: Vec<String> = report
+        .injections
+        .iter()
+        .filter(|i| i.irreversible && i.held)
+        .map(|i| format!("{} on {}", i.action.label, i.host))
+        .collect();
+    (!cannot.is_empty()).then(|| format!("irreversible, not rolled back (cannot be undone): {}", cannot.join(", ")))
 }

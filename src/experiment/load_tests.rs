@@ -261,6 +261,26 @@ fn builtin_templates_render_with_defaults_and_load() {
             ],
         ),
         ("disk-full-guardrail", &[("path", "/mnt/faultdrill-demo")]),
+        (
+            "db-primary-switch",
+            &[
+                ("switch_command", "failover,promote,db-2"),
+                ("switch_back_command", "failover,promote,db-1"),
+                ("check_switched", "failover,is-primary,db-2"),
+                ("check_restored", "failover,is-primary,db-1"),
+                ("client_command", "db-smoke"),
+            ],
+        ),
+        (
+            "instance-stop",
+            &[
+                ("stop_command", "cloud,stop,i-1"),
+                ("start_command", "cloud,start,i-1"),
+                ("check_stopped", "cloud,is-stopped,i-1"),
+                ("check_running", "cloud,is-running,i-1"),
+                ("service_check", "curl,-sf,http://127.0.0.1:8080/"),
+            ],
+        ),
         ("network-fault", &[("dependency", "10.0.5.0/24")]),
         ("process-crash-recovery", &[("process", "my-service")]),
     ];

@@ -17,6 +17,7 @@ mod param_read;
 mod param_schema;
 mod params;
 pub mod plan;
+mod request_param;
 mod schema;
 pub mod spec;
 mod template;

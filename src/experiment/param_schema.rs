@@ -107,6 +107,27 @@ fn kind_schema(kind: ParamKind) -> Value {
             { "type": "array", "items": { "type": ["string", "number", "boolean"] } },
             { "type": ["string", "number"], "description": "one value, or several separated by commas" }
         ]}),
+        ParamKind::Argv => json!({
+            "type": "array", "minItems": 1, "items": { "type": ["string", "number"] },
+            "description": "a command as argv words (no shell unless you write `sh -c`)",
+            "examples": [["/usr/local/bin/switch-primary", "--to", "replica"]]
+        }),
+        ParamKind::Request => json!({
+            "type": "object",
+            "required": ["url"],
+            "additionalProperties": false,
+            "properties": {
+                "method": { "type": "string", "pattern": "^(?i)(GET|POST|PUT|PATCH|DELETE|HEAD)$" },
+                "url": { "type": "string" },
+                "headers": { "type": "object", "additionalProperties": { "anyOf": [
+                    { "type": "string" },
+                    { "type": "object", "required": ["env"], "additionalProperties": false,
+                      "properties": { "env": { "type": "string" }, "prefix": { "type": "string" } } }
+                ]}},
+                "body": { "type": "string" },
+                "status": { "anyOf": [{ "type": "integer" }, { "type": "string", "pattern": r"^\s*[0-9]{3}\s*$" }] }
+            }
+        }),
     }
 }
 

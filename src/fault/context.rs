@@ -25,6 +25,10 @@ pub struct FaultInfo {
 #[derive(Clone, Debug)]
 pub struct InjectContext {
     pub injection: InjectionId,
+    /// The run it belongs to (`None`: a one-off `inject`), for custom actions' environment.
+    pub run: Option<crate::ids::RunId>,
+    /// The host's name as the controller knows it (`local`, or a daemon's name).
+    pub host: String,
     /// When the fault must be gone even if nobody rolls it back (helpers exit by themselves).
     pub deadline: SystemTime,
     /// The faultdrill executable, for spawning helper processes (`faultdrill __burn-cpu ...`).
@@ -125,6 +129,19 @@ pub trait Fault: Send + Sync + 'static {
     /// pattern or pid"). Runs at load time; the message names the parameters.
     fn check(&self, _params: &Params) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Whether a second injection of this fault on the same host must wait for the first
+    /// to end (DESIGN §4 rule 7). Custom actions (exec, http-call) say no: each is its own change.
+    fn is_exclusive(&self) -> bool {
+        self.info().is_held
+    }
+
+    /// Whether this action, with these params, cannot be undone (process-kill; an exec or
+    /// http-call declared `irreversible: true`). The dry run, the report, JUnit and guardrail
+    /// messages say so.
+    fn is_irreversible(&self, _params: &Params) -> bool {
+        !self.info().is_held
     }
 
     /// Works out exactly what to change and how to undo it, touching nothing.

@@ -21,6 +21,8 @@ pub fn all_faults() -> &'static [&'static dyn Fault] {
         &super::dns_fault::DnsFault,
         &super::io_latency::IoLatency,
         &super::io_error::IoError,
+        &super::exec::Exec,
+        &super::http_call::HttpCall,
     ]
 }
 

@@ -1,5 +1,6 @@
 //! The fault library: one fault per file, the parameters they take, and undo records.
 
+mod command_step;
 mod context;
 mod cpu_burn;
 mod disk_fill;
@@ -7,6 +8,9 @@ mod dns_fault;
 mod dns_match;
 mod dns_nft;
 mod dns_resolver;
+mod exec;
+mod http_call;
+mod http_step;
 mod io_common;
 mod io_error;
 mod io_latency;
@@ -40,10 +44,12 @@ pub use crate::experiment::{
     parse_bytes,
 };
 pub use crate::platform::linux::{UndoError, UndoOutcome};
+pub use command_step::{CommandStep, RollbackCommand, StepError};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use dns_resolver::{DNS_MARK, DnsArgs, ResolverError, run_resolver};
+pub use http_step::{HeaderValue, HttpStep, RollbackRequest};
 pub use io_common::{IoArgs, IoGuardArgs, IoHelperError, run_io_guard, run_io_helper};
 pub use library::{all_faults, catalog, find_fault};
 pub use load_mode::LoadMode;
@@ -56,4 +62,4 @@ pub use process_kill::ProcessKill;
 pub use process_pause::ProcessPause;
 pub use tcp_proxy_latency::listen_address as tcp_proxy_listen_address;
 pub use undo::Undo;
-pub use verify::{NotVerified, VERDICT_NOT_VERIFIED, VERDICT_VERIFIED, verify};
+pub use verify::{NotVerified, VERDICT_NOT_VERIFIED, VERDICT_UNCHECKED, VERDICT_VERIFIED, verify};

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::command_step::RollbackCommand;
+use super::http_step::RollbackRequest;
 use crate::ids::InjectionId;
 use crate::platform::linux::{self, ProcRef, UndoError, UndoOutcome};
 
@@ -54,6 +56,12 @@ pub enum Undo {
     /// while it is the one on top there (io-latency, io-error). A dead mount (its
     /// helper killed) detaches too.
     UnmountFuse { mountpoint: PathBuf, source: String },
+    /// Run the operator's rollback command (exec), retried with backoff, its effect checked by
+    /// `verify_rolled_back` when given. The argv and its environment are journaled as written.
+    RunCommand(RollbackCommand),
+    /// Send the operator's rollback request (http-call), retried with backoff, checked by
+    /// `verify_rolled_back` when given. Secret headers are journaled by variable name only.
+    HttpRequest(RollbackRequest),
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -84,8 +92,12 @@ impl Undo {
                 let mut first_error = None;
                 for step in steps.iter().rev() {
                     match step.carry_out() {
-                        Ok(UndoOutcome::Undone) => outcome = UndoOutcome::Undone,
-                        Ok(UndoOutcome::AlreadyGone) => {}
+                        // Unchecked outranks undone: one step nothing can check makes the whole unchecked.
+                        Ok(UndoOutcome::UndoneUnchecked) => outcome = UndoOutcome::UndoneUnchecked,
+                        Ok(UndoOutcome::Undone) if outcome != UndoOutcome::UndoneUnchecked => {
+                            outcome = UndoOutcome::Undone
+                        }
+                        Ok(UndoOutcome::Undone | UndoOutcome::AlreadyGone) => {}
                         Err(e) => {
                             first_error.get_or_insert(e);
                         }
@@ -94,6 +106,8 @@ impl Undo {
                 first_error.map_or(Ok(outcome), Err)
             }
             Undo::DeleteFile { path } => linux::files::delete_file(path),
+            Undo::RunCommand(command) => command.carry_out(),
+            Undo::HttpRequest(request) => request.carry_out(),
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),

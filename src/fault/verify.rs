@@ -13,6 +13,9 @@ pub struct NotVerified {
 
 /// The words of a rollback whose fault was checked and found gone.
 pub const VERDICT_VERIFIED: &str = "rolled back, verified";
+/// The words of a rollback that succeeded but that nothing can check (a custom action
+/// without `verify_rolled_back`).
+pub const VERDICT_UNCHECKED: &str = "rolled back, not verifiable: the action gives no verify_rolled_back";
 /// The words that open a rollback whose fault was found still (partly) there.
 pub const VERDICT_NOT_VERIFIED: &str = "rolled back, NOT verified";
 
@@ -39,6 +42,8 @@ fn leftovers_of(undo: &Undo) -> Vec<String> {
             leftovers::ip_rule(netns.as_deref(), *ipv6, *priority, *fwmark, *table).into_iter().collect()
         }
         Undo::DeleteLink { netns, device } => leftovers::link(netns.as_deref(), device).into_iter().collect(),
+        Undo::RunCommand(command) => command.verify_gone().and_then(Result::err).into_iter().collect(),
+        Undo::HttpRequest(request) => request.verify_gone().and_then(Result::err).into_iter().collect(),
         Undo::UnmountFuse { mountpoint, source } => leftovers::fuse_mount(mountpoint, source).into_iter().collect(),
         Undo::ForgetRedirectedFlows { netns, port } => {
             leftovers::redirected_flows(netns.as_deref(), *port).into_iter().collect()

@@ -194,6 +194,9 @@ pub struct InjectionSummary {
     pub deadline_ms: i64,
     /// Whether the fault was held (false for instantaneous faults).
     pub held: bool,
+    /// Whether it cannot be undone (process-kill; exec or http-call with `irreversible: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub irreversible: bool,
     /// What was changed.
     pub preview: Vec<String>,
 }
@@ -225,6 +228,7 @@ impl RollbackRecord {
     pub fn verdict(&self) -> String {
         match (self.ok, self.verified) {
             (true, true) => crate::fault::VERDICT_VERIFIED.to_string(),
+            (true, false) if self.detail == "undone_unchecked" => crate::fault::VERDICT_UNCHECKED.to_string(),
             (true, false) => format!("rolled back ({})", self.detail.replace('_', " ")),
             (false, _) => self.detail.clone(),
         }
@@ -308,6 +312,9 @@ pub enum Event {
         host: String,
         injection: InjectionId,
         held: bool,
+        /// Whether it cannot be undone (see [`InjectionSummary::irreversible`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        irreversible: bool,
         /// What an instantaneous action hit (process-kill: the processes it signalled).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         hit: Vec<String>,

@@ -94,6 +94,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
             host: "local".into(),
             injection: id.clone(),
             held: true,
+            irreversible: false,
             hit: vec![],
         },
     }];
@@ -134,6 +135,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
             injected_ms: t0 + seconds * 100,
             deadline_ms: t0 + seconds * 100 + 60_000,
             held: true,
+            irreversible: false,
             preview: vec!["fallocate /data/.faultdrill-fill (50 MiB)".into()],
         }],
         rollbacks: vec![record],
@@ -252,6 +254,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                     host: host.clone(),
                     injection: id.clone(),
                     held: true,
+                    irreversible: false,
                     hit: vec![],
                 },
             });
@@ -262,6 +265,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                 injected_ms: at,
                 deadline_ms: at + 60_000,
                 held: true,
+                irreversible: false,
                 preview: vec![format!("{fault} on {host}")],
             });
             let ok = group == 1 || !failed.contains(&n);
