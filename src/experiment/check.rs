@@ -485,9 +485,16 @@ fn groups(
                 sink.error(actions.span, format!("group `{name}` has no actions"));
                 Vec::new()
             }
-            Some(actions) => {
-                actions.value.iter().enumerate().filter_map(|(n, a)| action(sink, a, &name, n + 1, catalog)).collect()
-            }
+            Some(actions) => actions
+                .value
+                .iter()
+                .enumerate()
+                .filter_map(|(n, a)| {
+                    // A disabled action is checked all the same, then left out.
+                    let plan = action(sink, a, &name, n + 1, catalog)?;
+                    a.enabled.as_ref().is_none_or(|e| e.value).then_some(plan)
+                })
+                .collect(),
             None => Vec::new(),
         };
         out.push(GroupPlan {

@@ -28,7 +28,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("GuardrailsSpec", &["interval", "rules"]),
     ("GuardrailSpec", GUARDRAIL_KEYS),
     ("ActionGroupSpec", &["name", "target", "mode", "after", "actions"]),
-    ("ActionSpec", &["fault", "params", "duration", "wait_before", "wait_after"]),
+    ("ActionSpec", &["fault", "params", "duration", "wait_before", "wait_after", "enabled"]),
 ];
 
 const EXPERIMENT_KEYS: &[&str] = &[
@@ -295,6 +295,7 @@ fn action(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ActionSpec> {
         duration: f.get("duration").and_then(|n| duration(sink, n, "duration")),
         wait_before: f.get("wait_before").and_then(|n| duration(sink, n, "wait_before")),
         wait_after: f.get("wait_after").and_then(|n| duration(sink, n, "wait_after")),
+        enabled: f.get("enabled").and_then(|n| boolean(sink, n, "enabled")),
         span: node.span,
     })
 }

@@ -408,3 +408,29 @@ fn a_tcp_probe_takes_no_status() {
     let err = load(&TCP.replace(r#"{latency: "< 100ms"}"#, "{status: 200}")).unwrap_err();
     assert_eq!(err.items[0].message, "`status` does not apply to a tcp probe (only to http)");
 }
+
+#[test]
+fn an_enum_test_enables_one_action_and_a_word_it_lacks_is_pointed_at() {
+    let text = "version: 1
+name: t
+parameters:
+  mode: {type: enum, values: [soft, hard], default: soft}
+action_groups:
+  - name: g
+    actions:
+      - {fault: process-kill, params: {name: a}, enabled: \"${mode == soft}\"}
+      - {fault: process-kill, params: {name: b}, enabled: \"${mode != soft}\"}
+";
+    let names = |sets: &[(&str, &str)]| -> Vec<String> {
+        let plan = load_set(text, sets).unwrap_or_else(|d| panic!("{d}"));
+        plan.groups[0].actions.iter().map(|a| a.params.text("name").unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&[]), ["a"]);
+    assert_eq!(names(&[("mode", "hard")]), ["b"]);
+    let err = load_set(&text.replace("mode != soft", "mode == sfot"), &[]).unwrap_err();
+    let messages: Vec<String> = err.items.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect();
+    assert_eq!(
+        messages,
+        ["9:60 `${mode == sfot}`: `sfot` is not a value of enum parameter `mode`; its values: soft, hard"]
+    );
+}

@@ -514,6 +514,9 @@ pub struct ActionSpec {
     pub wait_before: Option<Spanned<DurationText>>,
     /// Pause after the fault ends (default 0s).
     pub wait_after: Option<Spanned<DurationText>>,
+    /// `false` leaves the action out of the run (it is still checked). Templates choose
+    /// between actions with it: `enabled: ${isolation == full}`.
+    pub enabled: Option<Spanned<bool>>,
     #[schemars(skip)]
     pub span: Span,
 }
