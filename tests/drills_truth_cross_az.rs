@@ -43,8 +43,21 @@ struct Zones {
     net: Net,
 }
 
+/// How the test zones are built: the normal ones fail over and restart az-1's primary.
+#[derive(Clone, Copy)]
+struct Setup {
+    /// Whether the front balances over az-2 too (false: az-1's instance alone, no failover).
+    failover: bool,
+    /// Whether az-1's supervisor restarts its primary after the kill.
+    restarts: bool,
+}
+
 impl Zones {
     fn new() -> Zones {
+        Zones::build(Setup { failover: true, restarts: true })
+    }
+
+    fn build(setup: Setup) -> Zones {
         assert!(nix::unistd::geteuid().is_root(), "this test needs root (network namespaces); CI runs it as root");
         let haproxy = which("haproxy");
         let net = Net::new(3);
@@ -57,7 +70,17 @@ impl Zones {
         };
         let primary = work.path().join("az-1-primary");
         let supervise = work.path().join("supervise.sh");
-        std::fs::write(&supervise, format!("while :; do {}; sleep 0.3; done\n", serve(0, &primary))).unwrap();
+        let supervisor = if setup.restarts {
+            format!("while :; do {}; sleep 0.3; done\n", serve(0, &primary))
+        } else {
+            format!("{}\nsleep 3600\n", serve(0, &primary))
+        };
+        std::fs::write(&supervise, supervisor).unwrap();
+        let az2_server = if setup.failover {
+            format!("  server az2 {}:8000 check inter 200ms fall 1 rise 2\n", Net::addr(1))
+        } else {
+            String::new()
+        };
         let config = work.path().join("haproxy.cfg");
         std::fs::write(
             &config,
@@ -65,11 +88,9 @@ impl Zones {
                 "global\n  maxconn 200\ndefaults\n  mode http\n  timeout connect 300ms\n  timeout client 5s\n  \
                  timeout server 2s\n  retries 3\n  option redispatch\nfrontend front\n  bind {front}:{FRONT_PORT}\n  \
                  default_backend app\nbackend app\n  balance roundrobin\n  option httpchk GET /\n  \
-                 server az1 {az1}:8000 check inter 200ms fall 1 rise 2\n  \
-                 server az2 {az2}:8000 check inter 200ms fall 1 rise 2\n",
+                 server az1 {az1}:8000 check inter 200ms fall 1 rise 2\n{az2_server}",
                 front = Net::addr(2),
                 az1 = Net::addr(0),
-                az2 = Net::addr(1),
             ),
         )
         .unwrap();
@@ -309,4 +330,24 @@ fn drills_truth_cross_az_spares_only_the_controllers_path_and_full_isolation_cut
         "full: only the controller's path to each daemon is left"
     );
     assert_eq!(zones.rulesets(), before);
+}
+
+#[test]
+fn drills_truth_cross_az_a_front_without_failover_is_stopped_by_the_error_rate_guardrail_before_the_hold_ends() {
+    let zones = Zones::build(Setup { failover: false, restarts: true });
+    let before = zones.rulesets();
+    let started = Instant::now();
+    let out = zones.drill_with("60s", &["error_window=3s"]).output().unwrap();
+    let took = started.elapsed();
+    let report = report(&out);
+    assert_eq!(out.status.code(), Some(2), "{}\n{}", report["reason"], stderr(&out));
+    assert_eq!(report["outcome"], "guardrail_tripped");
+    let reason = report["reason"].as_str().unwrap();
+    assert!(reason.contains("guardrail front-error-rate tripped"), "{reason}");
+    assert!(reason.contains("of probe front-serves's samples failed over the last 3s"), "{reason}");
+    assert!(took < Duration::from_secs(30), "stopped long before the 60 s hold ends: {took:?}");
+    let timeline = report["timeline"].as_array().unwrap();
+    let failed = timeline.iter().filter(|e| e["event"]["kind"] == "probe_sample" && e["event"]["ok"] == false).count();
+    assert!(failed > 2, "the front failed beyond its tolerance first (it deviated): {failed} failed sample(s)");
+    assert_eq!(zones.rulesets(), before, "every namespace's ruleset as before");
 }

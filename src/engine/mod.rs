@@ -11,6 +11,7 @@ mod inventory_targets;
 mod local_host;
 mod outcome;
 mod probe_clock;
+mod probe_rate;
 mod progress;
 mod recover_remote;
 mod remote_host;

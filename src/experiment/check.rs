@@ -39,7 +39,7 @@ pub fn plan(
     let targets = targets(sink, spec.targets.as_ref());
     let target_names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let steady_state = spec.steady_state.as_ref().map(|s| steady_state(sink, s, &target_names));
-    let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names);
+    let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names, steady_state.as_ref());
     let group_specs = spec.action_groups.as_ref().map(|g| g.value.as_slice()).unwrap_or_default();
     if let Some(g) = spec.action_groups.as_ref().filter(|g| g.value.is_empty()) {
         sink.error(g.span, "`action_groups` is empty; an experiment needs at least one group");
@@ -415,7 +415,12 @@ fn http_method(sink: &mut Sink<'_>, m: &Spanned<String>) -> String {
     upper
 }
 
-fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&str]) -> GuardrailsPlan {
+fn guardrails(
+    sink: &mut Sink<'_>,
+    spec: Option<&GuardrailsSpec>,
+    targets: &[&str],
+    steady: Option<&SteadyStatePlan>,
+) -> GuardrailsPlan {
     let Some(spec) = spec else {
         return GuardrailsPlan { interval: DEFAULT_INTERVAL, rules: Vec::new(), external: Vec::new() };
     };
@@ -428,7 +433,11 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
             external.extend(super::external::external_rule(sink, g, name, e.span));
             continue;
         }
-        let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.tcp, &g.command), g, targets);
+        let source = match &g.probe {
+            // A probe's failure rate is a plain value, in percent.
+            Some(p) => super::probe_rate::source(sink, &name, g, p, steady).map(|s| (s, SourceKind::Metric)),
+            None => source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.tcp, &g.command), g, targets),
+        };
         let breach = g.breach.as_ref().and_then(|b| threshold(sink, &b.value.0, b.span));
         let for_samples = g.r#for.as_ref().map_or(Some(1), |f| at_least_one(sink, f, "for"));
         let action = match g.action.as_ref().map(|a| a.value) {

@@ -27,6 +27,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("JsonPathSpec", &["path", "equals", "compare"]),
     ("GuardrailsSpec", &["interval", "rules"]),
     ("GuardrailSpec", GUARDRAIL_KEYS),
+    ("ProbeRateSpec", &["name", "window"]),
     ("ActionGroupSpec", &["name", "target", "mode", "after", "actions"]),
     ("ActionSpec", &["fault", "params", "duration", "wait_before", "wait_after", "enabled"]),
 ];
@@ -50,8 +51,20 @@ const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "se
 const PROBE_KEYS: &[&str] =
     &["name", "metric", "http", "prometheus", "tcp", "command", "expect", "interval", "tolerate", "error_rate"];
 const EXPECT_KEYS: &[&str] = &["value", "latency", "status", "exit", "regex", "jsonpath"];
-const GUARDRAIL_KEYS: &[&str] =
-    &["name", "metric", "http", "prometheus", "tcp", "command", "external", "breach", "for", "action", "on_unmeasured"];
+const GUARDRAIL_KEYS: &[&str] = &[
+    "name",
+    "metric",
+    "http",
+    "prometheus",
+    "tcp",
+    "command",
+    "probe",
+    "external",
+    "breach",
+    "for",
+    "action",
+    "on_unmeasured",
+];
 
 fn keys_of(name: &str) -> &'static [&'static str] {
     KEYS.iter().find(|(n, _)| *n == name).map_or(&[], |(_, k)| k)
@@ -211,6 +224,14 @@ fn tcp(sink: &mut Sink<'_>, node: &Node) -> Option<TcpSpec> {
     })
 }
 
+fn probe_rate(sink: &mut Sink<'_>, node: &Node) -> Option<ProbeRateSpec> {
+    let f = Fields::read(sink, node, "probe", keys_of("ProbeRateSpec"))?;
+    Some(ProbeRateSpec {
+        name: f.required(sink, "name").and_then(|n| string(sink, n, "name")),
+        window: f.get("window").and_then(|n| duration(sink, n, "window")),
+    })
+}
+
 fn command(sink: &mut Sink<'_>, node: &Node) -> Option<CommandSpec> {
     let f = Fields::read(sink, node, "command", keys_of("CommandSpec"))?;
     Some(CommandSpec {
@@ -259,6 +280,7 @@ fn guardrail(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<GuardrailSpec>
         prometheus: f.get("prometheus").and_then(|n| prometheus(sink, n)),
         tcp: f.get("tcp").and_then(|n| tcp(sink, n)),
         command: f.get("command").and_then(|n| command(sink, n)),
+        probe: f.get("probe").and_then(|n| probe_rate(sink, n)),
         external,
         breach: if is_external { f.get("breach") } else { f.required(sink, "breach") }
             .and_then(|n| comparison(sink, n, "breach")),

@@ -15,6 +15,7 @@ mod load;
 mod merge;
 mod params;
 pub mod plan;
+mod probe_rate;
 mod schema;
 pub mod spec;
 mod template;

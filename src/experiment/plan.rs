@@ -172,6 +172,13 @@ pub enum ProbeSource {
         timeout: Duration,
         bearer_token_env: Option<String>,
     },
+    /// The percentage of steady-state probe `probe`'s samples that failed over the last
+    /// `window` (guardrails only: the run loop measures it from the probe's own samples).
+    ProbeFailures {
+        probe: String,
+        #[serde(with = "humantime_serde_compat")]
+        window: Duration,
+    },
     /// A TCP connect to `address` (`host:port`); its latency is the connect time.
     Tcp {
         address: String,

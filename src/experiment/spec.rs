@@ -458,6 +458,9 @@ pub struct GuardrailSpec {
     pub prometheus: Option<PrometheusSpec>,
     pub tcp: Option<TcpSpec>,
     pub command: Option<CommandSpec>,
+    /// The failure rate of a steady-state probe: the percentage of its samples that failed
+    /// over the last `window` of the run (`breach: ">= 50%"`).
+    pub probe: Option<ProbeRateSpec>,
     /// `true`: no source and no `breach`; tripped only from outside (an Alertmanager
     /// webhook, `faultdrill trip`, the daemon's trip endpoint).
     pub external: Option<Spanned<bool>>,
@@ -474,6 +477,17 @@ pub struct GuardrailSpec {
     pub on_unmeasured: Option<Spanned<OnUnmeasuredWord>>,
     #[schemars(skip)]
     pub span: Span,
+}
+
+/// A guardrail source that reads a steady-state probe's recent samples (no request of its own).
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ProbeRateSpec {
+    /// The steady-state probe (checked `during` the run).
+    #[schemars(required)]
+    pub name: Option<Spanned<String>>,
+    /// How far back samples count, e.g. `10s` (default 10s).
+    pub window: Option<Spanned<DurationText>>,
 }
 
 /// Actions on one target.
