@@ -39,7 +39,8 @@ pub fn plan(
     let targets = targets(sink, spec.targets.as_ref());
     let target_names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let steady_state = spec.steady_state.as_ref().map(|s| steady_state(sink, s, &target_names));
-    let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names, steady_state.as_ref());
+    let steady = spec.steady_state.as_ref().zip(steady_state.as_ref());
+    let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names, steady);
     let group_specs = spec.action_groups.as_ref().map(|g| g.value.as_slice()).unwrap_or_default();
     if let Some(g) = spec.action_groups.as_ref().filter(|g| g.value.is_empty()) {
         sink.error(g.span, "`action_groups` is empty; an experiment needs at least one group");
@@ -419,7 +420,7 @@ fn guardrails(
     sink: &mut Sink<'_>,
     spec: Option<&GuardrailsSpec>,
     targets: &[&str],
-    steady: Option<&SteadyStatePlan>,
+    steady: Option<(&SteadyStateSpec, &SteadyStatePlan)>,
 ) -> GuardrailsPlan {
     let Some(spec) = spec else {
         return GuardrailsPlan { interval: DEFAULT_INTERVAL, rules: Vec::new(), external: Vec::new() };

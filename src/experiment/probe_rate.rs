@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::diag::{Sink, closest};
 use super::plan::{ProbeSource, SteadyStatePlan};
-use super::spec::{GuardrailSpec, ProbeRateSpec};
+use super::spec::{GuardrailSpec, ProbeRateSpec, SteadyStateSpec};
 use super::units::parse_duration;
 
 /// The window when `window` is not given.
@@ -18,7 +18,7 @@ pub(super) fn source(
     name: &str,
     g: &GuardrailSpec,
     p: &ProbeRateSpec,
-    steady: Option<&SteadyStatePlan>,
+    steady: Option<(&SteadyStateSpec, &SteadyStatePlan)>,
 ) -> Option<ProbeSource> {
     let others = [
         ("metric", g.metric.is_some()),
@@ -32,7 +32,9 @@ pub(super) fn source(
         return None;
     }
     let probe = p.name.as_ref()?;
-    let names: Vec<&str> = steady.map(|s| s.probes.iter().map(|p| p.name.as_str()).collect()).unwrap_or_default();
+    // Names as written: a probe whose own definition has a problem is still declared.
+    let written = steady.and_then(|(spec, _)| spec.probes.as_deref()).unwrap_or_default();
+    let names: Vec<&str> = written.iter().filter_map(|p| p.name.as_ref().map(|n| n.value.as_str())).collect();
     if !names.contains(&probe.value.as_str()) {
         let hint = match closest(&probe.value, names.iter().copied()) {
             Some(near) => format!("; did you mean `{near}`?"),
@@ -45,7 +47,7 @@ pub(super) fn source(
         );
         return None;
     }
-    if steady.is_some_and(|s| !s.check_during) {
+    if steady.is_some_and(|(_, plan)| !plan.check_during) {
         sink.error(
             probe.span,
             format!(
