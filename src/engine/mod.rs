@@ -7,6 +7,7 @@ mod dispatcher;
 mod dry_run;
 mod held;
 mod host;
+mod host_constraints;
 mod inventory_targets;
 mod local_host;
 mod outcome;

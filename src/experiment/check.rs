@@ -63,6 +63,8 @@ pub fn plan(
         expect_outcome: spec.expect_outcome.as_ref().map(|e| match e.value {
             ExpectOutcomeWord::GuardrailTripped => ExpectedOutcome::GuardrailTripped,
         }),
+        // Filled by the loader from the template's parameters.
+        host_constraints: Vec::new(),
     }
 }
 

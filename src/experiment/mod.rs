@@ -10,6 +10,7 @@ mod diag;
 mod expect;
 mod external;
 mod fault_params;
+mod host_checks;
 mod limits;
 mod load;
 mod merge;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::host_checks::HostConstraint;
 use super::params::Params;
 
 /// One experiment, ready to run.
@@ -31,6 +32,10 @@ pub struct ExperimentPlan {
     /// The outcome this drill is meant to end with (`expect_outcome`); meeting it exits 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_outcome: Option<ExpectedOutcome>,
+    /// Template parameters whose addresses must (or must not) hold a target's hosts,
+    /// checked when the run resolves its targets against the inventory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_constraints: Vec<HostConstraint>,
 }
 
 /// An outcome a drill may declare as its purpose (`expect_outcome`).

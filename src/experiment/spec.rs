@@ -260,6 +260,11 @@ pub struct ParameterSpec {
     pub values: Option<Vec<Spanned<String>>>,
     /// Another parameter this one must never equal (a failed zone and a surviving zone).
     pub differs_from: Option<Spanned<String>>,
+    /// A target whose every host's address (from the inventory) must lie in this list of
+    /// addresses or CIDRs; checked when the run resolves its targets.
+    pub covers_hosts_of: Option<Spanned<String>>,
+    /// A target none of whose hosts' addresses may lie in this list of addresses or CIDRs.
+    pub excludes_hosts_of: Option<Spanned<String>>,
 }
 
 /// A named set of hosts: by name (`hosts`) or by labels (`select`).

@@ -21,6 +21,8 @@ pub struct Edit {
 #[derive(Clone, Debug, Default)]
 pub struct Substituted {
     pub edits: Vec<Edit>,
+    /// `covers_hosts_of` / `excludes_hosts_of` constraints with their parameters' values.
+    pub host_checks: Vec<super::host_checks::WrittenCheck>,
     /// 1-based, inclusive line range of the `parameters` entry (removed when rendering).
     pub parameter_lines: Option<(usize, usize)>,
 }
@@ -117,6 +119,15 @@ pub fn substitute(
         }
     }
     check_differences(sink, params, &declared);
+    for (d, (_, spec)) in declared.iter().zip(&params.0) {
+        if let Some(values) = &d.value {
+            let items = match values {
+                ParamValue::List(items) => items.clone(),
+                other => vec![other.as_text()],
+            };
+            out.host_checks.extend(super::host_checks::written(d.key, spec, &items));
+        }
+    }
     walk(sink, root, &mut declared, &mut out.edits);
     for d in &declared {
         if !d.used {
