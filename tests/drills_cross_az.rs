@@ -129,7 +129,8 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
         format!("service_pattern={pattern}"),
         format!("front_url={front}"),
         "duration=8s".into(),
-        "recovery=2s".into(),
+        "recovery=5s".into(),
+        "failed_zone_url=http://{address}:8000/".into(),
     ];
     let child = zones.controller(&sets).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
 

@@ -146,7 +146,8 @@ impl Zones {
             format!("service_pattern={pattern}"),
             format!("front_url={}", self.front()),
             format!("duration={hold}"),
-            "recovery=1s".into(),
+            "recovery=10s".into(),
+            "failed_zone_url=http://{address}:8000/".into(),
             "probe_interval=200ms".into(),
         ] {
             c.args(["--set", &set]);
@@ -190,6 +191,12 @@ fn drills_truth_cross_az_against_haproxy_passes_three_times_in_a_row() {
         let report = report(&out);
         assert_eq!(out.status.code(), Some(0), "run {run}: {}\n{}", report["reason"], stderr(&out));
         let timeline = report["timeline"].as_array().unwrap();
+        let recovered = timeline.iter().any(|e| {
+            e["event"]["probe"] == "failed-zone-serves"
+                && e["event"]["ok"] == true
+                && e["event"]["sample"]["host"] == "az-1-host-0"
+        });
+        assert!(recovered, "run {run}: az-1 answered again after the rollback");
         failed_samples +=
             timeline.iter().filter(|e| e["event"]["kind"] == "probe_sample" && e["event"]["ok"] == false).count();
         assert_eq!(zones.rulesets(), before, "run {run}: every namespace's ruleset as before");
@@ -349,5 +356,18 @@ fn drills_truth_cross_az_a_front_without_failover_is_stopped_by_the_error_rate_g
     let timeline = report["timeline"].as_array().unwrap();
     let failed = timeline.iter().filter(|e| e["event"]["kind"] == "probe_sample" && e["event"]["ok"] == false).count();
     assert!(failed > 2, "the front failed beyond its tolerance first (it deviated): {failed} failed sample(s)");
+    assert_eq!(zones.rulesets(), before, "every namespace's ruleset as before");
+}
+
+#[test]
+fn drills_truth_cross_az_a_failed_zone_that_never_recovers_deviates_naming_the_host() {
+    let zones = Zones::build(Setup { failover: true, restarts: false });
+    let before = zones.rulesets();
+    let out = zones.drill_with("2s", &["recovery=3s"]).output().unwrap();
+    let report = report(&out);
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", report["reason"], stderr(&out));
+    assert_eq!(report["outcome"], "deviated");
+    let reason = report["reason"].as_str().unwrap();
+    assert!(reason.contains("failed-zone-serves on az-1-host-0 did not recover within 3s of the rollback"), "{reason}");
     assert_eq!(zones.rulesets(), before, "every namespace's ruleset as before");
 }

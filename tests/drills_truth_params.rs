@@ -17,7 +17,14 @@ fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
 }
 
-const REQUIRED: [&str; 4] = ["--set", "service_pattern=[m]yapp", "--set", "front_url=http://127.0.0.1:9/"];
+const REQUIRED: [&str; 6] = [
+    "--set",
+    "service_pattern=[m]yapp",
+    "--set",
+    "front_url=http://127.0.0.1:9/",
+    "--set",
+    "failed_zone_url=http://{address}:9/",
+];
 
 #[test]
 fn drills_truth_host_bits_under_a_prefix_are_refused() {
@@ -62,6 +69,8 @@ fn drills_truth_string_parameters_are_never_trimmed() {
         "service_pattern=^/usr/bin/myapp ",
         "--set",
         "front_url=http://127.0.0.1:9/",
+        "--set",
+        "failed_zone_url=http://{address}:9/",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rendered = String::from_utf8_lossy(&out.stdout);
@@ -125,12 +134,16 @@ fn drills_truth_surviving_cidrs_that_miss_a_surviving_daemon_are_refused_naming_
     let text = text(&out);
     assert!(
         text.contains(
-            "check parameter `surviving_cidrs` (templates/cross-az-dr.yaml:38:3) against the inventory: it must hold the address of \
-             every host of target `surviving-zone`, but 10.210.2.11 (host a2h1, http://10.210.2.11:7878) is in none \
-             of 10.210.3.0/24; add it, or correct the inventory"
+            "against the inventory: it must hold the address of every host of target `surviving-zone`, but \
+             10.210.2.11 (host a2h1, http://10.210.2.11:7878) is in none of 10.210.3.0/24; add it, or correct \
+             the inventory"
         ),
         "{text}"
     );
+    let line =
+        include_str!("../templates/cross-az-dr.yaml").lines().position(|l| l == "  surviving_cidrs:").unwrap() + 1;
+    let at = format!("check parameter `surviving_cidrs` (templates/cross-az-dr.yaml:{line}:3)");
+    assert!(text.contains(&at), "it points at the parameter ({at}): {text}");
 }
 
 #[test]

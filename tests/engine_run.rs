@@ -80,6 +80,7 @@ fn plan(groups: Vec<GroupPlan>, rules: Vec<GuardrailPlan>, interval_ms: u64) -> 
         lease: Duration::from_secs(15),
         expect_outcome: None,
         host_constraints: Vec::new(),
+        recovery: None,
     }
 }
 

@@ -15,6 +15,7 @@ mod probe_clock;
 mod probe_rate;
 mod progress;
 mod recover_remote;
+mod recovery;
 mod remote_host;
 mod run;
 mod sampling;

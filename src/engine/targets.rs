@@ -184,6 +184,7 @@ mod tests {
             lease: Duration::from_secs(15),
             expect_outcome: None,
             host_constraints: Vec::new(),
+            recovery: None,
         }
     }
 

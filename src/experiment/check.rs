@@ -39,6 +39,7 @@ pub fn plan(
     let targets = targets(sink, spec.targets.as_ref());
     let target_names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let steady_state = spec.steady_state.as_ref().map(|s| steady_state(sink, s, &target_names));
+    let recovery = spec.recovery.as_ref().and_then(|r| recovery(sink, r, &target_names));
     let steady = spec.steady_state.as_ref().zip(steady_state.as_ref());
     let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names, steady);
     let group_specs = spec.action_groups.as_ref().map(|g| g.value.as_slice()).unwrap_or_default();
@@ -65,6 +66,7 @@ pub fn plan(
         }),
         // Filled by the loader from the template's parameters.
         host_constraints: Vec::new(),
+        recovery,
     }
 }
 
@@ -247,6 +249,17 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
         check_after: has(CheckWord::After),
         probes,
     }
+}
+
+/// The recovery check: its target must exist; its probes are checked like steady-state ones.
+fn recovery(sink: &mut Sink<'_>, spec: &RecoverySpec, targets: &[&str]) -> Option<RecoveryPlan> {
+    let target = spec.target.as_ref()?;
+    check_target(sink, target, targets);
+    let within = positive(sink, spec.within.as_ref())?;
+    let interval = positive(sink, spec.interval.as_ref()).unwrap_or(Duration::from_millis(500));
+    let probes = SteadyStateSpec { interval: None, check: None, probes: spec.probes.clone() };
+    let probes = steady_state(sink, &probes, targets).probes;
+    Some(RecoveryPlan { target: target.value.clone(), within, interval, probes })
 }
 
 /// Reports a name already used in this list; returns the name.

@@ -17,6 +17,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("TargetSpec", TARGET_KEYS),
     ("SelectSpec", &["labels"]),
     ("SteadyStateSpec", &["interval", "check", "probes"]),
+    ("RecoverySpec", &["target", "within", "interval", "probes"]),
     ("ProbeSpec", PROBE_KEYS),
     ("MetricSpec", &["host", "path", "name", "target"]),
     ("HttpSpec", &["url", "method", "timeout", "headers"]),
@@ -41,6 +42,7 @@ const EXPERIMENT_KEYS: &[&str] = &[
     "targets",
     "steady_state",
     "guardrails",
+    "recovery",
     "action_groups",
     "rollback",
     "lease",
@@ -86,6 +88,7 @@ pub fn experiment(sink: &mut Sink<'_>, root: &Node) -> ExperimentSpec {
         targets: f.get("targets").and_then(|n| named(sink, n, "targets", target)),
         steady_state: f.get("steady_state").and_then(|n| steady_state(sink, n)),
         guardrails: f.get("guardrails").and_then(|n| guardrails(sink, n)),
+        recovery: f.get("recovery").and_then(|n| recovery(sink, n)),
         action_groups: f.required(sink, "action_groups").and_then(|n| spanned_list(sink, n, "action_groups", group)),
         rollback: f.get("rollback").and_then(|n| word(sink, n, "rollback")),
         lease: f.get("lease").and_then(|n| duration(sink, n, "lease")),
@@ -167,6 +170,16 @@ fn steady_state(sink: &mut Sink<'_>, node: &Node) -> Option<SteadyStateSpec> {
     Some(SteadyStateSpec {
         interval: f.get("interval").and_then(|n| duration(sink, n, "interval")),
         check: f.get("check").and_then(|n| spanned_list(sink, n, "check", word)),
+        probes: f.required(sink, "probes").and_then(|n| list(sink, n, "probes", probe)),
+    })
+}
+
+fn recovery(sink: &mut Sink<'_>, node: &Node) -> Option<RecoverySpec> {
+    let f = Fields::read(sink, node, "recovery", keys_of("RecoverySpec"))?;
+    Some(RecoverySpec {
+        target: f.required(sink, "target").and_then(|n| string(sink, n, "target")),
+        within: f.required(sink, "within").and_then(|n| duration(sink, n, "within")),
+        interval: f.get("interval").and_then(|n| duration(sink, n, "interval")),
         probes: f.required(sink, "probes").and_then(|n| list(sink, n, "probes", probe)),
     })
 }

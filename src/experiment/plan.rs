@@ -36,6 +36,21 @@ pub struct ExperimentPlan {
     /// checked when the run resolves its targets against the inventory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_constraints: Vec<HostConstraint>,
+    /// What must answer again after the rollback (`recovery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryPlan>,
+}
+
+/// A recovery check: each probe, once per host of `target` (`{address}` replaced), retried
+/// every `interval` after the rollback until it passes or `within` has passed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecoveryPlan {
+    pub target: String,
+    #[serde(with = "humantime_serde_compat")]
+    pub within: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+    pub probes: Vec<ProbePlan>,
 }
 
 /// An outcome a drill may declare as its purpose (`expect_outcome`).

@@ -233,6 +233,8 @@ pub struct ExperimentSpec {
     pub steady_state: Option<SteadyStateSpec>,
     /// Rules that stop the experiment and roll back when breached.
     pub guardrails: Option<GuardrailsSpec>,
+    /// What must answer again after the rollback, per host of a target, within a time.
+    pub recovery: Option<RecoverySpec>,
     /// The faults to inject, by group.
     #[schemars(required)]
     pub action_groups: Option<Spanned<Vec<ActionGroupSpec>>>,
@@ -440,6 +442,24 @@ pub struct JsonPathSpec {
     pub path: Option<Spanned<String>>,
     pub equals: Option<Spanned<AnyValue>>,
     pub compare: Option<Spanned<ComparisonText>>,
+}
+
+/// A recovery check: after the rollback, each probe is requested once per host of `target`
+/// (`{address}` in an `http` url or a `tcp` address is that host's inventory address) and
+/// retried every `interval` until it passes; one still failing after `within` is a deviation.
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RecoverySpec {
+    /// The target whose hosts must recover.
+    #[schemars(required)]
+    pub target: Option<Spanned<String>>,
+    /// How long after the rollback they have, e.g. `30s`.
+    #[schemars(required)]
+    pub within: Option<Spanned<DurationText>>,
+    /// How often a failing probe is retried (default 500ms).
+    pub interval: Option<Spanned<DurationText>>,
+    #[schemars(required)]
+    pub probes: Option<Vec<ProbeSpec>>,
 }
 
 /// Guardrails: judged right after each sample.

@@ -79,6 +79,7 @@ pub fn plan(probes: usize) -> ExperimentPlan {
         lease: Duration::from_secs(15),
         expect_outcome: None,
         host_constraints: Vec::new(),
+        recovery: None,
     }
 }
 
