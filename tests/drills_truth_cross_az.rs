@@ -146,7 +146,7 @@ impl Zones {
             format!("service_pattern={pattern}"),
             format!("front_url={}", self.front()),
             format!("duration={hold}"),
-            "recovery=10s".into(),
+            "recovery=15s".into(),
             "failed_zone_url=http://{address}:8000/".into(),
             "probe_interval=200ms".into(),
         ] {
