@@ -258,6 +258,7 @@ fn builtin_templates_render_with_defaults_and_load() {
                 ("surviving_cidrs", "10.0.2.0/24"),
                 ("service_pattern", "^/usr/bin/my-service"),
                 ("front_url", "http://10.0.2.10:8080/health"),
+                ("failed_zone_url", "http://{address}:8080/health"),
             ],
         ),
         ("disk-full-guardrail", &[("path", "/mnt/faultdrill-demo")]),
@@ -432,5 +433,34 @@ action_groups:
     assert_eq!(
         messages,
         ["9:60 `${mode == sfot}`: `sfot` is not a value of enum parameter `mode`; its values: soft, hard"]
+    );
+}
+
+#[test]
+fn a_recovery_check_names_an_existing_target_and_needs_a_time() {
+    let text = "version: 1
+name: t
+targets:
+  zone: {hosts: [local]}
+recovery:
+  target: zone
+  within: 10s
+  probes:
+    - name: back
+      http: {url: \"http://{address}:8000/\"}
+      expect: {status: 200}
+action_groups:
+  - name: g
+    actions: [{fault: process-kill, params: {name: x}}]
+";
+    let plan = load(text).unwrap_or_else(|d| panic!("{d}"));
+    let recovery = plan.recovery.expect("a recovery plan");
+    assert_eq!((recovery.target.as_str(), recovery.within), ("zone", Duration::from_secs(10)));
+    assert_eq!(recovery.interval, Duration::from_millis(500));
+    let err = load(&text.replace("target: zone\n  within: 10s\n", "target: zoen\n")).unwrap_err();
+    let messages: Vec<String> = err.items.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect();
+    assert_eq!(
+        messages,
+        ["6:3 missing key `within` in recovery", "6:11 undefined target `zoen`; defined targets: zone, local"]
     );
 }
