@@ -263,7 +263,7 @@ struct Reach {
 
 fn reach_while_partitioned(zones: &Zones, isolation: &str) -> Reach {
     let child = zones
-        .drill_with("10s", &[&format!("isolation={isolation}")])
+        .drill_with("15s", &[&format!("isolation={isolation}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
