@@ -50,6 +50,7 @@ const TEST_SETS: &[(&str, &[&str])] = &[
             "surviving_cidrs=10.0.2.0/24,10.0.3.0/24",
             "service_pattern=^/usr/bin/my-service ",
             "front_url=http://10.0.2.10:8080/health",
+            "failed_zone_url=http://{address}:8080/health",
         ],
     ),
     (

@@ -20,6 +20,7 @@ use super::host::{FaultEnd, LeaseState};
 use super::local_host::error_chain;
 use super::outcome::Abort;
 use super::probe_clock::ProbeClock;
+use super::probe_rate::{RecentSamples, window_of};
 use super::run::{Live, ReactionStart, Run};
 use super::sampling::{GuardrailSample, SampleBatch, sample_record};
 use super::scheduler::Scheduler;
@@ -49,6 +50,8 @@ struct Running {
     probes: Option<ProbeClock>,
     guardrails_in_flight: bool,
     judge: GuardrailJudge,
+    /// Steady-state samples that `probe:` guardrails read.
+    recent: RecentSamples,
 }
 
 impl Run {
@@ -66,6 +69,7 @@ impl Run {
             probes: None,
             guardrails_in_flight: false,
             judge: GuardrailJudge::new(),
+            recent: RecentSamples::for_rules(&self.plan.guardrails.rules),
         };
         let steady = self.plan.steady_state.as_ref().filter(|s| s.check_during && !s.probes.is_empty());
         st.probes = steady.map(ProbeClock::new);
@@ -130,12 +134,32 @@ impl Run {
         }
     }
 
-    /// Takes a guardrail sample, unless one is still being taken.
+    /// Takes a guardrail sample, unless one is still being taken; rules that read a probe's
+    /// failure rate are judged at once from the samples already in.
     fn sample_guardrails(&mut self, st: &mut Running) {
+        self.judge_probe_rates(st);
         if !st.guardrails_in_flight {
             st.guardrails_in_flight = true;
             let (sampler, rules) = (self.sampler.clone(), Arc::new(self.plan.guardrails.rules.clone()));
             st.samples.spawn(async move { SampleBatch::Guardrails(sampler.sample_guardrails(rules).await) });
+        }
+    }
+
+    /// Judges every `probe:` guardrail on the share of its probe's samples that failed
+    /// within its window (a rule whose probe has no sample yet is not judged).
+    fn judge_probe_rates(&mut self, st: &mut Running) {
+        let (now, now_wall) = (Instant::now(), now_ms());
+        let samples: Vec<GuardrailSample> = (self.plan.guardrails.rules.iter().enumerate())
+            .filter_map(|(rule, plan)| {
+                let (probe, window) = window_of(&plan.source)?;
+                let (failed, total) = st.recent.failures(probe, window, now)?;
+                let value = 100.0 * failed as f64 / total as f64;
+                let observation = crate::probe::Observation { value: Some(value), ..Default::default() };
+                Some(GuardrailSample { rule, host: None, observation, sampled_ms: now_wall, sampled_at: now })
+            })
+            .collect();
+        if !samples.is_empty() {
+            self.judge_guardrails(samples, st);
         }
     }
 
@@ -160,6 +184,12 @@ impl Run {
             Some(SampleBatch::Probes(probes, samples)) => {
                 if let Some(clock) = st.probes.as_mut() {
                     clock.landed(Some(&probes));
+                }
+                let (now, names) = (Instant::now(), self.plan.steady_state.as_ref().map(|s| &s.probes));
+                for sample in &samples {
+                    if let Some(probe) = names.and_then(|p| p.get(sample.probe)) {
+                        st.recent.add(&probe.name, sample.verdict.ok, now);
+                    }
                 }
                 self.record_probe_samples(ProbePhase::During, samples);
             }
@@ -292,6 +322,10 @@ impl Run {
             });
             if let Judgement::Tripped { consecutive } = judgement {
                 let seen = match (value, &sample.observation.error) {
+                    (Some(v), _) if let Some((probe, window)) = window_of(&rule.source) => format!(
+                        "{v:.1}% of probe {probe}'s samples failed over the last {}",
+                        humantime::format_duration(window)
+                    ),
                     (Some(v), _) => format!("{v:.1}"),
                     (None, Some(error)) => format!("unmeasured ({error})"),
                     (None, None) => format!("unmeasured (no {})", rule.measure.as_str()),

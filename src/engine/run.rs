@@ -186,6 +186,7 @@ impl Run {
         );
         if !skip_after {
             self.check_steady_state(ProbePhase::After).await;
+            self.check_recovery().await;
         }
         self.finish()
     }

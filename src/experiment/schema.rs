@@ -2,9 +2,10 @@
 //!
 //! Two adjustments make it fit how files are really written: optional fields
 //! are not nullable (the loader rejects `key: ~`), and every number, boolean,
-//! list or fixed word may instead be a `${parameter}` reference, so templates
-//! validate too. Each fault's `params` is checked by its own declaration
-//! (see `param_schema`), so an editor knows every fault's keys and values.
+//! list or fixed word may instead be a `${parameter}` reference (or a test of one that
+//! gives a boolean, `${isolation == full}`), so templates validate too. Each fault's
+//! `params` is checked by its own declaration (see `param_schema`), so an editor knows
+//! every fault's keys and values.
 
 use schemars::generate::SchemaSettings;
 use schemars::transform::{Transform, transform_subschemas};
@@ -60,8 +61,8 @@ impl Transform for FitFiles {
                 original,
                 {
                     "type": "string",
-                    "pattern": "^\\$\\{[A-Za-z_][A-Za-z0-9_-]*\\}$",
-                    "description": "A template parameter, substituted before checking."
+                    "pattern": "^\\$\\{[A-Za-z_][A-Za-z0-9_-]*( *[!=]= *[^}]*)?\\}$",
+                    "description": "A template parameter (or a test of one, `${mode == full}`), substituted before checking."
                 }
             ]
         });

@@ -259,6 +259,8 @@ pub struct ExperimentSpec {
     pub steady_state: Option<SteadyStateSpec>,
     /// Rules that stop the experiment and roll back when breached.
     pub guardrails: Option<GuardrailsSpec>,
+    /// What must answer again after the rollback, per host of a target, within a time.
+    pub recovery: Option<RecoverySpec>,
     /// The faults to inject, by group.
     #[schemars(required)]
     pub action_groups: Option<Spanned<Vec<ActionGroupSpec>>>,
@@ -286,6 +288,11 @@ pub struct ParameterSpec {
     pub values: Option<Vec<Spanned<String>>>,
     /// Another parameter this one must never equal (a failed zone and a surviving zone).
     pub differs_from: Option<Spanned<String>>,
+    /// A target whose every host's address (from the inventory) must lie in this list of
+    /// addresses or CIDRs; checked when the run resolves its targets.
+    pub covers_hosts_of: Option<Spanned<String>>,
+    /// A target none of whose hosts' addresses may lie in this list of addresses or CIDRs.
+    pub excludes_hosts_of: Option<Spanned<String>>,
 }
 
 /// A named set of hosts: by name (`hosts`) or by labels (`select`).
@@ -461,6 +468,24 @@ pub struct JsonPathSpec {
     pub compare: Option<Spanned<ComparisonText>>,
 }
 
+/// A recovery check: after the rollback, each probe is requested once per host of `target`
+/// (`{address}` in an `http` url or a `tcp` address is that host's inventory address) and
+/// retried every `interval` until it passes; one still failing after `within` is a deviation.
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RecoverySpec {
+    /// The target whose hosts must recover.
+    #[schemars(required)]
+    pub target: Option<Spanned<String>>,
+    /// How long after the rollback they have, e.g. `30s`.
+    #[schemars(required)]
+    pub within: Option<Spanned<DurationText>>,
+    /// How often a failing probe is retried (default 500ms).
+    pub interval: Option<Spanned<DurationText>>,
+    #[schemars(required)]
+    pub probes: Option<Vec<ProbeSpec>>,
+}
+
 /// Guardrails: judged right after each sample.
 #[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -482,6 +507,9 @@ pub struct GuardrailSpec {
     pub prometheus: Option<PrometheusSpec>,
     pub tcp: Option<TcpSpec>,
     pub command: Option<CommandSpec>,
+    /// The failure rate of a steady-state probe: the percentage of its samples that failed
+    /// over the last `window` of the run (`breach: ">= 50%"`).
+    pub probe: Option<ProbeRateSpec>,
     /// `true`: no source and no `breach`; tripped only from outside (an Alertmanager
     /// webhook, `faultdrill trip`, the daemon's trip endpoint).
     pub external: Option<Spanned<bool>>,
@@ -498,6 +526,17 @@ pub struct GuardrailSpec {
     pub on_unmeasured: Option<Spanned<OnUnmeasuredWord>>,
     #[schemars(skip)]
     pub span: Span,
+}
+
+/// A guardrail source that reads a steady-state probe's recent samples (no request of its own).
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ProbeRateSpec {
+    /// The steady-state probe (checked `during` the run).
+    #[schemars(required)]
+    pub name: Option<Spanned<String>>,
+    /// How far back samples count, e.g. `10s` (default 10s).
+    pub window: Option<Spanned<DurationText>>,
 }
 
 /// Actions on one target.
@@ -536,6 +575,9 @@ pub struct ActionSpec {
     pub wait_before: Option<Spanned<DurationText>>,
     /// Pause after the fault ends (default 0s).
     pub wait_after: Option<Spanned<DurationText>>,
+    /// `false` leaves the action out of the run (it is still checked). Templates choose
+    /// between actions with it: `enabled: ${isolation == full}`.
+    pub enabled: Option<Spanned<bool>>,
     #[schemars(skip)]
     pub span: Span,
 }

@@ -50,6 +50,12 @@ pub fn filters(device: &str, handle: u16, scope: &Scope, hit: u16, spare: u16) -
         for cidr in scope.spared_of(ipv4) {
             lines.push(filter(spare_prio, format!("match {m} dst {cidr}"), spare));
         }
+        // Outgoing only: the daemon's answers to its controller leave from the daemon's port.
+        for cidr in scope.control_peers_of(ipv4) {
+            for port in &scope.control_ports {
+                lines.push(filter(spare_prio, format!("match {m} dst {cidr} match {m} sport {port} 0xffff"), spare));
+            }
+        }
         for port in &scope.spared_ports {
             for side in ["sport", "dport"] {
                 lines.push(filter(spare_prio, format!("match {m} {side} {port} 0xffff"), spare));

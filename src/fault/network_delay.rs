@@ -165,6 +165,7 @@ mod tests {
             local_ports: vec![],
             spared_addresses: vec![Cidr::parse("192.168.1.10").unwrap()],
             spared_ports: vec![7878],
+            ..Scope::default()
         };
         assert_eq!(
             commands("eth0", 0xfd2a, &scope, &p),

@@ -197,6 +197,16 @@ fn chain_rules(scope: &Scope, interface: Option<&str>, side: &Side) -> Vec<Rule>
         Some(dev) => spare(vec![Expr::IfName { key: ifname, negated: true, name: dev.to_string() }]),
     }];
     for (family, ipv4) in [("ip", true), ("ip6", false)] {
+        let peers = scope.control_peers_of(ipv4);
+        if !peers.is_empty() {
+            rules.push(spare(vec![
+                Expr::Addr { family, field: remote_addr, cidrs: peers },
+                Expr::L4Proto,
+                Expr::Ports { field: local_port, ports: scope.control_ports.clone() },
+            ]));
+        }
+    }
+    for (family, ipv4) in [("ip", true), ("ip6", false)] {
         let spared = scope.spared_of(ipv4);
         if !spared.is_empty() {
             rules.push(spare(vec![Expr::Addr { family, field: remote_addr, cidrs: spared }]));
@@ -277,6 +287,7 @@ mod tests {
             local_ports: vec![],
             spared_addresses: vec![],
             spared_ports: vec![7878],
+            ..Scope::default()
         }
     }
 

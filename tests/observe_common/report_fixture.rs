@@ -78,6 +78,8 @@ pub fn plan(probes: usize) -> ExperimentPlan {
         rollback: RollbackPolicy::Always,
         lease: Duration::from_secs(15),
         expect_outcome: None,
+        host_constraints: Vec::new(),
+        recovery: None,
     }
 }
 

@@ -83,7 +83,7 @@ async fn check_source(policy: &Policy, source: &ProbeSource) -> Result<(), Refus
                 None => Ok(()),
             }
         }
-        ProbeSource::Command { .. } | ProbeSource::Metric { .. } => Ok(()),
+        ProbeSource::Command { .. } | ProbeSource::Metric { .. } | ProbeSource::ProbeFailures { .. } => Ok(()),
     }
 }
 
