@@ -37,7 +37,7 @@ fn kill_9_then_recover_leaves_the_ruleset_byte_identical_and_no_resolver() {
 
     let out = drill.run(&["recover", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("{} dns-fault: rolled back\n", inject.id)), "{}", stdout(&out));
+    assert!(stdout(&out).contains(&format!("{} dns-fault: rolled back, verified\n", inject.id)), "{}", stdout(&out));
     assert_eq!(lab.ruleset(), before, "the nft ruleset is byte-identical after recover");
     assert!(helpers_of(&inject.id).is_empty(), "no resolver or watchdog left");
     lab.assert_all_resolve();

@@ -77,7 +77,11 @@ fn kill_9_of_the_holder_then_recover_restores_the_exact_state() {
 
     let out = drill.run(&["recover", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("{} network-delay: rolled back\n", holder.id)), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("{} network-delay: rolled back, verified\n", holder.id)),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(routing_state(&pair.client), before, "byte-identical after recover");
     assert!(helpers_of(&holder.id).is_empty(), "no helper left");
     let again = drill.run(&["recover", "--all"]);

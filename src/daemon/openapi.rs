@@ -665,7 +665,7 @@ mod tests {
     #[test]
     fn enums_list_their_serde_names() {
         assert_eq!(schema_json::<InjectionState>()["enum"], json!(["pending", "active", "rolled_back", "failed"]));
-        assert_eq!(schema_json::<UndoOutcome>()["enum"], json!(["undone", "already_gone"]));
+        assert_eq!(schema_json::<UndoOutcome>()["enum"], json!(["undone", "already_gone", "undone_unchecked"]));
         let kinds = schema_json::<wire::ErrorKind>();
         assert!(kinds["enum"].as_array().unwrap().contains(&json!("rollback_failed")), "{kinds}");
     }
