@@ -236,9 +236,11 @@ fn every_undo_step_is_idempotent_and_the_controller_is_spared() {
         json!({"latency": "20ms", "interface": CLIENT_DEV, "netns": pair.client.name, "exclude": ["10.77.0.3"]}),
     );
     let rules = pair.client.exec(&["nft", "list", "ruleset"]);
-    for spared in ["ip daddr { 10.77.0.3, 10.77.0.9 } accept", "th sport 7878 accept", "th dport 7878 accept"] {
+    // The controller's path to the daemon's port (that pair only) and the `exclude` address.
+    for spared in ["ip daddr 10.77.0.9 meta l4proto { tcp, udp } th sport 7878 accept", "ip daddr 10.77.0.3 accept"] {
         assert!(rules.contains(spared), "{spared} in {rules}");
     }
+    assert!(!rules.contains("th dport 7878 accept"), "the daemon's port is not open to everyone: {rules}");
     let record = lab.host.journal().get(&view.id).unwrap().unwrap();
     let undo: Undo = serde_json::from_value(record.undo).unwrap();
     let Undo::All { steps } = &undo else { panic!("{undo:?}") };

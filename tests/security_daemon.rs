@@ -280,12 +280,15 @@ fn finding_6_a_partition_from_an_ipv4_controller_onto_a_dual_stack_daemon_spares
         .spawn()
         .unwrap();
     let service_url = format!("http://{}:9999/", net::Net::addr(0));
-    let reaches = |ns: &str| {
+    let reaches_url = |ns: &str, url: &str| {
         Command::new("ip")
-            .args(["netns", "exec", ns, "curl", "-s", "-o", "/dev/null", "-m", "1", &service_url])
+            .args(["netns", "exec", ns, "curl", "-s", "-o", "/dev/null", "-m", "1", url])
             .status()
             .is_ok_and(|s| s.success())
     };
+    let reaches = |ns: &str| reaches_url(ns, &service_url);
+    // Any HTTP answer (401 without a token) proves the daemon's port is reachable.
+    let daemon_answers = |ns: &str| reaches_url(ns, &format!("{daemon_url}/v1/injections"));
     wait_for(Duration::from_secs(10), "the service", || reaches(&net.hosts[1]).then_some(()));
     let before = Command::new("ip").args(["netns", "exec", &net.hosts[0], "nft", "list", "ruleset"]).output().unwrap();
     // The controller injects a partition of everything through the daemon, and holds it.
@@ -302,8 +305,11 @@ fn finding_6_a_partition_from_an_ipv4_controller_onto_a_dual_stack_daemon_spares
     wait_for(Duration::from_secs(10), "the partition", || {
         daemon.journal().live().unwrap().iter().any(|r| r.state == InjectionState::Active).then_some(())
     });
-    // Real traffic: the controller still reaches every port; another host is cut off.
-    assert!(reaches(&net.hosts[1]), "the controller lost the daemon's host");
+    // Real traffic: the controller still reaches the daemon's port (DESIGN §4 rule 6: the
+    // control channel, that pair only); its other traffic and every other host are cut off.
+    assert!(daemon_answers(&net.hosts[1]), "the controller lost the daemon");
+    assert!(!reaches(&net.hosts[1]), "the controller's path to another port was spared too");
+    assert!(!daemon_answers(&net.hosts[2]), "another host still reaches the daemon's port");
     assert!(!reaches(&net.hosts[2]), "the partition did not apply to other hosts");
     // Ctrl-C on the controller rolls back; the ruleset is as it was.
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(inject.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();

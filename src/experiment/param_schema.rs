@@ -117,7 +117,7 @@ fn kind_schema(kind: ParamKind) -> Value {
             "required": ["url"],
             "additionalProperties": false,
             "properties": {
-                "method": { "type": "string", "pattern": "^(?i)(GET|POST|PUT|PATCH|DELETE|HEAD)$" },
+                "method": { "type": "string", "pattern": "^(GET|POST|PUT|PATCH|DELETE|HEAD|get|post|put|patch|delete|head)$" },
                 "url": { "type": "string" },
                 "headers": { "type": "object", "additionalProperties": { "anyOf": [
                     { "type": "string" },
