@@ -7,6 +7,7 @@ use tracing::{error, info, warn};
 
 pub use crate::errors::error_chain;
 use crate::experiment::check_duration_limit;
+use crate::failpoint;
 use crate::fault::{FaultError, InjectContext, Undo, UndoOutcome, find_fault};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
@@ -107,12 +108,22 @@ impl LocalHost {
             deadline_ms,
             lease_ms: req.lease.map(|l| l.as_millis() as i64),
         };
+        failpoint::hit("journal.pending.before");
         if !info.is_held {
             self.journal.record_pending(&pending)?;
         } else if let Some(active) = self.journal.record_pending_exclusive(&pending)? {
             return Err(self.conflict(&req.fault, active));
         }
+        failpoint::hit("journal.pending.after");
         let apply = prepared.apply;
+        let apply = move || {
+            failpoint::hit("apply.start");
+            let applied = apply();
+            if applied.is_ok() {
+                failpoint::hit("apply.done");
+            }
+            applied
+        };
         let applied = tokio::task::spawn_blocking(apply).await.unwrap_or_else(|join| {
             Err(FaultError::Apply { context: format!("the apply task panicked: {join}"), source: None })
         });
@@ -132,6 +143,7 @@ impl LocalHost {
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
             let refined = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
             self.journal.activate(&id, refined.as_ref())?;
+            failpoint::hit("journal.active.after");
             view.state = InjectionState::Active;
         } else {
             self.journal.set_state(&id, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))?;
@@ -180,9 +192,14 @@ impl LocalHost {
             Ok(undo) => undo,
             Err(e) => return self.result(&id, &record.fault, Err(format!("unreadable undo record: {e}"))),
         };
-        let outcome = tokio::task::spawn_blocking(move || undo.carry_out()).await.unwrap_or_else(|join| {
-            Err(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None })
-        });
+        let outcome = tokio::task::spawn_blocking(move || {
+            failpoint::hit("rollback.start");
+            let outcome = undo.carry_out();
+            failpoint::hit("journal.rolled_back.before");
+            outcome
+        })
+        .await
+        .unwrap_or_else(|join| Err(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None }));
         match outcome {
             Ok(found) => {
                 let note = format!("rolled back: {reason}");

@@ -139,7 +139,7 @@ pub fn prepare(
     let preview = commands.iter().map(|c| format!("{prefix}tc {c}")).collect();
     let undo = Undo::DeleteRootQdisc { netns: netns.clone(), device: device.clone(), handle: tc::handle_text(handle) };
     let apply = move || {
-        tc::run_batch(netns.as_deref(), &device, &commands).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
+        tc::apply_batch(netns.as_deref(), &device, &commands).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
             context: format!("add root qdisc {} on {device}: {e}", tc::handle_text(handle)),
             source: None,
         })

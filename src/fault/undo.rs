@@ -61,7 +61,10 @@ impl Undo {
             Undo::All { steps } => {
                 let mut outcome = UndoOutcome::AlreadyGone;
                 let mut first_error = None;
-                for step in steps.iter().rev() {
+                for (done, step) in steps.iter().rev().enumerate() {
+                    if done > 0 {
+                        crate::failpoint::hit("rollback.mid");
+                    }
                     match step.carry_out() {
                         Ok(UndoOutcome::Undone) => outcome = UndoOutcome::Undone,
                         Ok(UndoOutcome::AlreadyGone) => {}
