@@ -70,7 +70,8 @@ impl LocalHost {
         // Checked early so a dry run (a run's preflight) reports it too; checked again,
         // atomically, when the injection is journaled.
         if info.is_held {
-            if let Some(active) = self.journal.live_of_fault(info.name)?.into_iter().next() {
+            let name = info.name;
+            if let Some(active) = self.journal_call(move |j| j.live_of_fault(name)).await?.into_iter().next() {
                 return Err(self.conflict(&req.fault, active.id));
             }
         }
@@ -110,8 +111,8 @@ impl LocalHost {
         };
         failpoint::hit("journal.pending.before");
         if !info.is_held {
-            self.journal.record_pending(&pending)?;
-        } else if let Some(active) = self.journal.record_pending_exclusive(&pending)? {
+            self.journal_call(move |j| j.record_pending(&pending)).await?;
+        } else if let Some(active) = self.journal_call(move |j| j.record_pending_exclusive(&pending)).await? {
             return Err(self.conflict(&req.fault, active));
         }
         failpoint::hit("journal.pending.after");
@@ -142,11 +143,16 @@ impl LocalHost {
             // The helpers it started are now known: a rollback stops exactly them.
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
             let refined = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
-            self.journal.activate(&id, refined.as_ref())?;
+            let active = id.clone();
+            self.journal_call(move |j| j.activate(&active, refined.as_ref())).await?;
             failpoint::hit("journal.active.after");
             view.state = InjectionState::Active;
         } else {
-            self.journal.set_state(&id, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))?;
+            let done = id.clone();
+            self.journal_call(move |j| {
+                j.set_state(&done, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))
+            })
+            .await?;
             view.state = InjectionState::RolledBack;
         }
         info!(host = %self.name, injection = %id, fault = %req.fault, "Injected.");
@@ -162,18 +168,21 @@ impl LocalHost {
     ) -> Result<(), crate::journal::JournalError> {
         let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
         let note = format!("inject failed: {source}");
-        match cleanup {
-            Ok(Ok(_)) => self.journal.set_state(id, InjectionState::RolledBack, Some(&note)),
+        let state = match cleanup {
+            Ok(Ok(_)) => InjectionState::RolledBack,
             _ => {
                 error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
-                self.journal.set_state(id, InjectionState::Failed, Some(&note))
+                InjectionState::Failed
             }
-        }
+        };
+        let id = id.clone();
+        self.journal_call(move |j| j.set_state(&id, state, Some(&note))).await
     }
 
     /// Carries out the journaled undo. Idempotent: an injection already rolled back is success.
     pub async fn rollback(&self, id: &InjectionId, reason: &str) -> RollbackResult {
-        let record = match self.journal.get(id) {
+        let wanted = id.clone();
+        let record = match self.journal_call(move |j| j.get(&wanted)).await {
             Ok(Some(record)) => record,
             Ok(None) => return self.result(id, "?", Err(format!("no injection {id} in the journal"))),
             Err(e) => return self.result(id, "?", Err(e.to_string())),
@@ -203,7 +212,9 @@ impl LocalHost {
         match outcome {
             Ok(found) => {
                 let note = format!("rolled back: {reason}");
-                if let Err(e) = self.journal.set_state(&id, InjectionState::RolledBack, Some(&note)) {
+                let done = id.clone();
+                let recorded = self.journal_call(move |j| j.set_state(&done, InjectionState::RolledBack, Some(&note)));
+                if let Err(e) = recorded.await {
                     warn!(injection = %id, error = %e, "Rolled back, but the journal could not record it.");
                 }
                 info!(host = %self.name, injection = %id, fault = %record.fault, reason, "Rolled back.");
@@ -212,7 +223,8 @@ impl LocalHost {
             Err(e) => {
                 let text = error_chain(&e);
                 error!(host = %self.name, injection = %id, fault = %record.fault, error = %text, "Rollback failed.");
-                let _ = self.journal.set_state(&id, InjectionState::Failed, Some(&format!("rollback failed: {text}")));
+                let (failed, note) = (id.clone(), format!("rollback failed: {text}"));
+                let _ = self.journal_call(move |j| j.set_state(&failed, InjectionState::Failed, Some(&note))).await;
                 self.result(&id, &record.fault, Err(text))
             }
         }
@@ -221,7 +233,7 @@ impl LocalHost {
     /// Rolls back everything the journal holds as pending, active or failed, newest first.
     pub async fn recover_all(&self, reason: &str) -> Result<Vec<RollbackResult>, HostError> {
         let mut results = Vec::new();
-        for record in self.journal.live()? {
+        for record in self.journal_call(|j| j.live()).await? {
             results.push(self.rollback_record(record, reason).await);
         }
         Ok(results)
@@ -231,7 +243,7 @@ impl LocalHost {
     pub async fn roll_back_overdue(&self) -> Result<Vec<RollbackResult>, HostError> {
         let now = now_ms();
         let mut results = Vec::new();
-        for record in self.journal.overdue(now)? {
+        for record in self.journal_call(move |j| j.overdue(now)).await? {
             let reason = if record.state == InjectionState::Failed {
                 "retrying a rollback that failed"
             } else if record.deadline_ms <= now {
@@ -242,6 +254,16 @@ impl LocalHost {
             results.push(self.rollback_record(record, reason).await);
         }
         Ok(results)
+    }
+
+    /// Runs a journal call on a blocking thread: SQLite (an fsync per commit, a lock shared
+    /// with other callers) never stalls the async worker threads.
+    async fn journal_call<T: Send + 'static>(&self, call: impl FnOnce(&Journal) -> T + Send + 'static) -> T {
+        let journal = self.journal.clone();
+        match tokio::task::spawn_blocking(move || call(&journal)).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 
     fn conflict(&self, fault: &str, active: InjectionId) -> HostError {
