@@ -33,6 +33,9 @@ pub enum NetnsError {
     /// The name could escape the namespace directory.
     #[error("use network namespace `{name}`: not a plain namespace name")]
     BadName { name: String },
+    /// The program ran and failed in a way that says nothing about what the kernel has.
+    #[error("run `{command}`: {stderr}")]
+    Failed { command: String, stderr: String },
     /// The program could not be started at all.
     #[error("run `{program}`: {source}; is it installed (Debian packages iproute2, nftables)?")]
     Spawn {

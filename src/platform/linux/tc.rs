@@ -196,6 +196,17 @@ pub fn missing_qdisc_kinds(kinds: &[&'static str]) -> Result<Vec<&'static str>, 
                     cmd.args(["rate", "1mbit", "burst", "10kb", "latency", "10ms"]);
                 }
                 let out = netns::run(cmd, None)?;
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                // Only the kernel's own answer means the kind is missing; any other failure
+                // (tc itself broken, out of memory) is an error, said as it is and not cached.
+                if !out.status.success() && !stderr.contains("kind is unknown") && !stderr.contains("Unknown qdisc") {
+                    return Err(NetnsError::Failed {
+                        command: format!(
+                            "tc qdisc add dev lo root handle 1: {kind} (in a throwaway network namespace)"
+                        ),
+                        stderr: stderr.trim().to_string(),
+                    });
+                }
                 let ok = out.status.success();
                 known.lock().expect("probe cache").push((kind, ok));
                 ok
