@@ -225,7 +225,9 @@ impl Run {
                         id: view.id,
                         host,
                         action,
-                        deadline_ms: view.deadline_ms,
+                        overdue_at: tokio::time::Instant::now()
+                            + Duration::from_millis((view.deadline_ms - at_ms).max(0) as u64)
+                            + DEADLINE_GRACE,
                         planned_end_ms: at_ms + hold.as_millis() as i64,
                         renewed_ms: at_ms,
                         ended: false,
@@ -381,16 +383,14 @@ impl Run {
 
     /// When the next live injection will be overdue (its deadline plus a grace period).
     fn next_deadline(&self) -> Option<tokio::time::Instant> {
-        let earliest = self.live.iter().filter(|l| !l.ended).map(|l| l.deadline_ms).min()?;
-        let wait_ms = (earliest - now_ms()).max(0) as u64;
-        Some(tokio::time::Instant::now() + Duration::from_millis(wait_ms) + DEADLINE_GRACE)
+        self.live.iter().filter(|l| !l.ended).map(|l| l.overdue_at).min()
     }
 
     /// Starts rolling back injections past their deadline that no worker has ended
     /// (time-box), each in its own task: a slow one never holds up the loop.
     fn roll_back_overdue(&mut self, st: &mut Running) {
-        let limit = now_ms() - DEADLINE_GRACE.as_millis() as i64;
-        for live in self.live.iter_mut().filter(|l| !l.ended && l.deadline_ms <= limit) {
+        let now = tokio::time::Instant::now();
+        for live in self.live.iter_mut().filter(|l| !l.ended && l.overdue_at <= now) {
             // Ended for the loop: a failed rollback is retried by the final rollback.
             live.ended = true;
             st.overdue.start(live, "deadline passed");

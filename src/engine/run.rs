@@ -42,7 +42,9 @@ pub(super) struct Live {
     pub id: InjectionId,
     pub host: Arc<Host>,
     pub action: ActionRef,
-    pub deadline_ms: i64,
+    /// When the loop rolls it back itself if no worker has (its deadline plus a grace), on
+    /// the monotonic clock: a step of the wall clock neither ends nor extends a fault.
+    pub overdue_at: tokio::time::Instant,
     /// When its hold is planned to end (Unix milliseconds).
     pub planned_end_ms: i64,
     /// When its lease was last renewed (or it was injected).
