@@ -79,7 +79,7 @@ fn campaign(tag: &str, proxy_port: u16, range: std::ops::Range<u64>) {
         let _ = run.0.kill();
         let signal = wait_child(&mut run, Duration::from_secs(10)).unwrap();
         killed += usize::from(was_running && signal == Some(9));
-        wait_for_orphan_tools();
+        wait_for_orphan_tools(&world);
         let (code, text) = recover_all(state.path());
         drop(victim);
         let verdict = match (code, is_restored(&world, state.path(), &before)) {

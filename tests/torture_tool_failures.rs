@@ -72,7 +72,7 @@ fn run_case(world: &World, tool: &str, n: usize) -> Case {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let text = |key: &str| report[key].as_str().unwrap_or_default().to_string();
-    wait_for_orphan_tools();
+    wait_for_orphan_tools(world);
     let live = Journal::open(state.path()).unwrap().live().unwrap().len();
     // A failed rollback stays in the journal; `recover --all` (tools working) finishes it.
     let recovered = live > 0 && recover_all(state.path()).0 == Some(0);

@@ -160,10 +160,18 @@ pub fn victim() -> Owned {
     Owned(Command::new("sleep").arg("300").stdin(Stdio::null()).spawn().unwrap())
 }
 
-/// Waits until no `tc`/`nft` started by a killed faultdrill is still running (a tool in
-/// flight finishes without its caller; recover must run after it, as an operator would).
-pub fn wait_for_orphan_tools() {
-    let busy = || ["tc -batch -", "nft -j -f -", "nft delete table"].iter().any(|c| !pids_with_cmdline(c).is_empty());
+/// Waits until no `tc`/`nft` is still running in this world's namespace (one started by a
+/// killed faultdrill finishes without its caller; recover must run after it, as an
+/// operator's would). Tools of other tests, in other namespaces, are not waited for.
+pub fn wait_for_orphan_tools(world: &World) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ours) = std::fs::metadata(format!("/run/netns/{}", world.ns.name)).map(|m| m.ino()) else { return };
+    let busy = || {
+        ["tc -batch -", "nft -j -f -", "nft delete table"]
+            .iter()
+            .flat_map(|c| pids_with_cmdline(c))
+            .any(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| m.ino() == ours))
+    };
     wait_until(Duration::from_secs(5), || !busy());
 }
 
