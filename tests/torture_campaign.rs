@@ -62,46 +62,66 @@ fn campaign(tag: &str, proxy_port: u16, range: std::ops::Range<u64>) {
     let whole = whole_run(&world);
     println!("a whole run takes {whole:.2?}; kills are drawn over [0, {whole:.2?})");
     let started = Instant::now();
-    let (mut killed, mut clean, mut dirty) = (0, 0, Vec::new());
+    let (mut killed, mut dirty) = (0, Vec::new());
     for trial in range.clone() {
-        let at = Duration::from_micros(
-            StdRng::seed_from_u64(seed.wrapping_add(trial)).random_range(0..whole.as_micros() as u64),
-        );
-        let (state, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let victim = victim();
-        let before = world.observe(state.path());
-        let file = experiment(dir.path(), "mixed.yaml", &mixed(&world, victim.pid()));
-        let mut cmd = faultdrill(state.path());
-        cmd.arg("run").arg(&file);
-        let mut run = spawn_logged(cmd, dir.path());
-        std::thread::sleep(at);
-        let was_running = run.0.try_wait().unwrap().is_none();
-        let _ = run.0.kill();
-        let signal = wait_child(&mut run, Duration::from_secs(10)).unwrap();
-        killed += usize::from(was_running && signal == Some(9));
-        wait_for_orphan_tools(&world);
-        let (code, text) = recover_all(state.path());
-        drop(victim);
-        let verdict = match (code, is_restored(&world, state.path(), &before)) {
-            (Some(0), Ok(())) => {
-                clean += 1;
-                "clean"
+        // A kill that comes after the run ended (runs vary in length) is drawn again,
+        // earlier; that run must have left nothing either.
+        for attempt in 0..4u64 {
+            let span = whole.as_micros() as u64 * (4 - attempt) / 4;
+            let mut rng = StdRng::seed_from_u64(seed.wrapping_add(trial * 16 + attempt));
+            let at = Duration::from_micros(rng.random_range(0..span.max(1)));
+            let (was_killed, verdict) = one_kill(&world, at);
+            killed += usize::from(was_killed);
+            let text = match &verdict {
+                Ok(()) if was_killed => "clean",
+                Ok(()) => "clean (the run had ended: drawn again)",
+                Err(_) => "DIRTY",
+            };
+            println!("trial {trial}: kill -9 at {at:>10.2?}: {text}");
+            if let Err(e) = verdict {
+                dirty.push(format!("trial {trial}, attempt {attempt} (kill at {at:?}): {e}"));
             }
-            (code, restored) => {
-                dirty.push(format!(
-                    "trial {trial} (kill at {at:?}): recover exit {code:?}: {text}\n{}\nrun stderr:\n{}",
-                    restored.err().unwrap_or_default(),
-                    log(dir.path(), "stderr.log")
-                ));
-                "DIRTY"
+            if was_killed {
+                break;
             }
-        };
-        println!("trial {trial}: kill -9 at {at:>10.2?}: {verdict}");
+        }
     }
     let n = range.end - range.start;
-    println!("{clean} of {n} clean ({killed} killed mid-run), seed {seed}, in {:.1?}", started.elapsed());
+    println!(
+        "{killed} of {n} kills mid-run, all clean: {}, seed {seed}, in {:.1?}",
+        dirty.is_empty(),
+        started.elapsed()
+    );
     assert!(dirty.is_empty(), "seed {seed}: dirty trials:\n{}", dirty.join("\n----\n"));
-    assert!(killed as u64 >= n * 9 / 10, "most kills land mid-run: {killed} of {n}");
+    assert_eq!(killed as u64, n, "every trial kills a run mid-way");
+}
+
+/// Starts the mixed run, `kill -9`s it `at` in, recovers, compares. Whether the kill came
+/// while the run was running, and whether everything is as before.
+fn one_kill(world: &World, at: Duration) -> (bool, Result<(), String>) {
+    let (state, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let victim = victim();
+    let before = world.observe(state.path());
+    let file = experiment(dir.path(), "mixed.yaml", &mixed(world, victim.pid()));
+    let mut cmd = faultdrill(state.path());
+    cmd.arg("run").arg(&file);
+    let mut run = spawn_logged(cmd, dir.path());
+    std::thread::sleep(at);
+    let was_running = run.0.try_wait().unwrap().is_none();
+    let _ = run.0.kill();
+    let signal = wait_child(&mut run, Duration::from_secs(10)).unwrap();
+    wait_for_orphan_tools(world);
+    let (code, text) = recover_all(state.path());
+    drop(victim);
+    let verdict = match (code, is_restored(world, state.path(), &before)) {
+        (Some(0), Ok(())) => Ok(()),
+        (code, restored) => Err(format!(
+            "recover exit {code:?}: {text}\n{}\nrun stderr:\n{}",
+            restored.err().unwrap_or_default(),
+            log(dir.path(), "stderr.log")
+        )),
+    };
+    (was_running && signal == Some(9), verdict)
 }
 
 #[test]
