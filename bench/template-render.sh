@@ -18,7 +18,7 @@ bin=$FAULTDRILL_BIN
 # Test values for the templates' required parameters (the same as tests/templates.rs).
 sets_for() {
     case $1 in
-        cross-az-dr) echo "surviving_cidrs=10.0.2.0/24,10.0.3.0/24 service_pattern=^/usr/bin/my-service front_url=http://10.0.2.10:8080/health" ;;
+        cross-az-dr) echo "surviving_cidrs=10.0.2.0/24,10.0.3.0/24 service_pattern=^/usr/bin/my-service front_url=http://10.0.2.10:8080/health failed_zone_url=http://{address}:8080/health" ;;
         disk-full-guardrail) echo "path=/mnt/faultdrill-demo" ;;
         network-fault) echo "dependency=10.0.5.0/24" ;;
         process-crash-recovery) echo "process=my-service" ;;

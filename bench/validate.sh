@@ -4,6 +4,8 @@
 #   - `faultdrill --version`                                        (target ≤ 5 ms)
 #   - `faultdrill template render` of the largest built-in template (target ≤ 10 ms)
 # Usage: bench/validate.sh [RUNS]   (default 50; TEMPLATE_SETS="k=v ..." adds --set values)
+#   BASELINE=/path/to/an/older/faultdrill also times that binary on the same file, runs
+#   interleaved (old, new, old, new, ...) so both see the same load, and prints new/old.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
@@ -47,15 +49,18 @@ exp=$tmp/500-actions.yaml
 } >"$exp"
 
 # Median wall time in ms of `$@` over $runs runs (bash's clock: no extra process in the interval).
+once_ms() {
+    local start end
+    start=$EPOCHREALTIME
+    "$@" >/dev/null 2>&1 || true
+    end=$EPOCHREALTIME
+    echo "($end - $start) * 1000" | bc -l
+}
+median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
 median_ms() {
-    local times=() start end
-    for _ in $(seq 1 "$runs"); do
-        start=$EPOCHREALTIME
-        "$@" >/dev/null 2>&1 || true
-        end=$EPOCHREALTIME
-        times+=("$(echo "($end - $start) * 1000" | bc -l)")
-    done
-    printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'
+    local times=()
+    for _ in $(seq 1 "$runs"); do times+=("$(once_ms "$@")"); done
+    printf '%s\n' "${times[@]}" | median
 }
 
 if ! "$bin" validate "$exp" >/dev/null; then
@@ -81,4 +86,33 @@ if command -v perf >/dev/null 2>&1; then
     printf '  validate 500 actions: %s ms\n' "$(cpu_ms "$bin" validate "$exp")"
     printf '  faultdrill --version: %s ms\n' "$(cpu_ms "$bin" --version)"
     printf '  template render %s: %s ms\n' "$name" "$(cpu_ms "$bin" template render "$name" "${sets[@]}")"
+fi
+
+# Before/after on the same file in the same run: the old binary and this one, interleaved.
+if [ -n "${BASELINE:-}" ]; then
+    "$BASELINE" validate "$exp" >/dev/null 2>&1 || echo "warning: the baseline does not validate the experiment" >&2
+    old=() new=()
+    for _ in $(seq 1 "$runs"); do
+        old+=("$(once_ms "$BASELINE" validate "$exp")")
+        new+=("$(once_ms "$bin" validate "$exp")")
+    done
+    o=$(printf '%s\n' "${old[@]}" | median)
+    n=$(printf '%s\n' "${new[@]}" | median)
+    echo "validate 500 actions, interleaved, median of $runs each:"
+    printf '  baseline %s: %s ms\n  this build: %s ms\n  ratio this/baseline: %s\n' "$BASELINE" "$o" "$n" \
+        "$(echo "scale=3; $n / $o" | bc -l)"
+    if command -v perf >/dev/null 2>&1; then
+        co=$(cpu_ms "$BASELINE" validate "$exp")
+        cn=$(cpu_ms "$bin" validate "$exp")
+        printf '  CPU time (perf task-clock, mean of %s): baseline %s ms, this build %s ms, ratio %s\n' "$runs" "$co" "$cn" \
+            "$(echo "scale=3; $cn / $co" | bc -l)"
+    fi
+    # Instructions executed do not depend on the machine's load: the steadiest comparison.
+    if command -v valgrind >/dev/null 2>&1; then
+        instrs() { valgrind --tool=lackey --basic-counts=yes "$@" 2>&1 >/dev/null | awk '/ guest instrs:/ {gsub(",", "", $4); print $4; exit}'; }
+        io=$(instrs "$BASELINE" validate "$exp")
+        in=$(instrs "$bin" validate "$exp")
+        printf '  instructions (valgrind lackey, one run): baseline %s, this build %s, ratio %s\n' "$io" "$in" \
+            "$(echo "scale=4; $in / $io" | bc -l)"
+    fi
 fi

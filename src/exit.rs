@@ -11,7 +11,9 @@ pub const DEVIATED: u8 = 1;
 pub const GUARDRAIL_TRIPPED: u8 = 2;
 /// An action could not be injected (what was injected was rolled back).
 pub const ERROR: u8 = 3;
-/// A rollback failed: something may still be injected; the report says what.
+/// A rollback failed: something may still be injected; the report says what. Includes a
+/// rollback "NOT verified" (the fault was still there when faultdrill looked again) and a
+/// `recover` that finds sidecars of injections a lost journal never heard of.
 pub const ROLLBACK_FAILED: u8 = 4;
 /// The steady state did not hold before anything was injected: nothing was injected.
 /// A broken drill (wrong URL, service already down), never a finding.

@@ -128,8 +128,10 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
         format!("surviving_cidrs={az2_addr}/32,{az2b_addr}/32"),
         format!("service_pattern={pattern}"),
         format!("front_url={front}"),
-        "duration=8s".into(),
-        "recovery=2s".into(),
+        // Long enough for the checks below on a loaded machine (each one starts a python).
+        "duration=15s".into(),
+        "recovery=15s".into(), // a bound, not a wait: the check passes as soon as az-1 answers
+        "failed_zone_url=http://{address}:8000/".into(),
     ];
     let child = zones.controller(&sets).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
 
@@ -145,9 +147,11 @@ fn cross_az_dr_partitions_az1_kills_its_service_and_the_front_keeps_serving_from
     let hub_reaches_sidecar = tcp_connects(&net.hub, &az1_addr, 8001, 1.0);
     let front_serves = http_ok(Some(&net.hub), &front);
     let first_alive = first.iter().any(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    let still_partitioned = nft_ruleset(az1).contains("table inet faultdrill_");
     let out = child.wait_with_output().unwrap();
     let log = stderr(&out);
     assert!(partitioned, "az-1 got the partition table; stderr:\n{log}");
+    assert!(still_partitioned, "every check below was made while the partition held; stderr:\n{log}");
     assert!(!az2_reaches_sidecar, "no az-2 host can reach az-1 during the drill");
     assert!(!az2_reaches_primary, "az-1's service is unreachable from az-2 during the drill");
     assert!(hub_reaches_sidecar, "the partition is scoped to az-2's addresses");

@@ -169,7 +169,7 @@ fn drills_truth_kill_9_of_the_controller_then_recover_all_rolls_back_every_daemo
     assert!(took < Duration::from_secs(10), "at once, not after the 60 s lease: {took:?}");
     for fault in ["disk-fill", "cpu-burn"] {
         assert!(
-            stdout.lines().any(|l| l.contains(&format!("{fault} on h2 (")) && l.ends_with(": rolled back")),
+            stdout.lines().any(|l| l.contains(&format!("{fault} on h2 (")) && l.ends_with(": rolled back, verified")),
             "{fault} on h2 rolled back:\n{stdout}"
         );
     }
@@ -217,7 +217,10 @@ fn drills_truth_recover_all_names_a_daemon_it_cannot_reach() {
     let stdout = String::from_utf8_lossy(&recover.stdout);
     let stderr = String::from_utf8_lossy(&recover.stderr);
     assert_eq!(recover.status.code(), Some(4), "something may still be injected:\n{stdout}\n{stderr}");
-    assert!(stdout.lines().filter(|l| l.contains("on h1 (") && l.ends_with(": rolled back")).count() == 2, "{stdout}");
+    assert!(
+        stdout.lines().filter(|l| l.contains("on h1 (") && l.ends_with(": rolled back, verified")).count() == 2,
+        "{stdout}"
+    );
     assert!(stdout.lines().filter(|l| l.contains(&format!("on h2 ({url}): NOT REACHED"))).count() == 2, "{stdout}");
     assert!(
         stderr.contains("Reached 1 of 2 daemon(s).") && stderr.contains(&format!("Could not reach: h2 ({url})")),
@@ -303,6 +306,6 @@ fn drills_truth_recover_finds_an_injection_whose_answer_was_never_journaled() {
     let recover = fleet.faultdrill().args(["recover", "--all"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&recover.stdout);
     assert_eq!(recover.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&recover.stderr));
-    assert_eq!(stdout.lines().filter(|l| l.ends_with(": rolled back")).count(), 2, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.ends_with(": rolled back, verified")).count(), 2, "{stdout}");
     assert!(fleet.held()[0].is_empty() && list_dir(fleet.fill.path()).is_empty(), "both rolled back");
 }

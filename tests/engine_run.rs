@@ -79,6 +79,8 @@ fn plan(groups: Vec<GroupPlan>, rules: Vec<GuardrailPlan>, interval_ms: u64) -> 
         rollback: RollbackPolicy::Always,
         lease: Duration::from_secs(15),
         expect_outcome: None,
+        host_constraints: Vec::new(),
+        recovery: None,
     }
 }
 

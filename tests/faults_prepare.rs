@@ -13,10 +13,13 @@ use faults_util::{Drill, Victim, stderr, stdout};
 fn context() -> InjectContext {
     InjectContext {
         injection: InjectionId::generate(),
+        run: None,
+        host: "local".into(),
         deadline: SystemTime::now() + Duration::from_secs(30),
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: Vec::new(),
         protected_addresses: Vec::new(),
+        state_dir: std::env::temp_dir().join("faultdrill-no-state"),
     }
 }
 

@@ -48,7 +48,7 @@ fn kill_9_of_inject_then_recover_all_leaves_no_burner_file_or_paused_process() {
     let out = drill.run(&["recover", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for (inject, fault) in [(&burn, "cpu-burn"), (&fill, "disk-fill"), (&pause, "process-pause")] {
-        assert!(stdout(&out).contains(&format!("{} {fault}: rolled back\n", inject.id)), "{}", stdout(&out));
+        assert!(stdout(&out).contains(&format!("{} {fault}: rolled back, verified\n", inject.id)), "{}", stdout(&out));
     }
     assert!(helpers_of(&burn.id).is_empty(), "no burner left");
     assert!(fs.fill_files().is_empty(), "no fill file left");
@@ -68,7 +68,7 @@ fn recover_by_id_rolls_back_just_that_injection() {
     let _ = burn.wait(Duration::from_secs(10));
     let out = drill.run(&["recover", &burn.id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), format!("{} cpu-burn: rolled back\n", burn.id));
+    assert_eq!(stdout(&out), format!("{} cpu-burn: rolled back, verified\n", burn.id));
     assert!(helpers_of(&burn.id).is_empty());
 }
 

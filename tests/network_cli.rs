@@ -1,7 +1,7 @@
 //! Network faults through the real binary: exact undo after a normal end,
 //! after SIGTERM, after `kill -9` of the holding `faultdrill inject` followed by
 //! `faultdrill recover --all`, and after a guardrail trip in `faultdrill run`;
-//! missing netem exits 3 and changes nothing; `--dry-run` prints the commands.
+//! missing netem and TUN exits 3 and changes nothing; `--dry-run` prints the commands.
 
 mod faults_util;
 #[path = "common/netns.rs"]
@@ -51,7 +51,7 @@ fn kill_9_of_inject_then_recover_all_restores_the_exact_state() {
     let out = drill.run(&["recover", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for (holder, fault) in holders.iter().zip(["network-loss", "network-partition", "network-bandwidth"]) {
-        assert!(stdout(&out).contains(&format!("{} {fault}: rolled back\n", holder.id)), "{}", stdout(&out));
+        assert!(stdout(&out).contains(&format!("{} {fault}: rolled back, verified\n", holder.id)), "{}", stdout(&out));
     }
     assert_eq!(pair.client_state(), before, "tc and nft state byte-identical after recover");
 }
@@ -87,27 +87,36 @@ fn a_normal_end_and_sigterm_both_restore_the_exact_state() {
     assert_eq!(pair.client_state(), before, "byte-identical after SIGTERM");
 }
 
+/// Without netem, network-delay takes the user-space path; without a TUN device
+/// either, nothing is left to run it: exit 3, and nothing changes. (This test
+/// pinned the netem refusal before the user-space path replaced it.)
 #[test]
-fn missing_netem_exits_3_and_changes_nothing() {
+fn missing_netem_and_tun_exit_3_and_change_nothing() {
     let pair = Pair::new("cli3");
     let drill = Drill::new();
     let before = pair.client_state();
     let ns = format!("netns={}", pair.client.name);
-    let out = drill.run(&[
-        "inject",
-        "network-delay",
-        "-p",
-        "latency=100ms",
-        "-p",
-        &format!("interface={CLIENT_DEV}"),
-        "-p",
-        &ns,
-        "--duration",
-        "30s",
-    ]);
+    let out = drill
+        .cmd()
+        .env("FAULTDRILL_TUN_PATH", "/nonexistent/tun")
+        .args([
+            "inject",
+            "network-delay",
+            "-p",
+            "latency=100ms",
+            "-p",
+            &format!("interface={CLIENT_DEV}"),
+            "-p",
+            &ns,
+            "--duration",
+            "30s",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("network-delay needs the `prio` and `netem` queueing discipline(s)"),
+        stderr(&out).contains("network-delay: this kernel lacks the `prio` and `netem` queueing discipline(s)"),
         "{}",
         stderr(&out)
     );

@@ -71,10 +71,13 @@ fn start_proxy(raw: serde_json::Value, hold: Duration) -> (SocketAddr, Helpers) 
     fault.check(&params).unwrap();
     let cx = InjectContext {
         injection: InjectionId::generate(),
+        run: None,
+        host: "local".into(),
         deadline: SystemTime::now() + hold,
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: vec![],
         protected_addresses: vec![],
+        state_dir: std::env::temp_dir().join("faultdrill-no-state"),
     };
     let guard = Helpers(cx.injection.clone());
     let prepared = fault.prepare(&params, &cx).unwrap();
@@ -197,10 +200,13 @@ fn a_busy_listen_port_fails_the_apply_with_the_reason() {
     let params = Params::check(fault.info().params, &raw).unwrap();
     let cx = InjectContext {
         injection: InjectionId::generate(),
+        run: None,
+        host: "local".into(),
         deadline: SystemTime::now() + Duration::from_secs(30),
         exe: env!("CARGO_BIN_EXE_faultdrill").into(),
         protected_ports: vec![],
         protected_addresses: vec![],
+        state_dir: std::env::temp_dir().join("faultdrill-no-state"),
     };
     let _helpers = Helpers(cx.injection.clone());
     let err = (fault.prepare(&params, &cx).unwrap().apply)().expect_err("the port is taken");

@@ -200,6 +200,7 @@ fn fleet_rollback_retried_successfully_counts_as_rolled_back_and_failed_injectio
     let retry = RollbackRecord {
         ok: true,
         detail: "undone".into(),
+        verified: true,
         started_ms: failed.finished_ms + 500,
         finished_ms: failed.finished_ms + 510,
         ..failed

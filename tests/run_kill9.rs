@@ -91,7 +91,7 @@ fn kill_9_mid_memory_stress_then_recover_all_stops_the_holder() {
     let recover = faultdrill(scene.state.path()).args(["recover", "--all"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&recover.stdout);
     assert_eq!(recover.status.code(), Some(0), "recover --all: {stdout}\n{}", String::from_utf8_lossy(&recover.stderr));
-    assert!(stdout.contains(&format!("{id} memory-stress: rolled back\n")), "{stdout}");
+    assert!(stdout.contains(&format!("{id} memory-stress: rolled back, verified\n")), "{stdout}");
 
     scene.assert_released();
     assert_eq!(journal.get(&id).unwrap().unwrap().state, InjectionState::RolledBack);

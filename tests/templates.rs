@@ -50,9 +50,30 @@ const TEST_SETS: &[(&str, &[&str])] = &[
             "surviving_cidrs=10.0.2.0/24,10.0.3.0/24",
             "service_pattern=^/usr/bin/my-service ",
             "front_url=http://10.0.2.10:8080/health",
+            "failed_zone_url=http://{address}:8080/health",
+        ],
+    ),
+    (
+        "db-primary-switch",
+        &[
+            "switch_command=failover-cli,promote,db-replica",
+            "switch_back_command=failover-cli,promote,db-primary",
+            "check_switched=failover-cli,is-primary,db-replica",
+            "check_restored=failover-cli,is-primary,db-primary",
+            "client_command=db-client,write-read",
         ],
     ),
     ("disk-full-guardrail", &["path=/mnt/faultdrill-demo"]),
+    (
+        "instance-stop",
+        &[
+            "stop_command=cloud,stop,i-1",
+            "start_command=cloud,start,i-1",
+            "check_stopped=cloud,is-stopped,i-1",
+            "check_running=cloud,is-running,i-1",
+            "service_check=curl,-sf,http://127.0.0.1:8080/health",
+        ],
+    ),
     ("network-fault", &["dependency=10.0.5.0/24"]),
     ("process-crash-recovery", &["process=my-service"]),
 ];

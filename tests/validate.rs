@@ -144,6 +144,94 @@ sys.exit(0 if any("duraton" in e for e in errors) else 1)
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }
 
+/// Python's jsonschema on YAML files: `(file, error)` per schema error.
+fn schema_errors(files: &[&Path]) -> Vec<String> {
+    let script = r#"
+import json, sys, yaml, jsonschema
+v = jsonschema.Draft7Validator(json.load(open(sys.argv[1])))
+def leaves(e):
+    # The deepest reasons under an `anyOf`: what an editor underlines.
+    return [l for c in e.context for l in leaves(c)] if e.context else [e]
+for path in sys.argv[2:]:
+    for e in v.iter_errors(yaml.safe_load(open(path))):
+        for l in leaves(e):
+            print(f"{path}: {'/'.join(map(str, l.absolute_path))}: {l.message}")
+"#;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("schema/experiment.schema.json"))
+        .args(files)
+        .output()
+        .expect("python3 (tests/setup.sh installs python3-jsonschema and python3-yaml)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(String::from).collect()
+}
+
+#[test]
+fn the_schema_checks_each_faults_params_as_validate_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, params: &str| {
+        let path = dir.path().join(name);
+        let body = format!(
+            "version: 1\nname: {name}\naction_groups:\n  - name: g\n    actions:\n      - fault: cpu-burn\n        duration: 5s\n        params: {params}\n"
+        );
+        std::fs::write(&path, body).unwrap();
+        path
+    };
+    let good = write("good.yaml", "{percent: 30%, cores: 1, mode: total}");
+    let misspelled = write("misspelled.yaml", "{precent: 30, cores: 1}");
+    let bad_word = write("bad-word.yaml", "{percent: 30, mode: totl}");
+    let too_much = write("too-much.yaml", "{percent: 130}");
+
+    assert_eq!(schema_errors(&[&good]), Vec::<String>::new(), "a correct experiment is accepted");
+    for (file, needle) in [(&misspelled, "'precent' was unexpected"), (&bad_word, "totl"), (&too_much, "130")] {
+        let errors = schema_errors(&[file]);
+        assert!(errors.iter().any(|e| e.contains(needle)), "{}: {errors:?}", file.display());
+    }
+
+    // `validate` says the same, at the key's or the value's file:line:col.
+    let out = faultdrill(&["validate", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for (file, place, message) in [
+        (&misspelled, "8:18", "unknown parameter `precent`; did you mean `percent`?"),
+        (&bad_word, "8:37", "parameter `mode`: expected one of add, total, found `totl`"),
+        (&too_much, "8:27", "parameter `percent`: 130 is out of range 1..100 percent"),
+    ] {
+        let out = faultdrill(&["validate", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(64));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(&format!("{}:{place}", file.display())), "{place} in {stderr}");
+        assert!(stderr.contains(message), "{message} in {stderr}");
+    }
+}
+
+#[test]
+fn the_schema_has_every_faults_params_with_its_declared_keys() {
+    let out = faultdrill(&["faults", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let library: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = faultdrill(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = schema["definitions"]["ActionSpec"]["allOf"].as_array().unwrap();
+    for fault in library["faults"].as_array().unwrap() {
+        let name = &fault["name"];
+        let rule = rules
+            .iter()
+            .find(|r| &r["if"]["properties"]["fault"]["const"] == name)
+            .unwrap_or_else(|| panic!("no params rule for {name}"));
+        let params = &rule["then"]["properties"]["params"];
+        let mut in_schema: Vec<&str> = params["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut declared: Vec<&str> =
+            fault["params"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        in_schema.sort();
+        declared.sort();
+        assert_eq!(in_schema, declared, "{name}");
+        assert_eq!(params["additionalProperties"], serde_json::Value::Bool(false), "{name}");
+    }
+}
+
 #[test]
 fn validate_says_ok_per_good_file_with_counts() {
     let out = faultdrill(&["validate", "experiments/quickstart.yaml", "templates/cpu-saturation.yaml"]);

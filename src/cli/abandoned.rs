@@ -95,6 +95,7 @@ pub fn close_abandoned_runs(
                     Err(e) => Some(e.clone()),
                 }
                 .unwrap_or_default(),
+                verified: outcome.is_ok(),
                 started_ms: now,
                 finished_ms: now,
             };
@@ -140,6 +141,7 @@ mod tests {
             reason: String::new(),
             ok,
             detail: String::new(),
+            verified: ok,
             started_ms: 0,
             finished_ms: 0,
         }

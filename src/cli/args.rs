@@ -132,11 +132,28 @@ pub struct InjectArgs {
 #[derive(Debug, Args)]
 pub struct RecoverArgs {
     /// The injection to roll back.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(required_unless_present_any = ["all", "sweep"], conflicts_with_all = ["all", "sweep"])]
     pub injection: Option<String>,
     /// Roll back every pending, active or failed injection in the journal.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sweep")]
     pub all: bool,
+    /// Without the journal: find what faultdrill owns on this host (tagged helpers,
+    /// `faultdrill_*` nftables tables, root qdiscs with its handles, and the paused
+    /// processes and fill files its sidecars name) and roll it back, verified.
+    #[arg(long)]
+    pub sweep: bool,
+    /// With --sweep: list what would be rolled back, change nothing.
+    #[arg(long, requires = "sweep")]
+    pub dry_run: bool,
+    /// With --sweep: also sweep this named network namespace (repeatable).
+    #[arg(long = "netns", value_name = "NAME", requires = "sweep")]
+    pub netns: Vec<String>,
+    /// With --sweep: also sweep every named network namespace (`ip netns list`).
+    #[arg(long, requires = "sweep")]
+    pub all_netns: bool,
+    /// With --sweep: also look for fill files (`faultdrill-fill-*`) directly in DIR (repeatable).
+    #[arg(long = "path", value_name = "DIR", requires = "sweep")]
+    pub fill_dirs: Vec<std::path::PathBuf>,
     /// Stop retrying the failed rollback of INJECTION: you have removed the fault by
     /// hand. The reason is kept in the journal.
     #[arg(long, value_name = "REASON", requires = "injection")]
@@ -331,4 +348,13 @@ pub enum HelperCommand {
     },
     /// Proxy TCP with added latency, a rate cap and resets (tcp-proxy-latency).
     Proxy(crate::fault::ProxyArgs),
+    /// Hold packets routed into a TUN device for a delay (network-delay without netem).
+    Delay(crate::fault::DelayArgs),
+    /// Answer matched DNS names wrongly and forward the rest (dns-fault).
+    Dns(crate::fault::DnsArgs),
+    /// Serve a FUSE pass-through over a directory that delays or fails its operations
+    /// (io-latency, io-error); unmounts it at the deadline.
+    IoFault(crate::fault::IoArgs),
+    /// Unmount an io helper's mount if the helper dies (started by the io helper).
+    IoGuard(crate::fault::IoGuardArgs),
 }

@@ -16,15 +16,19 @@ use crate::platform::linux::{fillgrow, helpers, memhold};
 
 use super::args::HelperCommand;
 use super::edge::InvalidInput;
+use crate::fault::LoadMode;
 
 pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
     match args {
         // The injection id is only a tag on the command line: rollbacks find helpers by it.
         HelperCommand::BurnCpu { injection: _, deadline_ms, percent, cores, mode } => {
-            let mode = match mode.as_str() {
-                "add" => BurnMode::Add,
-                "total" => BurnMode::Total,
-                other => return Err(InvalidInput(format!("unknown burn mode `{other}`; use add or total")).into()),
+            let mode = match LoadMode::from_word(&mode) {
+                Some(LoadMode::Add) => BurnMode::Add,
+                Some(LoadMode::Total) => BurnMode::Total,
+                None => {
+                    let words = LoadMode::WORDS.join(" or ");
+                    return Err(InvalidInput(format!("unknown burn mode `{mode}`; use {words}")).into());
+                }
             };
             if !(percent > 0.0 && percent <= 100.0) || cores == 0 {
                 return Err(InvalidInput(format!("burn {percent} % on {cores} cores: out of range")).into());
@@ -73,8 +77,26 @@ pub fn run(args: HelperCommand, _state_dir: &Path) -> anyhow::Result<u8> {
                 Err(_) => Ok(crate::exit::ROLLBACK_FAILED),
             }
         }
+        HelperCommand::IoFault(args) => match crate::fault::run_io_helper(args) {
+            Ok(()) => Ok(crate::exit::PASSED),
+            Err(e) if e.is_invalid() => Err(InvalidInput(e.to_string()).into()),
+            Err(e) => Err(e.into()),
+        },
+        HelperCommand::IoGuard(args) => match crate::fault::run_io_guard(args) {
+            Ok(()) => Ok(crate::exit::PASSED),
+            Err(e) if e.is_invalid() => Err(InvalidInput(e.to_string()).into()),
+            Err(e) => Err(e.into()),
+        },
         HelperCommand::Proxy(args) => {
             crate::fault::run_proxy(args)?;
+            Ok(crate::exit::PASSED)
+        }
+        HelperCommand::Delay(args) => {
+            crate::fault::run_delayer(args)?;
+            Ok(crate::exit::PASSED)
+        }
+        HelperCommand::Dns(args) => {
+            crate::fault::run_resolver(args)?;
             Ok(crate::exit::PASSED)
         }
     }

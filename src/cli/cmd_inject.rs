@@ -97,7 +97,7 @@ async fn inject_and_hold(request: InjectRequest, state_dir: &Path) -> anyhow::Re
     let result = host.rollback(&view.id, reason).await;
     match &result.outcome {
         Ok(_) => {
-            eprintln!("Rolled back {fault} ({}): {reason}.", view.id);
+            eprintln!("Rolled back {fault} ({}), verified: {reason}.", view.id);
             Ok(code)
         }
         Err(e) => {

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::engine::{LocalHost, RemoteRecovery, RollbackResult, recover_one, recover_remote};
-use crate::fault::UndoOutcome;
+use crate::fault::{UndoOutcome, VERDICT_NOT_VERIFIED, VERDICT_UNCHECKED, VERDICT_VERIFIED};
 use crate::ids::InjectionId;
-use crate::journal::{InjectionState, Journal};
+use crate::journal::{InjectionState, Journal, JournalError};
 
 use super::args::RecoverArgs;
 use super::edge::InvalidInput;
@@ -18,7 +18,18 @@ const REASON_ONE: &str = "recovered by `faultdrill recover`";
 const REASON_ALL: &str = "recovered by `faultdrill recover --all`";
 
 pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
-    let journal = Arc::new(Journal::open(state_dir)?);
+    if args.sweep {
+        return super::cmd_sweep::run(args, state_dir);
+    }
+    let journal = match Journal::open(state_dir) {
+        Ok(journal) => Arc::new(journal),
+        // Unreadable: nothing could be rolled back from it, and something may still be injected.
+        Err(e @ JournalError::Damaged { .. }) => {
+            eprintln!("error: {}", crate::errors::error_chain(&e));
+            return Ok(crate::exit::ROLLBACK_FAILED);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let host = LocalHost::new(Arc::clone(&journal));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (local, remote) = match args.injection {
@@ -51,6 +62,19 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
     };
     let closed = super::abandoned::close_abandoned_runs(state_dir, &journal, &local, &remote);
     if local.is_empty() && remote.is_empty() {
+        let unknown = sidecars_the_journal_does_not_know(state_dir, &journal);
+        if !unknown.is_empty() {
+            eprintln!(
+                "The journal {} knows of no live injection, but the state dir holds sidecars of {} injection(s) \
+                 it has never heard of ({}): the journal was lost or replaced, and their faults may still be in \
+                 place. Run `faultdrill recover --sweep` (with --dry-run to look first) to roll back what \
+                 faultdrill owns on this host without the journal.",
+                journal.path().display(),
+                unknown.len(),
+                unknown.join(", ")
+            );
+            return Ok(crate::exit::ROLLBACK_FAILED);
+        }
         eprintln!("Nothing to recover: the journal holds no pending, active or failed injection, local or remote.");
     } else {
         print_results(&local)?;
@@ -61,6 +85,15 @@ pub fn run(args: RecoverArgs, state_dir: &Path) -> anyhow::Result<u8> {
     }
     let ok = local.iter().all(RollbackResult::is_ok) && remote.iter().all(RemoteRecovery::is_ok);
     Ok(if ok { crate::exit::PASSED } else { crate::exit::ROLLBACK_FAILED })
+}
+
+/// The sidecar files (paused processes, fill files) of injections the journal has no record of.
+fn sidecars_the_journal_does_not_know(state_dir: &Path, journal: &Journal) -> Vec<String> {
+    crate::engine::sidecar::all_files(state_dir)
+        .into_iter()
+        .filter(|(id, _)| matches!(journal.get(id), Ok(None)))
+        .map(|(_, path)| path.display().to_string())
+        .collect()
 }
 
 /// An operator's word that a fault whose rollback failed is gone: the daemon's reaper,
@@ -84,8 +117,13 @@ pub fn print_results(results: &[RollbackResult]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for r in results {
         match &r.outcome {
-            Ok(UndoOutcome::Undone) => writeln!(out, "{} {}: rolled back", r.id, r.fault)?,
-            Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{} {}: rolled back (it was already gone)", r.id, r.fault)?,
+            Ok(UndoOutcome::Undone) => writeln!(out, "{} {}: {VERDICT_VERIFIED}", r.id, r.fault)?,
+            Ok(UndoOutcome::AlreadyGone) => {
+                writeln!(out, "{} {}: {VERDICT_VERIFIED} (it was already gone)", r.id, r.fault)?
+            }
+            Ok(UndoOutcome::UndoneUnchecked) => writeln!(out, "{} {}: {VERDICT_UNCHECKED}", r.id, r.fault)?,
+            // The undo ran, but the fault is still (partly) there: said as it is.
+            Err(e) if e.starts_with(VERDICT_NOT_VERIFIED) => writeln!(out, "{} {}: {e}", r.id, r.fault)?,
             Err(e) => writeln!(out, "{} {}: ROLLBACK FAILED: {e}", r.id, r.fault)?,
         }
     }
@@ -99,9 +137,11 @@ fn print_remote(results: &[RemoteRecovery]) -> std::io::Result<()> {
         let id = r.injection.as_ref().map_or("(id never received)", |i| i.as_str());
         let on = format!("{id} {} on {} ({})", r.fault, r.host, r.url);
         match &r.outcome {
-            Ok(UndoOutcome::Undone) => writeln!(out, "{on}: rolled back")?,
-            Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{on}: rolled back (it was already gone)")?,
+            Ok(UndoOutcome::Undone) => writeln!(out, "{on}: {VERDICT_VERIFIED}")?,
+            Ok(UndoOutcome::AlreadyGone) => writeln!(out, "{on}: {VERDICT_VERIFIED} (it was already gone)")?,
+            Ok(UndoOutcome::UndoneUnchecked) => writeln!(out, "{on}: {VERDICT_UNCHECKED}")?,
             Err(e) if !r.reached => writeln!(out, "{on}: NOT REACHED: {e}")?,
+            Err(e) if e.contains(VERDICT_NOT_VERIFIED) => writeln!(out, "{on}: {e}")?,
             Err(e) => writeln!(out, "{on}: ROLLBACK FAILED: {e}")?,
         }
     }

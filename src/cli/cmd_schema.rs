@@ -9,7 +9,7 @@ use super::args::SchemaArgs;
 pub fn run(args: SchemaArgs) -> anyhow::Result<u8> {
     let text = match args.openapi {
         true => crate::daemon::openapi::json().to_string(),
-        false => crate::experiment::schema_json(),
+        false => crate::experiment::schema_json(crate::fault::catalog()),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(crate::exit::PASSED)

@@ -17,6 +17,7 @@ mod cmd_report;
 mod cmd_run;
 mod cmd_runs;
 mod cmd_schema;
+mod cmd_sweep;
 mod cmd_template;
 mod cmd_trip;
 mod cmd_validate;

@@ -25,7 +25,8 @@ use crate::journal::{InjectionRecord, InjectionState};
 pub struct InjectionRequest {
     /// A fault name, as `faultdrill faults` lists it.
     pub fault: String,
-    /// Raw parameters, checked by the daemon against the fault's declaration.
+    /// Raw parameters, checked by the daemon against the fault's declaration
+    /// (`FaultParams.<fault>` in this document's schemas; `faultdrill faults` lists them).
     #[serde(default)]
     #[schema(value_type = Object, example = json!({"percent": 50, "cores": 1}))]
     pub params: RawParams,

@@ -124,7 +124,9 @@ impl Metrics {
     /// the answer to a repeated rollback of an injection already rolled back.
     pub fn rollback(&self, result: &RollbackResult) {
         match &result.outcome {
-            Ok(UndoOutcome::Undone | UndoOutcome::AlreadyGone) => self.injection(&result.fault, "rolled_back"),
+            Ok(UndoOutcome::Undone | UndoOutcome::AlreadyGone | UndoOutcome::UndoneUnchecked) => {
+                self.injection(&result.fault, "rolled_back")
+            }
             Err(_) => self.rollback_failed(&result.fault),
         }
     }

@@ -419,6 +419,24 @@ fn array<T: ToSchema>() -> RefOr<Schema> {
     ArrayBuilder::new().items(reference::<T>()).into()
 }
 
+/// `FaultParams.<fault>`: each fault's `params`, from the declaration the daemon checks
+/// them against (the same schema as the experiment format's).
+fn fault_params() -> Vec<(String, RefOr<Schema>)> {
+    crate::fault::all_faults()
+        .iter()
+        .map(|f| {
+            let info = f.info();
+            let mut schema = crate::experiment::params_schema(info.params, crate::experiment::ParamsFor::Api);
+            let about = format!("`params` of `{}`: {}", info.name, info.summary);
+            schema["description"] = json!(about);
+            // A shape utoipa cannot model still gets an entry (the test below catches it).
+            let schema = serde_json::from_value::<RefOr<Schema>>(schema)
+                .unwrap_or_else(|_| ObjectBuilder::new().description(Some(about)).into());
+            (format!("FaultParams.{}", info.name), schema)
+        })
+        .collect()
+}
+
 /// Every schema the operations refer to, by name.
 fn components() -> utoipa::openapi::Components {
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
@@ -448,6 +466,7 @@ fn components() -> utoipa::openapi::Components {
     add::<TrippedGuardrail>(&mut schemas);
     add::<IgnoredAlert>(&mut schemas);
     add::<wire::AuditEntry>(&mut schemas);
+    schemas.extend(fault_params());
     let bearer = HttpBuilder::new()
         .scheme(HttpAuthScheme::Bearer)
         .description(Some(
@@ -483,10 +502,10 @@ fn injection_states() -> Vec<InjectionState> {
 
 /// Every undo outcome (see [`injection_states`]).
 fn undo_outcomes() -> Vec<UndoOutcome> {
-    let all = [UndoOutcome::Undone, UndoOutcome::AlreadyGone];
+    let all = [UndoOutcome::Undone, UndoOutcome::AlreadyGone, UndoOutcome::UndoneUnchecked];
     for s in &all {
         match s {
-            UndoOutcome::Undone | UndoOutcome::AlreadyGone => {}
+            UndoOutcome::Undone | UndoOutcome::AlreadyGone | UndoOutcome::UndoneUnchecked => {}
         }
     }
     all.to_vec()
@@ -602,6 +621,22 @@ mod tests {
 
     fn schema_json<T: ToSchema>() -> serde_json::Value {
         serde_json::to_value(T::schema()).unwrap()
+    }
+
+    #[test]
+    fn every_fault_has_its_params_schema_from_its_declaration() {
+        let doc = serde_json::to_value(document()).unwrap();
+        for fault in crate::fault::all_faults() {
+            let info = fault.info();
+            let schema = &doc["components"]["schemas"][format!("FaultParams.{}", info.name)];
+            let mut documented: Vec<&str> =
+                schema["properties"].as_object().map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+            let mut declared: Vec<&str> = info.params.iter().map(|p| p.name).collect();
+            documented.sort();
+            declared.sort();
+            assert_eq!(documented, declared, "{}: {schema}", info.name);
+            assert_eq!(schema["additionalProperties"], json!(false), "{}", info.name);
+        }
     }
 
     fn property_names(schema: &serde_json::Value) -> Vec<String> {

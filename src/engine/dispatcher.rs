@@ -20,6 +20,7 @@ use super::host::{FaultEnd, LeaseState};
 use super::local_host::error_chain;
 use super::outcome::Abort;
 use super::probe_clock::ProbeClock;
+use super::probe_rate::{RecentSamples, window_of};
 use super::rollback_phase::{InFlight, progress_ticker};
 use super::run::{Live, ReactionStart, Run};
 use super::sampling::{GuardrailSample, SampleBatch, sample_record};
@@ -52,6 +53,8 @@ struct Running {
     judge: GuardrailJudge,
     /// Rollbacks of overdue injections, each in its own task.
     overdue: InFlight,
+    /// Steady-state samples that `probe:` guardrails read.
+    recent: RecentSamples,
 }
 
 impl Run {
@@ -70,6 +73,7 @@ impl Run {
             guardrails_in_flight: false,
             judge: GuardrailJudge::new(),
             overdue: InFlight::new(),
+            recent: RecentSamples::for_rules(&self.plan.guardrails.rules),
         };
         let steady = self.plan.steady_state.as_ref().filter(|s| s.check_during && !s.probes.is_empty());
         st.probes = steady.map(ProbeClock::new);
@@ -135,12 +139,32 @@ impl Run {
         }
     }
 
-    /// Takes a guardrail sample, unless one is still being taken.
+    /// Takes a guardrail sample, unless one is still being taken; rules that read a probe's
+    /// failure rate are judged at once from the samples already in.
     fn sample_guardrails(&mut self, st: &mut Running) {
+        self.judge_probe_rates(st);
         if !st.guardrails_in_flight {
             st.guardrails_in_flight = true;
             let (sampler, rules) = (self.sampler.clone(), Arc::new(self.plan.guardrails.rules.clone()));
             st.samples.spawn(async move { SampleBatch::Guardrails(sampler.sample_guardrails(rules).await) });
+        }
+    }
+
+    /// Judges every `probe:` guardrail on the share of its probe's samples that failed
+    /// within its window (a rule whose probe has no sample yet is not judged).
+    fn judge_probe_rates(&mut self, st: &mut Running) {
+        let (now, now_wall) = (Instant::now(), now_ms());
+        let samples: Vec<GuardrailSample> = (self.plan.guardrails.rules.iter().enumerate())
+            .filter_map(|(rule, plan)| {
+                let (probe, window) = window_of(&plan.source)?;
+                let (failed, total) = st.recent.failures(probe, window, now)?;
+                let value = 100.0 * failed as f64 / total as f64;
+                let observation = crate::probe::Observation { value: Some(value), ..Default::default() };
+                Some(GuardrailSample { rule, host: None, observation, sampled_ms: now_wall, sampled_at: now })
+            })
+            .collect();
+        if !samples.is_empty() {
+            self.judge_guardrails(samples, st);
         }
     }
 
@@ -165,6 +189,12 @@ impl Run {
             Some(SampleBatch::Probes(probes, samples)) => {
                 if let Some(clock) = st.probes.as_mut() {
                     clock.landed(Some(&probes));
+                }
+                let (now, names) = (Instant::now(), self.plan.steady_state.as_ref().map(|s| &s.probes));
+                for sample in &samples {
+                    if let Some(probe) = names.and_then(|p| p.get(sample.probe)) {
+                        st.recent.add(&probe.name, sample.verdict.ok, now);
+                    }
                 }
                 self.record_probe_samples(ProbePhase::During, samples);
             }
@@ -203,6 +233,8 @@ impl Run {
         match msg {
             WorkerMsg::Injected { action, host, view, at_ms } => {
                 let held = view.state == crate::journal::InjectionState::Active;
+                let params = &self.plan.groups[action.group].actions[action.action].params;
+                let irreversible = crate::fault::find_fault(&action.fault).is_some_and(|f| f.is_irreversible(params));
                 self.record_injection(InjectionSummary {
                     id: view.id.clone(),
                     action: action.clone(),
@@ -210,6 +242,7 @@ impl Run {
                     injected_ms: at_ms,
                     deadline_ms: view.deadline_ms,
                     held,
+                    irreversible,
                     preview: view.preview.clone(),
                 });
                 self.emit(Event::ActionStarted {
@@ -217,8 +250,14 @@ impl Run {
                     host: host.name().to_string(),
                     injection: view.id.clone(),
                     held,
+                    irreversible,
                     hit: if held { Vec::new() } else { view.preview.clone() },
                 });
+                // Injected while a trip's rollback was already under way: say it too.
+                if let (true, Some(Abort::Guardrail { name, .. })) = (irreversible, &self.abort) {
+                    let name = name.clone();
+                    self.warn_irreversible(&name);
+                }
                 if held {
                     let hold = self.plan.groups[action.group].actions[action.action].duration.unwrap_or_default();
                     self.live.push(Live {
@@ -290,6 +329,10 @@ impl Run {
             });
             if let Judgement::Tripped { consecutive } = judgement {
                 let seen = match (value, &sample.observation.error) {
+                    (Some(v), _) if let Some((probe, window)) = window_of(&rule.source) => format!(
+                        "{v:.1}% of probe {probe}'s samples failed over the last {}",
+                        humantime::format_duration(window)
+                    ),
                     (Some(v), _) => format!("{v:.1}"),
                     (None, Some(error)) => format!("unmeasured ({error})"),
                     (None, None) => format!("unmeasured (no {})", rule.measure.as_str()),
@@ -338,6 +381,7 @@ impl Run {
             message: message.clone(),
         });
         if rule_action == GuardrailAction::Rollback && self.abort.is_none() {
+            self.warn_irreversible(name);
             self.abort = Some(Abort::Guardrail { name: name.to_string(), message });
             self.reaction = Some(ReactionStart {
                 guardrail: name.to_string(),
@@ -345,6 +389,26 @@ impl Run {
                 sampled_at: at,
                 tripped_ms: now_ms(),
             });
+        }
+    }
+
+    /// A trip rolls back what it can; says which injected actions it cannot undo.
+    fn warn_irreversible(&mut self, guardrail: &str) {
+        let cannot: Vec<String> = self
+            .report
+            .injections
+            .iter()
+            .filter(|i| i.irreversible)
+            .map(|i| format!("{} on {}", i.action.label, i.host))
+            .collect();
+        if !cannot.is_empty() {
+            let message = format!(
+                "guardrail {guardrail} tripped: rolling back, but {} cannot be undone (irreversible, no rollback): {}",
+                if cannot.len() == 1 { "one action" } else { "these actions" },
+                cannot.join(", ")
+            );
+            warn!(run = %self.report.run_id, guardrail, "Guardrail tripped after irreversible actions.");
+            self.emit(Event::Warning { message });
         }
     }
 

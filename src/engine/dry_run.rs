@@ -98,9 +98,12 @@ impl DryRunPlan {
             let mode = format!("{:?}", g.mode).to_lowercase();
             let _ = writeln!(out, "group {} on {} ({mode}, {after})", g.name, g.target);
             for a in &g.actions {
-                let hold = a
+                let mut hold = a
                     .duration
                     .map_or("instantaneous".to_string(), |d| format!("for {}", humantime::format_duration(d)));
+                if crate::fault::find_fault(&a.fault).is_some_and(|f| f.is_irreversible(&a.params)) {
+                    hold.push_str(", cannot be undone");
+                }
                 let params: Vec<String> = a.params.iter().map(|(k, v)| format!("{k}={}", show(v))).collect();
                 let _ = writeln!(out, "  {} {hold} [{}]", a.label, params.join(" "));
                 for h in &a.hosts {

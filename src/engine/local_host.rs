@@ -8,11 +8,12 @@ use tracing::{error, info, warn};
 pub use crate::errors::error_chain;
 use crate::experiment::check_duration_limit;
 use crate::failpoint;
-use crate::fault::{FaultError, InjectContext, Undo, UndoOutcome, find_fault};
+use crate::fault::{FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, verify};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
 
 use super::host::{HostError, InjectRequest, InjectionView, RollbackResult};
+use super::sidecar::Sidecars;
 
 /// Applies faults on this machine.
 #[derive(Clone)]
@@ -69,7 +70,7 @@ impl LocalHost {
         let info = fault.info();
         // Checked early so a dry run (a run's preflight) reports it too; checked again,
         // atomically, when the injection is journaled.
-        if info.is_held {
+        if fault.is_exclusive() {
             let name = info.name;
             if let Some(active) = self.journal_call(move |j| j.live_of_fault(name)).await?.into_iter().next() {
                 return Err(self.conflict(&req.fault, active.id));
@@ -79,10 +80,13 @@ impl LocalHost {
         let deadline = SystemTime::now() + req.duration;
         let cx = InjectContext {
             injection: id.clone(),
+            run: req.run.clone(),
+            host: self.name.clone(),
             deadline,
             exe: self.helper_exe.clone(),
             protected_ports: self.protected_ports.clone(),
             protected_addresses: self.protected_addresses.clone(),
+            state_dir: self.journal.path().parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
         };
         let inject_error =
             |source: FaultError| HostError::Inject { host: self.name.clone(), fault: req.fault.clone(), source };
@@ -110,12 +114,19 @@ impl LocalHost {
             lease_ms: req.lease.map(|l| l.as_millis() as i64),
         };
         failpoint::hit("journal.pending.before");
-        if !info.is_held {
+        if !fault.is_exclusive() {
             self.journal_call(move |j| j.record_pending(&pending)).await?;
         } else if let Some(active) = self.journal_call(move |j| j.record_pending_exclusive(&pending)).await? {
             return Err(self.conflict(&req.fault, active));
         }
         failpoint::hit("journal.pending.after");
+        // What a journal-less sweep could not find by itself, written before the change too.
+        if let Err(e) = self.sidecars(&id).write_for(&prepared.undo) {
+            let what = format!("write the sidecar of {id} in {} before applying", self.state_dir().display());
+            let (failed, note) = (id.clone(), format!("not applied: {what}: {e}"));
+            let _ = self.journal_call(move |j| j.set_state(&failed, InjectionState::RolledBack, Some(&note))).await;
+            return Err(inject_error(FaultError::io(what, e)));
+        }
         let apply = prepared.apply;
         let apply = move || {
             failpoint::hit("apply.start");
@@ -142,9 +153,15 @@ impl LocalHost {
         if info.is_held {
             // The helpers it started are now known: a rollback stops exactly them.
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
-            let refined = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
+            let json = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
             let active = id.clone();
-            self.journal_call(move |j| j.activate(&active, refined.as_ref())).await?;
+            if let Err(e) = self.journal_call(move |j| j.activate(&active, json.as_ref())).await {
+                // The journal cannot hold it as active (full, locked, damaged): do not leave
+                // a fault in place that this call reports as failed.
+                let source = FaultError::Apply { context: format!("record {id} as active: {e}"), source: None };
+                self.clean_up_failed_apply(&id, refined, &source).await.ok();
+                return Err(e.into());
+            }
             failpoint::hit("journal.active.after");
             view.state = InjectionState::Active;
         } else {
@@ -166,10 +183,13 @@ impl LocalHost {
         undo: Undo,
         source: &FaultError,
     ) -> Result<(), crate::journal::JournalError> {
-        let cleanup = tokio::task::spawn_blocking(move || undo.carry_out()).await;
+        let cleanup = tokio::task::spawn_blocking(move || carry_out_verified(&undo)).await;
         let note = format!("inject failed: {source}");
         let state = match cleanup {
-            Ok(Ok(_)) => InjectionState::RolledBack,
+            Ok(Ok(_)) => {
+                self.remove_sidecars(id);
+                InjectionState::RolledBack
+            }
             _ => {
                 error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
                 InjectionState::Failed
@@ -203,14 +223,17 @@ impl LocalHost {
         };
         let outcome = tokio::task::spawn_blocking(move || {
             failpoint::hit("rollback.start");
-            let outcome = undo.carry_out();
+            let outcome = carry_out_verified(&undo);
             failpoint::hit("journal.rolled_back.before");
             outcome
         })
         .await
-        .unwrap_or_else(|join| Err(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None }));
+        .unwrap_or_else(|join| {
+            Err(RollbackError::Undo(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None }))
+        });
         match outcome {
             Ok(found) => {
+                self.remove_sidecars(&id);
                 let note = format!("rolled back: {reason}");
                 let done = id.clone();
                 let recorded = self.journal_call(move |j| j.set_state(&done, InjectionState::RolledBack, Some(&note)));
@@ -221,7 +244,10 @@ impl LocalHost {
                 self.result(&id, &record.fault, Ok(found))
             }
             Err(e) => {
-                let text = error_chain(&e);
+                let text = match &e {
+                    RollbackError::Undo(e) => error_chain(e),
+                    RollbackError::NotVerified(e) => e.to_string(),
+                };
                 error!(host = %self.name, injection = %id, fault = %record.fault, error = %text, "Rollback failed.");
                 let (failed, note) = (id.clone(), format!("rollback failed: {text}"));
                 let _ = self.journal_call(move |j| j.set_state(&failed, InjectionState::Failed, Some(&note))).await;
@@ -266,6 +292,23 @@ impl LocalHost {
         }
     }
 
+    /// The state dir: the journal's folder, where the sidecars live.
+    fn state_dir(&self) -> &std::path::Path {
+        self.journal.path().parent().unwrap_or(std::path::Path::new("."))
+    }
+
+    fn sidecars<'a>(&'a self, id: &'a InjectionId) -> Sidecars<'a> {
+        Sidecars { state_dir: self.state_dir(), injection: id }
+    }
+
+    /// Removes the sidecars of a rollback that is verified; a failure only costs a sweep
+    /// a look at a process or file that is already fine.
+    fn remove_sidecars(&self, id: &InjectionId) {
+        if let Err(e) = self.sidecars(id).remove() {
+            warn!(injection = %id, error = %e, "Rolled back, but its sidecar could not be removed.");
+        }
+    }
+
     fn conflict(&self, fault: &str, active: InjectionId) -> HostError {
         HostError::Conflict { host: self.name.clone(), fault: fault.to_string(), active }
     }
@@ -273,6 +316,21 @@ impl LocalHost {
     fn result(&self, id: &InjectionId, fault: &str, outcome: Result<UndoOutcome, String>) -> RollbackResult {
         RollbackResult { id: id.clone(), host: self.name.clone(), fault: fault.to_string(), outcome }
     }
+}
+
+/// Why a rollback is not done: the undo failed, or it ran and its fault is still there.
+#[derive(Debug)]
+enum RollbackError {
+    Undo(crate::fault::UndoError),
+    NotVerified(NotVerified),
+}
+
+/// Carries out `undo`, then checks that its fault is really gone (DESIGN §5): a rollback
+/// whose fault is still there is a failed rollback, retried like any other.
+fn carry_out_verified(undo: &Undo) -> Result<UndoOutcome, RollbackError> {
+    let found = undo.carry_out().map_err(RollbackError::Undo)?;
+    verify(undo).map_err(RollbackError::NotVerified)?;
+    Ok(found)
 }
 
 /// How long an instantaneous fault's injection record is kept "held" (it is not).

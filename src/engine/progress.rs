@@ -53,6 +53,8 @@ pub struct StderrProgress {
     /// Last shown state per guardrail and host, so plain output prints changes only.
     guard_state: HashMap<(String, Option<String>), String>,
     probe_ok: HashMap<(String, Option<String>), bool>,
+    /// Injections that cannot be undone: their end says so instead of "rolled back".
+    irreversible: std::collections::HashSet<crate::ids::InjectionId>,
 }
 
 impl StderrProgress {
@@ -69,7 +71,14 @@ impl StderrProgress {
             set_on_screen(Some(bar.clone()));
             bar
         });
-        StderrProgress { started_ms: None, color, spinner, guard_state: HashMap::new(), probe_ok: HashMap::new() }
+        StderrProgress {
+            started_ms: None,
+            color,
+            spinner,
+            guard_state: HashMap::new(),
+            probe_ok: HashMap::new(),
+            irreversible: Default::default(),
+        }
     }
 
     fn line(&mut self, at_ms: i64, mark: &str, colour: &str, text: &str) {
@@ -115,14 +124,25 @@ impl RunObserver for StderrProgress {
             Event::Warning { message } => self.line(at, "!", YELLOW, &format!("warning: {message}")),
             Event::GroupStarted { name, .. } => self.line(at, "▸", BLUE, &format!("group {name} started")),
             Event::GroupFinished { name, .. } => self.line(at, "▸", BLUE, &format!("group {name} finished")),
-            Event::ActionStarted { action, host, injection, held, hit } => {
-                let how = if *held { "injected" } else { "applied (instantaneous)" };
+            Event::ActionStarted { action, host, injection, held, irreversible, hit } => {
+                let how = match (*held, *irreversible) {
+                    (true, false) => "injected",
+                    (true, true) => {
+                        self.irreversible.insert(injection.clone());
+                        "injected (irreversible: cannot be undone)"
+                    }
+                    (false, _) => "applied (instantaneous)",
+                };
                 self.status(format!("running: {} on {host}", action.label));
                 let hit: String = hit.iter().map(|h| format!("; {h}")).collect();
                 self.line(at, "▶", GREEN, &format!("{} on {host}: {how} [{injection}]{hit}", action.label));
             }
             Event::ActionEnded { action, host, injection, rolled_back } => {
-                let how = if *rolled_back { "duration ended, rolled back" } else { "duration ended, left in place" };
+                let how = match (*rolled_back, self.irreversible.contains(injection)) {
+                    (_, true) => "duration ended (irreversible: nothing to roll back)",
+                    (true, false) => "duration ended, rolled back",
+                    (false, false) => "duration ended, left in place",
+                };
                 self.status(format!("running: {} ended", action.label));
                 self.line(at, "■", GREEN, &format!("{} on {host}: {how} [{injection}]", action.label));
             }
@@ -182,7 +202,7 @@ impl RunObserver for StderrProgress {
                 let what = record.action.clone().unwrap_or_else(|| record.fault.clone());
                 let took = record.finished_ms - record.started_ms;
                 let (mark, colour, how) = if record.ok {
-                    ("↩", GREEN, record.detail.replace('_', " "))
+                    ("↩", GREEN, format!("{} ({})", record.verdict(), record.detail.replace('_', " ")))
                 } else {
                     ("✗", RED, format!("ROLLBACK FAILED: {}", record.detail))
                 };

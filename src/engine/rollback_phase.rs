@@ -103,6 +103,7 @@ impl InFlight {
                     action: label,
                     reason: "rollback task failed".into(),
                     ok: false,
+                    verified: false,
                     detail: format!("the rollback task ended abnormally ({e}); run `faultdrill recover {id}`"),
                     started_ms: now_ms(),
                     finished_ms: now_ms(),

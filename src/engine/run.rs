@@ -191,6 +191,7 @@ impl Run {
         );
         if !skip_after {
             self.check_steady_state(ProbePhase::After).await;
+            self.check_recovery().await;
         }
         self.finish().await
     }
@@ -368,6 +369,10 @@ impl Run {
         let (outcome, reason) = decide(self.abort.as_ref(), self.deviated.as_deref(), &failed);
         let (exit_code, met, note) = expectation(outcome, self.plan.expect_outcome);
         let reason = note.map_or_else(|| reason.clone(), |note| format!("{reason}; {note}"));
+        let reason = match irreversible_note(&self.report) {
+            Some(cannot) => format!("{reason}; {cannot}"),
+            None => reason,
+        };
         self.report.outcome = Some(outcome);
         self.report.exit_code = Some(exit_code);
         self.report.expectation = met;
@@ -404,4 +409,16 @@ impl Run {
         self.report.timeline.push(entry);
         self.samples.after_push(&mut self.report.timeline, crate::report::is_sample);
     }
+}
+
+/// "… cannot be undone: …", when the run injected actions declared `irreversible: true`
+/// (process-kill is said to be instantaneous already, and is left out).
+fn irreversible_note(report: &Report) -> Option<String> {
+    let cannot: Vec<String> = report
+        .injections
+        .iter()
+        .filter(|i| i.irreversible && i.held)
+        .map(|i| format!("{} on {}", i.action.label, i.host))
+        .collect();
+    (!cannot.is_empty()).then(|| format!("irreversible, not rolled back (cannot be undone): {}", cannot.join(", ")))
 }

@@ -78,6 +78,9 @@ impl Sampler {
     pub async fn sample_guardrails(self: Arc<Self>, rules: Arc<Vec<GuardrailPlan>>) -> Vec<GuardrailSample> {
         let mut set = JoinSet::new();
         for index in 0..rules.len() {
+            if super::probe_rate::window_of(&rules[index].source).is_some() {
+                continue; // measured by the loop from the probe's own samples
+            }
             let (sampler, rules) = (self.clone(), rules.clone());
             set.spawn(async move {
                 let observed = sampler.observe(&rules[index].source).await;

@@ -69,6 +69,8 @@ pub enum TargetError {
     Inventory(#[from] crate::client::SelectError),
     #[error("resolve target {target}: {message}")]
     Connect { target: String, message: String },
+    #[error("check parameter `{parameter}` ({declared_at}) against the inventory: it {message}")]
+    HostConstraint { parameter: String, declared_at: String, message: String },
 }
 
 /// Resolves every target of `plan` (DESIGN §3 `targets`).
@@ -100,6 +102,7 @@ pub fn resolve_targets(plan: &ExperimentPlan, env: &TargetEnv) -> Result<Resolve
         records.push(ResolvedTarget { name: name.to_string(), hosts: vec![local.name().to_string()], seed: None });
         by_name.insert(name.to_string(), vec![local.clone()]);
     }
+    super::host_constraints::check(&plan.host_constraints, &by_name)?;
     Ok(ResolvedTargets { by_name, local, records })
 }
 
@@ -180,6 +183,8 @@ mod tests {
             rollback: RollbackPolicy::Always,
             lease: Duration::from_secs(15),
             expect_outcome: None,
+            host_constraints: Vec::new(),
+            recovery: None,
         }
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::experiment::{ActionPlan, GroupMode, GroupPlan, RollbackPolicy};
+use crate::fault::UndoOutcome;
 use crate::ids::RunId;
 use crate::journal::{InjectionState, now_ms};
 use crate::report::{ActionRef, RollbackRecord};
@@ -236,6 +237,9 @@ pub async fn roll_back_id(
         reason: reason.to_string(),
         ok,
         detail,
+        // A host reports success only once it has checked the fault is gone, except for an
+        // undo nothing can check (a custom action without `verify_rolled_back`).
+        verified: ok && !matches!(result.outcome, Ok(UndoOutcome::UndoneUnchecked)),
         started_ms,
         finished_ms: now_ms(),
     }

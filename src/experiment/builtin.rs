@@ -28,7 +28,9 @@ impl BuiltinTemplate {
 const TEMPLATES: &[BuiltinTemplate] = &[
     BuiltinTemplate { name: "cpu-saturation", source: include_str!("../../templates/cpu-saturation.yaml") },
     BuiltinTemplate { name: "cross-az-dr", source: include_str!("../../templates/cross-az-dr.yaml") },
+    BuiltinTemplate { name: "db-primary-switch", source: include_str!("../../templates/db-primary-switch.yaml") },
     BuiltinTemplate { name: "disk-full-guardrail", source: include_str!("../../templates/disk-full-guardrail.yaml") },
+    BuiltinTemplate { name: "instance-stop", source: include_str!("../../templates/instance-stop.yaml") },
     BuiltinTemplate { name: "memory-pressure", source: include_str!("../../templates/memory-pressure.yaml") },
     BuiltinTemplate { name: "network-fault", source: include_str!("../../templates/network-fault.yaml") },
     BuiltinTemplate {

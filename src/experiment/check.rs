@@ -39,7 +39,9 @@ pub fn plan(
     let targets = targets(sink, spec.targets.as_ref());
     let target_names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let steady_state = spec.steady_state.as_ref().map(|s| steady_state(sink, s, &target_names));
-    let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names);
+    let recovery = spec.recovery.as_ref().and_then(|r| recovery(sink, r, &target_names));
+    let steady = spec.steady_state.as_ref().zip(steady_state.as_ref());
+    let guardrails = guardrails(sink, spec.guardrails.as_ref(), &target_names, steady);
     let group_specs = spec.action_groups.as_ref().map(|g| g.value.as_slice()).unwrap_or_default();
     if let Some(g) = spec.action_groups.as_ref().filter(|g| g.value.is_empty()) {
         sink.error(g.span, "`action_groups` is empty; an experiment needs at least one group");
@@ -62,6 +64,9 @@ pub fn plan(
         expect_outcome: spec.expect_outcome.as_ref().map(|e| match e.value {
             ExpectOutcomeWord::GuardrailTripped => ExpectedOutcome::GuardrailTripped,
         }),
+        // Filled by the loader from the template's parameters.
+        host_constraints: Vec::new(),
+        recovery,
     }
 }
 
@@ -246,6 +251,17 @@ fn steady_state(sink: &mut Sink<'_>, spec: &SteadyStateSpec, targets: &[&str]) -
     }
 }
 
+/// The recovery check: its target must exist; its probes are checked like steady-state ones.
+fn recovery(sink: &mut Sink<'_>, spec: &RecoverySpec, targets: &[&str]) -> Option<RecoveryPlan> {
+    let target = spec.target.as_ref()?;
+    check_target(sink, target, targets);
+    let within = positive(sink, spec.within.as_ref())?;
+    let interval = positive(sink, spec.interval.as_ref()).unwrap_or(Duration::from_millis(500));
+    let probes = SteadyStateSpec { interval: None, check: None, probes: spec.probes.clone() };
+    let probes = steady_state(sink, &probes, targets).probes;
+    Some(RecoveryPlan { target: target.value.clone(), within, interval, probes })
+}
+
 /// Reports a name already used in this list; returns the name.
 fn unique<'a>(sink: &mut Sink<'_>, name: &'a Spanned<String>, seen: &mut Vec<&'a str>, what: &str) -> String {
     if seen.contains(&name.value.as_str()) {
@@ -366,8 +382,8 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         HostMetricWord::Load1PerCore => HostMetric::Load1PerCore,
         HostMetricWord::ProcessCount => HostMetric::ProcessCount,
     };
-    match (&m.path, metric) {
-        (None, HostMetric::DiskUsedPercent) if !m.poisoned => {
+    match (m.path.present(), metric) {
+        (None, HostMetric::DiskUsedPercent) if m.path == Field::Absent => {
             sink.error(host.span, "`disk_used_percent` needs a `path`")
         }
         (Some(p), HostMetric::DiskUsedPercent) if !p.value.starts_with('/') => {
@@ -378,8 +394,8 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
         }
         _ => {}
     }
-    match (&m.name, metric) {
-        (None, HostMetric::ProcessCount) if !m.poisoned => {
+    match (m.name.present(), metric) {
+        (None, HostMetric::ProcessCount) if m.name == Field::Absent => {
             sink.error(host.span, "`process_count` needs a `name` (the exact process name)")
         }
         (Some(n), m) if m != HostMetric::ProcessCount => {
@@ -392,8 +408,8 @@ fn metric_source(sink: &mut Sink<'_>, m: &MetricSpec, targets: &[&str]) -> Optio
     }
     Some(ProbeSource::Metric {
         metric,
-        path: m.path.as_ref().map(|p| PathBuf::from(&p.value)),
-        process: m.name.as_ref().map(|n| n.value.clone()),
+        path: m.path.present().map(|p| PathBuf::from(&p.value)),
+        process: m.name.present().map(|n| n.value.clone()),
         target: m.target.as_ref().map(|t| t.value.clone()),
     })
 }
@@ -415,7 +431,12 @@ fn http_method(sink: &mut Sink<'_>, m: &Spanned<String>) -> String {
     upper
 }
 
-fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&str]) -> GuardrailsPlan {
+fn guardrails(
+    sink: &mut Sink<'_>,
+    spec: Option<&GuardrailsSpec>,
+    targets: &[&str],
+    steady: Option<(&SteadyStateSpec, &SteadyStatePlan)>,
+) -> GuardrailsPlan {
     let Some(spec) = spec else {
         return GuardrailsPlan { interval: DEFAULT_INTERVAL, rules: Vec::new(), external: Vec::new() };
     };
@@ -428,7 +449,11 @@ fn guardrails(sink: &mut Sink<'_>, spec: Option<&GuardrailsSpec>, targets: &[&st
             external.extend(super::external::external_rule(sink, g, name, e.span));
             continue;
         }
-        let source = source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.tcp, &g.command), g, targets);
+        let source = match &g.probe {
+            // A probe's failure rate is a plain value, in percent.
+            Some(p) => super::probe_rate::source(sink, &name, g, p, steady).map(|s| (s, SourceKind::Metric)),
+            None => source(sink, &name, (&g.metric, &g.http, &g.prometheus, &g.tcp, &g.command), g, targets),
+        };
         let breach = g.breach.as_ref().and_then(|b| threshold(sink, &b.value.0, b.span));
         let for_samples = g.r#for.as_ref().map_or(Some(1), |f| at_least_one(sink, f, "for"));
         let action = match g.action.as_ref().map(|a| a.value) {
@@ -485,9 +510,16 @@ fn groups(
                 sink.error(actions.span, format!("group `{name}` has no actions"));
                 Vec::new()
             }
-            Some(actions) => {
-                actions.value.iter().enumerate().filter_map(|(n, a)| action(sink, a, &name, n + 1, catalog)).collect()
-            }
+            Some(actions) => actions
+                .value
+                .iter()
+                .enumerate()
+                .filter_map(|(n, a)| {
+                    // A disabled action is checked all the same, then left out.
+                    let plan = action(sink, a, &name, n + 1, catalog)?;
+                    a.enabled.as_ref().is_none_or(|e| e.value).then_some(plan)
+                })
+                .collect(),
             None => Vec::new(),
         };
         out.push(GroupPlan {
@@ -529,7 +561,7 @@ fn action(
     let fault = a.fault.as_ref()?;
     let wait_before = a.wait_before.as_ref().and_then(|w| parse_duration(sink, w)).unwrap_or_default();
     let wait_after = a.wait_after.as_ref().and_then(|w| parse_duration(sink, w)).unwrap_or_default();
-    let duration = positive(sink, a.duration.as_ref());
+    let duration = positive(sink, a.duration.present());
     let Some(specs) = catalog.params_of(&fault.value) else {
         let names = catalog.names();
         let message = match closest(&fault.value, names.iter().copied()) {
@@ -546,18 +578,20 @@ fn action(
     };
     let held = catalog.is_held(&fault.value);
     match (&a.duration, held) {
-        (None, true) if a.has_duration_key => {}
-        (None, true) => sink.error(
+        (Field::Invalid, _) => {}
+        (Field::Absent, true) => sink.error(
             fault.span,
             format!("fault `{}` needs a `duration` (how long to hold it, such as `30s`)", fault.value),
         ),
-        (Some(d), false) => sink.error(d.span, format!("fault `{}` is instantaneous; remove `duration`", fault.value)),
+        (Field::Present(d), false) => {
+            sink.error(d.span, format!("fault `{}` is instantaneous; remove `duration`", fault.value))
+        }
         _ => {}
     }
-    if a.params_poisoned {
-        return None;
-    }
-    let params = super::fault_params::check(sink, catalog, fault, a.params.as_ref(), specs)?;
+    let params = match &a.params {
+        Field::Invalid => return None,
+        given => super::fault_params::check(sink, catalog, fault, given.present(), specs)?,
+    };
     Some(ActionPlan {
         label: format!("{group}/{}#{n}", fault.value),
         fault: fault.value.clone(),

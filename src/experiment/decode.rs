@@ -17,6 +17,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("TargetSpec", TARGET_KEYS),
     ("SelectSpec", &["labels"]),
     ("SteadyStateSpec", &["interval", "check", "probes"]),
+    ("RecoverySpec", &["target", "within", "interval", "probes"]),
     ("ProbeSpec", PROBE_KEYS),
     ("MetricSpec", &["host", "path", "name", "target"]),
     ("HttpSpec", &["url", "method", "timeout", "headers"]),
@@ -27,8 +28,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("JsonPathSpec", &["path", "equals", "compare"]),
     ("GuardrailsSpec", &["interval", "rules"]),
     ("GuardrailSpec", GUARDRAIL_KEYS),
+    ("ProbeRateSpec", &["name", "window"]),
     ("ActionGroupSpec", &["name", "target", "mode", "after", "actions"]),
-    ("ActionSpec", &["fault", "params", "duration", "wait_before", "wait_after"]),
+    ("ActionSpec", &["fault", "params", "duration", "wait_before", "wait_after", "enabled"]),
 ];
 
 const EXPERIMENT_KEYS: &[&str] = &[
@@ -40,18 +42,32 @@ const EXPERIMENT_KEYS: &[&str] = &[
     "targets",
     "steady_state",
     "guardrails",
+    "recovery",
     "action_groups",
     "rollback",
     "lease",
     "expect_outcome",
 ];
-const PARAMETER_KEYS: &[&str] = &["type", "default", "required", "description", "values", "differs_from"];
+const PARAMETER_KEYS: &[&str] =
+    &["type", "default", "required", "description", "values", "differs_from", "covers_hosts_of", "excludes_hosts_of"];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
 const PROBE_KEYS: &[&str] =
     &["name", "metric", "http", "prometheus", "tcp", "command", "expect", "interval", "tolerate", "error_rate"];
 const EXPECT_KEYS: &[&str] = &["value", "latency", "status", "exit", "regex", "jsonpath"];
-const GUARDRAIL_KEYS: &[&str] =
-    &["name", "metric", "http", "prometheus", "tcp", "command", "external", "breach", "for", "action", "on_unmeasured"];
+const GUARDRAIL_KEYS: &[&str] = &[
+    "name",
+    "metric",
+    "http",
+    "prometheus",
+    "tcp",
+    "command",
+    "probe",
+    "external",
+    "breach",
+    "for",
+    "action",
+    "on_unmeasured",
+];
 
 fn keys_of(name: &str) -> &'static [&'static str] {
     KEYS.iter().find(|(n, _)| *n == name).map_or(&[], |(_, k)| k)
@@ -72,6 +88,7 @@ pub fn experiment(sink: &mut Sink<'_>, root: &Node) -> ExperimentSpec {
         targets: f.get("targets").and_then(|n| named(sink, n, "targets", target)),
         steady_state: f.get("steady_state").and_then(|n| steady_state(sink, n)),
         guardrails: f.get("guardrails").and_then(|n| guardrails(sink, n)),
+        recovery: f.get("recovery").and_then(|n| recovery(sink, n)),
         action_groups: f.required(sink, "action_groups").and_then(|n| spanned_list(sink, n, "action_groups", group)),
         rollback: f.get("rollback").and_then(|n| word(sink, n, "rollback")),
         lease: f.get("lease").and_then(|n| duration(sink, n, "lease")),
@@ -93,6 +110,8 @@ fn parameter(sink: &mut Sink<'_>, node: &Node, name: &str) -> Option<ParameterSp
         description: f.get("description").and_then(|n| string(sink, n, "description")),
         values: f.get("values").and_then(|n| list(sink, n, "values", string)),
         differs_from: f.get("differs_from").and_then(|n| string(sink, n, "differs_from")),
+        covers_hosts_of: f.get("covers_hosts_of").and_then(|n| string(sink, n, "covers_hosts_of")),
+        excludes_hosts_of: f.get("excludes_hosts_of").and_then(|n| string(sink, n, "excludes_hosts_of")),
     })
 }
 
@@ -155,6 +174,16 @@ fn steady_state(sink: &mut Sink<'_>, node: &Node) -> Option<SteadyStateSpec> {
     })
 }
 
+fn recovery(sink: &mut Sink<'_>, node: &Node) -> Option<RecoverySpec> {
+    let f = Fields::read(sink, node, "recovery", keys_of("RecoverySpec"))?;
+    Some(RecoverySpec {
+        target: f.required(sink, "target").and_then(|n| string(sink, n, "target")),
+        within: f.required(sink, "within").and_then(|n| duration(sink, n, "within")),
+        interval: f.get("interval").and_then(|n| duration(sink, n, "interval")),
+        probes: f.required(sink, "probes").and_then(|n| list(sink, n, "probes", probe)),
+    })
+}
+
 fn probe(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ProbeSpec> {
     let f = Fields::read(sink, node, "probe", PROBE_KEYS)?;
     Some(ProbeSpec {
@@ -176,10 +205,9 @@ fn metric(sink: &mut Sink<'_>, node: &Node) -> Option<MetricSpec> {
     let f = Fields::read(sink, node, "metric", keys_of("MetricSpec"))?;
     Some(MetricSpec {
         host: f.required(sink, "host").and_then(|n| word(sink, n, "host")),
-        path: f.get("path").and_then(|n| string(sink, n, "path")),
-        name: f.get("name").and_then(|n| string(sink, n, "name")),
+        path: field(f.get("path"), |n| string(sink, n, "path")),
+        name: field(f.get("name"), |n| string(sink, n, "name")),
         target: f.get("target").and_then(|n| string(sink, n, "target")),
-        poisoned: has_invalid(node),
     })
 }
 
@@ -208,6 +236,14 @@ fn tcp(sink: &mut Sink<'_>, node: &Node) -> Option<TcpSpec> {
     Some(TcpSpec {
         address: f.required(sink, "address").and_then(|n| string(sink, n, "address")),
         timeout: f.get("timeout").and_then(|n| duration(sink, n, "timeout")),
+    })
+}
+
+fn probe_rate(sink: &mut Sink<'_>, node: &Node) -> Option<ProbeRateSpec> {
+    let f = Fields::read(sink, node, "probe", keys_of("ProbeRateSpec"))?;
+    Some(ProbeRateSpec {
+        name: f.required(sink, "name").and_then(|n| string(sink, n, "name")),
+        window: f.get("window").and_then(|n| duration(sink, n, "window")),
     })
 }
 
@@ -259,6 +295,7 @@ fn guardrail(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<GuardrailSpec>
         prometheus: f.get("prometheus").and_then(|n| prometheus(sink, n)),
         tcp: f.get("tcp").and_then(|n| tcp(sink, n)),
         command: f.get("command").and_then(|n| command(sink, n)),
+        probe: f.get("probe").and_then(|n| probe_rate(sink, n)),
         external,
         breach: if is_external { f.get("breach") } else { f.required(sink, "breach") }
             .and_then(|n| comparison(sink, n, "breach")),
@@ -284,19 +321,33 @@ fn action(sink: &mut Sink<'_>, node: &Node, _: &str) -> Option<ActionSpec> {
     let f = Fields::read(sink, node, "action", keys_of("ActionSpec"))?;
     Some(ActionSpec {
         fault: f.required(sink, "fault").and_then(|n| string(sink, n, "fault")),
-        params: f.get("params").and_then(|n| {
+        params: field(f.get("params"), |n| {
             let value =
                 named(sink, n, "params", |_, v, _| Some(Spanned { value: AnyValue(to_json(v)), span: v.span }))?;
             // Problems with the set as a whole point at the `params` key.
             Some(Spanned { value, span: f.key_span("params").unwrap_or(n.span) })
         }),
-        params_poisoned: f.get("params").is_some_and(has_invalid),
-        has_duration_key: f.get("duration").is_some() || f.has_unknown,
-        duration: f.get("duration").and_then(|n| duration(sink, n, "duration")),
+        duration: match field(f.get("duration"), |n| duration(sink, n, "duration")) {
+            Field::Absent if f.has_unknown => Field::Invalid,
+            d => d,
+        },
         wait_before: f.get("wait_before").and_then(|n| duration(sink, n, "wait_before")),
         wait_after: f.get("wait_after").and_then(|n| duration(sink, n, "wait_after")),
+        enabled: f.get("enabled").and_then(|n| boolean(sink, n, "enabled")),
         span: node.span,
     })
+}
+
+/// A field from its node: absent, written wrongly (`decode` or the template
+/// substitution reported it), or present.
+fn field<T>(node: Option<&Node>, decode: impl FnOnce(&Node) -> Option<T>) -> Field<T> {
+    match node {
+        None => Field::Absent,
+        Some(n) => match decode(n) {
+            Some(value) if !has_invalid(n) => Field::Present(value),
+            _ => Field::Invalid,
+        },
+    }
 }
 
 /// The entries of one mapping, checked against the keys it may have.

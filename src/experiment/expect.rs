@@ -85,6 +85,7 @@ pub fn value_unit(source: &ProbeSource) -> ValueUnit {
         ProbeSource::Command { .. } => ValueUnit::new(Unit::None, "a command's stdout"),
         ProbeSource::Http { .. } => ValueUnit::new(Unit::None, "an HTTP response"),
         ProbeSource::Tcp { .. } => ValueUnit::new(Unit::None, "a TCP connect"),
+        ProbeSource::ProbeFailures { .. } => ValueUnit::new(Unit::Percent, "a probe's failure rate"),
     }
 }
 

@@ -20,6 +20,7 @@ pub(super) fn external_rule(
         ("prometheus", g.prometheus.is_some()),
         ("tcp", g.tcp.is_some()),
         ("command", g.command.is_some()),
+        ("probe", g.probe.is_some()),
     ];
     for (key, _) in sources.iter().filter(|(_, given)| *given) {
         ok = false;

@@ -13,7 +13,7 @@ use super::diag::Sink;
 pub use super::diag::{Diagnostic, Diagnostics};
 use super::plan::ExperimentPlan;
 use super::spec::ExperimentSpec;
-use super::{check, decode, merge, template, yaml};
+use super::{check, decode, host_checks, merge, template, yaml};
 
 /// Loads and checks an experiment (or template, with `sets` as `--set k=v` values).
 pub fn load_file(
@@ -37,10 +37,12 @@ pub fn load_str(
     catalog: &dyn FaultCatalog,
 ) -> Result<ExperimentPlan, Diagnostics> {
     let mut sink = Sink::new(origin, text);
-    let Some((spec, _)) = decode_str(&mut sink, text, sets) else {
+    let Some((spec, substituted)) = decode_str(&mut sink, text, sets) else {
         return Err(Diagnostics { items: sink.finish() });
     };
-    let plan = check::plan(&mut sink, &spec, catalog, None);
+    let mut plan = check::plan(&mut sink, &spec, catalog, None);
+    let targets: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
+    plan.host_constraints = host_checks::checked(&mut sink, origin, &substituted.host_checks, &targets);
     if sink.is_empty() { Ok(plan) } else { Err(Diagnostics { items: sink.finish() }) }
 }
 

@@ -258,9 +258,30 @@ fn builtin_templates_render_with_defaults_and_load() {
                 ("surviving_cidrs", "10.0.2.0/24"),
                 ("service_pattern", "^/usr/bin/my-service"),
                 ("front_url", "http://10.0.2.10:8080/health"),
+                ("failed_zone_url", "http://{address}:8080/health"),
             ],
         ),
         ("disk-full-guardrail", &[("path", "/mnt/faultdrill-demo")]),
+        (
+            "db-primary-switch",
+            &[
+                ("switch_command", "failover,promote,db-2"),
+                ("switch_back_command", "failover,promote,db-1"),
+                ("check_switched", "failover,is-primary,db-2"),
+                ("check_restored", "failover,is-primary,db-1"),
+                ("client_command", "db-smoke"),
+            ],
+        ),
+        (
+            "instance-stop",
+            &[
+                ("stop_command", "cloud,stop,i-1"),
+                ("start_command", "cloud,start,i-1"),
+                ("check_stopped", "cloud,is-stopped,i-1"),
+                ("check_running", "cloud,is-running,i-1"),
+                ("service_check", "curl,-sf,http://127.0.0.1:8080/"),
+            ],
+        ),
         ("network-fault", &[("dependency", "10.0.5.0/24")]),
         ("process-crash-recovery", &[("process", "my-service")]),
     ];
@@ -407,4 +428,79 @@ fn a_tcp_address_without_a_port_is_pointed_at() {
 fn a_tcp_probe_takes_no_status() {
     let err = load(&TCP.replace(r#"{latency: "< 100ms"}"#, "{status: 200}")).unwrap_err();
     assert_eq!(err.items[0].message, "`status` does not apply to a tcp probe (only to http)");
+}
+
+/// A field written wrongly (`Field::Invalid`) is reported once: not again as missing,
+/// and a fault's parameters with a wrong value are not checked further.
+#[test]
+fn a_wrong_value_is_one_problem_not_also_a_missing_key() {
+    let cases: &[(&str, &str)] = &[
+        ("      duration: soon\n", "expected a duration"),
+        ("      duraton: 5s\n", "unknown key `duraton`"),
+        ("      duration: 5s\n      params: [percent]\n", "expected a mapping for `params`"),
+    ];
+    for (broken, message) in cases {
+        let err = load(&minimal(broken)).expect_err(broken);
+        assert_eq!(err.len(), 1, "{broken:?}: {err}");
+        assert!(err.items[0].message.contains(message), "{broken:?}: {err}");
+    }
+    let probe = "version: 1\nname: x\nsteady_state:\n  probes:\n    - name: p\n      metric: {host: disk_used_percent, path: [a]}\n      expect: {value: '< 90'}\naction_groups:\n  - name: g\n    actions: [{fault: cpu-burn, duration: 1s}]\n";
+    let err = load(probe).unwrap_err();
+    assert_eq!(err.len(), 1, "{err}");
+    assert!(!err.to_string().contains("needs a `path`"), "{err}");
+}
+
+#[test]
+fn an_enum_test_enables_one_action_and_a_word_it_lacks_is_pointed_at() {
+    let text = "version: 1
+name: t
+parameters:
+  mode: {type: enum, values: [soft, hard], default: soft}
+action_groups:
+  - name: g
+    actions:
+      - {fault: process-kill, params: {name: a}, enabled: \"${mode == soft}\"}
+      - {fault: process-kill, params: {name: b}, enabled: \"${mode != soft}\"}
+";
+    let names = |sets: &[(&str, &str)]| -> Vec<String> {
+        let plan = load_set(text, sets).unwrap_or_else(|d| panic!("{d}"));
+        plan.groups[0].actions.iter().map(|a| a.params.text("name").unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&[]), ["a"]);
+    assert_eq!(names(&[("mode", "hard")]), ["b"]);
+    let err = load_set(&text.replace("mode != soft", "mode == sfot"), &[]).unwrap_err();
+    let messages: Vec<String> = err.items.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect();
+    assert_eq!(
+        messages,
+        ["9:60 `${mode == sfot}`: `sfot` is not a value of enum parameter `mode`; its values: soft, hard"]
+    );
+}
+
+#[test]
+fn a_recovery_check_names_an_existing_target_and_needs_a_time() {
+    let text = "version: 1
+name: t
+targets:
+  zone: {hosts: [local]}
+recovery:
+  target: zone
+  within: 10s
+  probes:
+    - name: back
+      http: {url: \"http://{address}:8000/\"}
+      expect: {status: 200}
+action_groups:
+  - name: g
+    actions: [{fault: process-kill, params: {name: x}}]
+";
+    let plan = load(text).unwrap_or_else(|d| panic!("{d}"));
+    let recovery = plan.recovery.expect("a recovery plan");
+    assert_eq!((recovery.target.as_str(), recovery.within), ("zone", Duration::from_secs(10)));
+    assert_eq!(recovery.interval, Duration::from_millis(500));
+    let err = load(&text.replace("target: zone\n  within: 10s\n", "target: zoen\n")).unwrap_err();
+    let messages: Vec<String> = err.items.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect();
+    assert_eq!(
+        messages,
+        ["6:3 missing key `within` in recovery", "6:11 undefined target `zoen`; defined targets: zone, local"]
+    );
 }

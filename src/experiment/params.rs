@@ -36,6 +36,12 @@ pub enum ParamKind {
     Bool,
     /// A list of text values (a YAML sequence, or a comma-separated string).
     List,
+    /// A command as argv: a non-empty YAML sequence, each item kept exactly as written
+    /// (never split on commas or spaces, never given to a shell).
+    Argv,
+    /// An HTTP request as a map: `{method, url, headers, body, status}`; a header's value is
+    /// text or `{env: NAME, prefix: "Bearer "}` (a secret read when the request is sent).
+    Request,
 }
 
 impl ParamKind {
@@ -51,6 +57,8 @@ impl ParamKind {
             ParamKind::Choice(words) => words.join("|"),
             ParamKind::Bool => "bool".into(),
             ParamKind::List => "list".into(),
+            ParamKind::Argv => "argv".into(),
+            ParamKind::Request => "request".into(),
         }
     }
 }
@@ -75,6 +83,8 @@ pub enum ParamValue {
     Number(f64),
     Text(String),
     List(Vec<String>),
+    /// A checked structure (an HTTP request), in its canonical JSON form.
+    Map(serde_json::Map<String, serde_json::Value>),
 }
 
 /// Checked parameters of one action, defaults applied.
@@ -142,6 +152,11 @@ impl Params {
         self.0.contains_key(name)
     }
 
+    /// The value of `name`, if it was given or has a default.
+    pub fn value(&self, name: &str) -> Option<&ParamValue> {
+        self.0.get(name)
+    }
+
     /// All values, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &ParamValue)> {
         self.0.iter()
@@ -191,6 +206,14 @@ impl Params {
         self.integer(name).and_then(|i| u64::try_from(i).ok())
     }
 
+    /// A structured parameter (an HTTP request), as checked JSON.
+    pub fn map(&self, name: &str) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        match self.0.get(name) {
+            Some(ParamValue::Map(m)) => Some(m),
+            _ => None,
+        }
+    }
+
     pub fn list(&self, name: &str) -> &[String] {
         match self.0.get(name) {
             Some(ParamValue::List(l)) => l,
@@ -211,6 +234,19 @@ fn scalar_text(value: &serde_json::Value) -> Option<String> {
 
 /// Checks one raw value against a kind; the message reads after "parameter `x`: ".
 pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamValue, String> {
+    if let ParamKind::Argv | ParamKind::Request = kind {
+        // `--param inject='["touch","/tmp/x"]'`: a command line can only give text, so JSON text
+        // of a list or a map stands for it.
+        let parsed = match value {
+            serde_json::Value::String(s) if s.trim_start().starts_with(['[', '{']) => serde_json::from_str(s).ok(),
+            _ => None,
+        };
+        let value = parsed.as_ref().unwrap_or(value);
+        return match kind {
+            ParamKind::Argv => check_argv(value),
+            _ => super::request_param::check_request(value).map(ParamValue::Map),
+        };
+    }
     if let ParamKind::List = kind {
         return match value {
             serde_json::Value::Array(items) => items
@@ -274,7 +310,25 @@ pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamVa
             "false" => Ok(ParamValue::Bool(false)),
             _ => Err(format!("expected true or false, found `{text}`")),
         },
-        ParamKind::List => unreachable!("handled above"),
+        ParamKind::List | ParamKind::Argv | ParamKind::Request => unreachable!("handled above"),
+    }
+}
+
+/// A command as argv: `[program, arg, ...]`, the program not empty.
+fn check_argv(value: &serde_json::Value) -> Result<ParamValue, String> {
+    let serde_json::Value::Array(items) = value else {
+        return Err("expected a command as a list, e.g. `[systemctl, stop, nginx]` (no shell: write \
+                    `[sh, -c, \"...\"]` for one)"
+            .into());
+    };
+    let argv = items
+        .iter()
+        .map(|i| scalar_text(i).ok_or_else(|| "expected a command as a list of plain words".to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    match argv.first() {
+        None => Err("expected a command, found an empty list".into()),
+        Some(program) if program.trim().is_empty() => Err("the program (the list's first item) is empty".into()),
+        Some(_) => Ok(ParamValue::List(argv)),
     }
 }
 
@@ -326,6 +380,17 @@ mod tests {
         let raw: RawParams = [("percent".to_string(), json!(150)), ("bogus".into(), json!(1))].into();
         let problems = Params::check(SPECS, &raw).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn argv_is_a_list_kept_as_written() {
+        let argv = check_value(ParamKind::Argv, &json!(["sh", "-c", "echo a, b"])).unwrap();
+        assert_eq!(argv, ParamValue::List(vec!["sh".into(), "-c".into(), "echo a, b".into()]));
+        assert!(check_value(ParamKind::Argv, &json!("rm -rf /x")).unwrap_err().contains("as a list"));
+        assert!(check_value(ParamKind::Argv, &json!([])).unwrap_err().contains("empty list"));
+        assert!(check_value(ParamKind::Argv, &json!([{"a": 1}])).unwrap_err().contains("plain words"));
+        let from_cli = check_value(ParamKind::Argv, &json!(r#"["touch", "/tmp/x"]"#)).unwrap();
+        assert_eq!(from_cli, ParamValue::List(vec!["touch".into(), "/tmp/x".into()]));
     }
 
     #[test]

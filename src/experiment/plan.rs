@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::host_checks::HostConstraint;
 use super::params::Params;
 
 /// One experiment, ready to run.
@@ -31,6 +32,25 @@ pub struct ExperimentPlan {
     /// The outcome this drill is meant to end with (`expect_outcome`); meeting it exits 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_outcome: Option<ExpectedOutcome>,
+    /// Template parameters whose addresses must (or must not) hold a target's hosts,
+    /// checked when the run resolves its targets against the inventory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_constraints: Vec<HostConstraint>,
+    /// What must answer again after the rollback (`recovery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryPlan>,
+}
+
+/// A recovery check: each probe, once per host of `target` (`{address}` replaced), retried
+/// every `interval` after the rollback until it passes or `within` has passed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecoveryPlan {
+    pub target: String,
+    #[serde(with = "humantime_serde_compat")]
+    pub within: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+    pub probes: Vec<ProbePlan>,
 }
 
 /// An outcome a drill may declare as its purpose (`expect_outcome`).
@@ -171,6 +191,13 @@ pub enum ProbeSource {
         #[serde(with = "humantime_serde_compat")]
         timeout: Duration,
         bearer_token_env: Option<String>,
+    },
+    /// The percentage of steady-state probe `probe`'s samples that failed over the last
+    /// `window` (guardrails only: the run loop measures it from the probe's own samples).
+    ProbeFailures {
+        probe: String,
+        #[serde(with = "humantime_serde_compat")]
+        window: Duration,
     },
     /// A TCP connect to `address` (`host:port`); its latency is the connect time.
     Tcp {

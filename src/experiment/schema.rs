@@ -2,26 +2,43 @@
 //!
 //! Two adjustments make it fit how files are really written: optional fields
 //! are not nullable (the loader rejects `key: ~`), and every number, boolean,
-//! list or fixed word may instead be a `${parameter}` reference, so templates
-//! validate too.
+//! list or fixed word may instead be a `${parameter}` reference (or a test of one that
+//! gives a boolean, `${isolation == full}`), so templates validate too. Each fault's
+//! `params` is checked by its own declaration (see `param_schema`), so an editor knows
+//! every fault's keys and values.
 
 use schemars::generate::SchemaSettings;
 use schemars::transform::{Transform, transform_subschemas};
 use schemars::{Schema, json_schema};
 use serde_json::Value;
 
+use super::catalog::FaultCatalog;
+use super::param_schema::per_fault_rules;
 use super::spec::ExperimentSpec;
 
 /// The schema, as pretty JSON with a trailing newline (what `faultdrill schema` prints).
-pub fn schema_json() -> String {
-    let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+pub fn schema_json(catalog: &dyn FaultCatalog) -> String {
+    let mut text = serde_json::to_string_pretty(&schema(catalog)).unwrap_or_default();
     text.push('\n');
     text
 }
 
-/// The schema of [`ExperimentSpec`].
-pub fn schema() -> Schema {
-    SchemaSettings::draft07().with_transform(FitFiles).into_generator().into_root_schema_for::<ExperimentSpec>()
+/// The schema of [`ExperimentSpec`], with each of `catalog`'s faults' `params`.
+pub fn schema(catalog: &dyn FaultCatalog) -> Schema {
+    let mut schema =
+        SchemaSettings::draft07().with_transform(FitFiles).into_generator().into_root_schema_for::<ExperimentSpec>();
+    add_fault_params(&mut schema, catalog);
+    schema
+}
+
+/// `fault` lists the catalog's names; `params` is checked by the fault's declaration.
+fn add_fault_params(schema: &mut Schema, catalog: &dyn FaultCatalog) {
+    let Some(action) = schema.get_mut("definitions").and_then(|d| d.get_mut("ActionSpec")) else { return };
+    let (rules, names) = per_fault_rules(catalog);
+    if let Some(fault) = action.pointer_mut("/properties/fault") {
+        fault["enum"] = Value::from(names);
+    }
+    action["allOf"] = Value::from(rules);
 }
 
 #[derive(Clone)]
@@ -44,8 +61,8 @@ impl Transform for FitFiles {
                 original,
                 {
                     "type": "string",
-                    "pattern": "^\\$\\{[A-Za-z_][A-Za-z0-9_-]*\\}$",
-                    "description": "A template parameter, substituted before checking."
+                    "pattern": "^\\$\\{[A-Za-z_][A-Za-z0-9_-]*( *[!=]= *[^}]*)?\\}$",
+                    "description": "A template parameter (or a test of one, `${mode == full}`), substituted before checking."
                 }
             ]
         });
@@ -86,6 +103,15 @@ mod tests {
 
     use super::*;
     use crate::experiment::decode::KEYS;
+    use crate::experiment::test_catalog::TestCatalog;
+
+    fn schema() -> Schema {
+        super::schema(&TestCatalog)
+    }
+
+    fn schema_json() -> String {
+        super::schema_json(&TestCatalog)
+    }
 
     /// Every object schema, named by its definition (or, when schemars inlines
     /// it, by the spec type of the property holding it).

@@ -38,6 +38,32 @@ impl<T: JsonSchema> JsonSchema for Spanned<T> {
     }
 }
 
+/// A field as written: absent, written wrongly and already reported (so a check that
+/// needs it stays quiet instead of saying it is missing), or present with its value.
+///
+/// In the schema it is the value's schema, optional (`#[schemars(with = "Option<T>")]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Field<T> {
+    /// The key is not in the file.
+    #[default]
+    Absent,
+    /// The key is there but its value is not usable (a wrong type, a template
+    /// parameter with no valid value, a misspelled key); a diagnostic already says so.
+    Invalid,
+    /// The key and a usable value.
+    Present(T),
+}
+
+impl<T> Field<T> {
+    /// The value, when present.
+    pub fn present(&self) -> Option<&T> {
+        match self {
+            Field::Present(v) => Some(v),
+            Field::Absent | Field::Invalid => None,
+        }
+    }
+}
+
 /// A mapping from names the user chooses to values, keys kept with their positions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Named<T>(pub Vec<(Spanned<String>, T)>);
@@ -233,6 +259,8 @@ pub struct ExperimentSpec {
     pub steady_state: Option<SteadyStateSpec>,
     /// Rules that stop the experiment and roll back when breached.
     pub guardrails: Option<GuardrailsSpec>,
+    /// What must answer again after the rollback, per host of a target, within a time.
+    pub recovery: Option<RecoverySpec>,
     /// The faults to inject, by group.
     #[schemars(required)]
     pub action_groups: Option<Spanned<Vec<ActionGroupSpec>>>,
@@ -260,6 +288,11 @@ pub struct ParameterSpec {
     pub values: Option<Vec<Spanned<String>>>,
     /// Another parameter this one must never equal (a failed zone and a surviving zone).
     pub differs_from: Option<Spanned<String>>,
+    /// A target whose every host's address (from the inventory) must lie in this list of
+    /// addresses or CIDRs; checked when the run resolves its targets.
+    pub covers_hosts_of: Option<Spanned<String>>,
+    /// A target none of whose hosts' addresses may lie in this list of addresses or CIDRs.
+    pub excludes_hosts_of: Option<Spanned<String>>,
 }
 
 /// A named set of hosts: by name (`hosts`) or by labels (`select`).
@@ -345,15 +378,13 @@ pub struct MetricSpec {
     #[schemars(required)]
     pub host: Option<Spanned<HostMetricWord>>,
     /// The filesystem path, for `disk_used_percent`.
-    pub path: Option<Spanned<String>>,
+    #[schemars(with = "Option<Spanned<String>>")]
+    pub path: Field<Spanned<String>>,
     /// The exact process name, for `process_count`.
-    pub name: Option<Spanned<String>>,
+    #[schemars(with = "Option<Spanned<String>>")]
+    pub name: Field<Spanned<String>>,
     /// The target whose hosts are read (default `local`).
     pub target: Option<Spanned<String>>,
-    /// A value was already reported as wrong (a template parameter with no valid value):
-    /// a missing `path` or `name` is then not reported again.
-    #[schemars(skip)]
-    pub poisoned: bool,
 }
 
 /// An HTTP request.
@@ -437,6 +468,24 @@ pub struct JsonPathSpec {
     pub compare: Option<Spanned<ComparisonText>>,
 }
 
+/// A recovery check: after the rollback, each probe is requested once per host of `target`
+/// (`{address}` in an `http` url or a `tcp` address is that host's inventory address) and
+/// retried every `interval` until it passes; one still failing after `within` is a deviation.
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RecoverySpec {
+    /// The target whose hosts must recover.
+    #[schemars(required)]
+    pub target: Option<Spanned<String>>,
+    /// How long after the rollback they have, e.g. `30s`.
+    #[schemars(required)]
+    pub within: Option<Spanned<DurationText>>,
+    /// How often a failing probe is retried (default 500ms).
+    pub interval: Option<Spanned<DurationText>>,
+    #[schemars(required)]
+    pub probes: Option<Vec<ProbeSpec>>,
+}
+
 /// Guardrails: judged right after each sample.
 #[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -458,6 +507,9 @@ pub struct GuardrailSpec {
     pub prometheus: Option<PrometheusSpec>,
     pub tcp: Option<TcpSpec>,
     pub command: Option<CommandSpec>,
+    /// The failure rate of a steady-state probe: the percentage of its samples that failed
+    /// over the last `window` of the run (`breach: ">= 50%"`).
+    pub probe: Option<ProbeRateSpec>,
     /// `true`: no source and no `breach`; tripped only from outside (an Alertmanager
     /// webhook, `faultdrill trip`, the daemon's trip endpoint).
     pub external: Option<Spanned<bool>>,
@@ -474,6 +526,17 @@ pub struct GuardrailSpec {
     pub on_unmeasured: Option<Spanned<OnUnmeasuredWord>>,
     #[schemars(skip)]
     pub span: Span,
+}
+
+/// A guardrail source that reads a steady-state probe's recent samples (no request of its own).
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ProbeRateSpec {
+    /// The steady-state probe (checked `during` the run).
+    #[schemars(required)]
+    pub name: Option<Spanned<String>>,
+    /// How far back samples count, e.g. `10s` (default 10s).
+    pub window: Option<Spanned<DurationText>>,
 }
 
 /// Actions on one target.
@@ -500,20 +563,21 @@ pub struct ActionSpec {
     #[schemars(required)]
     pub fault: Option<Spanned<String>>,
     /// The fault's parameters.
-    pub params: Option<Spanned<Named<Spanned<AnyValue>>>>,
-    /// A parameter value was already reported as wrong (an undeclared `${param}`).
-    #[schemars(skip)]
-    pub params_poisoned: bool,
-    /// Whether `duration` was written at all (its value may have been reported as
-    /// wrong), or an unknown key may be a misspelled `duration`.
-    #[schemars(skip)]
-    pub has_duration_key: bool,
+    // `Invalid`: one was already reported as wrong (such as an undeclared `${param}`),
+    // so they are not checked further.
+    #[schemars(with = "Option<Spanned<Named<Spanned<AnyValue>>>>")]
+    pub params: Field<Spanned<Named<Spanned<AnyValue>>>>,
     /// How long the fault is held (held faults only).
-    pub duration: Option<Spanned<DurationText>>,
+    // `Invalid` also when an unknown key was reported: it may be a misspelled `duration`.
+    #[schemars(with = "Option<Spanned<DurationText>>")]
+    pub duration: Field<Spanned<DurationText>>,
     /// Pause before injecting (default 0s).
     pub wait_before: Option<Spanned<DurationText>>,
     /// Pause after the fault ends (default 0s).
     pub wait_after: Option<Spanned<DurationText>>,
+    /// `false` leaves the action out of the run (it is still checked). Templates choose
+    /// between actions with it: `enabled: ${isolation == full}`.
+    pub enabled: Option<Spanned<bool>>,
     #[schemars(skip)]
     pub span: Span,
 }

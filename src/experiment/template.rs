@@ -21,6 +21,8 @@ pub struct Edit {
 #[derive(Clone, Debug, Default)]
 pub struct Substituted {
     pub edits: Vec<Edit>,
+    /// `covers_hosts_of` / `excludes_hosts_of` constraints with their parameters' values.
+    pub host_checks: Vec<super::host_checks::WrittenCheck>,
     /// 1-based, inclusive line range of the `parameters` entry (removed when rendering).
     pub parameter_lines: Option<(usize, usize)>,
 }
@@ -70,6 +72,8 @@ struct Declared<'a> {
     key: &'a Spanned<String>,
     value: Option<ParamValue>,
     used: bool,
+    /// The words of an enum parameter (what `${name == word}` may compare with).
+    words: Vec<&'a str>,
 }
 
 /// Takes `parameters` out of the root mapping, resolves their values from
@@ -95,7 +99,12 @@ pub fn substitute(
     let mut declared: Vec<Declared<'_>> = params
         .0
         .iter()
-        .map(|(key, spec)| Declared { key, value: resolve(sink, key, spec, sets), used: false })
+        .map(|(key, spec)| Declared {
+            key,
+            value: resolve(sink, key, spec, sets),
+            used: false,
+            words: spec.values.iter().flatten().map(|v| v.value.as_str()).collect(),
+        })
         .collect();
     for (name, value) in sets {
         if !declared.iter().any(|d| d.key.value == *name) {
@@ -110,6 +119,15 @@ pub fn substitute(
         }
     }
     check_differences(sink, params, &declared);
+    for (d, (_, spec)) in declared.iter().zip(&params.0) {
+        if let Some(values) = &d.value {
+            let items = match values {
+                ParamValue::List(items) => items.clone(),
+                other => vec![other.as_text()],
+            };
+            out.host_checks.extend(super::host_checks::written(d.key, spec, &items));
+        }
+    }
     walk(sink, root, &mut declared, &mut out.edits);
     for d in &declared {
         if !d.used {
@@ -317,13 +335,32 @@ fn substitute_scalar(
             sink.error(at(span, text, offset, rest.len() - start, quoted), "unterminated `${`; write `${name}`");
             return None;
         };
-        let name = &rest[start + 2..start + len];
+        let reference = &rest[start + 2..start + len];
         let place = at(span, text, offset, len + 1, quoted);
+        let (name, test) = split_test(reference);
+        let is_whole = text.trim() == format!("${{{reference}}}");
         match declared.iter_mut().find(|d| d.key.value == name) {
             Some(d) => {
                 d.used = true;
-                match &d.value {
-                    Some(v) if text.trim() == format!("${{{name}}}") => whole = Some(v.clone()),
+                let value = match (&d.value, test) {
+                    (Some(v), None) => Some(v.clone()),
+                    (Some(v), Some((equal, word))) => {
+                        if !d.words.is_empty() && !d.words.contains(&word) {
+                            sink.error(
+                                place,
+                                format!(
+                                    "`${{{reference}}}`: `{word}` is not a value of enum parameter `{name}`; its values: {}",
+                                    d.words.join(", ")
+                                ),
+                            );
+                            ok = false;
+                        }
+                        Some(ParamValue::Plain(((v.as_text() == word) == equal).to_string()))
+                    }
+                    (None, _) => None,
+                };
+                match value {
+                    Some(v) if is_whole => whole = Some(v),
                     Some(v) => out.push_str(&v.as_text()),
                     None => ok = false,
                 }
@@ -349,6 +386,17 @@ fn substitute_scalar(
         None => ParamValue::Text(out).to_node(span),
     };
     Some((node, Edit { span, text: yaml }))
+}
+
+/// `name`, or `name == word` / `name != word` (a test that substitutes `true` or `false`):
+/// the parameter's name and, for a test, whether it asks for equality and the word.
+fn split_test(reference: &str) -> (&str, Option<(bool, &str)>) {
+    for (op, equal) in [("==", true), ("!=", false)] {
+        if let Some((name, word)) = reference.split_once(op) {
+            return (name.trim(), Some((equal, word.trim())));
+        }
+    }
+    (reference, None)
 }
 
 /// The span of `len` bytes at byte `offset` of a scalar's text (exact for one-line scalars).

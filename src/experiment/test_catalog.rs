@@ -58,6 +58,15 @@ const NETWORK_PARTITION: &[ParamSpec] = &[
     p("direction", DIRECTION, Some("both")),
 ];
 
+const EXEC: &[ParamSpec] = &[
+    ParamSpec { name: "inject", kind: ParamKind::Argv, default: None, required: true, doc: "test" },
+    p("rollback", ParamKind::Argv, None),
+    p("verify_injected", ParamKind::Argv, None),
+    p("verify_rolled_back", ParamKind::Argv, None),
+    p("irreversible", ParamKind::Bool, Some("false")),
+    p("timeout", ParamKind::Duration, Some("30s")),
+];
+
 const FAULTS: &[(&str, &[ParamSpec], bool)] = &[
     ("network-loss", NETWORK_LOSS, true),
     ("network-partition", NETWORK_PARTITION, true),
@@ -66,6 +75,7 @@ const FAULTS: &[(&str, &[ParamSpec], bool)] = &[
     ("disk-fill", DISK_FILL, true),
     ("process-kill", PROCESS_KILL, false),
     ("process-pause", PROCESS_PAUSE, true),
+    ("exec", EXEC, true),
 ];
 
 /// The test catalog.

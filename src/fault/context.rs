@@ -25,6 +25,10 @@ pub struct FaultInfo {
 #[derive(Clone, Debug)]
 pub struct InjectContext {
     pub injection: InjectionId,
+    /// The run it belongs to (`None`: a one-off `inject`), for custom actions' environment.
+    pub run: Option<crate::ids::RunId>,
+    /// The host's name as the controller knows it (`local`, or a daemon's name).
+    pub host: String,
     /// When the fault must be gone even if nobody rolls it back (helpers exit by themselves).
     pub deadline: SystemTime,
     /// The faultdrill executable, for spawning helper processes (`faultdrill __burn-cpu ...`).
@@ -33,6 +37,8 @@ pub struct InjectContext {
     pub protected_ports: Vec<u16>,
     /// Addresses that network faults must never block (the controller's address).
     pub protected_addresses: Vec<std::net::IpAddr>,
+    /// faultdrill's state directory (its journal): io faults never mount over it.
+    pub state_dir: PathBuf,
 }
 
 /// A fault ready to apply: its undo is known before anything changes, so it can
@@ -101,6 +107,13 @@ pub enum FaultError {
     },
 }
 
+/// A parameter that does not read as its fault wants is refused, with the loader's words.
+impl From<crate::experiment::ParamReadError> for FaultError {
+    fn from(e: crate::experiment::ParamReadError) -> Self {
+        FaultError::Refused(e.to_string())
+    }
+}
+
 impl FaultError {
     /// An apply failure with its I/O cause.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -116,6 +129,19 @@ pub trait Fault: Send + Sync + 'static {
     /// pattern or pid"). Runs at load time; the message names the parameters.
     fn check(&self, _params: &Params) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Whether a second injection of this fault on the same host must wait for the first
+    /// to end (DESIGN §4 rule 7). Custom actions (exec, http-call) say no: each is its own change.
+    fn is_exclusive(&self) -> bool {
+        self.info().is_held
+    }
+
+    /// Whether this action, with these params, cannot be undone (process-kill; an exec or
+    /// http-call declared `irreversible: true`). The dry run, the report, JUnit and guardrail
+    /// messages say so.
+    fn is_irreversible(&self, _params: &Params) -> bool {
+        !self.info().is_held
     }
 
     /// Works out exactly what to change and how to undo it, touching nothing.

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::load_mode::LoadMode;
 use super::text::{unix_ms, when};
 use super::undo::Undo;
-use crate::experiment::{ParamKind, ParamSpec, Params};
+use crate::experiment::{FromParam, ParamKind, ParamReadError, ParamSpec, ParamValue, Params};
 use crate::platform::linux::helpers;
 
 /// The cpu-burn fault.
@@ -32,7 +33,7 @@ static INFO: FaultInfo = FaultInfo {
         },
         ParamSpec {
             name: "mode",
-            kind: ParamKind::Choice(&["add", "total"]),
+            kind: ParamKind::Choice(LoadMode::WORDS),
             default: Some("add"),
             required: false,
             doc: "add: each thread adds `percent` of a core; total: drive the host's CPU use (/proc/stat) to `percent`",
@@ -41,6 +42,22 @@ static INFO: FaultInfo = FaultInfo {
     is_held: true,
 };
 
+/// cpu-burn's parameters, typed by the declaration above (the loader applied its defaults).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct CpuBurnParams {
+    percent: f64,
+    cores: Cores,
+    mode: LoadMode,
+}
+
+impl TryFrom<&Params> for CpuBurnParams {
+    type Error = ParamReadError;
+
+    fn try_from(p: &Params) -> Result<Self, ParamReadError> {
+        Ok(CpuBurnParams { percent: p.get("percent")?, cores: p.get("cores")?, mode: p.get("mode")? })
+    }
+}
+
 /// Burner threads: a count, or every usable CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cores {
@@ -48,13 +65,15 @@ enum Cores {
     Count(usize),
 }
 
-fn cores_of(params: &Params) -> Result<Cores, String> {
-    match params.text("cores").unwrap_or("all") {
-        "all" => Ok(Cores::All),
-        text => match text.parse::<usize>() {
-            Ok(n) if (1..=4096).contains(&n) => Ok(Cores::Count(n)),
-            _ => Err(format!("parameter `cores`: expected a number of cores (1..4096) or `all`, found `{text}`")),
-        },
+impl FromParam for Cores {
+    fn from_param(value: Option<&ParamValue>) -> Result<Self, String> {
+        match String::from_param(value)?.as_str() {
+            "all" => Ok(Cores::All),
+            text => match text.parse::<usize>() {
+                Ok(n) if (1..=4096).contains(&n) => Ok(Cores::Count(n)),
+                _ => Err(format!("expected a number of cores (1..4096) or `all`, found `{text}`")),
+            },
+        }
     }
 }
 
@@ -69,12 +88,13 @@ impl Fault for CpuBurn {
     }
 
     fn check(&self, params: &Params) -> Result<(), String> {
-        cores_of(params).map(drop)
+        CpuBurnParams::try_from(params).map(drop).map_err(|e| e.to_string())
     }
 
     fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
+        let CpuBurnParams { percent, cores, mode } = params.try_into()?;
         let usable = usable_cpus();
-        let threads = match cores_of(params).map_err(FaultError::Refused)? {
+        let threads = match cores {
             Cores::All => usable,
             Cores::Count(n) if n <= usable => n,
             Cores::Count(n) => {
@@ -83,8 +103,6 @@ impl Fault for CpuBurn {
                 )));
             }
         };
-        let percent = params.number("percent").unwrap_or(50.0);
-        let mode = params.text("mode").unwrap_or("add").to_string();
         let args = vec![
             "helper".to_string(),
             "burn-cpu".into(),
@@ -97,9 +115,9 @@ impl Fault for CpuBurn {
             "--cores".into(),
             threads.to_string(),
             "--mode".into(),
-            mode.clone(),
+            mode.to_string(),
         ];
-        let effect = if mode == "total" {
+        let effect = if mode == LoadMode::Total {
             format!("driving this host's CPU use to {percent} % with up to {threads} thread(s)")
         } else {
             let host_share = percent * threads as f64 / usable as f64;
@@ -120,5 +138,32 @@ impl Fault for CpuBurn {
                 .map_err(|e| FaultError::Apply { context: e.to_string(), source: None })
         };
         Ok(Prepared { undo: Undo::stop_helpers(&cx.injection), preview, apply: Box::new(apply) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::experiment::RawParams;
+
+    fn typed(raw: serde_json::Value) -> Result<CpuBurnParams, String> {
+        let raw: RawParams = serde_json::from_value(raw).unwrap();
+        let checked = Params::check(INFO.params, &raw).map_err(|p| format!("{p:?}"))?;
+        CpuBurnParams::try_from(&checked).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_declaration_alone_gives_the_defaults() {
+        assert_eq!(typed(json!({})), Ok(CpuBurnParams { percent: 50.0, cores: Cores::All, mode: LoadMode::Add }));
+        assert_eq!(
+            typed(json!({"percent": "30%", "cores": 2, "mode": "total"})),
+            Ok(CpuBurnParams { percent: 30.0, cores: Cores::Count(2), mode: LoadMode::Total })
+        );
+        assert_eq!(
+            typed(json!({"cores": "lots"})),
+            Err("parameter `cores`: expected a number of cores (1..4096) or `all`, found `lots`".into())
+        );
     }
 }

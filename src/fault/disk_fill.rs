@@ -89,7 +89,7 @@ impl Fault for DiskFill {
         if !dir.is_dir() {
             return Err(FaultError::NoTarget(format!("fill {}: it is not an existing directory", dir.display())));
         }
-        let memory = check_memory_backed(&dir, params.bool(ALLOW_MEMORY_BACKED).unwrap_or(false))?;
+        let memory = check_memory_backed(&dir, params.get(ALLOW_MEMORY_BACKED)?)?;
         let usage = files::fs_usage(&dir).map_err(|e| FaultError::io(format!("read usage of {}", dir.display()), e))?;
         let bytes = plan_fill(&dir, usage, params.bytes("size"), params.number("fill_to_percent"))?;
         let file = dir.join(format!("{FILE_PREFIX}fill-{}", cx.injection));

@@ -18,6 +18,11 @@ pub fn all_faults() -> &'static [&'static dyn Fault] {
         &super::network_partition::NetworkPartition,
         &super::network_bandwidth::NetworkBandwidth,
         &super::tcp_proxy_latency::TcpProxyLatency,
+        &super::dns_fault::DnsFault,
+        &super::io_latency::IoLatency,
+        &super::io_error::IoError,
+        &super::exec::Exec,
+        &super::http_call::HttpCall,
     ]
 }
 

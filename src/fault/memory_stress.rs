@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::load_mode::LoadMode;
 use super::text::{human_bytes, unix_ms, when};
 use super::undo::Undo;
 use crate::experiment::{ParamKind, ParamSpec, Params};
@@ -33,7 +34,7 @@ static INFO: FaultInfo = FaultInfo {
         },
         ParamSpec {
             name: "mode",
-            kind: ParamKind::Choice(&["add", "total"]),
+            kind: ParamKind::Choice(LoadMode::WORDS),
             default: Some("add"),
             required: false,
             doc: "add: allocate that much more; total: allocate what it takes for the host's use to reach it",
@@ -55,27 +56,52 @@ fn reserve(total: u64) -> u64 {
     (256 << 20).max(total / 20)
 }
 
+/// How much memory: exactly one of `size` or `percent` (both optional in the declaration).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Amount {
+    Size(u64),
+    Percent(f64),
+}
+
+/// memory-stress's parameters, typed by the declaration above (the loader applied its defaults).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct MemoryStressParams {
+    amount: Amount,
+    mode: LoadMode,
+    /// Bytes per second, or at once.
+    rate: Option<u64>,
+}
+
+impl TryFrom<&Params> for MemoryStressParams {
+    type Error = String;
+
+    fn try_from(p: &Params) -> Result<Self, String> {
+        let amount = match (p.get::<Option<u64>>("size")?, p.get::<Option<f64>>("percent")?) {
+            (Some(size), None) => Amount::Size(size),
+            (None, Some(percent)) => Amount::Percent(percent),
+            _ => return Err("give exactly one of `size` or `percent`".into()),
+        };
+        Ok(MemoryStressParams { amount, mode: p.get("mode")?, rate: p.get("rate")? })
+    }
+}
+
 impl Fault for MemoryStress {
     fn info(&self) -> &'static FaultInfo {
         &INFO
     }
 
     fn check(&self, params: &Params) -> Result<(), String> {
-        match (params.has("size"), params.has("percent")) {
-            (true, false) | (false, true) => Ok(()),
-            _ => Err("give exactly one of `size` or `percent`".into()),
-        }
+        MemoryStressParams::try_from(params).map(drop)
     }
 
     fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
-        self.check(params).map_err(FaultError::Refused)?;
+        let MemoryStressParams { amount, mode, rate } = params.try_into().map_err(FaultError::Refused)?;
         let mem = meminfo::meminfo().map_err(|e| FaultError::io("read /proc/meminfo", e))?;
-        let wanted = match params.bytes("size") {
-            Some(size) => size,
-            None => (params.number("percent").unwrap_or(0.0) / 100.0 * mem.total as f64) as u64,
+        let wanted = match amount {
+            Amount::Size(size) => size,
+            Amount::Percent(percent) => (percent / 100.0 * mem.total as f64) as u64,
         };
-        let total_mode = params.text("mode") == Some("total");
-        let bytes = if total_mode { wanted.saturating_sub(mem.used()) } else { wanted };
+        let bytes = if mode == LoadMode::Total { wanted.saturating_sub(mem.used()) } else { wanted };
         if bytes == 0 {
             return Err(FaultError::NoTarget(format!(
                 "stress memory: the host already uses {}, at or above the requested {}; nothing to allocate",
@@ -93,7 +119,6 @@ impl Fault for MemoryStress {
                 human_bytes(allowed)
             )));
         }
-        let rate = params.bytes("rate");
         let mut args = vec![
             "helper".to_string(),
             "hold-memory".into(),

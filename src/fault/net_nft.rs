@@ -105,6 +105,7 @@ mod tests {
             local_ports: vec![],
             spared_addresses: vec![Cidr::parse("192.168.1.10").unwrap()],
             spared_ports: vec![7878],
+            ..Scope::default()
         }
     }
 
@@ -155,5 +156,53 @@ add rule inet t input drop
             "add rule inet t input ip saddr { 10.77.0.2/32 } meta l4proto { tcp, udp } th sport { 80, 443 } drop"
         ));
         assert!(scoped.contains("add rule inet t input ip saddr { 192.168.1.10/32 } accept"));
+    }
+
+    fn context(ports: Vec<u16>, addresses: &[&str]) -> InjectContext {
+        InjectContext {
+            injection: InjectionId::from_string("i-t"),
+            run: None,
+            host: "local".into(),
+            state_dir: "/var/lib/faultdrill".into(),
+            deadline: std::time::SystemTime::now(),
+            exe: "faultdrill".into(),
+            protected_ports: ports,
+            protected_addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    fn partition_script(cx: &InjectContext) -> String {
+        let raw: crate::experiment::RawParams = serde_json::from_value(serde_json::json!({})).unwrap();
+        let params = Params::check(&super::super::net_params::nft_traffic("both"), &raw).unwrap();
+        let scope = Scope::from_params(&params, cx).unwrap();
+        build_script("t", &scope, Direction::Both, None, DropVerdict::All)
+    }
+
+    #[test]
+    fn the_daemon_port_is_spared_to_its_controller_only() {
+        let script = partition_script(&context(vec![7878], &["10.77.0.1", "fd77::1"]));
+        let expected = "\
+create table inet t
+add chain inet t output { type filter hook output priority filter; policy accept; }
+add rule inet t output oifname \"lo\" accept
+add rule inet t output ip daddr { 10.77.0.1/32 } meta l4proto { tcp, udp } th sport { 7878 } accept
+add rule inet t output ip6 daddr { fd77::1/128 } meta l4proto { tcp, udp } th sport { 7878 } accept
+add rule inet t output drop
+add chain inet t input { type filter hook input priority filter; policy accept; }
+add rule inet t input iifname \"lo\" accept
+add rule inet t input ip saddr { 10.77.0.1/32 } meta l4proto { tcp, udp } th dport { 7878 } accept
+add rule inet t input ip6 saddr { fd77::1/128 } meta l4proto { tcp, udp } th dport { 7878 } accept
+add rule inet t input drop
+";
+        assert_eq!(script, expected);
+    }
+
+    #[test]
+    fn a_local_run_spares_loopback_only_and_a_daemon_without_controller_its_port() {
+        let local = partition_script(&context(vec![], &[]));
+        assert!(!local.contains("accept\n") || local.matches("accept\n").count() == 2, "{local}");
+        assert!(!local.contains("7878"), "{local}");
+        let own = partition_script(&context(vec![7878], &[]));
+        assert!(own.contains("add rule inet t input meta l4proto { tcp, udp } th dport { 7878 } accept"), "{own}");
     }
 }

@@ -134,8 +134,14 @@ pub struct Scope {
     pub local_ports: Vec<u16>,
     /// Blocks never touched (controller address, `exclude`).
     pub spared_addresses: Vec<Cidr>,
-    /// Ports never touched, on either side (the daemon's port, `exclude`).
+    /// Ports never touched, on either side (`exclude`; the daemon's port when no controller is known).
     pub spared_ports: Vec<u16>,
+    /// The control channel (DESIGN §4 rule 6): traffic between these controller addresses
+    /// and this host's `control_ports` (the daemon's port) is never touched; nothing else
+    /// of theirs is spared, so other hosts cannot reach the daemon's port during a partition.
+    pub control_peers: Vec<Cidr>,
+    /// This host's ports the controller reaches it on (the daemon's port).
+    pub control_ports: Vec<u16>,
 }
 
 impl Scope {
@@ -157,8 +163,20 @@ impl Scope {
                 Err(_) => scope.spared_addresses.push(Cidr::parse(item).map_err(bad)?),
             }
         }
-        scope.spared_ports.extend(cx.protected_ports.iter().copied());
-        scope.spared_addresses.extend(cx.protected_addresses.iter().map(|a| Cidr::from_addr(*a, host_prefix(a))));
+        let controllers = cx.protected_addresses.iter().map(|a| Cidr::from_addr(*a, host_prefix(a)));
+        match (cx.protected_addresses.is_empty(), cx.protected_ports.is_empty()) {
+            // Through a daemon, from a known controller: only that controller's path to the
+            // daemon's port is spared (finding 4c: not the port to everyone).
+            (false, false) => {
+                scope.control_peers = controllers.collect();
+                scope.control_ports = cx.protected_ports.clone();
+            }
+            // A controller but no port to pin it to: spare its address whole.
+            (false, true) => scope.spared_addresses.extend(controllers),
+            // The daemon's own runs (no controller): its port stays open so an operator can
+            // still reach it. A local run protects neither; loopback is always spared.
+            (true, _) => scope.spared_ports.extend(cx.protected_ports.iter().copied()),
+        }
         scope.spared_ports.sort_unstable();
         scope.spared_ports.dedup();
         scope.spared_addresses.dedup();
@@ -181,6 +199,15 @@ impl Scope {
     /// Spared blocks of one family.
     pub fn spared_of(&self, ipv4: bool) -> Vec<Cidr> {
         self.spared_addresses.iter().filter(|c| c.is_ipv4() == ipv4).copied().collect()
+    }
+
+    /// The controller addresses of one family whose path to `control_ports` is spared
+    /// (empty when there are no control ports).
+    pub fn control_peers_of(&self, ipv4: bool) -> Vec<Cidr> {
+        if self.control_ports.is_empty() {
+            return Vec::new();
+        }
+        self.control_peers.iter().filter(|c| c.is_ipv4() == ipv4).copied().collect()
     }
 }
 

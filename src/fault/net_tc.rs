@@ -50,6 +50,12 @@ pub fn filters(device: &str, handle: u16, scope: &Scope, hit: u16, spare: u16) -
         for cidr in scope.spared_of(ipv4) {
             lines.push(filter(spare_prio, format!("match {m} dst {cidr}"), spare));
         }
+        // Outgoing only: the daemon's answers to its controller leave from the daemon's port.
+        for cidr in scope.control_peers_of(ipv4) {
+            for port in &scope.control_ports {
+                lines.push(filter(spare_prio, format!("match {m} dst {cidr} match {m} sport {port} 0xffff"), spare));
+            }
+        }
         for port in &scope.spared_ports {
             for side in ["sport", "dport"] {
                 lines.push(filter(spare_prio, format!("match {m} {side} {port} 0xffff"), spare));
@@ -137,7 +143,12 @@ pub fn prepare(
     let commands = build(&device, handle, &scope);
     let prefix = netns::preview_prefix(netns.as_deref());
     let preview = commands.iter().map(|c| format!("{prefix}tc {c}")).collect();
-    let undo = Undo::DeleteRootQdisc { netns: netns.clone(), device: device.clone(), handle: tc::handle_text(handle) };
+    let undo = Undo::DeleteRootQdisc {
+        netns: netns.clone(),
+        device: device.clone(),
+        handle: tc::handle_text(handle),
+        root_before: Some(root.kind.clone()),
+    };
     let apply = move || {
         tc::apply_batch(netns.as_deref(), &device, &commands).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
             context: format!("add root qdisc {} on {device}: {e}", tc::handle_text(handle)),

@@ -55,14 +55,30 @@ const DIRECT: u16 = 0;
 /// The htb class only carries the tbf; it must never be the bottleneck.
 const CLASS_RATE: &str = "10gbit";
 
-fn burst_bytes(params: &Params, rate_bits: u64) -> u64 {
-    params.bytes("burst").unwrap_or_else(|| (rate_bits / 8 / 50).max(16 * 1024))
+/// network-bandwidth's own parameters, typed by the declaration above (the loader applied
+/// its defaults; the traffic scope is read by `Scope`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BandwidthParams {
+    /// The cap, in bits per second.
+    rate_bits: u64,
+    /// The bucket, in bytes: as given, else the larger of 16 KiB and 20 ms at the rate.
+    burst: u64,
+    latency: std::time::Duration,
+}
+
+impl TryFrom<&Params> for BandwidthParams {
+    type Error = String;
+
+    fn try_from(p: &Params) -> Result<Self, String> {
+        let rate_bits = parse_rate(&p.get::<String>("rate")?).map_err(|m| format!("parameter `rate`: {m}"))?;
+        let burst = p.get::<Option<u64>>("burst")?.unwrap_or((rate_bits / 8 / 50).max(16 * 1024));
+        Ok(BandwidthParams { rate_bits, burst, latency: p.get("latency")? })
+    }
 }
 
 /// The exact `tc` commands (without `tc`) for one bandwidth injection.
-pub fn commands(device: &str, handle: u16, scope: &Scope, params: &Params) -> Vec<String> {
-    let rate = params.text("rate").and_then(|r| parse_rate(r).ok()).unwrap_or(1_000_000);
-    let latency = params.duration("latency").unwrap_or(std::time::Duration::from_millis(200));
+pub fn commands(device: &str, handle: u16, scope: &Scope, params: &BandwidthParams) -> Vec<String> {
+    let BandwidthParams { rate_bits: rate, burst, latency } = *params;
     let root = tc::handle_text(handle);
     let mut lines = vec![
         format!("qdisc add dev {device} root handle {root} htb"),
@@ -71,7 +87,7 @@ pub fn commands(device: &str, handle: u16, scope: &Scope, params: &Params) -> Ve
         ),
         format!(
             "qdisc add dev {device} parent {handle:x}:{SHAPED_CLASS:x} tbf rate {rate}bit burst {} latency {}",
-            burst_bytes(params, rate),
+            burst,
             tc_time(latency)
         ),
     ];
@@ -85,14 +101,13 @@ impl Fault for NetworkBandwidth {
     }
 
     fn check(&self, params: &Params) -> Result<(), String> {
-        if let Some(rate) = params.text("rate") {
-            parse_rate(rate).map_err(|m| format!("parameter `rate`: {m}"))?;
-        }
+        BandwidthParams::try_from(params)?;
         check_scope(params)
     }
 
     fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
-        let build = |device: &str, handle: u16, scope: &Scope| commands(device, handle, scope, params);
+        let own = BandwidthParams::try_from(params).map_err(FaultError::Refused)?;
+        let build = |device: &str, handle: u16, scope: &Scope| commands(device, handle, scope, &own);
         net_tc::prepare(INFO.name, params, cx, &["htb", "tbf"], BANDWIDTH_HANDLES, &build)
     }
 }
@@ -110,7 +125,7 @@ mod tests {
         let p = Params::check(INFO.params, &raw).unwrap();
         let scope = Scope { destinations: vec![Cidr::parse("10.9.0.2").unwrap()], ..Scope::default() };
         assert_eq!(
-            commands("v0", 0xfd90, &scope, &p),
+            commands("v0", 0xfd90, &scope, &BandwidthParams::try_from(&p).unwrap()),
             [
                 "qdisc add dev v0 root handle fd90: htb",
                 "class add dev v0 parent fd90: classid fd90:1 htb rate 10gbit quantum 60000",

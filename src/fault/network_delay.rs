@@ -1,6 +1,7 @@
-//! network-delay: netem on matching outgoing traffic only.
+//! network-delay: netem on matching outgoing traffic only, or, where the kernel
+//! lacks netem, the same delay in user space (see `net_delay_user`).
 //!
-//! The plan: a `prio` root qdisc under a faultdrill handle with four bands whose
+//! The netem plan: a `prio` root qdisc under a faultdrill handle with four bands whose
 //! priomap only ever feeds the first three, netem on the fourth, and u32
 //! filters sending matching destinations and ports to it (spared traffic to the
 //! normal best-effort band). Unmatched traffic never meets netem.
@@ -9,6 +10,7 @@ use crate::experiment::{ParamKind, ParamSpec, Params};
 use crate::platform::linux::tc;
 
 use super::context::{Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::net_delay_user::{self, DelayShaping};
 use super::net_params::{TC_TRAFFIC, joined};
 use super::net_scope::{Scope, check_scope};
 use super::net_tc::{self, DELAY_HANDLES, tc_time};
@@ -20,7 +22,7 @@ const PERCENT: ParamKind = ParamKind::Percent { min: 0.0, max: 100.0 };
 
 static INFO: FaultInfo = FaultInfo {
     name: "network-delay",
-    summary: "delay outgoing packets to some destinations and ports (tc prio + netem)",
+    summary: "delay outgoing packets to some destinations and ports (tc prio + netem; without netem, a TUN device and a helper)",
     params: &joined::<12>(
         &[
             ParamSpec { name: "latency", kind: ParamKind::Duration, default: None, required: true, doc: "added delay" },
@@ -112,8 +114,32 @@ impl Fault for NetworkDelay {
     }
 
     fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
+        let missing =
+            tc::missing_qdisc_kinds(&QDISCS).map_err(|e| FaultError::Unsupported(format!("{}: {e}", INFO.name)))?;
+        if !missing.is_empty() {
+            return net_delay_user::prepare(INFO.name, params, cx, &missing, &shaping(params));
+        }
         let build = |device: &str, handle: u16, scope: &Scope| commands(device, handle, scope, params);
-        net_tc::prepare(INFO.name, params, cx, &["prio", "netem"], DELAY_HANDLES, &build)
+        let mut prepared = net_tc::prepare(INFO.name, params, cx, &QDISCS, DELAY_HANDLES, &build)?;
+        prepared.preview.insert(0, "path: netem (tc prio + netem + u32 filters on the device)".into());
+        Ok(prepared)
+    }
+}
+
+/// The queueing disciplines of the kernel path.
+const QDISCS: [&str; 2] = ["prio", "netem"];
+
+/// The parameters as the user-space helper takes them.
+fn shaping(params: &Params) -> DelayShaping {
+    let micros = |name| params.duration(name).map_or(0, |d: std::time::Duration| d.as_micros() as u64);
+    let percent = |name| params.number(name).unwrap_or(0.0);
+    DelayShaping {
+        latency_us: micros("latency"),
+        jitter_us: micros("jitter"),
+        correlation: percent("correlation"),
+        loss: percent("loss"),
+        corrupt: percent("corrupt"),
+        duplicate: percent("duplicate"),
     }
 }
 
@@ -139,6 +165,7 @@ mod tests {
             local_ports: vec![],
             spared_addresses: vec![Cidr::parse("192.168.1.10").unwrap()],
             spared_ports: vec![7878],
+            ..Scope::default()
         };
         assert_eq!(
             commands("eth0", 0xfd2a, &scope, &p),

@@ -36,7 +36,7 @@ impl Fault for NetworkLoss {
     }
 
     fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
-        let percent = params.number("percent").unwrap_or(100.0);
+        let percent: f64 = params.get("percent")?;
         net_nft::prepare(INFO.name, params, cx, net_nft::loss_verdict(percent))
     }
 }

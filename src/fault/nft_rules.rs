@@ -28,6 +28,24 @@ pub enum DropVerdict {
         modulus: u32,
         below: u32,
     },
+    /// Not a drop: `meta mark set SET` in a `route` chain, so policy routing
+    /// re-routes matching packets (network-delay's user-space path). Packets
+    /// already carrying `unless` (the ones the delay helper sends back out) are spared first.
+    Mark {
+        set: u32,
+        unless: u32,
+    },
+}
+
+impl DropVerdict {
+    /// The chain type and priority the verdict needs: a mark must be set where
+    /// the kernel re-routes after it (`route`, at mangle priority).
+    fn chain_kind(&self) -> (&'static str, &'static str, i32) {
+        match self {
+            DropVerdict::Mark { .. } => ("route", "mangle", -150),
+            _ => ("filter", "filter", 0),
+        }
+    }
 }
 
 impl fmt::Display for DropVerdict {
@@ -35,6 +53,7 @@ impl fmt::Display for DropVerdict {
         match self {
             DropVerdict::All => write!(f, "drop"),
             DropVerdict::Random { modulus, below } => write!(f, "numgen random mod {modulus} < {below} drop"),
+            DropVerdict::Mark { set, .. } => write!(f, "meta mark set {set:#x}"),
         }
     }
 }
@@ -50,6 +69,8 @@ enum Expr {
     L4Proto,
     /// `th dport { 80, 443 }`.
     Ports { field: &'static str, ports: Vec<u16> },
+    /// `meta mark 0x2`.
+    Mark(u32),
 }
 
 /// One rule: matches, then accept or the fault's drop.
@@ -94,8 +115,16 @@ impl Table {
             Direction::In => &[INPUT],
             Direction::Both => &[OUTPUT, INPUT],
         };
-        let chains =
-            sides.iter().map(|side| Chain { hook: side.hook, rules: chain_rules(scope, interface, side) }).collect();
+        let chains = sides
+            .iter()
+            .map(|side| {
+                let mut rules = chain_rules(scope, interface, side);
+                if let DropVerdict::Mark { unless, .. } = verdict {
+                    rules.insert(0, Rule { exprs: vec![Expr::Mark(unless)], hits: false });
+                }
+                Chain { hook: side.hook, rules }
+            })
+            .collect();
         Table { name: name.to_string(), chains, verdict }
     }
 
@@ -103,10 +132,11 @@ impl Table {
     pub fn to_script(&self) -> String {
         let table = &self.name;
         let mut lines = vec![format!("create table inet {table}")];
+        let (kind, priority, _) = self.verdict.chain_kind();
         for chain in &self.chains {
             let hook = chain.hook;
             lines.push(format!(
-                "add chain inet {table} {hook} {{ type filter hook {hook} priority filter; policy accept; }}"
+                "add chain inet {table} {hook} {{ type {kind} hook {hook} priority {priority}; policy accept; }}"
             ));
             for rule in &chain.rules {
                 let mut words: Vec<String> = rule.exprs.iter().map(expr_text).collect();
@@ -121,14 +151,17 @@ impl Table {
     pub fn to_json(&self) -> Value {
         let (family, table) = ("inet", self.name.as_str());
         let mut commands = vec![json!({"create": {"table": {"family": family, "name": table}}})];
+        let (kind, _, prio) = self.verdict.chain_kind();
         for chain in &self.chains {
             commands.push(json!({"add": {"chain": {
                 "family": family, "table": table, "name": chain.hook,
-                "type": "filter", "hook": chain.hook, "prio": 0, "policy": "accept",
+                "type": kind, "hook": chain.hook, "prio": prio, "policy": "accept",
             }}}));
             for rule in &chain.rules {
                 let mut expr: Vec<Value> = rule.exprs.iter().map(expr_json).collect();
-                if rule.hits {
+                if let (true, DropVerdict::Mark { set, .. }) = (rule.hits, self.verdict) {
+                    expr.push(json!({"mangle": {"key": {"meta": {"key": "mark"}}, "value": set}}));
+                } else if rule.hits {
                     if let DropVerdict::Random { modulus, below } = self.verdict {
                         expr.push(json!({"match": {"op": "<",
                             "left": {"numgen": {"mode": "random", "mod": modulus, "offset": 0}}, "right": below}}));
@@ -163,6 +196,16 @@ fn chain_rules(scope: &Scope, interface: Option<&str>, side: &Side) -> Vec<Rule>
         None => spare(vec![Expr::IfName { key: ifname, negated: false, name: "lo".into() }]),
         Some(dev) => spare(vec![Expr::IfName { key: ifname, negated: true, name: dev.to_string() }]),
     }];
+    for (family, ipv4) in [("ip", true), ("ip6", false)] {
+        let peers = scope.control_peers_of(ipv4);
+        if !peers.is_empty() {
+            rules.push(spare(vec![
+                Expr::Addr { family, field: remote_addr, cidrs: peers },
+                Expr::L4Proto,
+                Expr::Ports { field: local_port, ports: scope.control_ports.clone() },
+            ]));
+        }
+    }
     for (family, ipv4) in [("ip", true), ("ip6", false)] {
         let spared = scope.spared_of(ipv4);
         if !spared.is_empty() {
@@ -210,6 +253,7 @@ fn expr_text(expr: &Expr) -> String {
         }
         Expr::L4Proto => "meta l4proto { tcp, udp }".into(),
         Expr::Ports { field, ports } => format!("th {field} {}", set_text(ports.iter().map(u16::to_string))),
+        Expr::Mark(mark) => format!("meta mark {mark:#x}"),
     }
 }
 
@@ -228,6 +272,7 @@ fn expr_json(expr: &Expr) -> Value {
         Expr::Ports { field, ports } => {
             matches("==", json!({"payload": {"protocol": "th", "field": field}}), json!({"set": ports}))
         }
+        Expr::Mark(mark) => matches("==", json!({"meta": {"key": "mark"}}), json!(mark)),
     }
 }
 
@@ -242,6 +287,7 @@ mod tests {
             local_ports: vec![],
             spared_addresses: vec![],
             spared_ports: vec![7878],
+            ..Scope::default()
         }
     }
 

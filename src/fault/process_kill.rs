@@ -123,8 +123,8 @@ const MAX_AWAIT_RESTART: std::time::Duration = std::time::Duration::from_secs(10
 const STOPPING: [Signal; 4] = [Signal::SIGSTOP, Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU];
 
 fn signal_of(params: &Params) -> Result<Signal, String> {
-    let text = params.text("signal").unwrap_or("SIGKILL");
-    let signal = signals::parse_signal(text).map_err(|e| format!("parameter `signal`: {e}"))?;
+    let text: String = params.get("signal")?;
+    let signal = signals::parse_signal(&text).map_err(|e| format!("parameter `signal`: {e}"))?;
     if STOPPING.contains(&signal) {
         return Err(format!(
             "parameter `signal`: {} stops a process and process-kill has no deadline or rollback to resume it; \

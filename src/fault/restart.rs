@@ -56,8 +56,11 @@ mod tests {
     use std::process::Command;
 
     fn by_name(name: &str) -> Selection {
-        const SPECS: &[ParamSpec] =
-            &[ParamSpec { name: "name", kind: ParamKind::Text, default: None, required: false, doc: "" }];
+        // The selection's own declarations, so their defaults apply as in a real fault.
+        const SPECS: &[ParamSpec] = &[
+            ParamSpec { name: "name", kind: ParamKind::Text, default: None, required: false, doc: "" },
+            crate::fault::selection::MAX_MATCHES,
+        ];
         let raw: RawParams = [("name".to_string(), serde_json::json!(name))].into();
         Selection::from_params(&Params::check(SPECS, &raw).unwrap()).unwrap()
     }

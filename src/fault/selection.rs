@@ -55,8 +55,10 @@ pub const MAX_MATCHES: ParamSpec = ParamSpec {
     doc: "refuse a name or pattern matching more processes than this (deny-listed ones aside); raise it to hit more",
 };
 
-/// How many processes a `name` or `pattern` may match unless `max_matches` says otherwise.
-pub const DEFAULT_MAX_MATCHES: usize = 10;
+/// How many processes a `name` or `pattern` may match unless `max_matches` says otherwise
+/// (the declaration's default; the tests keep the two equal).
+#[cfg(test)]
+const DEFAULT_MAX_MATCHES: usize = 10;
 
 /// Process names (comm) a `name` or `pattern` never hits: remote access, the host's
 /// own plumbing and container runtimes, whose loss takes the host with it.
@@ -111,7 +113,7 @@ impl Selection {
             return Err(format!("give exactly one of `name`, `pattern` or `pid` (found {found})"));
         }
         let count = params.integer("count").map(|c| c as usize);
-        let max_matches = params.integer("max_matches").map_or(DEFAULT_MAX_MATCHES, |m| m as usize);
+        let max_matches = params.get::<u64>("max_matches")? as usize;
         let selector = if let Some(name) = params.text("name") {
             if name.is_empty() || name.contains('/') {
                 return Err(format!("`name` must be a process name such as `nginx`, found `{name}`"));

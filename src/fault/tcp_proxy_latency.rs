@@ -103,11 +103,11 @@ impl Fault for TcpProxyLatency {
             deadline_ms: cx.deadline.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
             listen: listen_address(params)
                 .ok_or_else(|| FaultError::Refused("parameter `listen`: missing or not an address".into()))?,
-            upstream: params.text("upstream").unwrap_or_default().to_string(),
+            upstream: params.get("upstream")?,
             latency_us: micros("latency"),
             jitter_us: micros("jitter"),
             rate_bytes: params.text("bandwidth").and_then(|r| parse_rate(r).ok()).map(|bits| (bits / 8).max(1)),
-            reset_percent: params.number("reset").unwrap_or(0.0),
+            reset_percent: params.get::<Option<f64>>("reset")?.unwrap_or(0.0),
         };
         let mut argv = vec!["helper".to_string(), "proxy".to_string()];
         argv.extend(args.to_argv());

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::command_step::RollbackCommand;
+use super::http_step::RollbackRequest;
 use crate::ids::InjectionId;
 use crate::platform::linux::{self, ProcRef, UndoError, UndoOutcome};
 
@@ -32,7 +34,34 @@ pub enum Undo {
     /// Delete an nftables table faultdrill owns, in a network namespace (`None`: the current one).
     DeleteNftTable { netns: Option<String>, family: String, table: String },
     /// Delete a root qdisc on a device, only if it still carries faultdrill's handle.
-    DeleteRootQdisc { netns: Option<String>, device: String, handle: String },
+    /// `root_before` is the kind of the kernel's default root recorded before the fault
+    /// (absent in records written before it was kept): verification checks it is back.
+    DeleteRootQdisc {
+        netns: Option<String>,
+        device: String,
+        handle: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root_before: Option<String>,
+    },
+    /// Delete one fwmark policy-routing rule faultdrill added, matched by every
+    /// selector (network-delay's user-space path).
+    DeleteIpRule { netns: Option<String>, ipv6: bool, priority: u32, fwmark: u32, table: u32 },
+    /// Delete a TUN device faultdrill created, only if it still is one and bears
+    /// faultdrill's name prefix; its routes go with it.
+    DeleteLink { netns: Option<String>, device: String },
+    /// Forget the tracked flows to `port` that a redirect bound, in a network namespace
+    /// (`None`: the current one), so none stays bound to a redirect that is gone (dns-fault).
+    ForgetRedirectedFlows { netns: Option<String>, port: u16 },
+    /// Detach (`umount -l`) the FUSE mount with this source at this mount point, only
+    /// while it is the one on top there (io-latency, io-error). A dead mount (its
+    /// helper killed) detaches too.
+    UnmountFuse { mountpoint: PathBuf, source: String },
+    /// Run the operator's rollback command (exec), retried with backoff, its effect checked by
+    /// `verify_rolled_back` when given. The argv and its environment are journaled as written.
+    RunCommand(RollbackCommand),
+    /// Send the operator's rollback request (http-call), retried with backoff, checked by
+    /// `verify_rolled_back` when given. Secret headers are journaled by variable name only.
+    HttpRequest(RollbackRequest),
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -66,8 +95,12 @@ impl Undo {
                         crate::failpoint::hit("rollback.mid");
                     }
                     match step.carry_out() {
-                        Ok(UndoOutcome::Undone) => outcome = UndoOutcome::Undone,
-                        Ok(UndoOutcome::AlreadyGone) => {}
+                        // Unchecked outranks undone: one step nothing can check makes the whole unchecked.
+                        Ok(UndoOutcome::UndoneUnchecked) => outcome = UndoOutcome::UndoneUnchecked,
+                        Ok(UndoOutcome::Undone) if outcome != UndoOutcome::UndoneUnchecked => {
+                            outcome = UndoOutcome::Undone
+                        }
+                        Ok(UndoOutcome::Undone | UndoOutcome::AlreadyGone) => {}
                         Err(e) => {
                             first_error.get_or_insert(e);
                         }
@@ -76,11 +109,21 @@ impl Undo {
                 first_error.map_or(Ok(outcome), Err)
             }
             Undo::DeleteFile { path } => linux::files::delete_file(path),
+            Undo::RunCommand(command) => command.carry_out(),
+            Undo::HttpRequest(request) => request.carry_out(),
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),
-            Undo::DeleteRootQdisc { netns, device, handle } => {
+            Undo::UnmountFuse { mountpoint, source } => linux::fusemount::detach(mountpoint, source),
+            Undo::ForgetRedirectedFlows { netns, port } => linux::conntrack::forget_redirected(netns.as_deref(), *port),
+            Undo::DeleteRootQdisc { netns, device, handle, .. } => {
                 linux::tc::delete_root_qdisc(netns.as_deref(), device, handle)
+            }
+            Undo::DeleteIpRule { netns, ipv6, priority, fwmark, table } => {
+                linux::iproute::delete_rule(netns.as_deref(), *ipv6, *priority, *fwmark, *table)
+            }
+            Undo::DeleteLink { netns, device } => {
+                linux::iproute::delete_tun_link(netns.as_deref(), device, linux::tun::DEVICE_PREFIX)
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The journal: a SQLite store of injections (with their undo records) and runs.
 
+mod failure;
 mod remote;
 mod state_dir;
 mod store;

@@ -122,6 +122,42 @@ pub enum JournalError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The database file is damaged or is not one (see `journal::failure`).
+    #[error(
+        "use the journal {path}: it is damaged, so it cannot say what faultdrill injected. Move it aside: \
+         `{move_aside}`; then run `faultdrill recover --sweep` (with --dry-run to look first), which rolls back \
+         what faultdrill owns on this host without the journal"
+    )]
+    Damaged {
+        path: PathBuf,
+        move_aside: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The state dir's filesystem has no room left.
+    #[error(
+        "write the journal {path}: the state dir's filesystem ({dir}) is full. faultdrill journals every undo \
+         before it injects, so nothing is injected until there is room: free space there, or point --state-dir \
+         (FAULTDRILL_STATE_DIR) at another filesystem"
+    )]
+    Full {
+        path: PathBuf,
+        dir: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Another process held the database locked longer than faultdrill waits.
+    #[error(
+        "use the journal {path}: another process has held it locked for longer than faultdrill waits ({} s), so \
+         this call gave up and left nothing injected. Find that process with `fuser -v {path}` (a `sqlite3` shell \
+         left open, a stuck faultdrill), let it finish, and retry",
+        BUSY_TIMEOUT.as_secs()
+    )]
+    Busy {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 /// The journal of one state directory. Cheap to share behind an `Arc`.
@@ -165,7 +201,7 @@ impl Journal {
         std::fs::create_dir_all(state_dir)
             .map_err(|source| JournalError::StateDir { path: state_dir.to_path_buf(), source })?;
         let path = state_dir.join("journal.db");
-        let sql = |source| JournalError::Sqlite { path: path.clone(), source };
+        let sql = |source| super::failure::classify(&path, source);
         let conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
         // Switching to WAL and creating the schema can meet another process doing the same
@@ -190,7 +226,7 @@ impl Journal {
 
     pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, JournalError> {
         let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&conn).map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })
+        f(&conn).map_err(|source| super::failure::classify(&self.path, source))
     }
 
     /// Commits an injection's undo as `pending`, before the fault is applied.
@@ -372,7 +408,7 @@ fn row_to_injection(r: &rusqlite::Row<'_>) -> rusqlite::Result<InjectionRecord> 
 }
 
 /// How long a journal call waits for another process holding the database.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// WAL mode, full syncs, and the tables.
 fn set_up(conn: &Connection) -> rusqlite::Result<()> {
@@ -382,7 +418,7 @@ fn set_up(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(super::remote::REMOTE_SCHEMA)
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
+pub(super) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }

@@ -67,6 +67,9 @@ impl Prober {
             }
             ProbeSource::Tcp { address, timeout } => tcp::observe_tcp(address, *timeout).await,
             ProbeSource::Command { argv, timeout } => command::observe_command(argv, *timeout).await,
+            ProbeSource::ProbeFailures { probe, .. } => Observation::failed(format!(
+                "the failure rate of probe `{probe}` is measured by the run loop from its samples, not by a request"
+            )),
         }
     }
 }

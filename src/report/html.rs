@@ -367,7 +367,7 @@ fn rollback_row(h: &mut String, rb: &RollbackRecord, attempts: usize) {
         escape(rb.action.as_deref().unwrap_or(&rb.fault)),
         escape(&rb.host),
         escape(&rb.reason),
-        escape(&rb.detail),
+        escape(&rb.verdict()),
         rb.finished_ms - rb.started_ms
     );
 }

@@ -140,7 +140,7 @@ fn actions_suite(report: &Report) -> TestSuite {
     let mut suite = TestSuite::new("actions");
     for entry in &report.timeline {
         let mut case = match &entry.event {
-            Event::ActionStarted { action, host, injection, .. } => {
+            Event::ActionStarted { action, host, injection, irreversible, .. } => {
                 let status = match lost(report, injection) {
                     None => TestCaseStatus::success(),
                     Some((ended_ms, planned_end_ms, why)) => failure(
@@ -159,6 +159,10 @@ fn actions_suite(report: &Report) -> TestSuite {
                 };
                 let mut case = TestCase::new(format!("{} on {host}", action.label), status);
                 case.add_property(Property::new("injection", injection.as_str()));
+                if *irreversible {
+                    case.add_property(Property::new("irreversible", "true"));
+                    case.set_system_out(format!("{}: irreversible, cannot be undone (no rollback)", action.label));
+                }
                 case
             }
             Event::ActionFailed { action, host, error } => {
@@ -259,6 +263,7 @@ fn rollback_suite(report: &Report) -> TestSuite {
         case.set_time(std::time::Duration::from_millis((r.finished_ms - r.started_ms).max(0) as u64));
         case.add_property(Property::new("reason", r.reason.as_str()));
         case.add_property(Property::new("result", r.detail.as_str()));
+        case.add_property(Property::new("verification", r.verdict().as_str()));
         suite.add_test_case(case);
     }
     suite

@@ -194,6 +194,9 @@ pub struct InjectionSummary {
     pub deadline_ms: i64,
     /// Whether the fault was held (false for instantaneous faults).
     pub held: bool,
+    /// Whether it cannot be undone (process-kill; exec or http-call with `irreversible: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub irreversible: bool,
     /// What was changed.
     pub preview: Vec<String>,
 }
@@ -211,8 +214,25 @@ pub struct RollbackRecord {
     pub ok: bool,
     /// `undone` or `already_gone` when ok; the error otherwise.
     pub detail: String,
+    /// Whether the host looked afterwards and found the fault gone (DESIGN §5): every
+    /// successful rollback is verified; reports written before this was kept say false.
+    #[serde(default)]
+    pub verified: bool,
     pub started_ms: i64,
     pub finished_ms: i64,
+}
+
+impl RollbackRecord {
+    /// What the rollback came to, for people: `rolled back, verified`, `rolled back, NOT
+    /// verified: <what is still there>`, or why it failed.
+    pub fn verdict(&self) -> String {
+        match (self.ok, self.verified) {
+            (true, true) => crate::fault::VERDICT_VERIFIED.to_string(),
+            (true, false) if self.detail == "undone_unchecked" => crate::fault::VERDICT_UNCHECKED.to_string(),
+            (true, false) => format!("rolled back ({})", self.detail.replace('_', " ")),
+            (false, _) => self.detail.clone(),
+        }
+    }
 }
 
 /// How quickly a guardrail trip turned into a clean host.
@@ -292,6 +312,9 @@ pub enum Event {
         host: String,
         injection: InjectionId,
         held: bool,
+        /// Whether it cannot be undone (see [`InjectionSummary::irreversible`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        irreversible: bool,
         /// What an instantaneous action hit (process-kill: the processes it signalled).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         hit: Vec<String>,

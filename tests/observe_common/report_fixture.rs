@@ -78,6 +78,8 @@ pub fn plan(probes: usize) -> ExperimentPlan {
         rollback: RollbackPolicy::Always,
         lease: Duration::from_secs(15),
         expect_outcome: None,
+        host_constraints: Vec::new(),
+        recovery: None,
     }
 }
 
@@ -94,6 +96,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
             host: "local".into(),
             injection: id.clone(),
             held: true,
+            irreversible: false,
             hit: vec![],
         },
     }];
@@ -108,6 +111,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
         reason: "guardrail disk-90 tripped".into(),
         ok: rollback_ok,
         detail: if rollback_ok { "undone".into() } else { "cannot delete /data/.faultdrill-fill: EBUSY".into() },
+        verified: rollback_ok,
         started_ms: trip_at + 5,
         finished_ms: trip_at + 9,
     };
@@ -133,6 +137,7 @@ pub fn report(probes: usize, seconds: i64, rollback_ok: bool) -> Report {
             injected_ms: t0 + seconds * 100,
             deadline_ms: t0 + seconds * 100 + 60_000,
             held: true,
+            irreversible: false,
             preview: vec!["fallocate /data/.faultdrill-fill (50 MiB)".into()],
         }],
         rollbacks: vec![record],
@@ -251,6 +256,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                     host: host.clone(),
                     injection: id.clone(),
                     held: true,
+                    irreversible: false,
                     hit: vec![],
                 },
             });
@@ -261,6 +267,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                 injected_ms: at,
                 deadline_ms: at + 60_000,
                 held: true,
+                irreversible: false,
                 preview: vec![format!("{fault} on {host}")],
             });
             let ok = group == 1 || !failed.contains(&n);
@@ -273,6 +280,7 @@ pub fn fleet_report_with(hosts: usize, failed: &[usize], seconds: i64, actions: 
                 reason: "guardrail disk-90 tripped".into(),
                 ok,
                 detail: if ok { "undone".into() } else { "cannot delete /data/.faultdrill-fill: EBUSY".into() },
+                verified: ok,
                 started_ms: started,
                 finished_ms: started + 9,
             });

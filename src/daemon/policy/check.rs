@@ -40,6 +40,8 @@ pub async fn check_action(
         "disk-fill" => check_disk_fill(policy, params),
         "process-kill" | "process-pause" => check_process(policy, fault, params),
         "tcp-proxy-latency" => check_proxy(policy, params).await,
+        "exec" => check_exec(policy, params),
+        "http-call" => check_http_call(policy, params).await,
         _ => Ok(()),
     }
 }
@@ -81,7 +83,7 @@ async fn check_source(policy: &Policy, source: &ProbeSource) -> Result<(), Refus
                 None => Ok(()),
             }
         }
-        ProbeSource::Command { .. } | ProbeSource::Metric { .. } => Ok(()),
+        ProbeSource::Command { .. } | ProbeSource::Metric { .. } | ProbeSource::ProbeFailures { .. } => Ok(()),
     }
 }
 
@@ -214,6 +216,49 @@ fn check_process(policy: &Policy, fault: &str, params: &Params) -> Result<(), Re
     ))
 }
 
+/// Every command of an `exec` action must start with a program the policy lists, by its
+/// absolute path: the daemon runs them as root.
+fn check_exec(policy: &Policy, params: &Params) -> Result<(), Refusal> {
+    let rule = &policy.exec_commands;
+    for step in ["inject", "rollback", "verify_injected", "verify_rolled_back"] {
+        let Some(program) = params.list(step).first() else { continue };
+        if !rule.value.iter().any(|allowed| allowed.as_os_str() == program.as_str()) {
+            let allowed = if rule.value.is_empty() {
+                "none: exec is off on this daemon".to_string()
+            } else {
+                rule.value.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            };
+            return Err(policy.refuse(
+                rule,
+                format!(
+                    "exec `{step}` would run `{program}` as this daemon's user (root); allowed programs: {allowed}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every request of an `http-call` follows the probes' destination rules, and a header read
+/// from the daemon's environment must be a secret the policy ties to that URL.
+async fn check_http_call(policy: &Policy, params: &Params) -> Result<(), Refusal> {
+    for step in ["inject", "rollback", "verify_injected", "verify_rolled_back"] {
+        let Some(request) = params.map(step) else { continue };
+        let step = crate::fault::HttpStep::from_param(request, Duration::from_secs(1));
+        check_destination(policy, &step.url, None)
+            .await
+            .map_err(|r| Refusal { message: format!("http-call `{}`: {}", step_name(&step), r.message), ..r })?;
+        for env in step.env_names() {
+            check_secret(policy, env, &step.url)?;
+        }
+    }
+    Ok(())
+}
+
+fn step_name(step: &crate::fault::HttpStep) -> String {
+    format!("{} {}", step.method, step.url)
+}
+
 async fn check_proxy(policy: &Policy, params: &Params) -> Result<(), Refusal> {
     if let Some(listen) = params.text("listen") {
         let port = listen.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
@@ -308,6 +353,61 @@ mod tests {
         assert!(run(check_destination(&policy, "http://localhost:80/", None)).is_ok());
         let e = run(check_destination(&policy, "http://10.1.2.3/", None)).unwrap_err();
         assert_eq!((e.rule, e.at.as_deref()), ("probes.destinations", Some("p.yaml:3")));
+    }
+
+    #[test]
+    fn exec_is_refused_unless_the_policy_lists_every_program() {
+        let exec = |inject: &str, rollback: &str| {
+            params("exec", serde_json::json!({"inject": [inject, "x"], "rollback": [rollback, "y"]}))
+        };
+        let e = check_exec(&Policy::default(), &exec("/usr/bin/touch", "/usr/bin/rm")).unwrap_err();
+        assert_eq!(e.rule, "exec.commands");
+        assert!(e.to_string().contains("exec is off on this daemon"), "{e}");
+        let policy = parse_str(
+            "p.yaml",
+            "version: 1
+exec:
+  commands: [/usr/bin/touch, /usr/bin/rm]
+",
+        )
+        .unwrap();
+        assert!(check_exec(&policy, &exec("/usr/bin/touch", "/usr/bin/rm")).is_ok());
+        let e = check_exec(&policy, &exec("/usr/bin/touch", "rm")).unwrap_err();
+        assert_eq!((e.rule, e.at.as_deref()), ("exec.commands", Some("p.yaml:3")));
+        assert!(e.message.contains("exec `rollback` would run `rm`"), "{e}");
+        assert!(
+            parse_str(
+                "p.yaml",
+                "version: 1
+exec: {commands: [sh]}
+"
+            )
+            .is_err(),
+            "absolute paths only"
+        );
+    }
+
+    #[test]
+    fn http_call_follows_the_destination_and_secret_rules() {
+        let call = |url: &str, env: Option<&str>| {
+            let mut inject = serde_json::json!({"method": "POST", "url": url});
+            if let Some(env) = env {
+                inject["headers"] = serde_json::json!({"Authorization": {"env": env, "prefix": "Bearer "}});
+            }
+            params("http-call", serde_json::json!({"inject": inject, "irreversible": true}))
+        };
+        let policy = Policy::default();
+        let e = run(check_http_call(&policy, &call("http://169.254.169.254/latest", None))).unwrap_err();
+        assert_eq!(e.rule, "probes.blocked");
+        assert!(run(check_http_call(&policy, &call("http://127.0.0.1:9/switch", None))).is_ok());
+        let e = run(check_http_call(&policy, &call("http://127.0.0.1:9/switch", Some("AWS_SECRET_ACCESS_KEY"))))
+            .unwrap_err();
+        assert_eq!(e.rule, "probes.secrets");
+        let allowing =
+            parse_str("p.yaml", "version: 1\nprobes:\n  secrets: [{env: DB_TOKEN, url: 'http://127.0.0.1:9/'}]\n")
+                .unwrap();
+        assert!(run(check_http_call(&allowing, &call("http://127.0.0.1:9/switch", Some("DB_TOKEN")))).is_ok());
+        assert!(run(check_http_call(&allowing, &call("http://127.0.0.2:9/switch", Some("DB_TOKEN")))).is_err());
     }
 
     #[test]

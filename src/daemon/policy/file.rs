@@ -8,6 +8,7 @@
 //! disk_fill: {paths: [/var/tmp/drills], max_percent: 90}
 //! processes: [myapp, {pattern: "^/usr/bin/myapp "}]  # absent: any (built-in refusals apply)
 //! command_probes: false                              # default false
+//! exec: {commands: [/usr/bin/redis-cli]}             # programs `exec` may run; default none
 //! probes:
 //!   destinations: [127.0.0.0/8, prometheus.internal] # absent: anywhere not blocked
 //!   blocked: [169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200]   # the default
@@ -22,8 +23,18 @@ use std::path::{Path, PathBuf};
 use super::address::{Block, Destination};
 use super::rules::{Policy, ProcessRule, Ruled, SecretRule};
 
-const TOP: &[&str] =
-    &["version", "faults", "max_duration", "disk_fill", "processes", "command_probes", "probes", "tcp_proxy", "limits"];
+const TOP: &[&str] = &[
+    "version",
+    "faults",
+    "max_duration",
+    "disk_fill",
+    "processes",
+    "command_probes",
+    "exec",
+    "probes",
+    "tcp_proxy",
+    "limits",
+];
 
 /// The daemon's own token never leaves it, whatever a policy lists.
 pub const NEVER_SENT: &[&str] = &["FAULTDRILL_TOKEN"];
@@ -89,6 +100,9 @@ fn decode(sink: &mut Sink<'_>, root: &Node, p: &mut Policy) {
             p.command_probes = ruled(n, "command_probes", b);
         }
     }
+    if let Some(n) = f.get("exec") {
+        exec(sink, n, p);
+    }
     if let Some(n) = f.get("processes") {
         p.processes = processes(sink, n).map(|list| ruled(n, "processes", list));
     }
@@ -130,6 +144,21 @@ fn disk_fill(sink: &mut Sink<'_>, node: &Node, p: &mut Policy) {
             ),
         }
     }
+}
+
+fn exec(sink: &mut Sink<'_>, node: &Node, p: &mut Policy) {
+    let Some(f) = Fields::read(sink, node, "`exec`", &["commands"]) else { return };
+    let Some(n) = f.get("commands") else { return };
+    let Some(programs) = strings(sink, n, "exec.commands") else { return };
+    let mut kept = Vec::new();
+    for (program, span) in programs {
+        if !program.starts_with('/') || program.split('/').any(|c| c == "..") {
+            sink.error(span, format!("`{program}` in `exec.commands` must be an absolute path without `..`"));
+        } else {
+            kept.push(PathBuf::from(program));
+        }
+    }
+    p.exec_commands = ruled(n, "exec.commands", kept);
 }
 
 fn probes(sink: &mut Sink<'_>, node: &Node, p: &mut Policy) {

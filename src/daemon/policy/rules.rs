@@ -66,6 +66,9 @@ pub struct Policy {
     pub processes: Option<Ruled<Vec<ProcessRule>>>,
     /// Whether submitted experiments may run `command` probes and guardrails.
     pub command_probes: Ruled<bool>,
+    /// Programs (`argv[0]`, absolute paths) an `exec` action may run, as root; empty (the
+    /// default): `exec` is refused on this daemon. Listing `/bin/sh` allows any command.
+    pub exec_commands: Ruled<Vec<PathBuf>>,
     /// Where HTTP and Prometheus probes may connect; `None`: anywhere not blocked.
     pub destinations: Option<Ruled<Vec<String>>>,
     #[serde(skip)]
@@ -98,6 +101,7 @@ impl Default for Policy {
             disk_fill_max_percent: None,
             processes: None,
             command_probes: Ruled::default("command_probes", false),
+            exec_commands: Ruled::default("exec.commands", Vec::new()),
             destinations: None,
             destination_values: Vec::new(),
             blocked_values: blocked.iter().filter_map(|b| Block::parse(b).ok()).collect(),

@@ -47,6 +47,28 @@ pub fn is_helper_of(args: &[String], injection: &InjectionId) -> bool {
     tagged && args.iter().any(|a| a == "helper")
 }
 
+/// The injection a helper's command line (`EXE helper KIND --injection ID ...`) is tagged
+/// with, or `None` for any other command line.
+pub fn helper_tag(args: &[String]) -> Option<InjectionId> {
+    if args.get(1).map(String::as_str) != Some("helper") {
+        return None;
+    }
+    let value = args.windows(2).find(|w| w[0] == "--injection").map(|w| w[1].clone());
+    let value = value.or_else(|| args.iter().find_map(|a| a.strip_prefix("--injection=").map(str::to_string)))?;
+    (!value.is_empty()).then(|| InjectionId::from_string(value))
+}
+
+/// Every live helper process of any injection, with its tag (for a journal-less sweep).
+pub fn find_all_helpers() -> Vec<(InjectionId, ProcRef)> {
+    let me = std::process::id() as i32;
+    all_pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter_map(|pid| Some((helper_tag(&cmdline(pid)?)?, ProcRef::of_pid(pid)?)))
+        .filter(|(_, p)| p.is_alive())
+        .collect()
+}
+
 /// Every live helper process of `injection`.
 pub fn find_helpers(injection: &InjectionId) -> Vec<ProcRef> {
     let me = std::process::id() as i32;
@@ -213,6 +235,23 @@ pub fn report_ready() {
     let _ = out.flush();
 }
 
+/// Raises this process's scheduling priority to nice `nice` (negative: more CPU
+/// sooner), so a helper that keeps time (the delay helper) stays on time on a
+/// host that other faults load. Best effort: without the privilege it stays as it is.
+pub fn prefer_cpu(nice: i32) {
+    // SAFETY: setpriority(2) takes no pointers; `0` means this process.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+}
+
+/// Points stderr at /dev/null. A helper calls it once it is ready: its spawner stops
+/// reading stderr then, and a log line written into that closed pipe would make
+/// tracing panic and the helper die with its fault half in place.
+pub fn silence_stderr() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+}
+
 /// Asks the kernel to pick this process first when memory runs out (memory-stress).
 pub fn prefer_oom_kill() {
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
@@ -239,6 +278,16 @@ mod tests {
         assert!(!is_helper_of(&args("faultdrill helper burn-cpu --injection i-abcd"), &id));
         assert!(!is_helper_of(&args("faultdrill inject --injection i-abc"), &id));
         assert!(!is_helper_of(&args("vim i-abc helper"), &id));
+    }
+
+    #[test]
+    fn a_sweep_reads_the_tag_of_helper_command_lines_only() {
+        let tag = |text: &str| helper_tag(&args(text)).map(|id| id.to_string());
+        assert_eq!(tag("/usr/bin/faultdrill helper burn-cpu --injection i-abc --cores 1").as_deref(), Some("i-abc"));
+        assert_eq!(tag("faultdrill helper expire --injection=i-x").as_deref(), Some("i-x"));
+        assert_eq!(tag("sh -c x helper --injection i-abc"), None);
+        assert_eq!(tag("faultdrill inject --injection i-abc"), None);
+        assert_eq!(tag("faultdrill helper burn-cpu"), None);
     }
 
     #[test]

@@ -58,6 +58,18 @@ pub fn exists(name: &str) -> bool {
     path_of(name).is_ok_and(|p| p.exists())
 }
 
+/// Every named namespace (`ip netns list`), sorted.
+pub fn all_named() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(NETNS_DIR) else { return Vec::new() };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| super::names::check_netns(n).is_ok())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A command for `program` that runs inside namespace `netns` (`None`: this process's own).
 pub fn command(netns: Option<&str>, program: &str) -> Result<Command, NetnsError> {
     let mut cmd = Command::new(program);
@@ -76,6 +88,18 @@ pub fn command(netns: Option<&str>, program: &str) -> Result<Command, NetnsError
         }
     }
     Ok(cmd)
+}
+
+/// Moves the calling thread into namespace `name`; threads and processes it
+/// starts afterwards, and sockets and devices it creates, live there too.
+pub fn enter(name: &str) -> Result<(), NetnsError> {
+    let path = path_of(name)?;
+    let file = File::open(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => NetnsError::Missing { name: name.to_string() },
+        _ => NetnsError::Open { name: name.to_string(), source },
+    })?;
+    nix::sched::setns(&file, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| NetnsError::Open { name: name.to_string(), source: e.into() })
 }
 
 /// A command for `program` that runs in a fresh, empty network namespace which

@@ -61,6 +61,47 @@ pub fn delete_table(netns: Option<&str>, family: &str, table: &str) -> Result<Un
     )))
 }
 
+/// Whether table `family table` exists in `netns` (a missing namespace holds no table).
+pub fn table_exists(netns: Option<&str>, family: &str, table: &str) -> Result<bool, NftError> {
+    if netns.is_some_and(|name| !netns::exists(name)) {
+        return Ok(false);
+    }
+    let mut cmd = netns::command(netns, "nft")?;
+    cmd.args(["list", "table", family, table]);
+    let out = match netns::run(cmd, None) {
+        Ok(out) => out,
+        Err(NetnsError::Missing { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    if out.status.success() {
+        return Ok(true);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No such file or directory") {
+        return Ok(false);
+    }
+    Err(NftError::Failed { stderr: stderr.lines().next().unwrap_or("nft failed").trim().to_string() })
+}
+
+/// Every table in `netns`, as `(family, name)`.
+pub fn list_tables(netns: Option<&str>) -> Result<Vec<(String, String)>, NftError> {
+    let mut cmd = netns::command(netns, "nft")?;
+    cmd.args(["list", "tables"]);
+    let out = netns::run(cmd, None)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(NftError::Failed { stderr: stderr.lines().next().unwrap_or("nft failed").trim().to_string() });
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["table", family, name] => Some((family.to_string(), name.to_string())),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Whether this kernel and `nft` can build what faultdrill's tables use
 /// (an inet table, filter hooks, `numgen`), tried in a throwaway network namespace.
 /// `Err` carries what `nft` said. Remembered for the life of the process.
@@ -71,6 +112,29 @@ pub fn probe() -> Result<(), String> {
             let script = "create table inet faultdrill_probe\n\
                  add chain inet faultdrill_probe output { type filter hook output priority filter; policy accept; }\n\
                  add rule inet faultdrill_probe output meta l4proto { tcp, udp } th dport { 1 } numgen random mod 100 < 1 drop\n";
+            let mut cmd = netns::command_in_throwaway("nft");
+            cmd.args(["-f", "-"]);
+            match netns::run(cmd, Some(script)) {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("nft failed").to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .clone()
+}
+
+/// Whether this kernel and `nft` can redirect locally sent traffic to a local
+/// port (a nat chain on the output hook of an inet table, `redirect`, `meta
+/// mark`), as dns-fault does; tried in a throwaway network namespace.
+/// `Err` carries what `nft` said. Remembered for the life of the process.
+pub fn probe_redirect() -> Result<(), String> {
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    RESULT
+        .get_or_init(|| {
+            let script = "create table inet faultdrill_probe\n\
+                 add chain inet faultdrill_probe output { type nat hook output priority -100; policy accept; }\n\
+                 add rule inet faultdrill_probe output meta mark 1 return\n\
+                 add rule inet faultdrill_probe output meta l4proto { tcp, udp } th dport 53 redirect to :5353\n";
             let mut cmd = netns::command_in_throwaway("nft");
             cmd.args(["-f", "-"]);
             match netns::run(cmd, Some(script)) {

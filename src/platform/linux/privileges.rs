@@ -1,6 +1,8 @@
 //! Dropping root in helper processes that need none once their sockets are
 //! bound (the tcp-proxy-latency helper): no supplementary groups, then the
-//! user's group, then the user, so nothing of root is left to regain.
+//! user's group, then the user, so nothing of root is left to regain. The
+//! dns-fault resolver keeps one capability, CAP_NET_ADMIN, to mark its sockets.
+#![expect(unsafe_code, reason = "capset(2) has no safe wrapper in nix")]
 
 use nix::unistd::{Gid, Uid, User};
 
@@ -43,6 +45,58 @@ pub fn helper_user() -> Result<User, PrivilegeError> {
         return Err(PrivilegeError::RootUser { user: name.into() });
     }
     Ok(user)
+}
+
+/// CAP_NET_ADMIN's number (linux/capability.h): what `SO_MARK` needs.
+const CAP_NET_ADMIN: u32 = 12;
+
+/// Like [`drop_root`], but keeps CAP_NET_ADMIN, and no other capability of root:
+/// for a helper that marks its sockets (`SO_MARK`) once it runs. Call it before
+/// starting threads. Does nothing for any other user.
+pub fn drop_root_keeping_net_admin() -> Result<Uid, PrivilegeError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(nix::unistd::geteuid());
+    }
+    let user = helper_user()?;
+    let name = &user.name;
+    let fail = |step: &'static str| move |source| PrivilegeError::Drop { user: name.clone(), step, source };
+    // Without it, setuid clears every capability; it lasts until exec.
+    nix::sys::prctl::set_keepcaps(true).map_err(fail("keep capabilities"))?;
+    nix::unistd::setgroups(&[]).map_err(fail("setgroups"))?;
+    nix::unistd::setgid(user.gid).map_err(fail("setgid"))?;
+    nix::unistd::setuid(user.uid).map_err(fail("setuid"))?;
+    set_capabilities(1 << CAP_NET_ADMIN).map_err(fail("capset"))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(fail("keep capabilities"))?;
+    if nix::unistd::setuid(Uid::from_raw(0)).is_ok() || nix::unistd::setgid(Gid::from_raw(0)).is_ok() {
+        return Err(fail("verify")(nix::Error::EPERM));
+    }
+    Ok(nix::unistd::geteuid())
+}
+
+/// Sets this thread's permitted and effective capabilities to `mask` (of the
+/// first 32), and none inheritable.
+fn set_capabilities(mask: u32) -> nix::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let header = Header { version: VERSION_3, pid: 0 };
+    let data = [
+        Data { effective: mask, permitted: mask, inheritable: 0 },
+        Data { effective: 0, permitted: 0, inheritable: 0 },
+    ];
+    // SAFETY: capset(2) reads one header and, for version 3, two data structs,
+    // laid out as linux/capability.h declares them; both live until it returns.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    nix::errno::Errno::result(rc).map(drop)
 }
 
 /// When running as root, becomes the helper user for good (real, effective and

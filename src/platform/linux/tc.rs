@@ -96,6 +96,31 @@ pub fn root_qdisc(netns: Option<&str>, device: &str) -> Result<RootQdisc, TcErro
     }
 }
 
+/// Every root qdisc in `netns` that carries a faultdrill handle, as `(device, handle)`.
+pub fn own_roots(netns: Option<&str>) -> Result<Vec<(String, String)>, TcError> {
+    let mut cmd = netns::command(netns, "tc")?;
+    cmd.args(["qdisc", "show"]);
+    let out = netns::run(cmd, None)?;
+    if !out.status.success() {
+        return Err(failure(netns, "", "tc qdisc show".into(), &out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut found = Vec::new();
+    for line in text.lines() {
+        // `qdisc htb fd12: dev va root refcnt 2 ...`
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let is_root = words.contains(&"root");
+        let device = words.iter().position(|w| *w == "dev").and_then(|i| words.get(i + 1));
+        let handle = words.get(2).and_then(|h| parse_handle(h));
+        if let (true, Some(device), Some(major)) = (is_root, device, handle) {
+            if (OWN_HANDLE_FIRST..=OWN_HANDLE_LAST).contains(&major) {
+                found.push((device.to_string(), handle_text(major)));
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Runs `tc` commands (without the leading `tc`) in one `tc -batch -`, stopping at the first failure.
 pub fn run_batch(netns: Option<&str>, device: &str, commands: &[String]) -> Result<(), TcError> {
     run_batch_then(netns, device, commands, || {})

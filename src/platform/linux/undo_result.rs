@@ -12,6 +12,9 @@ pub enum UndoOutcome {
     Undone,
     /// Nothing was left to undo (idempotent success).
     AlreadyGone,
+    /// The undo ran and said it succeeded, but nothing can check that the fault is gone
+    /// (an exec or http-call action that gave no `verify_rolled_back`).
+    UndoneUnchecked,
 }
 
 /// Why an undo failed: the fault may still be in place.
