@@ -2,7 +2,7 @@
 //!
 //! Layers, highest first (imports only flow downwards):
 //! `cli`, `daemon` → `engine` → `fault`, `probe`, `guardrail`, `client` →
-//! `experiment`, `journal`, `platform`. `exit`, `ids`, `errors` and `tls` are shared vocabulary;
+//! `experiment`, `journal`, `platform`. `exit`, `ids`, `errors`, `failpoint` and `tls` are shared vocabulary;
 //! `report` is the run report every output format (JSON, JUnit, HTML) is built from.
 
 pub mod cli;
@@ -12,6 +12,7 @@ pub mod engine;
 pub mod errors;
 pub mod exit;
 pub mod experiment;
+pub mod failpoint;
 pub mod fault;
 pub mod guardrail;
 pub mod ids;

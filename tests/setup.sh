@@ -2,7 +2,7 @@
 # Installs what the tests need on a fresh Debian machine (idempotent, quick when done).
 # Tests that need root or these tools run for real in CI: they never skip there.
 set -euo pipefail
-packages=(nftables iproute2 procps curl python3 stress-ng prometheus chromium python3-venv python3-jsonschema python3-yaml haproxy prometheus-alertmanager dnsmasq-base dnsutils conntrack redis-server)
+packages=(nftables iproute2 procps curl python3 stress-ng prometheus chromium python3-venv python3-jsonschema python3-yaml haproxy prometheus-alertmanager dnsmasq-base dnsutils conntrack redis-server faketime)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

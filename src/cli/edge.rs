@@ -75,6 +75,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         _ => None,
     };
     cmd_remote::set_client_auth(token_file, &state_dir);
+    if matches!(cli.command, Command::Run(_) | Command::Inject(_) | Command::Daemon(_)) {
+        for unknown in crate::failpoint::arm_from_env() {
+            tracing::warn!(failpoint = %unknown, "Unknown crash point ignored (known: NAME=kill).");
+        }
+    }
     match cli.command {
         Command::Run(args) => cmd_run::run(args, &state_dir),
         Command::Validate(args) => cmd_validate::run(args, &state_dir),

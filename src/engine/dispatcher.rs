@@ -13,7 +13,7 @@ use tracing::warn;
 use crate::experiment::{GuardrailAction, GuardrailPlan};
 use crate::guardrail::{GuardrailJudge, Judgement};
 use crate::journal::now_ms;
-use crate::report::{Event, InjectionSummary, ProbePhase, TripSource};
+use crate::report::{Event, InjectionSummary, ProbePhase, RollbackRecord, TripSource};
 
 use super::control::{TripRefused, TripRequest};
 use super::host::{FaultEnd, LeaseState};
@@ -21,11 +21,12 @@ use super::local_host::error_chain;
 use super::outcome::Abort;
 use super::probe_clock::ProbeClock;
 use super::probe_rate::{RecentSamples, window_of};
+use super::rollback_phase::{InFlight, progress_ticker};
 use super::run::{Live, ReactionStart, Run};
 use super::sampling::{GuardrailSample, SampleBatch, sample_record};
 use super::scheduler::Scheduler;
 use super::signals::next_signal;
-use super::worker::{GroupJob, WorkerMsg, roll_back_id, run_group};
+use super::worker::{GroupJob, WorkerMsg, run_group};
 
 /// How long past its deadline an injection may stay before the loop rolls it back itself.
 const DEADLINE_GRACE: Duration = Duration::from_secs(2);
@@ -50,6 +51,8 @@ struct Running {
     probes: Option<ProbeClock>,
     guardrails_in_flight: bool,
     judge: GuardrailJudge,
+    /// Rollbacks of overdue injections, each in its own task.
+    overdue: InFlight,
     /// Steady-state samples that `probe:` guardrails read.
     recent: RecentSamples,
 }
@@ -69,6 +72,7 @@ impl Run {
             probes: None,
             guardrails_in_flight: false,
             judge: GuardrailJudge::new(),
+            overdue: InFlight::new(),
             recent: RecentSamples::for_rules(&self.plan.guardrails.rules),
         };
         let steady = self.plan.steady_state.as_ref().filter(|s| s.check_during && !s.probes.is_empty());
@@ -122,7 +126,8 @@ impl Run {
                 _ = tick(&mut probe_tick) => self.sample_probes(&mut st),
                 _ = tick(&mut lease_tick) => self.renew_leases(&mut st),
                 Some(Ok(renewal)) = st.renewals.join_next() => self.on_renewal(renewal),
-                () = sleep_until(overdue) => self.roll_back_overdue().await,
+                () = sleep_until(overdue) => self.roll_back_overdue(&mut st),
+                Some(record) = st.overdue.next() => self.on_overdue_rolled_back(record),
                 () = tokio::time::sleep_until(time_box) => {
                     self.abort = Some(Abort::Stuck { message: "the run outlived its time box".into() });
                 }
@@ -259,7 +264,9 @@ impl Run {
                         id: view.id,
                         host,
                         action,
-                        deadline_ms: view.deadline_ms,
+                        overdue_at: tokio::time::Instant::now()
+                            + Duration::from_millis((view.deadline_ms - at_ms).max(0) as u64)
+                            + DEADLINE_GRACE,
                         planned_end_ms: at_ms + hold.as_millis() as i64,
                         renewed_ms: at_ms,
                         ended: false,
@@ -440,24 +447,27 @@ impl Run {
 
     /// When the next live injection will be overdue (its deadline plus a grace period).
     fn next_deadline(&self) -> Option<tokio::time::Instant> {
-        let earliest = self.live.iter().filter(|l| !l.ended).map(|l| l.deadline_ms).min()?;
-        let wait_ms = (earliest - now_ms()).max(0) as u64;
-        Some(tokio::time::Instant::now() + Duration::from_millis(wait_ms) + DEADLINE_GRACE)
+        self.live.iter().filter(|l| !l.ended).map(|l| l.overdue_at).min()
     }
 
-    /// Rolls back injections past their deadline that no worker has ended (time-box).
-    async fn roll_back_overdue(&mut self) {
-        let limit = now_ms() - DEADLINE_GRACE.as_millis() as i64;
-        while let Some(index) = self.live.iter().position(|l| !l.ended && l.deadline_ms <= limit) {
-            let live = self.live.remove(index);
-            let record =
-                roll_back_id(&live.host, &live.id, &live.action.fault, Some(&live.action.label), "deadline passed")
-                    .await;
-            if !record.ok {
-                self.live.push(Live { ended: true, ..live });
-            }
-            self.record_rollback(record);
+    /// Starts rolling back injections past their deadline that no worker has ended
+    /// (time-box), each in its own task: a slow one never holds up the loop.
+    fn roll_back_overdue(&mut self, st: &mut Running) {
+        let now = tokio::time::Instant::now();
+        for live in self.live.iter_mut().filter(|l| !l.ended && l.overdue_at <= now) {
+            // Ended for the loop: a failed rollback is retried by the final rollback.
+            live.ended = true;
+            st.overdue.start(live, "deadline passed");
+            st.overdue.total += 1;
         }
+    }
+
+    /// An overdue injection's rollback ended: a rolled-back one is no longer live.
+    fn on_overdue_rolled_back(&mut self, record: RollbackRecord) {
+        if record.ok {
+            self.live.retain(|l| l.id != record.injection);
+        }
+        self.record_rollback(record);
     }
 
     /// The longest the running phase may last: every action's waits and hold, as if all
@@ -469,21 +479,34 @@ impl Run {
         total + Duration::from_secs(60)
     }
 
-    /// Cancels the workers and waits for injects and rollbacks in flight, recording them.
+    /// Cancels the workers and waits for injects and rollbacks in flight, recording them,
+    /// while still answering signals, stop and trip, and reporting progress.
     async fn stop_workers(&mut self, mut st: Running) {
         let _ = st.cancel.send(true);
         st.samples.abort_all();
         st.renewals.abort_all();
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            loop {
-                tokio::select! {
-                    Some(msg) = st.rx.recv() => self.on_worker(msg, &mut st),
-                    joined = st.workers.join_next() => if joined.is_none() { break },
-                }
+        let mut tick = progress_ticker();
+        let give_up = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        let mut drained = false;
+        while !drained {
+            if st.workers.is_empty() && st.overdue.is_empty() {
+                drained = true;
+                continue;
             }
-        })
-        .await;
-        if drained.is_err() {
+            tokio::select! {
+                Some(msg) = st.rx.recv() => self.on_worker(msg, &mut st),
+                Some(_) = st.workers.join_next() => {}
+                Some(record) = st.overdue.next() => self.on_overdue_rolled_back(record),
+                control = self.next_control(&mut tick) => {
+                    let workers = (!st.workers.is_empty())
+                        .then(|| format!("{} group worker(s) finishing an inject or rollback", st.workers.len()));
+                    let progress = st.overdue.progress(workers);
+                    self.on_control_while_rolling_back(control, progress);
+                }
+                () = tokio::time::sleep_until(give_up) => break,
+            }
+        }
+        if !drained {
             warn!(run = %self.report.run_id, "Workers did not finish in time; rolling back what they reported.");
             st.workers.abort_all();
         }

@@ -7,6 +7,7 @@ use tracing::{error, info, warn};
 
 pub use crate::errors::error_chain;
 use crate::experiment::check_duration_limit;
+use crate::failpoint;
 use crate::fault::{FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, verify};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
@@ -70,7 +71,8 @@ impl LocalHost {
         // Checked early so a dry run (a run's preflight) reports it too; checked again,
         // atomically, when the injection is journaled.
         if fault.is_exclusive() {
-            if let Some(active) = self.journal.live_of_fault(info.name)?.into_iter().next() {
+            let name = info.name;
+            if let Some(active) = self.journal_call(move |j| j.live_of_fault(name)).await?.into_iter().next() {
                 return Err(self.conflict(&req.fault, active.id));
             }
         }
@@ -111,18 +113,29 @@ impl LocalHost {
             deadline_ms,
             lease_ms: req.lease.map(|l| l.as_millis() as i64),
         };
+        failpoint::hit("journal.pending.before");
         if !fault.is_exclusive() {
-            self.journal.record_pending(&pending)?;
-        } else if let Some(active) = self.journal.record_pending_exclusive(&pending)? {
+            self.journal_call(move |j| j.record_pending(&pending)).await?;
+        } else if let Some(active) = self.journal_call(move |j| j.record_pending_exclusive(&pending)).await? {
             return Err(self.conflict(&req.fault, active));
         }
+        failpoint::hit("journal.pending.after");
         // What a journal-less sweep could not find by itself, written before the change too.
         if let Err(e) = self.sidecars(&id).write_for(&prepared.undo) {
             let what = format!("write the sidecar of {id} in {} before applying", self.state_dir().display());
-            let _ = self.journal.set_state(&id, InjectionState::RolledBack, Some(&format!("not applied: {what}: {e}")));
+            let (failed, note) = (id.clone(), format!("not applied: {what}: {e}"));
+            let _ = self.journal_call(move |j| j.set_state(&failed, InjectionState::RolledBack, Some(&note))).await;
             return Err(inject_error(FaultError::io(what, e)));
         }
         let apply = prepared.apply;
+        let apply = move || {
+            failpoint::hit("apply.start");
+            let applied = apply();
+            if applied.is_ok() {
+                failpoint::hit("apply.done");
+            }
+            applied
+        };
         let applied = tokio::task::spawn_blocking(apply).await.unwrap_or_else(|join| {
             Err(FaultError::Apply { context: format!("the apply task panicked: {join}"), source: None })
         });
@@ -141,16 +154,22 @@ impl LocalHost {
             // The helpers it started are now known: a rollback stops exactly them.
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
             let json = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
-            if let Err(e) = self.journal.activate(&id, json.as_ref()) {
+            let active = id.clone();
+            if let Err(e) = self.journal_call(move |j| j.activate(&active, json.as_ref())).await {
                 // The journal cannot hold it as active (full, locked, damaged): do not leave
                 // a fault in place that this call reports as failed.
                 let source = FaultError::Apply { context: format!("record {id} as active: {e}"), source: None };
                 self.clean_up_failed_apply(&id, refined, &source).await.ok();
                 return Err(e.into());
             }
+            failpoint::hit("journal.active.after");
             view.state = InjectionState::Active;
         } else {
-            self.journal.set_state(&id, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))?;
+            let done = id.clone();
+            self.journal_call(move |j| {
+                j.set_state(&done, InjectionState::RolledBack, Some("instantaneous fault: nothing to undo"))
+            })
+            .await?;
             view.state = InjectionState::RolledBack;
         }
         info!(host = %self.name, injection = %id, fault = %req.fault, "Injected.");
@@ -166,21 +185,24 @@ impl LocalHost {
     ) -> Result<(), crate::journal::JournalError> {
         let cleanup = tokio::task::spawn_blocking(move || carry_out_verified(&undo)).await;
         let note = format!("inject failed: {source}");
-        match cleanup {
+        let state = match cleanup {
             Ok(Ok(_)) => {
                 self.remove_sidecars(id);
-                self.journal.set_state(id, InjectionState::RolledBack, Some(&note))
+                InjectionState::RolledBack
             }
             _ => {
                 error!(host = %self.name, injection = %id, "Rollback after a failed inject failed too.");
-                self.journal.set_state(id, InjectionState::Failed, Some(&note))
+                InjectionState::Failed
             }
-        }
+        };
+        let id = id.clone();
+        self.journal_call(move |j| j.set_state(&id, state, Some(&note))).await
     }
 
     /// Carries out the journaled undo. Idempotent: an injection already rolled back is success.
     pub async fn rollback(&self, id: &InjectionId, reason: &str) -> RollbackResult {
-        let record = match self.journal.get(id) {
+        let wanted = id.clone();
+        let record = match self.journal_call(move |j| j.get(&wanted)).await {
             Ok(Some(record)) => record,
             Ok(None) => return self.result(id, "?", Err(format!("no injection {id} in the journal"))),
             Err(e) => return self.result(id, "?", Err(e.to_string())),
@@ -199,14 +221,23 @@ impl LocalHost {
             Ok(undo) => undo,
             Err(e) => return self.result(&id, &record.fault, Err(format!("unreadable undo record: {e}"))),
         };
-        let outcome = tokio::task::spawn_blocking(move || carry_out_verified(&undo)).await.unwrap_or_else(|join| {
+        let outcome = tokio::task::spawn_blocking(move || {
+            failpoint::hit("rollback.start");
+            let outcome = carry_out_verified(&undo);
+            failpoint::hit("journal.rolled_back.before");
+            outcome
+        })
+        .await
+        .unwrap_or_else(|join| {
             Err(RollbackError::Undo(crate::fault::UndoError { what: format!("undo panicked: {join}"), source: None }))
         });
         match outcome {
             Ok(found) => {
                 self.remove_sidecars(&id);
                 let note = format!("rolled back: {reason}");
-                if let Err(e) = self.journal.set_state(&id, InjectionState::RolledBack, Some(&note)) {
+                let done = id.clone();
+                let recorded = self.journal_call(move |j| j.set_state(&done, InjectionState::RolledBack, Some(&note)));
+                if let Err(e) = recorded.await {
                     warn!(injection = %id, error = %e, "Rolled back, but the journal could not record it.");
                 }
                 info!(host = %self.name, injection = %id, fault = %record.fault, reason, "Rolled back.");
@@ -218,7 +249,8 @@ impl LocalHost {
                     RollbackError::NotVerified(e) => e.to_string(),
                 };
                 error!(host = %self.name, injection = %id, fault = %record.fault, error = %text, "Rollback failed.");
-                let _ = self.journal.set_state(&id, InjectionState::Failed, Some(&format!("rollback failed: {text}")));
+                let (failed, note) = (id.clone(), format!("rollback failed: {text}"));
+                let _ = self.journal_call(move |j| j.set_state(&failed, InjectionState::Failed, Some(&note))).await;
                 self.result(&id, &record.fault, Err(text))
             }
         }
@@ -227,7 +259,7 @@ impl LocalHost {
     /// Rolls back everything the journal holds as pending, active or failed, newest first.
     pub async fn recover_all(&self, reason: &str) -> Result<Vec<RollbackResult>, HostError> {
         let mut results = Vec::new();
-        for record in self.journal.live()? {
+        for record in self.journal_call(|j| j.live()).await? {
             results.push(self.rollback_record(record, reason).await);
         }
         Ok(results)
@@ -237,7 +269,7 @@ impl LocalHost {
     pub async fn roll_back_overdue(&self) -> Result<Vec<RollbackResult>, HostError> {
         let now = now_ms();
         let mut results = Vec::new();
-        for record in self.journal.overdue(now)? {
+        for record in self.journal_call(move |j| j.overdue(now)).await? {
             let reason = if record.state == InjectionState::Failed {
                 "retrying a rollback that failed"
             } else if record.deadline_ms <= now {
@@ -248,6 +280,16 @@ impl LocalHost {
             results.push(self.rollback_record(record, reason).await);
         }
         Ok(results)
+    }
+
+    /// Runs a journal call on a blocking thread: SQLite (an fsync per commit, a lock shared
+    /// with other callers) never stalls the async worker threads.
+    async fn journal_call<T: Send + 'static>(&self, call: impl FnOnce(&Journal) -> T + Send + 'static) -> T {
+        let journal = self.journal.clone();
+        match tokio::task::spawn_blocking(move || call(&journal)).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 
     /// The state dir: the journal's folder, where the sidecars live.

@@ -209,6 +209,14 @@ impl RunObserver for StderrProgress {
                 let text = format!("{what} on {}: {how} in {took} ms [{}]", record.host, record.injection);
                 self.line(at, mark, colour, &text);
             }
+            Event::RollbackProgress { done, total, waiting, waited_ms } => {
+                let text = format!(
+                    "rolling back: {done} of {total} done; waiting {:.1}s on {}",
+                    *waited_ms as f64 / 1000.0,
+                    waiting.join(", ")
+                );
+                self.line(at, "↩", BLUE, &text);
+            }
             Event::RollbackFinished { ok } => {
                 let (mark, colour, text) =
                     if *ok { ("↩", GREEN, "everything rolled back") } else { ("✗", RED, "some rollbacks FAILED") };

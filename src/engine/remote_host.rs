@@ -40,13 +40,14 @@ pub async fn inject(remote: &RemoteHost, req: InjectRequest) -> Result<Injection
     let key = InjectionId::generate();
     let journal = remote.journal.as_ref().filter(|_| !req.dry_run);
     if let Some(journal) = journal {
-        journal.record_remote_pending(&NewRemoteInjection {
+        let pending = NewRemoteInjection {
             key: key.clone(),
             run: req.run.clone(),
             reach: remote.reach.clone(),
             fault: req.fault.clone(),
             deadline_ms: now_ms() + req.duration.as_millis() as i64,
-        })?;
+        };
+        off_the_runtime(journal, move |j| j.record_remote_pending(&pending)).await?;
     }
     let body = InjectionRequest {
         fault: req.fault.clone(),
@@ -56,9 +57,13 @@ pub async fn inject(remote: &RemoteHost, req: InjectRequest) -> Result<Injection
         run: req.run.clone(),
         dry_run: req.dry_run,
     };
-    let answer = client.inject(&body).await;
+    let mut answer = client.inject(&body).await;
     if let Some(journal) = journal {
-        if let Err(e) = journal_answer(journal, &key, &answer) {
+        let key = key.clone();
+        // The answer goes to the journal's thread and comes back.
+        let (recorded, back) = off_the_runtime(journal, move |j| (journal_answer(j, &key, &answer), answer)).await;
+        answer = back;
+        if let Err(e) = recorded {
             remote.journal_failed("The daemon's answer", &e);
         }
     }
@@ -72,6 +77,18 @@ pub async fn inject(remote: &RemoteHost, req: InjectRequest) -> Result<Injection
         deadline_ms: injection.deadline_ms,
         preview: injection.preview,
     })
+}
+
+/// Runs a journal call on a blocking thread, off the async worker threads.
+async fn off_the_runtime<T: Send + 'static>(
+    journal: &Arc<Journal>,
+    call: impl FnOnce(&Journal) -> T + Send + 'static,
+) -> T {
+    let journal = journal.clone();
+    match tokio::task::spawn_blocking(move || call(&journal)).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// Journals the daemon's answer to the inject journaled as `key`: its id and state; nothing
@@ -100,7 +117,9 @@ pub async fn rollback(remote: &RemoteHost, id: &InjectionId, fault: Option<&str>
             Ok(_) => (InjectionState::RolledBack, format!("rolled back: {reason}")),
             Err(e) => (InjectionState::Failed, format!("rollback failed: {e}")),
         };
-        if let Err(e) = journal.set_remote_state_of(remote.client.url(), id, state, Some(&note)) {
+        let (url, id) = (remote.client.url().to_string(), id.clone());
+        let recorded = off_the_runtime(journal, move |j| j.set_remote_state_of(&url, &id, state, Some(&note)));
+        if let Err(e) = recorded.await {
             remote.journal_failed("A rollback", &e);
         }
     }
@@ -143,7 +162,11 @@ pub async fn renew_lease(remote: &RemoteHost, id: &InjectionId) -> Result<LeaseS
     let state = lease_state(&remote.client, id).await?;
     if let (LeaseState::Ended(end), Some(journal)) = (&state, &remote.journal) {
         let note = format!("ended by its daemon: {}", end.why);
-        if let Err(e) = journal.set_remote_state_of(remote.client.url(), id, InjectionState::RolledBack, Some(&note)) {
+        let (url, id) = (remote.client.url().to_string(), id.clone());
+        let recorded = off_the_runtime(journal, move |j| {
+            j.set_remote_state_of(&url, &id, InjectionState::RolledBack, Some(&note))
+        });
+        if let Err(e) = recorded.await {
             remote.journal_failed("A fault's end", &e);
         }
     }

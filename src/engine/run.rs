@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt as _;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, warn};
 
@@ -27,7 +26,6 @@ use super::progress::RunObserver;
 use super::sampling::{Sampler, sample_record};
 use super::signals::Signals;
 use super::targets::ResolvedTargets;
-use super::worker::{FANOUT_LIMIT, roll_back_id};
 
 /// How a run is set up.
 pub struct RunOptions {
@@ -44,7 +42,9 @@ pub(super) struct Live {
     pub id: InjectionId,
     pub host: Arc<Host>,
     pub action: ActionRef,
-    pub deadline_ms: i64,
+    /// When the loop rolls it back itself if no worker has (its deadline plus a grace), on
+    /// the monotonic clock: a step of the wall clock neither ends nor extends a fault.
+    pub overdue_at: tokio::time::Instant,
     /// When its hold is planned to end (Unix milliseconds).
     pub planned_end_ms: i64,
     /// When its lease was last renewed (or it was injected).
@@ -89,6 +89,8 @@ pub struct Run {
     pub(super) samples: crate::report::SampleBudget,
     /// Steady-state samples of the current phase, against each probe's budget.
     pub(super) tallies: super::budget::PhaseTallies,
+    /// The run's start and states, written off the async threads.
+    pub(super) journal: super::run_journal::RunJournal,
 }
 
 /// Sets up a run and the handle that steers it.
@@ -122,6 +124,7 @@ pub fn new_run(
         timeline: Vec::new(),
     };
     let sampler = Arc::new(Sampler { prober: options.prober.clone(), targets: targets.clone() });
+    let options_journal = options.journal.clone();
     let control = RunControl { stop: stop_tx, trip: trip_tx, notes: notes_tx, events: events.clone() };
     let run = Run {
         plan: Arc::new(plan),
@@ -141,6 +144,7 @@ pub fn new_run(
         reaction: None,
         samples: crate::report::SampleBudget::default(),
         tallies: Default::default(),
+        journal: super::run_journal::RunJournal::new(options_journal),
     };
     (run, control)
 }
@@ -159,11 +163,12 @@ impl Run {
                 Err(e) => warn!(error = %e, "Signal handlers could not be installed; Ctrl-C will not roll back."),
             }
         }
-        if let Some(journal) = &self.options.journal {
-            if let Err(e) = journal.record_run_start(&self.report.run_id, &self.plan.name) {
-                warn!(run = %self.report.run_id, error = %error_chain(&e), "The run could not be journaled.");
+        let (run, name) = (self.report.run_id.clone(), self.plan.name.clone());
+        self.journal.write(move |journal| {
+            if let Err(e) = journal.record_run_start(&run, &name) {
+                warn!(%run, error = %error_chain(&e), "The run could not be journaled.");
             }
-        }
+        });
         if self.plan.rollback == RollbackPolicy::Never {
             self.emit(Event::Warning {
                 message: "rollback: never — faults stay in place when their duration ends (demo only); \
@@ -188,7 +193,7 @@ impl Run {
             self.check_steady_state(ProbePhase::After).await;
             self.check_recovery().await;
         }
-        self.finish()
+        self.finish().await
     }
 
     /// Checks the steady state before anything is injected, then that every action can be
@@ -307,16 +312,9 @@ impl Run {
         }
         if !to_undo.is_empty() {
             self.emit(Event::RollbackStarted { reason: reason.clone(), count: to_undo.len() });
-            let mut all_ok = true;
-            // Newest action first; one action's injections (one per host) all at once.
-            for batch in
-                to_undo.chunk_by(|a, b| a.action.group == b.action.group && a.action.action == b.action.action).rev()
-            {
-                for record in roll_back_batch(batch, &reason).await {
-                    all_ok &= record.ok;
-                    self.record_rollback(record);
-                }
-            }
+            // Independent injections at once, one that depends on another first; the run
+            // keeps answering signals, stop and trip meanwhile.
+            let all_ok = self.roll_back_in_waves(to_undo, &reason).await;
             self.emit(Event::RollbackFinished { ok: all_ok });
         }
         if let Some(start) = self.reaction.take() {
@@ -355,7 +353,7 @@ impl Run {
         }
     }
 
-    fn finish(mut self) -> Report {
+    async fn finish(mut self) -> Report {
         self.take_notes();
         // One per injection: a rollback that failed and then succeeded on retry is not a
         // failure, and one that failed twice is one failure.
@@ -382,9 +380,12 @@ impl Run {
         self.report.finished_ms = Some(now_ms());
         self.set_state(RunState::Finished);
         self.emit(Event::Finished { outcome, exit_code, reason });
-        if let Some(journal) = &self.options.journal {
-            let _ = journal.record_run_state(&self.report.run_id, RunState::Finished.as_str(), Some(outcome.as_str()));
-        }
+        let run = self.report.run_id.clone();
+        self.journal.write(move |journal| {
+            let _ = journal.record_run_state(&run, RunState::Finished.as_str(), Some(outcome.as_str()));
+        });
+        // The journal says finished before the caller reads it (`runs`, `status`).
+        self.journal.close().await;
         self.observer.finish();
         self.report
     }
@@ -392,9 +393,10 @@ impl Run {
     pub(super) fn set_state(&mut self, state: RunState) {
         self.report.state = state;
         if state != RunState::Finished {
-            if let Some(journal) = &self.options.journal {
-                let _ = journal.record_run_state(&self.report.run_id, state.as_str(), None);
-            }
+            let run = self.report.run_id.clone();
+            self.journal.write(move |journal| {
+                let _ = journal.record_run_state(&run, state.as_str(), None);
+            });
         }
         self.emit(Event::State { state });
     }
@@ -407,20 +409,6 @@ impl Run {
         self.report.timeline.push(entry);
         self.samples.after_push(&mut self.report.timeline, crate::report::is_sample);
     }
-}
-
-/// Rolls back injections of one action (one per host) all at once, newest first in the result.
-async fn roll_back_batch(batch: &[Live], reason: &str) -> Vec<RollbackRecord> {
-    let calls: Vec<_> = batch
-        .iter()
-        .rev()
-        .map(|l| {
-            let (host, id, fault, label, reason) =
-                (l.host.clone(), l.id.clone(), l.action.fault.clone(), l.action.label.clone(), reason.to_string());
-            async move { roll_back_id(&host, &id, &fault, Some(&label), &reason).await }
-        })
-        .collect();
-    futures_util::stream::iter(calls).buffered(FANOUT_LIMIT).collect().await
 }
 
 /// "… cannot be undone: …", when the run injected actions declared `irreversible: true`

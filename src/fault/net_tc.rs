@@ -150,7 +150,7 @@ pub fn prepare(
         root_before: Some(root.kind.clone()),
     };
     let apply = move || {
-        tc::run_batch(netns.as_deref(), &device, &commands).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
+        tc::apply_batch(netns.as_deref(), &device, &commands).map(|()| Applied::done()).map_err(|e| FaultError::Apply {
             context: format!("add root qdisc {} on {device}: {e}", tc::handle_text(handle)),
             source: None,
         })

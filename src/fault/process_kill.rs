@@ -81,7 +81,10 @@ impl Fault for ProcessKill {
             let (mut sent, mut gone) = (Vec::new(), Vec::new());
             for target in &targets {
                 match signals::send(&target.proc_ref, signal) {
-                    Ok(Delivery::Sent) => sent.push(target.describe()),
+                    Ok(Delivery::Sent) => {
+                        sent.push(target.describe());
+                        crate::failpoint::hit("apply.mid");
+                    }
                     Ok(Delivery::Gone) => gone.push(target.describe()),
                     Err(e) => {
                         return Err(FaultError::io(format!("send {} to {}", signal.as_str(), target.describe()), e));

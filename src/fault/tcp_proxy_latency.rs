@@ -147,6 +147,7 @@ fn start(exe: &std::path::Path, argv: &[String]) -> Result<Applied, FaultError> 
         .process_group(0)
         .spawn()
         .map_err(|e| FaultError::io(format!("start the proxy helper `{}`", exe.display()), e))?;
+    crate::failpoint::hit("apply.mid");
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -90,7 +90,10 @@ impl Undo {
             Undo::All { steps } => {
                 let mut outcome = UndoOutcome::AlreadyGone;
                 let mut first_error = None;
-                for step in steps.iter().rev() {
+                for (done, step) in steps.iter().rev().enumerate() {
+                    if done > 0 {
+                        crate::failpoint::hit("rollback.mid");
+                    }
                     match step.carry_out() {
                         // Unchecked outranks undone: one step nothing can check makes the whole unchecked.
                         Ok(UndoOutcome::UndoneUnchecked) => outcome = UndoOutcome::UndoneUnchecked,

@@ -395,6 +395,16 @@ pub enum Event {
     RolledBack {
         record: RollbackRecord,
     },
+    /// Rollbacks still running, every second while they run and whenever the run is asked
+    /// something while rolling back (a signal, a stop).
+    RollbackProgress {
+        done: usize,
+        total: usize,
+        /// What is still awaited (`action on host`).
+        waiting: Vec<String>,
+        /// How long the oldest of them has been awaited.
+        waited_ms: u64,
+    },
     RollbackFinished {
         ok: bool,
     },

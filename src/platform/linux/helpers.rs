@@ -120,6 +120,7 @@ pub fn stop_helpers(injection: &InjectionId, known: &[ProcRef]) -> Result<UndoOu
                 }
             }
         }
+        crate::failpoint::hit("rollback.mid");
         // SIGKILL is asynchronous: wait for the processes to die (or be reaped).
         let settle = Instant::now() + Duration::from_millis(500);
         while Instant::now() < settle && helpers.iter().any(ProcRef::is_alive) {
@@ -144,6 +145,7 @@ pub fn spawn_helper(exe: &Path, args: &[String], ready_within: Duration) -> Resu
         command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
     }
     let mut child = command.spawn().map_err(|source| HelperError::Spawn { exe: exe.display().to_string(), source })?;
+    crate::failpoint::hit("apply.mid");
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -33,6 +33,9 @@ pub enum NetnsError {
     /// The name could escape the namespace directory.
     #[error("use network namespace `{name}`: not a plain namespace name")]
     BadName { name: String },
+    /// The program ran and failed in a way that says nothing about what the kernel has.
+    #[error("run `{command}`: {stderr}")]
+    Failed { command: String, stderr: String },
     /// The program could not be started at all.
     #[error("run `{program}`: {source}; is it installed (Debian packages iproute2, nftables)?")]
     Spawn {
@@ -113,7 +116,13 @@ pub fn command_in_throwaway(program: &str) -> Command {
 }
 
 /// Runs `cmd` to completion, feeding it `stdin`, and collects its output.
-pub fn run(mut cmd: Command, stdin: Option<&str>) -> Result<Output, NetnsError> {
+pub fn run(cmd: Command, stdin: Option<&str>) -> Result<Output, NetnsError> {
+    run_then(cmd, stdin, || {})
+}
+
+/// Like [`run`], calling `started` once the command runs with its input written (the
+/// torture tests crash there: the tool then finishes without its caller).
+pub fn run_then(mut cmd: Command, stdin: Option<&str>, started: impl FnOnce()) -> Result<Output, NetnsError> {
     use std::io::Write;
     let program = cmd.get_program().to_string_lossy().into_owned();
     let spawn_error = |source| NetnsError::Spawn { program: program.clone(), source };
@@ -126,6 +135,7 @@ pub fn run(mut cmd: Command, stdin: Option<&str>) -> Result<Output, NetnsError> 
         // A child that exits early closes its end; its stderr says why.
         let _ = pipe.write_all(text.as_bytes());
     }
+    started();
     child.wait_with_output().map_err(spawn_error)
 }
 

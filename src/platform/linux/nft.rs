@@ -24,7 +24,7 @@ pub enum NftError {
 pub fn apply_json(netns: Option<&str>, document: &serde_json::Value) -> Result<(), NftError> {
     let mut cmd = netns::command(netns, "nft")?;
     cmd.args(["-j", "-f", "-"]);
-    let out = netns::run(cmd, Some(&document.to_string()))?;
+    let out = netns::run_then(cmd, Some(&document.to_string()), || crate::failpoint::hit("apply.mid"))?;
     if out.status.success() {
         return Ok(());
     }
@@ -43,7 +43,7 @@ pub fn delete_table(netns: Option<&str>, family: &str, table: &str) -> Result<Un
     let undo_error = |what: String| UndoError { what, source: None };
     let mut cmd = netns::command(netns, "nft").map_err(|e| undo_error(e.to_string()))?;
     cmd.args(["delete", "table", family, table]);
-    let out = match netns::run(cmd, None) {
+    let out = match netns::run_then(cmd, None, || crate::failpoint::hit("rollback.mid")) {
         Ok(out) => out,
         Err(NetnsError::Missing { .. }) => return Ok(UndoOutcome::AlreadyGone),
         Err(e) => return Err(undo_error(format!("delete nftables table {family} {table}: {e}"))),

@@ -123,12 +123,34 @@ pub fn own_roots(netns: Option<&str>) -> Result<Vec<(String, String)>, TcError> 
 
 /// Runs `tc` commands (without the leading `tc`) in one `tc -batch -`, stopping at the first failure.
 pub fn run_batch(netns: Option<&str>, device: &str, commands: &[String]) -> Result<(), TcError> {
+    run_batch_then(netns, device, commands, || {})
+}
+
+/// Applies a fault's `tc` commands: [`run_batch`], with the crash point `apply.mid` of the
+/// torture tests. Armed, it splits the batch after its first command (the root qdisc) and
+/// crashes there, leaving what a crash in the middle of `tc -batch` leaves: a root qdisc
+/// without its classes and filters (`tc -batch` is not a transaction either).
+pub fn apply_batch(netns: Option<&str>, device: &str, commands: &[String]) -> Result<(), TcError> {
+    if crate::failpoint::is_armed("apply.mid") && commands.len() > 1 {
+        run_batch(netns, device, &commands[..1])?;
+        crate::failpoint::hit("apply.mid");
+        return run_batch(netns, device, &commands[1..]);
+    }
+    run_batch(netns, device, commands)
+}
+
+fn run_batch_then(
+    netns: Option<&str>,
+    device: &str,
+    commands: &[String],
+    started: impl FnOnce(),
+) -> Result<(), TcError> {
     // The device is the one free word in the script: never let anything else through.
     names::check_interface(device)?;
     let mut cmd = netns::command(netns, "tc")?;
     cmd.args(["-batch", "-"]);
     let script: String = commands.iter().map(|c| format!("{c}\n")).collect();
-    let out = netns::run(cmd, Some(&script))?;
+    let out = netns::run_then(cmd, Some(&script), started)?;
     if out.status.success() {
         return Ok(());
     }
@@ -170,7 +192,7 @@ pub fn delete_root_qdisc(netns: Option<&str>, device: &str, handle: &str) -> Res
         Err(e) => return Err(undo_error(format!("delete root qdisc {handle} of {device}: {e}"))),
     }
     let command = format!("qdisc del dev {device} root handle {handle}");
-    match run_batch(netns, device, &[command]) {
+    match run_batch_then(netns, device, &[command], || crate::failpoint::hit("rollback.mid")) {
         Ok(()) => Ok(UndoOutcome::Undone),
         Err(TcError::DeviceMissing { .. }) => Ok(UndoOutcome::AlreadyGone),
         Err(e) => match root_qdisc(netns, device) {
@@ -199,6 +221,17 @@ pub fn missing_qdisc_kinds(kinds: &[&'static str]) -> Result<Vec<&'static str>, 
                     cmd.args(["rate", "1mbit", "burst", "10kb", "latency", "10ms"]);
                 }
                 let out = netns::run(cmd, None)?;
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                // Only the kernel's own answer means the kind is missing; any other failure
+                // (tc itself broken, out of memory) is an error, said as it is and not cached.
+                if !out.status.success() && !stderr.contains("kind is unknown") && !stderr.contains("Unknown qdisc") {
+                    return Err(NetnsError::Failed {
+                        command: format!(
+                            "tc qdisc add dev lo root handle 1: {kind} (in a throwaway network namespace)"
+                        ),
+                        stderr: stderr.trim().to_string(),
+                    });
+                }
                 let ok = out.status.success();
                 known.lock().expect("probe cache").push((kind, ok));
                 ok
