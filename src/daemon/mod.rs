@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod policy;
 mod private_files;
 mod reaper;
+mod retention;
 mod routes;
 mod runs;
 mod server;

@@ -191,16 +191,16 @@ mod tests {
             let wal = j.path().with_extension("db-wal");
             std::fs::metadata(j.path()).unwrap().len() + std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
         };
-        let retention = Retention::new(DEFAULT_KEEP_DAYS, 50);
+        let retention = Retention::new(DEFAULT_KEEP_DAYS, 30);
         let mut sizes = Vec::new();
-        for _round in 0..6 {
-            for _ in 0..200 {
+        for _round in 0..4 {
+            for _ in 0..100 {
                 inject(&journal, InjectionState::RolledBack, None);
             }
             journal.prune(&retention).unwrap();
             sizes.push(size(&journal));
         }
-        assert_eq!(journal.recent(1000).unwrap().len(), 50);
+        assert_eq!(journal.recent(1000).unwrap().len(), 30);
         let (first, last) = (sizes[1], *sizes.last().unwrap());
         assert!(last <= first + 64 * 1024, "the journal grew from {first} to {last} bytes: {sizes:?}");
     }
