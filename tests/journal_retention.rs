@@ -77,3 +77,31 @@ fn a_starting_daemon_prunes_old_history_but_never_a_failed_rollback() {
     let runs: Vec<RunId> = journal.runs(100).unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(runs, vec![failed_run], "the finished run goes, the one with a failed rollback stays");
 }
+
+#[test]
+fn a_local_run_prunes_beyond_journal_keep_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let file = dir.path().join("burn.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nname: short-burn\naction_groups:\n  - name: burn\n    target: local\n    actions:\n      \
+         - fault: cpu-burn\n        params: {percent: 5, cores: 1}\n        duration: 200ms\n",
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let out = std::process::Command::new(harness::BIN)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("run")
+            .arg(&file)
+            .args(["--journal-keep-runs", "1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let journal = Journal::open(&state).unwrap();
+    assert_eq!(journal.runs(10).unwrap().len(), 1, "only the newest finished run is kept");
+    assert_eq!(journal.recent(10).unwrap().len(), 1, "only the newest rolled-back injection is kept");
+    assert_eq!(harness::list_dir(&state.join("runs")).len(), 1, "only the newest report is kept");
+}
