@@ -15,7 +15,7 @@ shift || true
 sanitizer=${FUZZ_SANITIZER:-none}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(experiment template_render inventory api_injection api_run alertmanager)
-nice -n 10 cargo +nightly fuzz build --fuzz-dir tests/fuzz -s "$sanitizer" "${targets[@]/#/}" 2>&1 | grep -v '^\s*Compiling' || true
+nice -n 10 cargo +nightly fuzz build --fuzz-dir tests/fuzz -s "$sanitizer" 2>&1 | grep -v '^\s*Compiling' || true
 bin_dir=tests/fuzz/target/x86_64-unknown-linux-gnu/release
 corpus_root=${FUZZ_CORPUS:-$(mktemp -d)}
 [ -n "${FUZZ_CORPUS:-}" ] || trap 'rm -rf "$corpus_root"' EXIT
@@ -29,8 +29,8 @@ for t in "${targets[@]}"; do
     nice -n 10 "$bin_dir/$t" "$corpus_root/$t" "tests/fuzz/seeds/$t" -max_total_time="$secs" -print_final_stats=1 \
         -artifact_prefix="tests/fuzz/artifacts/$t/" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1 || status=$?
     took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e - s}')
-    execs=$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$log")
-    rate=$(awk -F: '/stat::average_exec_per_sec/ {gsub(/ /, "", $2); print $2}' "$log")
+    execs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$log")
+    rate=$(awk '/stat::average_exec_per_sec/ {print $NF}' "$log")
     crashes=$(grep -cE '^==[0-9]+== ERROR|panicked at|deadly signal|SUMMARY: libFuzzer' "$log" || true)
     [ "$status" -eq 0 ] || crashes=$((crashes > 0 ? crashes : 1))
     printf '%-16s %8s %12s %10s %8s %s\n' "$t" "$took" "${execs:-?}" "${rate:-?}" "$crashes" "$(ls "$corpus_root/$t" | wc -l)"
