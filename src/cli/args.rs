@@ -93,6 +93,8 @@ pub struct RunArgs {
     pub expect_outcome: Option<String>,
     #[command(flatten)]
     pub auth: ClientAuthArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +186,28 @@ pub struct DaemonArgs {
     /// What callers may do: allowed faults, paths, processes, durations, probe destinations.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// How much history the journal (and, in a daemon, the audit trail) keeps.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Prune finished runs, rolled-back injections and run reports older than N days
+    /// (never a pending, active or failed injection).
+    #[arg(long, value_name = "N", env = "FAULTDRILL_JOURNAL_KEEP_DAYS", default_value_t = crate::journal::DEFAULT_KEEP_DAYS)]
+    pub journal_keep_days: u32,
+    /// Keep at most N finished runs and N rolled-back injections (the newest).
+    #[arg(long, value_name = "N", env = "FAULTDRILL_JOURNAL_KEEP_RUNS", default_value_t = crate::journal::DEFAULT_KEEP_RUNS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub journal_keep_runs: u32,
+}
+
+impl RetentionArgs {
+    /// The retention these flags ask for.
+    pub fn retention(&self) -> crate::journal::Retention {
+        crate::journal::Retention::new(self.journal_keep_days, self.journal_keep_runs)
+    }
 }
 
 /// How the CLI authenticates to a daemon.

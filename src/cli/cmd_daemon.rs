@@ -20,6 +20,7 @@ pub fn run(args: DaemonArgs, state_dir: &Path) -> anyhow::Result<u8> {
         tls,
         allow_plaintext: args.allow_plaintext,
         policy: args.policy,
+        retention: args.retention.retention(),
     };
     let config = DaemonConfig::new(flags, state_dir).map_err(invalid)?;
     let runtime =

@@ -71,7 +71,7 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
     }
     let options = RunOptions {
         run_id: RunId::generate(),
-        journal: Some(journal),
+        journal: Some(journal.clone()),
         handle_signals: true,
         prober: Arc::new(Prober::new()),
     };
@@ -93,6 +93,7 @@ async fn run_plan(plan: ExperimentPlan, args: &RunArgs, state_dir: &Path) -> any
         .with_context(|| format!("open the control socket {}", socket.display()))?;
     let report = run.execute().await;
     let path = report::write_report(state_dir, &report)?;
+    prune_history(&journal, state_dir, &args.retention.retention());
     if let Some(dir) = &args.out {
         report::copy_report(dir, &report)?;
         let html = dir.join("report.html");
@@ -168,4 +169,13 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, InvalidInput> {
             _ => Err(InvalidInput(format!("parse --set {s:?}: expected NAME=VALUE"))),
         })
         .collect()
+}
+
+/// Prunes what the retention no longer keeps once a local run is done; a failure is
+/// logged, never fatal to the run's outcome.
+fn prune_history(journal: &Journal, state_dir: &Path, retention: &crate::journal::Retention) {
+    if let Err(e) = journal.prune(retention) {
+        tracing::warn!(error = %engine::error_chain(&e), "Could not prune the journal.");
+    }
+    report::prune_reports(state_dir, retention);
 }

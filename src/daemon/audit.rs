@@ -23,6 +23,8 @@ use super::tokens::Caller;
 
 /// The audit file's name in the state dir.
 pub const AUDIT_FILE: &str = "audit.db";
+/// The most audit records kept, whatever their age (a few hundred bytes each).
+pub const AUDIT_KEEP_ROWS: i64 = 100_000;
 /// The longest message kept per record, in characters.
 const MAX_MESSAGE: usize = 200;
 
@@ -68,8 +70,11 @@ impl AuditLog {
         let path = state_dir.join(AUDIT_FILE);
         let fail = |source| AuditError { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(fail)?;
+        // Only takes on a new file: then pruning gives pages back to the filesystem.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(fail)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024).map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
         super::private_files::make_private(&path).map_err(|e| AuditError {
@@ -90,6 +95,25 @@ impl AuditLog {
         if let Err(e) = done {
             error!(error = %e, path = %self.path.display(), "Could not write the audit trail.");
         }
+    }
+
+    /// Removes records older than the retention's age, and the oldest beyond
+    /// [`AUDIT_KEEP_ROWS`]; returns how many went.
+    pub fn prune(&self, retention: &crate::journal::Retention) -> Result<usize, AuditError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let cutoff = retention.cutoff_ms(crate::journal::now_ms());
+        let prune = || -> rusqlite::Result<usize> {
+            let n = conn.execute(
+                "DELETE FROM audit WHERE at_ms < ?1 OR seq <= (SELECT MAX(seq) FROM audit) - ?2",
+                params![cutoff, AUDIT_KEEP_ROWS],
+            )?;
+            if n > 0 {
+                conn.execute_batch("PRAGMA incremental_vacuum;")?;
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
+            Ok(n)
+        };
+        prune().map_err(|source| AuditError { path: self.path.clone(), source })
     }
 
     /// Records from `since_ms` on, oldest first, at most `limit`.
@@ -196,6 +220,29 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_audit_records_are_pruned_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path()).unwrap();
+        let now = crate::journal::now_ms();
+        let mut r = AuditRecord {
+            at_ms: now - 40 * 86_400_000,
+            actor: "ci".into(),
+            role: None,
+            peer: "127.0.0.1".into(),
+            method: "DELETE".into(),
+            path: "/v1/injections/i-1".into(),
+            target: None,
+            status: 200,
+            message: None,
+        };
+        log.record(&r);
+        r.at_ms = now;
+        log.record(&r);
+        assert_eq!(log.prune(&crate::journal::Retention::default()).unwrap(), 1);
+        assert_eq!(log.since(0, 10).unwrap().len(), 1);
+    }
 
     #[test]
     fn records_are_kept_in_order_across_reopen() {

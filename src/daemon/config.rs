@@ -50,6 +50,8 @@ pub struct DaemonFlags {
     pub tls: Option<TlsFiles>,
     pub allow_plaintext: bool,
     pub policy: Option<PathBuf>,
+    /// How much history the journal keeps.
+    pub retention: crate::journal::Retention,
 }
 
 /// A checked daemon configuration.
@@ -63,6 +65,7 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     pub tls: Option<TlsFiles>,
     pub policy: Policy,
+    pub retention: crate::journal::Retention,
 }
 
 impl DaemonConfig {
@@ -96,7 +99,15 @@ impl DaemonConfig {
             None => Policy::default(),
         };
         let name = flags.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(hostname);
-        Ok(DaemonConfig { listen, tokens, name, state_dir: state_dir.to_path_buf(), tls: flags.tls, policy })
+        Ok(DaemonConfig {
+            listen,
+            tokens,
+            name,
+            state_dir: state_dir.to_path_buf(),
+            tls: flags.tls,
+            policy,
+            retention: flags.retention,
+        })
     }
 }
 

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod policy;
 mod private_files;
 mod reaper;
+mod retention;
 mod routes;
 mod runs;
 mod server;
@@ -20,5 +21,7 @@ mod tokens;
 
 pub use audit::{AUDIT_FILE, AuditRecord, read as read_audit};
 pub use config::{DaemonConfig, DaemonError, DaemonFlags, TlsFiles};
+#[doc(hidden)]
+pub use routes::fuzz_entry;
 pub use server::serve;
 pub use tokens::Role;

@@ -248,7 +248,7 @@ async fn collect(
     if let Err(e) = crate::report::write_report(&state.state_dir, &report) {
         error!(run = %entry.id, error = %e, "Could not write the run report.");
     }
-    prune_reports(&state.state_dir.join("runs"), KEEP_REPORTS);
+    crate::report::prune_reports(&state.state_dir, &state.retention);
     if let Some(outcome) = report.outcome {
         state.metrics.run_finished(outcome.as_str());
     }
@@ -259,28 +259,6 @@ async fn collect(
         }
     }
     entry.push(RunMessage::End(status_of(&report)));
-}
-
-/// How many run reports the daemon keeps on disk; older ones are removed.
-const KEEP_REPORTS: usize = 1000;
-
-/// Removes the oldest run directories beyond `keep` (by modification time).
-fn prune_reports(runs_dir: &std::path::Path, keep: usize) {
-    let Ok(read) = std::fs::read_dir(runs_dir) else { return };
-    let mut dirs: Vec<(std::time::SystemTime, std::path::PathBuf)> = read
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| RunId::parse(n).is_some()))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    if dirs.len() <= keep {
-        return;
-    }
-    dirs.sort();
-    for (_, dir) in &dirs[..dirs.len() - keep] {
-        if let Err(e) = std::fs::remove_dir_all(dir) {
-            warn!(dir = %dir.display(), error = %e, "Could not remove an old run report.");
-        }
-    }
 }
 
 /// The status of a finished run, with its report.

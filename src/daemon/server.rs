@@ -62,8 +62,10 @@ pub async fn serve(config: DaemonConfig, on_listen: impl FnOnce(SocketAddr)) -> 
         runs: Default::default(),
         alerts: Default::default(),
         state_dir: config.state_dir.clone(),
+        retention: config.retention,
     });
     let reaper = tokio::spawn(reaper::run(state.clone()));
+    tokio::spawn(super::retention::run(state.clone()));
     let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(stop_on_signal(handle.clone(), signals));

@@ -37,6 +37,8 @@ pub struct AppState {
     pub alerts: super::alerts::FiringAlerts,
     /// Where run reports are written (`runs/<id>/report.json`).
     pub state_dir: std::path::PathBuf,
+    /// How much history the journal, the audit trail and the reports keep.
+    pub retention: crate::journal::Retention,
 }
 
 /// Shared state handle.

@@ -412,7 +412,11 @@ pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 
 /// WAL mode, full syncs, and the tables.
 fn set_up(conn: &Connection) -> rusqlite::Result<()> {
+    // Only takes on a new file (before any table): then pruning gives pages back (retention.rs).
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // The WAL is cut back to this after a checkpoint, so it cannot stay at its peak size.
+    conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(super::remote::REMOTE_SCHEMA)

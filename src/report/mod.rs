@@ -7,6 +7,7 @@ mod html;
 mod html_actions;
 mod junit;
 mod model;
+mod prune;
 mod score;
 mod spread;
 mod svg;
@@ -19,6 +20,7 @@ pub use model::{
     ActionRef, Event, GuardrailReaction, InjectionSummary, Outcome, OutcomeExpectation, ProbePhase, Report,
     ResolvedTarget, RollbackRecord, RunState, SCHEMA_VERSION, SampleRecord, TimelineEntry, TripSource, format_ms,
 };
+pub use prune::prune_reports;
 pub use score::{WEIGHT_DURING_SAMPLE, WEIGHT_EDGE_SAMPLE, WEIGHT_GUARDRAIL, resilience_score};
 pub use svg::{Marker, Series, Window, escape, timeline_svg};
 pub use thin::{MAX_TIMELINE_SAMPLES, SampleBudget, is_sample};

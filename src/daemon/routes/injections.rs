@@ -108,7 +108,7 @@ async fn check_policy(state: &Shared, req: &InjectRequest) -> Result<(), ApiErro
 }
 
 /// Checks the request into an engine request, naming the offending field.
-fn check(body: InjectionRequest) -> Result<InjectRequest, ApiError> {
+pub(super) fn check(body: InjectionRequest) -> Result<InjectRequest, ApiError> {
     let fault = find_fault(&body.fault).ok_or_else(|| {
         let names: Vec<_> = all_faults().iter().map(|f| f.info().name).collect();
         ApiError::field(

@@ -2,6 +2,8 @@
 
 mod admin;
 mod alertmanager;
+#[doc(hidden)]
+pub mod fuzz_entry;
 mod health;
 mod host;
 mod injections;
