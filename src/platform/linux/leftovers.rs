@@ -152,11 +152,22 @@ pub fn stopped(processes: &[ProcRef]) -> Vec<String> {
 /// The helpers of `injection` still alive: the recorded ones (same PID and start time),
 /// and any other process carrying its tag.
 pub fn helpers(injection: &InjectionId, known: &[ProcRef]) -> Vec<String> {
-    let mut alive: Vec<ProcRef> = known.iter().copied().filter(ProcRef::is_alive).collect();
-    for found in helpers::find_helpers(injection) {
-        if !alive.contains(&found) {
-            alive.push(found);
+    let still = || {
+        let mut alive: Vec<ProcRef> = known.iter().copied().filter(ProcRef::is_alive).collect();
+        for found in helpers::find_helpers(injection) {
+            if !alive.contains(&found) {
+                alive.push(found);
+            }
         }
+        alive
+    };
+    // A helper's own companion (the io guard, which unmounts if its helper dies) ends by
+    // itself once the helper is gone: give it the same short settle as a resumed process.
+    let give_up = Instant::now() + SETTLE;
+    let mut alive = still();
+    while !alive.is_empty() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(10));
+        alive = still();
     }
     alive
         .into_iter()
