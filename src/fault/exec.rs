@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::command_step::{CommandStep, RollbackCommand};
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::custom_action::{IRREVERSIBLE, RETRY_BACKOFF, ROLLBACK_RETRIES, is_declared_irreversible, rollback_retry};
 use super::undo::Undo;
 use crate::experiment::{ParamKind, ParamSpec, ParamValue, Params};
 
@@ -52,13 +53,7 @@ static INFO: FaultInfo = FaultInfo {
             required: false,
             doc: "exits 0 when the fault is gone: checked before the rollback (0: nothing to do) and after each try",
         },
-        ParamSpec {
-            name: "irreversible",
-            kind: ParamKind::Bool,
-            default: Some("false"),
-            required: false,
-            doc: "true: the action has no rollback and cannot be undone; the dry run, report and JUnit say so",
-        },
+        IRREVERSIBLE,
         ParamSpec {
             name: "timeout",
             kind: ParamKind::Duration,
@@ -66,20 +61,8 @@ static INFO: FaultInfo = FaultInfo {
             required: false,
             doc: "time limit of each command (each try); a command still running then is killed with its process group",
         },
-        ParamSpec {
-            name: "rollback_retries",
-            kind: ParamKind::Integer { min: 0, max: 20 },
-            default: Some("3"),
-            required: false,
-            doc: "tries of the rollback after the first one fails",
-        },
-        ParamSpec {
-            name: "retry_backoff",
-            kind: ParamKind::Duration,
-            default: Some("1s"),
-            required: false,
-            doc: "wait before the first retry of the rollback, doubled before each next one",
-        },
+        ROLLBACK_RETRIES,
+        RETRY_BACKOFF,
     ],
     is_held: true,
 };
@@ -98,12 +81,12 @@ impl Fault for Exec {
     }
 
     fn is_irreversible(&self, params: &Params) -> bool {
-        params.bool("irreversible") == Some(true)
+        is_declared_irreversible(params)
     }
 
     fn prepare(&self, params: &Params, cx: &InjectContext) -> Result<Prepared, FaultError> {
         self.check(params).map_err(FaultError::Refused)?;
-        let timeout = params.duration("timeout").unwrap_or(Duration::from_secs(30));
+        let timeout = params.get::<Duration>("timeout")?;
         let step = |name: &str| {
             let argv = params.list(name);
             (!argv.is_empty()).then(|| CommandStep {
@@ -114,13 +97,11 @@ impl Fault for Exec {
         };
         let inject = step("inject").ok_or_else(|| FaultError::Refused("missing `inject`".into()))?;
         let verify_injected = step("verify_injected");
+        let (retries, backoff_ms) = rollback_retry(params)?;
         let undo = match step("rollback") {
-            Some(rollback) => Undo::RunCommand(RollbackCommand {
-                rollback,
-                verify: step("verify_rolled_back"),
-                retries: params.integer("rollback_retries").unwrap_or(3) as u32,
-                backoff_ms: params.duration("retry_backoff").unwrap_or(Duration::from_secs(1)).as_millis() as u64,
-            }),
+            Some(rollback) => {
+                Undo::RunCommand(RollbackCommand { rollback, verify: step("verify_rolled_back"), retries, backoff_ms })
+            }
             None => Undo::Nothing,
         };
         let preview = preview(&inject, verify_injected.as_ref(), &undo, timeout);

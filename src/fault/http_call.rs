@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
+use super::custom_action::{IRREVERSIBLE, RETRY_BACKOFF, ROLLBACK_RETRIES, is_declared_irreversible, rollback_retry};
 use super::exec::{IRREVERSIBLE_LINE, check_reversibility};
 use super::http_step::{HttpStep, RollbackRequest};
 use super::undo::Undo;
@@ -49,13 +50,7 @@ static INFO: FaultInfo = FaultInfo {
             required: false,
             doc: "answers with its `status` when the fault is gone: checked before the rollback and after each try",
         },
-        ParamSpec {
-            name: "irreversible",
-            kind: ParamKind::Bool,
-            default: Some("false"),
-            required: false,
-            doc: "true: the action has no rollback and cannot be undone; the dry run, report and JUnit say so",
-        },
+        IRREVERSIBLE,
         ParamSpec {
             name: "timeout",
             kind: ParamKind::Duration,
@@ -63,20 +58,8 @@ static INFO: FaultInfo = FaultInfo {
             required: false,
             doc: "time limit of each request (each try)",
         },
-        ParamSpec {
-            name: "rollback_retries",
-            kind: ParamKind::Integer { min: 0, max: 20 },
-            default: Some("3"),
-            required: false,
-            doc: "tries of the rollback after the first one fails",
-        },
-        ParamSpec {
-            name: "retry_backoff",
-            kind: ParamKind::Duration,
-            default: Some("1s"),
-            required: false,
-            doc: "wait before the first retry of the rollback, doubled before each next one",
-        },
+        ROLLBACK_RETRIES,
+        RETRY_BACKOFF,
     ],
     is_held: true,
 };
@@ -95,22 +78,20 @@ impl Fault for HttpCall {
     }
 
     fn is_irreversible(&self, params: &Params) -> bool {
-        params.bool("irreversible") == Some(true)
+        is_declared_irreversible(params)
     }
 
     fn prepare(&self, params: &Params, _cx: &InjectContext) -> Result<Prepared, FaultError> {
         self.check(params).map_err(FaultError::Refused)?;
-        let timeout = params.duration("timeout").unwrap_or(Duration::from_secs(10));
+        let timeout = params.get::<Duration>("timeout")?;
         let step = |name: &str| params.map(name).map(|m| HttpStep::from_param(m, timeout));
         let inject = step("inject").ok_or_else(|| FaultError::Refused("missing `inject`".into()))?;
         let verify_injected = step("verify_injected");
+        let (retries, backoff_ms) = rollback_retry(params)?;
         let undo = match step("rollback") {
-            Some(rollback) => Undo::HttpRequest(RollbackRequest {
-                rollback,
-                verify: step("verify_rolled_back"),
-                retries: params.integer("rollback_retries").unwrap_or(3) as u32,
-                backoff_ms: params.duration("retry_backoff").unwrap_or(Duration::from_secs(1)).as_millis() as u64,
-            }),
+            Some(rollback) => {
+                Undo::HttpRequest(RollbackRequest { rollback, verify: step("verify_rolled_back"), retries, backoff_ms })
+            }
             None => Undo::Nothing,
         };
         let limit = humantime::format_duration(timeout);

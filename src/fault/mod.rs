@@ -3,6 +3,7 @@
 mod command_step;
 mod context;
 mod cpu_burn;
+mod custom_action;
 mod disk_fill;
 mod dns_fault;
 mod dns_match;
