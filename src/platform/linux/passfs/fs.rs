@@ -560,8 +560,12 @@ impl Filesystem for PassFs {
         let fopen = self.open_flags(req);
         self.gate(req, OpKind::Other, reply, move |core, reply| {
             let made = core.node(parent).and_then(|p| {
+                // O_NOFOLLOW: this helper is root, and a symlink planted under that name
+                // (through a descriptor taken before the mount) must never make it open
+                // another file on the caller's behalf.
                 let flags = (OFlag::from_bits_truncate(flags) - (OFlag::O_NOCTTY | OFlag::O_DIRECT))
                     | OFlag::O_CREAT
+                    | OFlag::O_NOFOLLOW
                     | OFlag::O_CLOEXEC;
                 let perm = Mode::from_bits_truncate(mode & !umask & 0o7777);
                 let fd = openat(p.fd.as_fd(), name.as_os_str(), flags, perm)?;
