@@ -515,9 +515,12 @@ fn groups(
                 .iter()
                 .enumerate()
                 .filter_map(|(n, a)| {
-                    // A disabled action is checked all the same, then left out.
-                    let plan = action(sink, a, &name, n + 1, catalog)?;
-                    a.enabled.as_ref().is_none_or(|e| e.value).then_some(plan)
+                    // A disabled action is checked all the same (its fault, its keys, its
+                    // duration), then left out; only its parameters' values are not: a template
+                    // leaves the values of a step that is off empty.
+                    let enabled = a.enabled.as_ref().is_none_or(|e| e.value);
+                    let plan = action(sink, a, &name, n + 1, catalog, enabled)?;
+                    enabled.then_some(plan)
                 })
                 .collect(),
             None => Vec::new(),
@@ -557,6 +560,7 @@ fn action(
     group: &str,
     n: usize,
     catalog: &dyn FaultCatalog,
+    enabled: bool,
 ) -> Option<ActionPlan> {
     let fault = a.fault.as_ref()?;
     let wait_before = a.wait_before.as_ref().and_then(|w| parse_duration(sink, w)).unwrap_or_default();
@@ -590,7 +594,8 @@ fn action(
     }
     let params = match &a.params {
         Field::Invalid => return None,
-        given => super::fault_params::check(sink, catalog, fault, given.present(), specs)?,
+        given if enabled => super::fault_params::check(sink, catalog, fault, given.present(), specs)?,
+        given => return super::fault_params::check_keys(sink, fault, given.present(), specs),
     };
     Some(ActionPlan {
         label: format!("{group}/{}#{n}", fault.value),

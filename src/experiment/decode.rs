@@ -48,8 +48,17 @@ const EXPERIMENT_KEYS: &[&str] = &[
     "lease",
     "expect_outcome",
 ];
-const PARAMETER_KEYS: &[&str] =
-    &["type", "default", "required", "description", "values", "differs_from", "covers_hosts_of", "excludes_hosts_of"];
+const PARAMETER_KEYS: &[&str] = &[
+    "type",
+    "default",
+    "required",
+    "description",
+    "values",
+    "differs_from",
+    "required_when",
+    "covers_hosts_of",
+    "excludes_hosts_of",
+];
 const TARGET_KEYS: &[&str] = &["hosts", "select", "pick", "max", "on_empty", "seed"];
 const PROBE_KEYS: &[&str] =
     &["name", "metric", "http", "prometheus", "tcp", "command", "expect", "interval", "tolerate", "error_rate"];
@@ -110,6 +119,7 @@ fn parameter(sink: &mut Sink<'_>, node: &Node, name: &str) -> Option<ParameterSp
         description: f.get("description").and_then(|n| string(sink, n, "description")),
         values: f.get("values").and_then(|n| list(sink, n, "values", string)),
         differs_from: f.get("differs_from").and_then(|n| string(sink, n, "differs_from")),
+        required_when: f.get("required_when").and_then(|n| string(sink, n, "required_when")),
         covers_hosts_of: f.get("covers_hosts_of").and_then(|n| string(sink, n, "covers_hosts_of")),
         excludes_hosts_of: f.get("excludes_hosts_of").and_then(|n| string(sink, n, "excludes_hosts_of")),
     })

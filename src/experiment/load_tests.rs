@@ -504,3 +504,66 @@ action_groups:
         ["6:3 missing key `within` in recovery", "6:11 undefined target `zoen`; defined targets: zone, local"]
     );
 }
+
+#[test]
+fn a_step_that_is_off_leaves_its_values_unchecked_and_required_when_asks_for_them_when_on() {
+    let text = "version: 1
+name: t
+parameters:
+  instances: {type: enum, values: [keep, stop], default: keep}
+  stop_command: {type: list, default: [], required_when: instances == stop}
+action_groups:
+  - name: g
+    actions:
+      - {fault: process-kill, params: {name: a}}
+      - fault: exec
+        enabled: ${instances == stop}
+        params: {inject: \"${stop_command}\", irreversible: true}
+        duration: 5s
+";
+    // Off: the empty command is not checked, and the step is left out.
+    let plan = load_set(text, &[]).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(plan.groups[0].actions.len(), 1);
+    // On and given: the step is in.
+    let plan =
+        load_set(text, &[("instances", "stop"), ("stop_command", "cloud,stop")]).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(plan.groups[0].actions[1].params.list("inject"), ["cloud", "stop"]);
+    // On and not given: said once by the template, and once more by the fault where it is used.
+    let err = load_set(text, &[("instances", "stop")]).unwrap_err();
+    let messages: Vec<String> = err.items.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect();
+    assert_eq!(
+        messages,
+        [
+            "5:3 parameter `stop_command` is required when `instances` is `stop`: pass --set stop_command=…",
+            "12:26 fault `exec`: parameter `inject`: expected a command, found an empty list",
+        ]
+    );
+    // Off, a misspelled key is still an error: only the values wait for the step to be on.
+    let err = load_set(&text.replace("irreversible:", "irreversibel:"), &[]).unwrap_err();
+    assert_eq!(err.len(), 1, "{err}");
+    assert!(err.items[0].message.contains("unknown parameter `irreversibel`; did you mean `irreversible`?"), "{err}");
+}
+
+#[test]
+fn a_required_when_names_an_enum_parameter_and_one_of_its_words() {
+    let text = "version: 1
+name: t
+parameters:
+  instances: {type: enum, values: [keep, stop], default: keep}
+  count: {type: integer, default: 1}
+  stop_command: {type: list, default: [], required_when: CONDITION}
+action_groups:
+  - name: g
+    actions:
+      - {fault: process-kill, params: {name: \"${stop_command}\", count: \"${count}\"}, enabled: \"${instances == keep}\"}
+";
+    for (condition, message) in [
+        ("instances", "`required_when`: expected `PARAMETER == WORD`"),
+        ("instance == stop", "`required_when`: no parameter `instance` is declared"),
+        ("instances == stpo", "`required_when`: `stpo` is not one of `instances`'s words: keep, stop"),
+        ("count == 1", "`required_when`: parameter `count` is not an enum"),
+    ] {
+        let err = load_set(&text.replace("CONDITION", condition), &[]).unwrap_err();
+        assert!(err.items.iter().any(|d| d.line == 6 && d.message.starts_with(message)), "{condition}: {err}");
+    }
+}

@@ -15,6 +15,7 @@ mod limits;
 mod load;
 mod merge;
 mod param_read;
+mod param_relations;
 mod param_schema;
 mod params;
 pub mod plan;

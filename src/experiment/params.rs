@@ -111,13 +111,7 @@ impl Params {
         let mut values = BTreeMap::new();
         for (name, value) in raw {
             match specs.iter().find(|s| s.name == name) {
-                None => problems.push(ParamProblem {
-                    name: Some(name.clone()),
-                    message: format!(
-                        "unknown parameter `{name}`; expected one of: {}",
-                        specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-                    ),
-                }),
+                None => problems.push(ParamProblem { name: Some(name.clone()), message: unknown_message(name, specs) }),
                 Some(spec) => match check_value(spec.kind, value) {
                     Ok(v) => {
                         values.insert(name.clone(), v);
@@ -233,6 +227,14 @@ fn scalar_text(value: &serde_json::Value) -> Option<String> {
 }
 
 /// Checks one raw value against a kind; the message reads after "parameter `x`: ".
+/// What an unknown parameter is told: the parameters the fault has.
+pub fn unknown_message(name: &str, specs: &[ParamSpec]) -> String {
+    format!(
+        "unknown parameter `{name}`; expected one of: {}",
+        specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    )
+}
+
 pub fn check_value(kind: ParamKind, value: &serde_json::Value) -> Result<ParamValue, String> {
     if let ParamKind::Argv | ParamKind::Request = kind {
         // `--param inject='["touch","/tmp/x"]'`: a command line can only give text, so JSON text

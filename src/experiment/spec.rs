@@ -288,6 +288,9 @@ pub struct ParameterSpec {
     pub values: Option<Vec<Spanned<String>>>,
     /// Another parameter this one must never equal (a failed zone and a surviving zone).
     pub differs_from: Option<Spanned<String>>,
+    /// `"PARAMETER == WORD"`: this parameter must be given (not empty) when that enum
+    /// parameter has that word (the command of an optional step that is on).
+    pub required_when: Option<Spanned<String>>,
     /// A target whose every host's address (from the inventory) must lie in this list of
     /// addresses or CIDRs; checked when the run resolves its targets.
     pub covers_hosts_of: Option<Spanned<String>>,

@@ -29,7 +29,7 @@ pub struct Substituted {
 
 /// A parameter's checked value.
 #[derive(Clone, Debug, PartialEq)]
-enum ParamValue {
+pub(super) enum ParamValue {
     /// Substituted as a string (string, duration, enum).
     Text(String),
     /// Substituted as a plain scalar (integer, percent, bool).
@@ -38,8 +38,16 @@ enum ParamValue {
 }
 
 impl ParamValue {
+    /// Whether the value is empty: `""` or `[]` (what a step that is off leaves its values).
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            ParamValue::Text(t) | ParamValue::Plain(t) => t.is_empty(),
+            ParamValue::List(items) => items.is_empty(),
+        }
+    }
+
     /// The value inside a larger string.
-    fn as_text(&self) -> String {
+    pub(super) fn as_text(&self) -> String {
         match self {
             ParamValue::Text(t) | ParamValue::Plain(t) => t.clone(),
             ParamValue::List(items) => items.join(","),
@@ -68,12 +76,13 @@ impl ParamValue {
     }
 }
 
-struct Declared<'a> {
-    key: &'a Spanned<String>,
-    value: Option<ParamValue>,
+/// A declared parameter and the value it resolved to.
+pub(super) struct Declared<'a> {
+    pub(super) key: &'a Spanned<String>,
+    pub(super) value: Option<ParamValue>,
     used: bool,
     /// The words of an enum parameter (what `${name == word}` may compare with).
-    words: Vec<&'a str>,
+    pub(super) words: Vec<&'a str>,
 }
 
 /// Takes `parameters` out of the root mapping, resolves their values from
@@ -118,7 +127,7 @@ pub fn substitute(
             sink.error(at, format!("--set {name}={value}: no parameter `{name}` is declared{hint}"));
         }
     }
-    check_differences(sink, params, &declared);
+    super::param_relations::check(sink, params, &declared);
     for (d, (_, spec)) in declared.iter().zip(&params.0) {
         if let Some(values) = &d.value {
             let items = match values {
@@ -141,29 +150,6 @@ pub fn substitute(
         }
     }
     out
-}
-
-/// `differs_from: other`: the two parameters' values must not be equal.
-fn check_differences(sink: &mut Sink<'_>, params: &Named<ParameterSpec>, declared: &[Declared<'_>]) {
-    for (key, spec) in &params.0 {
-        let Some(other) = &spec.differs_from else { continue };
-        let value_of = |name: &str| declared.iter().find(|d| d.key.value == name).map(|d| d.value.as_ref());
-        match (value_of(&key.value), value_of(&other.value)) {
-            (_, None) => sink.error(other.span, format!("`differs_from`: no parameter `{}` is declared", other.value)),
-            (Some(Some(mine)), Some(Some(theirs))) if mine == theirs => sink.error(
-                other.span,
-                format!(
-                    "parameter `{}` is `{}`, the same as `{}`; they must differ: pass --set {}=… or --set {}=…",
-                    key.value,
-                    mine.as_text(),
-                    other.value,
-                    key.value,
-                    other.value
-                ),
-            ),
-            _ => {}
-        }
-    }
 }
 
 /// The last line of the block that starts at `key` (its more-indented continuation lines).
