@@ -1,4 +1,5 @@
-//! A kill has no band (it is instantaneous): the HTML timeline marks it, once per action.
+//! A kill has no band (it is instantaneous): the HTML timeline marks it, once per action,
+//! and the Actions table says it cannot be undone (the disk fill beside it can).
 
 mod drills_common;
 
@@ -41,4 +42,9 @@ fn drills_truth_a_kill_is_marked_on_the_timeline() {
     let html = String::from_utf8_lossy(&html.stdout);
     assert!(html.contains("<title>process-kill</title>"), "the kill has its marker");
     assert_eq!(html.matches("<title>process-kill</title>").count(), 1, "one marker for the action");
+    let rows: Vec<&str> = html.split("<tr class=\"act\">").skip(1).map(|r| r.split("</tr>").next().unwrap()).collect();
+    let kill = rows.iter().find(|r| r.contains("process-kill")).expect("the kill's row");
+    assert!(kill.contains(">irreversible</b>") && kill.contains("done: cannot be undone, no rollback"), "{kill}");
+    let fill = rows.iter().find(|r| r.contains("disk-fill")).expect("the fill's row");
+    assert!(!fill.contains("irreversible") && fill.contains("rolled back"), "{fill}");
 }

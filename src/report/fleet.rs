@@ -59,6 +59,8 @@ impl HostRun {
 pub struct ActionRun {
     pub label: String,
     pub fault: String,
+    /// Whether it cannot be undone (process-kill; a custom action declared `irreversible`).
+    pub irreversible: bool,
     /// Failures first, then natural host order.
     pub hosts: Vec<HostRun>,
 }
@@ -114,21 +116,23 @@ fn attempts(r: &Report) -> Attempts {
     let mut runs: BTreeMap<ActionKey, ActionRun> = BTreeMap::new();
     let mut by_injection: BTreeMap<String, (ActionKey, usize)> = BTreeMap::new();
     for e in &r.timeline {
-        let (action, host, injection, held, result) = match &e.event {
-            Event::ActionStarted { action, host, injection, held, .. } => {
+        let (action, host, injection, held, irreversible, result) = match &e.event {
+            Event::ActionStarted { action, host, injection, held, irreversible, .. } => {
                 let result = if *held { HostResult::InPlace } else { HostResult::Done };
-                (action, host, Some(injection.clone()), *held, result)
+                (action, host, Some(injection.clone()), *held, *irreversible, result)
             }
             Event::ActionFailed { action, host, error } => {
-                (action, host, None, false, HostResult::InjectFailed(error.clone()))
+                (action, host, None, false, false, HostResult::InjectFailed(error.clone()))
             }
             _ => continue,
         };
         let key = (action.group, action.action);
         let run = runs.entry(key).or_insert_with(|| {
             order.push(key);
-            ActionRun { label: action.label.clone(), fault: action.fault.clone(), hosts: Vec::new() }
+            let (label, fault) = (action.label.clone(), action.fault.clone());
+            ActionRun { label, fault, irreversible: false, hosts: Vec::new() }
         });
+        run.irreversible |= irreversible;
         if let Some(id) = &injection {
             by_injection.insert(id.to_string(), (key, run.hosts.len()));
         }

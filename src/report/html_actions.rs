@@ -9,6 +9,9 @@ use super::hostlist::compact;
 use super::model::Report;
 use super::svg::{Window, escape};
 
+/// What an irreversible action's row says.
+const IRREVERSIBLE: &str = "cannot be undone, no rollback";
+
 /// Segments of a host list shown before `+N more`.
 const HOSTS_SHOWN: usize = 8;
 
@@ -69,7 +72,7 @@ pub(super) fn actions(h: &mut String, r: &Report) {
         let finished = r.finished_ms.is_some();
         // One host: its own result says more than `1/1`.
         let (text, class) = match run.hosts.as_slice() {
-            [one] => host_result(r, one, finished),
+            [one] => host_result(r, one, finished, run.irreversible),
             _ => {
                 let (text, bad) = result_summary(run, finished);
                 (text, if bad { "bad" } else { "ok" })
@@ -81,11 +84,15 @@ pub(super) fn actions(h: &mut String, r: &Report) {
             1 => escape(&hit[0]),
             n => format!("<b>{n}</b>: {}", escape(&compact(&hit, HOSTS_SHOWN))),
         };
+        // Said where the action is named: no rollback will ever undo what it did.
+        let fault = match run.irreversible {
+            true => format!("{} <b class=\"bad\" title=\"{IRREVERSIBLE}\">irreversible</b>", escape(&run.fault)),
+            false => escape(&run.fault),
+        };
         let _ = write!(
             h,
-            "<tr class=\"act\"><td>{}</td><td>{}</td><td>{hosts}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            "<tr class=\"act\"><td>{}</td><td>{fault}</td><td>{hosts}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
             escape(&run.label),
-            escape(&run.fault),
             span(r, run.injected_span()),
             class,
             escape(&text)
@@ -109,8 +116,9 @@ fn result_summary(run: &ActionRun, finished: bool) -> (String, bool) {
         parts.push(format!("{}/{held} rolled back", count(|r| matches!(r, HostResult::RolledBack(_)))));
     }
     if done > 0 {
+        let what = if run.irreversible { IRREVERSIBLE } else { "instantaneous" };
         parts.push(format!(
-            "{done}/{} done (instantaneous)",
+            "{done}/{} done ({what})",
             run.hosts.iter().filter(|h| h.injection.is_some() && !h.held).count()
         ));
     }
@@ -147,7 +155,7 @@ fn host_detail(h: &mut String, r: &Report, run: &ActionRun) {
          <tr><th>host</th><th>injection</th><th>injected</th><th>gone</th><th>result</th></tr>"
     );
     for host in &run.hosts {
-        let (text, class) = host_result(r, host, r.finished_ms.is_some());
+        let (text, class) = host_result(r, host, r.finished_ms.is_some(), run.irreversible);
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
@@ -161,7 +169,7 @@ fn host_detail(h: &mut String, r: &Report, run: &ActionRun) {
     h.push_str("</table></details></td></tr>");
 }
 
-fn host_result(r: &Report, host: &HostRun, finished: bool) -> (String, &'static str) {
+fn host_result(r: &Report, host: &HostRun, finished: bool, irreversible: bool) -> (String, &'static str) {
     if let (Some((at, why)), false) = (&host.lost, host.result.is_failure()) {
         return (format!("NOT HELD: ended at {} ({why})", rel(r, *at)), "bad");
     }
@@ -169,6 +177,7 @@ fn host_result(r: &Report, host: &HostRun, finished: bool) -> (String, &'static 
         HostResult::RolledBack(detail) => (format!("rolled back ({detail})"), "ok"),
         HostResult::RollbackFailed(detail) => (format!("rollback failed: {detail}"), "bad"),
         HostResult::InjectFailed(error) => (format!("failed to inject: {error}"), "bad"),
+        HostResult::Done if irreversible => (format!("done: {IRREVERSIBLE}"), "ok"),
         HostResult::Done => ("done (instantaneous)".into(), "ok"),
         HostResult::LeftInPlace => ("left in place".into(), "muted"),
         HostResult::InPlace => ("still in place".into(), if finished { "bad" } else { "muted" }),
