@@ -208,6 +208,8 @@ pub fn run_resolver(args: DnsArgs) -> Result<(), ResolverError> {
             let _ = writeln!(out, "listening {} {}", listeners.port, listeners.families());
             let _ = out.flush();
         }
+        // The fault stops reading stderr once it has that line.
+        helpers::silence_stderr();
         tokio::time::sleep_until(now + left + GRACE).await;
         Ok(())
     })

@@ -331,10 +331,7 @@ pub fn run_io_helper(args: IoArgs) -> Result<(), IoHelperError> {
     let Some(left) = helpers::become_helper(args.deadline_ms, Duration::from_secs(5)) else {
         return Ok(());
     };
-    let ready = || {
-        helpers::report_ready();
-        helpers::silence_stderr();
-    };
+    let ready = helpers::report_ready;
     let guard_args = IoGuardArgs {
         injection: args.injection.clone(),
         deadline_ms: args.deadline_ms,

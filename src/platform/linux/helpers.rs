@@ -227,12 +227,14 @@ pub fn become_helper(deadline_ms: i64, grace: Duration) -> Option<Duration> {
     Some(left)
 }
 
-/// Tells the spawning process the fault is in place (see [`spawn_helper`]).
+/// Tells the spawning process the fault is in place (see [`spawn_helper`]), then points
+/// stderr at /dev/null: the spawner stops reading it once the helper is ready.
 pub fn report_ready() {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{READY_LINE}");
     let _ = out.flush();
+    silence_stderr();
 }
 
 /// Raises this process's scheduling priority to nice `nice` (negative: more CPU
@@ -243,9 +245,9 @@ pub fn prefer_cpu(nice: i32) {
     let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
 }
 
-/// Points stderr at /dev/null. A helper calls it once it is ready: its spawner stops
-/// reading stderr then, and a log line written into that closed pipe would make
-/// tracing panic and the helper die with its fault half in place.
+/// Points stderr at /dev/null. Every helper does once it is ready ([`report_ready`]; the dns helper once it says where it listens): its
+/// spawner stops reading stderr then, and a log line written into that closed pipe would
+/// make tracing panic and the helper die with its fault half in place.
 pub fn silence_stderr() {
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stderr(&null);
