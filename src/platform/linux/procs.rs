@@ -37,6 +37,8 @@ pub struct ProcStat {
     /// R, S, D, T, t, Z, X, I …
     pub state: char,
     pub ppid: i32,
+    /// The kernel's per-process flags (field 9, `PF_*`).
+    pub flags: u64,
     /// User CPU time, in clock ticks.
     pub utime: u64,
     /// System CPU time, in clock ticks.
@@ -72,6 +74,7 @@ pub fn parse_stat(pid: i32, stat: &str) -> Option<ProcStat> {
         comm,
         state: rest.first()?.chars().next()?,
         ppid: rest.get(1)?.parse().ok()?,
+        flags: field(9)?,
         utime: field(14)?,
         stime: field(15)?,
         start_time: field(22)?,
@@ -119,9 +122,14 @@ pub fn ancestry(pid: i32) -> Vec<i32> {
     chain
 }
 
-/// Whether `pid` is a kernel thread (a child of kthreadd, or kthreadd itself).
+/// `PF_KTHREAD` (include/linux/sched.h): the process is a kernel thread.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// Whether the process is a kernel thread, by the kernel's own flag: "PID 2 or a child of
+/// it" holds for kthreadd only in the initial PID namespace; inside a container PID 2 is
+/// an ordinary process (and its children are the workload).
 pub fn is_kernel_thread(stat: &ProcStat) -> bool {
-    stat.pid == 2 || stat.ppid == 2
+    stat.flags & PF_KTHREAD != 0
 }
 
 /// The file a process runs, as (device, inode), to recognise other faultdrill processes.
@@ -142,6 +150,26 @@ pub fn clock_ticks_per_second() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_threads_are_told_by_their_flag_not_their_pid() {
+        // kthreadd, as the initial PID namespace shows it: PID 2, PF_KTHREAD set.
+        let kthreadd =
+            parse_stat(2, &format!("2 (kthreadd) S 0 0 0 0 -1 {} 0 0 0 0 0 0 0 0 20 0 1 0 1", PF_KTHREAD | 0x40))
+                .unwrap();
+        assert!(is_kernel_thread(&kthreadd));
+        // PID 2 inside a container, and its child: ordinary processes.
+        let pid2 = parse_stat(2, "2 (nginx) S 1 2 2 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 99").unwrap();
+        let child = parse_stat(7, "7 (worker) S 2 2 2 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 99").unwrap();
+        assert!(!is_kernel_thread(&pid2) && !is_kernel_thread(&child));
+        // Here: this test process is not one, and every PID 2 child in the initial namespace
+        // that /proc shows is (when this test runs in it).
+        let me = read_stat(std::process::id() as i32).unwrap();
+        assert!(!is_kernel_thread(&me));
+        if let Some(k) = read_stat(2).filter(|s| s.comm == "kthreadd") {
+            assert!(is_kernel_thread(&k), "kthreadd carries PF_KTHREAD: {k:?}");
+        }
+    }
 
     #[test]
     fn own_process_is_alive_and_a_wrong_start_time_is_not() {
