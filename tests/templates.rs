@@ -157,7 +157,9 @@ fn run_template_dry_run_injects_nothing() {
 
 #[test]
 fn cpu_saturation_runs_end_to_end_on_the_local_host() {
-    let out = run_cpu_saturation(&["--set", "duration=2s", "--json"]);
+    // The machine's own load (other tests building and burning in parallel on 2 cores) may pass
+    // the default 4 per core: the guardrail is sampled here, its trip is tested on its own.
+    let out = run_cpu_saturation(&["--set", "duration=2s", "--set", "max_load_per_core=1000", "--json"]);
     assert_eq!(out.status.code(), Some(0), "passed; stderr:\n{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["plan"]["name"], "cpu-saturation", "{report:#}");
@@ -178,4 +180,18 @@ fn cpu_saturation_runs_end_to_end_on_the_local_host() {
         .filter_map(|e| e["event"]["sample"]["value"].as_f64())
         .count();
     assert!(per_core >= 1, "the guardrail was sampled: {report:#}");
+}
+
+#[test]
+fn cpu_saturation_trips_its_load_guardrail_and_stops_the_burn() {
+    // A threshold of 0 per core: every load sample breaches, so the third one (`for: 3`) trips.
+    let started = std::time::Instant::now();
+    let out = run_cpu_saturation(&["--set", "duration=60s", "--set", "max_load_per_core=0", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "tripped; stderr:\n{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"], "guardrail_tripped", "{report:#}");
+    assert!(report["reason"].as_str().unwrap().contains("load-runaway"), "{}", report["reason"]);
+    let rollbacks = report["rollbacks"].as_array().unwrap();
+    assert!(!rollbacks.is_empty() && rollbacks.iter().all(|r| r["ok"] == true), "the burn was rolled back: {report:#}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "long before the 60 s hold ended");
 }
