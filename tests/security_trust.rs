@@ -229,6 +229,44 @@ async fn a_policy_that_confines_disk_fill_refuses_a_fill_of_root_naming_its_line
 }
 
 #[tokio::test]
+async fn a_policy_confines_io_faults_to_its_paths_and_dns_fault_upstreams_to_its_destinations() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let policy =
+        format!("version: 1\nio_fault:\n  paths: [{}]\nprobes:\n  destinations: [127.0.0.0/8]\n", data.display());
+    let d = daemon_with_roles(dir.path(), Some(&policy));
+    let policy_file = dir.path().join("policy.yaml");
+    let post = |body: serde_json::Value| {
+        http().post(format!("{}/v1/injections", d.url)).bearer_auth(OPERATOR).json(&body).send()
+    };
+    // An operator token may not make root slow down or fail the I/O of a directory the policy does not list.
+    let io =
+        json!({"fault": "io-error", "params": {"path": "/etc", "errno": "EIO"}, "duration": "30s", "lease": "15s"});
+    let (status, body) = error_of(post(io).await.unwrap()).await;
+    assert_eq!((status, body.kind), (403, ErrorKind::Forbidden));
+    assert_eq!(
+        body.error,
+        format!(
+            "io-error of `/etc` is not under {}: refused by the policy rule `io_fault.paths` at {}:3",
+            data.display(),
+            policy_file.display()
+        )
+    );
+    // Nor point the resolver it runs as root at an address the policy does not list.
+    let dns = json!({"fault": "dns-fault", "params": {"names": ["x.test"], "effect": "nxdomain", "upstream": "192.0.2.53"},
+                     "duration": "30s", "lease": "15s"});
+    let (status, body) = error_of(post(dns).await.unwrap()).await;
+    assert_eq!((status, body.kind), (403, ErrorKind::Forbidden));
+    assert!(
+        body.error.starts_with("dns-fault upstream `192.0.2.53` (192.0.2.53) is not among the allowed destinations"),
+        "{}",
+        body.error
+    );
+    assert!(d.journal().live().unwrap().is_empty(), "nothing was injected");
+}
+
+#[tokio::test]
 async fn the_audit_trail_lists_a_scripted_session_in_order_with_actors_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let d = daemon_with_roles(dir.path(), None);

@@ -207,7 +207,8 @@ impl Fault for DnsFault {
 }
 
 /// `IP:PORT`, or an IP alone (port 53).
-fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
+/// A dns-fault `upstream` as the resolver's socket address (port 53 when none is given).
+pub fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
     let text = text.trim();
     let addr = text
         .parse::<SocketAddr>()

@@ -38,6 +38,8 @@ pub async fn check_action(
     }
     match fault {
         "disk-fill" => check_disk_fill(policy, params),
+        "io-latency" | "io-error" => check_io_fault(policy, fault, params),
+        "dns-fault" => check_dns_upstream(policy, params).await,
         "process-kill" | "process-pause" => check_process(policy, fault, params),
         "tcp-proxy-latency" => check_proxy(policy, params).await,
         "exec" => check_exec(policy, params),
@@ -135,14 +137,7 @@ async fn check_destination(
 fn check_disk_fill(policy: &Policy, params: &Params) -> Result<(), Refusal> {
     let Some(path) = params.text("path") else { return Ok(()) };
     if let Some(rule) = &policy.disk_fill_paths {
-        let wanted = resolved(Path::new(path));
-        let inside = wanted.as_ref().is_some_and(|w| {
-            rule.value.iter().any(|root| w.starts_with(resolved(root).unwrap_or_else(|| root.clone())))
-        });
-        if !inside {
-            let roots: Vec<String> = rule.value.iter().map(|p| p.display().to_string()).collect();
-            return Err(policy.refuse(rule, format!("disk-fill of `{path}` is not under {}", roots.join(", "))));
-        }
+        under_a_root(policy, rule, "disk-fill", path)?;
     }
     if let Some(rule) = &policy.disk_fill_max_percent {
         let planned = match (params.number("fill_to_percent"), params.bytes("size")) {
@@ -163,6 +158,39 @@ fn check_disk_fill(policy: &Policy, params: &Params) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// io-latency or io-error mounts over `path`: it must lie under a directory the policy lists.
+fn check_io_fault(policy: &Policy, fault: &str, params: &Params) -> Result<(), Refusal> {
+    match (&policy.io_fault_paths, params.text("path")) {
+        (Some(rule), Some(path)) => under_a_root(policy, rule, fault, path),
+        _ => Ok(()),
+    }
+}
+
+/// `path` (symlinks and `..` resolved) is one of `rule`'s directories or under one.
+fn under_a_root(policy: &Policy, rule: &Ruled<Vec<PathBuf>>, fault: &str, path: &str) -> Result<(), Refusal> {
+    let wanted = resolved(Path::new(path));
+    let inside = wanted
+        .as_ref()
+        .is_some_and(|w| rule.value.iter().any(|root| w.starts_with(resolved(root).unwrap_or_else(|| root.clone()))));
+    if inside {
+        return Ok(());
+    }
+    let roots: Vec<String> = rule.value.iter().map(|p| p.display().to_string()).collect();
+    Err(policy.refuse(rule, format!("{fault} of `{path}` is not under {}", roots.join(", "))))
+}
+
+/// dns-fault forwards every query it does not answer to `upstream`, from this root daemon: the
+/// resolver is a destination like a probe's (never a blocked, cloud-metadata address; one of
+/// `probes.destinations` when the policy lists them).
+async fn check_dns_upstream(policy: &Policy, params: &Params) -> Result<(), Refusal> {
+    let Some(upstream) = params.text("upstream") else { return Ok(()) };
+    let Ok(addr) = crate::fault::dns_upstream(upstream) else { return Ok(()) }; // the fault's own check refuses it
+    let url = format!("http://{addr}/");
+    check_destination(policy, &url, None)
+        .await
+        .map_err(|r| Refusal { message: r.message.replace(&url, &format!("dns-fault upstream `{upstream}`")), ..r })
 }
 
 /// The path with symlinks and `..` resolved; `None` if it cannot be (a missing path
@@ -310,6 +338,54 @@ mod tests {
         assert!(run(check_action(&policy, "disk-fill", &fill(&allowed), Some(Duration::from_secs(5)))).is_ok());
         let climb = allowed.join("../..");
         assert!(run(check_action(&policy, "disk-fill", &fill(&climb), Some(Duration::from_secs(5)))).is_err());
+    }
+
+    #[test]
+    fn io_faults_outside_the_allowed_paths_are_refused_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let allowed = dir.path().join("data");
+        std::fs::create_dir_all(allowed.join("shard-1")).unwrap();
+        let text = format!("version: 1\nio_fault:\n  paths: [{}]\n", allowed.display());
+        let policy = parse_str("policy.yaml", &text).unwrap();
+        let hold = Some(Duration::from_secs(5));
+        for fault in ["io-latency", "io-error"] {
+            let extra = if fault == "io-latency" { ("latency", "10ms") } else { ("errno", "EIO") };
+            let io = |path: &Path| params(fault, serde_json::json!({"path": path, extra.0: extra.1}));
+            let e = run(check_action(&policy, fault, &io(Path::new("/var/lib")), hold)).unwrap_err();
+            assert_eq!((e.rule, e.at.as_deref()), ("io_fault.paths", Some("policy.yaml:3")), "{fault}");
+            assert!(e.message.contains(&format!("{fault} of `/var/lib` is not under")), "{}", e.message);
+            assert!(run(check_action(&policy, fault, &io(&allowed.join("shard-1")), hold)).is_ok(), "{fault}");
+            // A symlink under the allowed directory that points out of it is judged by its target.
+            let link = allowed.join("out");
+            let _ = std::os::unix::fs::symlink("/etc", &link);
+            assert!(run(check_action(&policy, fault, &io(&link), hold)).is_err(), "{fault}: through a symlink");
+        }
+        // Without the rule, any path the fault itself accepts.
+        let open = Policy::default();
+        let io = params("io-error", serde_json::json!({"path": "/var/lib", "errno": "EIO"}));
+        assert!(run(check_action(&open, "io-error", &io, hold)).is_ok());
+    }
+
+    #[test]
+    fn a_dns_fault_upstream_is_a_destination_like_a_probes() {
+        let dns = |upstream: &str| {
+            params("dns-fault", serde_json::json!({"names": ["x.test"], "effect": "nxdomain", "upstream": upstream}))
+        };
+        let hold = Some(Duration::from_secs(5));
+        let open = Policy::default();
+        for metadata in ["169.254.169.254", "169.254.169.253:53", "[fd00:ec2::254]:53"] {
+            let e = run(check_action(&open, "dns-fault", &dns(metadata), hold)).unwrap_err();
+            assert_eq!(e.rule, "probes.blocked", "{metadata}");
+            assert!(e.message.contains(&format!("dns-fault upstream `{metadata}`")), "{}", e.message);
+        }
+        assert!(run(check_action(&open, "dns-fault", &dns("127.0.0.53"), hold)).is_ok());
+        let listed = parse_str("policy.yaml", "version: 1\nprobes:\n  destinations: [10.0.0.0/8]\n").unwrap();
+        let e = run(check_action(&listed, "dns-fault", &dns("192.0.2.53"), hold)).unwrap_err();
+        assert_eq!((e.rule, e.at.as_deref()), ("probes.destinations", Some("policy.yaml:3")));
+        assert!(run(check_action(&listed, "dns-fault", &dns("10.1.2.3:5353"), hold)).is_ok());
+        // No upstream: the host's own resolver, as the fault reads it.
+        let none = params("dns-fault", serde_json::json!({"names": ["x.test"], "effect": "nxdomain"}));
+        assert!(run(check_action(&listed, "dns-fault", &none, hold)).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! faults: [cpu-burn, disk-fill, network-partition]   # absent: every fault
 //! max_duration: 30m                                  # default 24h
 //! disk_fill: {paths: [/var/tmp/drills], max_percent: 90}
+//! io_fault: {paths: [/srv/myapp/data]}                # where io faults may mount; absent: any
 //! processes: [myapp, {pattern: "^/usr/bin/myapp "}]  # absent: any (built-in refusals apply)
 //! command_probes: false                              # default false
 //! exec: {commands: [/usr/bin/redis-cli]}             # programs `exec` may run; default none
@@ -28,6 +29,7 @@ const TOP: &[&str] = &[
     "faults",
     "max_duration",
     "disk_fill",
+    "io_fault",
     "processes",
     "command_probes",
     "exec",
@@ -109,6 +111,14 @@ fn decode(sink: &mut Sink<'_>, root: &Node, p: &mut Policy) {
     if let Some(n) = f.get("disk_fill") {
         disk_fill(sink, n, p);
     }
+    if let Some(n) = f.get("io_fault") {
+        if let Some(f) = Fields::read(sink, n, "`io_fault`", &["paths"]) {
+            if let Some(n) = f.get("paths") {
+                let paths = absolute_paths(sink, n, "io_fault.paths");
+                p.io_fault_paths = paths.map(|kept| ruled(n, "io_fault.paths", kept));
+            }
+        }
+    }
     if let Some(n) = f.get("probes") {
         probes(sink, n, p);
     }
@@ -123,17 +133,7 @@ fn decode(sink: &mut Sink<'_>, root: &Node, p: &mut Policy) {
 fn disk_fill(sink: &mut Sink<'_>, node: &Node, p: &mut Policy) {
     let Some(f) = Fields::read(sink, node, "`disk_fill`", &["paths", "max_percent"]) else { return };
     if let Some(n) = f.get("paths") {
-        if let Some(paths) = strings(sink, n, "disk_fill.paths") {
-            let mut kept = Vec::new();
-            for (path, span) in paths {
-                if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
-                    sink.error(span, format!("`{path}` in `disk_fill.paths` must be an absolute path without `..`"));
-                } else {
-                    kept.push(PathBuf::from(path));
-                }
-            }
-            p.disk_fill_paths = Some(ruled(n, "disk_fill.paths", kept));
-        }
+        p.disk_fill_paths = absolute_paths(sink, n, "disk_fill.paths").map(|kept| ruled(n, "disk_fill.paths", kept));
     }
     if let Some(n) = f.get("max_percent") {
         match n.scalar().and_then(|t| t.parse::<f64>().ok()).filter(|v| (1.0..=99.0).contains(v)) {
@@ -146,18 +146,24 @@ fn disk_fill(sink: &mut Sink<'_>, node: &Node, p: &mut Policy) {
     }
 }
 
+/// A list of absolute paths without `..` (each wrong one reported, the rest kept).
+fn absolute_paths(sink: &mut Sink<'_>, n: &Node, what: &str) -> Option<Vec<PathBuf>> {
+    let paths = strings(sink, n, what)?;
+    let mut kept = Vec::new();
+    for (path, span) in paths {
+        if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            sink.error(span, format!("`{path}` in `{what}` must be an absolute path without `..`"));
+        } else {
+            kept.push(PathBuf::from(path));
+        }
+    }
+    Some(kept)
+}
+
 fn exec(sink: &mut Sink<'_>, node: &Node, p: &mut Policy) {
     let Some(f) = Fields::read(sink, node, "`exec`", &["commands"]) else { return };
     let Some(n) = f.get("commands") else { return };
-    let Some(programs) = strings(sink, n, "exec.commands") else { return };
-    let mut kept = Vec::new();
-    for (program, span) in programs {
-        if !program.starts_with('/') || program.split('/').any(|c| c == "..") {
-            sink.error(span, format!("`{program}` in `exec.commands` must be an absolute path without `..`"));
-        } else {
-            kept.push(PathBuf::from(program));
-        }
-    }
+    let Some(kept) = absolute_paths(sink, n, "exec.commands") else { return };
     p.exec_commands = ruled(n, "exec.commands", kept);
 }
 

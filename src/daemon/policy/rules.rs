@@ -62,6 +62,9 @@ pub struct Policy {
     pub disk_fill_paths: Option<Ruled<Vec<PathBuf>>>,
     /// The highest `fill_to_percent`; `None`: the fault's own cap.
     pub disk_fill_max_percent: Option<Ruled<f64>>,
+    /// Directories io-latency and io-error may mount over (and what is under them); `None`:
+    /// any the fault's own refusals spare (/, /proc, /sys, /dev, the state directory).
+    pub io_fault_paths: Option<Ruled<Vec<PathBuf>>>,
     /// Processes that may be killed or paused; `None`: any the built-in refusals spare.
     pub processes: Option<Ruled<Vec<ProcessRule>>>,
     /// Whether submitted experiments may run `command` probes and guardrails.
@@ -99,6 +102,7 @@ impl Default for Policy {
             max_duration_value: DEFAULT_MAX_DURATION,
             disk_fill_paths: None,
             disk_fill_max_percent: None,
+            io_fault_paths: None,
             processes: None,
             command_probes: Ruled::default("command_probes", false),
             exec_commands: Ruled::default("exec.commands", Vec::new()),
