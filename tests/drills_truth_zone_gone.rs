@@ -229,6 +229,7 @@ fn drills_truth_zone_gone_killed_controller_then_recover_all_restores_instance_d
     assert!(gone.restored(), "instance running, az-1 primary: {}", gone.info(1));
     assert_eq!(zones.rulesets(), before, "every namespace's ruleset as before, right after recover");
     assert!(took < Duration::from_secs(10), "at once, not after the lease: {took:?}");
+    eprintln!("recover --all after kill -9: partition, instance start and switch back in {took:?}");
 }
 
 #[test]
