@@ -180,44 +180,71 @@ fn daemon_cell(world: &World, point: &str, fault_args: &[String]) -> (Cell, Opti
     (cell, detail)
 }
 
+/// `inject FAULT ARGS... --daemon` rows, one per `(label, args)`, a daemon killed at each
+/// crash point then started again; prints them and fails on any dirty cell. Returns the rows.
+fn daemon_matrix(title: &str, world: &World, kinds: &[(&str, Vec<String>)]) -> Vec<(String, Vec<Cell>)> {
+    let started = Instant::now();
+    let (mut rows, mut dirty) = (Vec::new(), Vec::new());
+    for (label, fault_args) in kinds {
+        let mut cells = Vec::new();
+        for point in POINTS {
+            let (cell, detail) = daemon_cell(world, point, fault_args);
+            dirty.extend(detail);
+            cells.push(cell);
+        }
+        rows.push((label.to_string(), cells));
+    }
+    print_matrix(title, POINTS, &rows);
+    println!("in {:.1?}", started.elapsed());
+    assert!(dirty.is_empty(), "dirty cells:\n{}", dirty.join("\n----\n"));
+    rows
+}
+
+/// `FAULT --param k=v ... --duration 1s` as words for `inject`.
+fn inject_args(fault: &str, params: &[String]) -> Vec<String> {
+    let mut args = vec![fault.to_string()];
+    for param in params {
+        args.extend(["--param".to_string(), param.clone()]);
+    }
+    args.extend(["--duration".to_string(), "1s".to_string()]);
+    args
+}
+
 #[test]
 fn a_daemon_killed_at_every_crash_point_rolls_back_when_started_again() {
     if !run_common::root_or_skip(module_path!()) {
         return;
     }
     let world = World::new("d", 47_312);
-    let started = Instant::now();
-    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let ns = world.ns.name.clone();
     let kinds = [
-        ("cpu-burn (remote)", args(&["cpu-burn", "--param", "percent=10", "--param", "cores=1", "--duration", "1s"])),
+        ("cpu-burn (remote)", inject_args("cpu-burn", &["percent=10".into(), "cores=1".into()])),
         (
             "network-partition (remote)",
-            args(&[
-                "network-partition",
-                "--param",
-                "destinations=10.88.0.2",
-                "--param",
-                &format!("netns={ns}"),
-                "--duration",
-                "1s",
-            ]),
+            inject_args("network-partition", &["destinations=10.88.0.2".into(), format!("netns={ns}")]),
         ),
     ];
-    let (mut rows, mut dirty) = (Vec::new(), Vec::new());
-    for (label, fault_args) in &kinds {
-        let mut cells = Vec::new();
-        for point in POINTS {
-            let (cell, detail) = daemon_cell(&world, point, fault_args);
-            dirty.extend(detail);
-            cells.push(cell);
-        }
-        rows.push((label.to_string(), cells));
-    }
-    print_matrix("daemon crash rows (the daemon started again recovers)", POINTS, &rows);
-    println!("in {:.1?}", started.elapsed());
-    assert!(dirty.is_empty(), "dirty cells:\n{}", dirty.join("\n----\n"));
+    let rows = daemon_matrix("daemon crash rows (the daemon started again recovers)", &world, &kinds);
     // The nft row reaches every point (its rollback always runs `nft delete table`); the
     // burner may exit by itself at its deadline just before the rollback reaches it.
     assert!(rows[1].1.iter().all(|c| matches!(c, Cell::Clean | Cell::Undone)), "{:?}", rows[1].1);
+}
+
+/// The helper kinds held by a daemon, as a test of its own so nextest runs it beside the others.
+#[test]
+fn a_daemon_killed_at_every_crash_point_of_a_helper_kind_rolls_back_when_started_again() {
+    if !run_common::root_or_skip(module_path!()) {
+        return;
+    }
+    let world = World::new("e", 47_314);
+    let ns = format!("netns={}", world.ns.name);
+    let kinds = [
+        (
+            "network-delay (remote)",
+            inject_args("network-delay", &["latency=50ms".into(), "interface=ta".into(), ns.clone()]),
+        ),
+        ("dns-fault (remote)", inject_args("dns-fault", &["names=bad.test".into(), "effect=nxdomain".into(), ns])),
+        ("io-error (remote)", inject_args("io-error", &[format!("path={}", world.io.path().display())])),
+    ];
+    daemon_matrix("daemon crash rows, helper kinds (the daemon started again recovers)", &world, &kinds);
 }
