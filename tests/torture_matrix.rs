@@ -244,7 +244,7 @@ fn a_daemon_killed_at_every_crash_point_of_a_helper_kind_rolls_back_when_started
             inject_args("network-delay", &["latency=50ms".into(), "interface=ta".into(), ns.clone()]),
         ),
         ("dns-fault (remote)", inject_args("dns-fault", &["names=bad.test".into(), "effect=nxdomain".into(), ns])),
-        ("io-error (remote)", inject_args("io-error", &[format!("path={}", world.io.path().display())])),
+        ("io-error (remote)", inject_args("io-error", &[format!("path={}", world.io_path.display())])),
     ];
     daemon_matrix("daemon crash rows, helper kinds (the daemon started again recovers)", &world, &kinds);
 }

@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 
 use faultdrill::journal::Journal;
 
+#[path = "../io_fault_util/mod.rs"]
+mod io_fault_util;
+
+use io_fault_util::mounts_under;
+
 use crate::run_common::{Owned, entries, faultdrill, pids_with_cmdline, run_state, sleeper, wait_until};
 
 /// The fault kinds of the library, in the order the matrix prints them.
@@ -140,6 +145,8 @@ pub struct World {
     pub data: tempfile::TempDir,
     /// The directory io-latency and io-error mount over (holds one file).
     pub io: tempfile::TempDir,
+    /// Its real path, as mount points are recorded (resolved once: a dead FUSE mount cannot be).
+    pub io_path: std::path::PathBuf,
     pub work: tempfile::TempDir,
     pub sleeper: Owned,
     pub proxy_port: u16,
@@ -147,10 +154,12 @@ pub struct World {
 
 impl World {
     pub fn new(tag: &str, proxy_port: u16) -> World {
+        let io = io_dir();
         World {
             ns: TortureNetns::new(tag),
             data: tempfile::tempdir().unwrap(),
-            io: io_dir(),
+            io_path: io.path().canonicalize().unwrap(),
+            io,
             work: tempfile::tempdir().unwrap(),
             sleeper: sleeper(),
             proxy_port,
@@ -165,7 +174,7 @@ impl World {
             sleeper: run_state(self.sleeper.pid()),
             helpers: helpers_of(state),
             proxy_listening: std::net::TcpStream::connect(("127.0.0.1", self.proxy_port)).is_ok(),
-            mounts: mounts_under(self.io.path()),
+            mounts: mounts_under(&self.io_path),
         }
     }
 
@@ -187,8 +196,8 @@ impl World {
                 format!("{{listen: \"127.0.0.1:{}\", upstream: \"127.0.0.1:9\", latency: 10ms}}", self.proxy_port)
             }
             "dns-fault" => format!("{{names: [bad.test], effect: nxdomain, netns: {ns}}}"),
-            "io-latency" => format!("{{path: {}, latency: 10ms}}", self.io.path().display()),
-            "io-error" => format!("{{path: {}, errno: EIO}}", self.io.path().display()),
+            "io-latency" => format!("{{path: {}, latency: 10ms}}", self.io_path.display()),
+            "io-error" => format!("{{path: {}, errno: EIO}}", self.io_path.display()),
             other => panic!("no torture action for {other}"),
         };
         let duration = if kind == "process-kill" { String::new() } else { format!("\n        duration: {hold}") };
@@ -201,19 +210,6 @@ fn io_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data.bin"), b"torture").unwrap();
     dir
-}
-
-/// Mount table lines (as written) whose mount point is `dir` or below it: only this
-/// world's mounts, not those of tests running beside it.
-pub fn mounts_under(dir: &Path) -> Vec<String> {
-    // A mount point is recorded as the real path (a dead FUSE mount cannot be resolved: then as given).
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    table
-        .lines()
-        .filter(|l| l.split(' ').nth(4).is_some_and(|mp| Path::new(&mp.replace("\\040", " ")).starts_with(&dir)))
-        .map(str::to_string)
-        .collect()
 }
 
 /// PIDs of helper processes of every injection `state`'s journal knows.
