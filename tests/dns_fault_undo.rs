@@ -1,12 +1,14 @@
 //! dns-fault's undo guarantees, against dnsmasq in a namespace of the test's own:
 //! kill -9 of the controller then `recover` leaves the nft ruleset byte-identical
 //! and no resolver; with nobody to recover, the watchdog removes the redirect at
-//! the deadline and the resolver exits by itself; without `nft` the fault exits 3
-//! and changes nothing; a dry run changes nothing; bad parameters exit 64.
+//! the deadline and the resolver exits by itself; a guardrail that sees the fault trips
+//! and rolls it back to the exact state before; without `nft` the fault exits 3 and
+//! changes nothing; a dry run changes nothing; bad parameters exit 64.
 
 mod dns_lab;
 mod faults_util;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use dns_lab::{DnsLab, GOOD};
@@ -60,6 +62,87 @@ fn with_nobody_to_recover_the_redirect_goes_at_the_deadline_and_the_resolver_exi
     wait_until(Duration::from_secs(15), || helpers_of(&inject.id).is_empty());
     assert_eq!(lab.ruleset(), before, "the watchdog deleted the table");
     lab.assert_all_resolve();
+}
+
+/// Flows to port 53 that a redirect bound (`conntrack --dst-nat`), in the lab's namespace.
+fn redirected_flows(lab: &DnsLab) -> usize {
+    ["udp", "tcp"]
+        .iter()
+        .map(|proto| {
+            let list = ["conntrack", "-L", "-p", proto, "--orig-port-dst", "53", "--dst-nat"];
+            lab.ns.exec(&list).lines().filter(|l| !l.trim().is_empty()).count()
+        })
+        .sum()
+}
+
+/// What the fault could leave behind in the lab: the nft ruleset, the namespace's
+/// resolv.conf, and the flows its redirect bound.
+fn lab_state(lab: &DnsLab) -> (String, String, usize) {
+    let resolv = std::fs::read_to_string(format!("/etc/netns/{}/resolv.conf", lab.ns.name)).unwrap();
+    (lab.ruleset(), resolv, redirected_flows(lab))
+}
+
+#[test]
+fn a_guardrail_that_sees_the_fault_trips_and_rolls_it_back_to_the_exact_state() {
+    let lab = DnsLab::new("dnsgr");
+    let drill = Drill::new();
+    let before = lab_state(&lab);
+    assert_eq!(before.2, 0, "no redirected flow before");
+    // The guardrail counts NXDOMAIN answers for bad.test in the namespace: 0 before the
+    // fault, 1 while it holds, so the trip is the fault's doing.
+    let probe = format!("ip netns exec {} dig +tries=1 +time=1 bad.test | grep -c NXDOMAIN || true", lab.ns.name);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("trip.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "version: 1
+name: dns-trip
+guardrails:
+  interval: 300ms
+  rules:
+    - name: bad-test-fails
+      command: {{run: [sh, -c, \"{probe}\"], timeout: 3s}}
+      breach: \">= 1\"
+      for: 2
+      action: rollback
+action_groups:
+  - name: dns
+    target: local
+    actions:
+      - fault: dns-fault
+        params: {{names: [bad.test], effect: nxdomain, netns: {ns}}}
+        duration: 60s
+",
+            ns = lab.ns.name
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut run = drill.cmd();
+    run.args(["run", file.to_str().unwrap(), "--json"]).stdin(Stdio::null());
+    let run = run.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let waiter = std::thread::spawn(move || run.wait_with_output().unwrap());
+    let mut seen = 0;
+    while !waiter.is_finished() {
+        seen = seen.max(redirected_flows(&lab));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = waiter.join().unwrap();
+    assert_eq!(out.status.code(), Some(2), "guardrail tripped; stderr:\n{}", stderr(&out));
+    assert!(seen > 0, "the guardrail's queries went through the redirect (a flow it bound was seen)");
+    assert!(started.elapsed() < Duration::from_secs(30), "tripped long before the 60s hold ended");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("the report on stdout");
+    assert_eq!(report["outcome"], "guardrail_tripped", "{report:#}");
+    let rollbacks = report["rollbacks"].as_array().unwrap();
+    assert_eq!(rollbacks.len(), 1, "{report:#}");
+    assert_eq!(rollbacks[0]["ok"], true, "{report:#}");
+    let id = report["injections"][0]["id"].as_str().unwrap();
+    assert!(helpers_of(id).is_empty(), "no resolver or watchdog left");
+    assert_eq!(lab_state(&lab), before, "ruleset, resolv.conf and tracked flows as before");
+    lab.assert_all_resolve();
+    let recover = drill.run(&["recover", "--all"]);
+    assert!(stderr(&recover).contains("Nothing to recover"), "{}", stderr(&recover));
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Shared world of the torture tests: one network namespace (a veth pair inside it, so tc
-//! and nft faults have a device of their own), a data dir for disk-fill, a sleeper for
+//! and nft faults have a device of their own, and a resolv.conf of its own for dns-fault),
+//! a data dir for disk-fill, a directory for the io faults' FUSE mounts, a sleeper for
 //! process-pause, victims for process-kill, and an observation of everything faultdrill
-//! could leave behind (tc, nft, files, helper processes, paused processes).
+//! could leave behind (tc, nft, policy-routing rules, routes, links such as network-delay's
+//! TUN devices, the namespace's resolv.conf, mounts, files, helper processes, paused processes).
 //!
 //! Include it with `#[path = "torture_common/mod.rs"] mod torture_common;` after
 //! `mod run_common;`.
@@ -13,6 +15,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use faultdrill::journal::Journal;
+
+#[path = "../io_fault_util/mod.rs"]
+mod io_fault_util;
+
+use io_fault_util::mounts_under;
 
 use crate::run_common::{Owned, entries, faultdrill, pids_with_cmdline, run_state, sleeper, wait_until};
 
@@ -28,7 +35,16 @@ pub const KINDS: &[&str] = &[
     "network-partition",
     "network-bandwidth",
     "tcp-proxy-latency",
+    "dns-fault",
+    "io-latency",
+    "io-error",
 ];
+
+/// The kinds whose undo has a helper of its own and more than one kind of thing to undo
+/// (network-delay here takes its user-space path: TUN device, fwmark rules, routes, nft
+/// table, helper; dns-fault: nft redirect, resolver, watchdog; io faults: FUSE mount, helper,
+/// guard). The matrix runs them as a test of their own, beside the others.
+pub const HELPER_KINDS: &[&str] = &["network-delay", "dns-fault", "io-latency", "io-error"];
 
 /// A network namespace with a veth pair `ta`/`tb` (10.88.0.1/24, 10.88.0.2/24), deleted on drop.
 pub struct TortureNetns {
@@ -43,28 +59,62 @@ impl TortureNetns {
         sh(&["ip", "netns", "add", &ns.name]);
         let n = ns.name.clone();
         sh(&["ip", "-n", &n, "link", "set", "lo", "up"]);
+        // No duplicate address detection: the veths' IPv6 link-local addresses (and their
+        // local routes) come at once, not a second or two into the first observation.
+        let no_dad = ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"];
+        sh(&[&["ip", "netns", "exec", &n, "sysctl", "-qw"][..], &no_dad].concat());
         sh(&["ip", "-n", &n, "link", "add", "ta", "type", "veth", "peer", "name", "tb"]);
         sh(&["ip", "-n", &n, "addr", "add", "10.88.0.1/24", "dev", "ta"]);
         sh(&["ip", "-n", &n, "addr", "add", "10.88.0.2/24", "dev", "tb"]);
         sh(&["ip", "-n", &n, "link", "set", "ta", "up"]);
         sh(&["ip", "-n", &n, "link", "set", "tb", "up"]);
+        let settled =
+            || sh(&["ip", "-n", &n, "-6", "route", "show", "table", "local"]).matches("local fe80::").count() == 2;
+        assert!(wait_until(Duration::from_secs(10), settled), "the veths' link-local addresses did not come up");
+        // What processes in the namespace read as /etc/resolv.conf (`ip netns exec` binds it):
+        // dns-fault redirects queries to this nameserver.
+        std::fs::create_dir_all(ns.etc()).unwrap();
+        std::fs::write(ns.etc().join("resolv.conf"), RESOLV_CONF).unwrap();
         ns
     }
 
-    /// Its qdiscs, the filters on `ta`, and its whole nft ruleset.
+    /// `/etc/netns/NAME`: the files `ip netns exec` binds over /etc.
+    pub fn etc(&self) -> std::path::PathBuf {
+        Path::new("/etc/netns").join(&self.name)
+    }
+
+    /// Its qdiscs, the filters on `ta`, its whole nft ruleset, its policy-routing rules,
+    /// the routes of every table, its links, and its resolv.conf.
     pub fn snapshot(&self) -> String {
         let n = self.name.as_str();
         let mut text = sh(&["ip", "netns", "exec", n, "tc", "qdisc", "show"]);
         text.push_str(&sh(&["ip", "netns", "exec", n, "tc", "filter", "show", "dev", "ta"]));
         text.push_str("--- nft\n");
         text.push_str(&sh(&["ip", "netns", "exec", n, "nft", "list", "ruleset"]));
+        for ip in [
+            &["-4", "rule", "show"][..],
+            &["-6", "rule", "show"],
+            &["-4", "route", "show", "table", "all"],
+            &["-6", "route", "show", "table", "all"],
+            &["link", "show"],
+        ] {
+            text.push_str(&format!("--- ip {}\n", ip.join(" ")));
+            text.push_str(&sh(&[&["ip", "-n", n][..], ip].concat()));
+        }
+        text.push_str("--- resolv.conf\n");
+        text.push_str(&std::fs::read_to_string(self.etc().join("resolv.conf")).unwrap_or_else(|e| e.to_string()));
         text
     }
 }
 
+/// The namespace's resolv.conf: a nameserver on its loopback (nothing listens there; no
+/// query is sent in these tests, dns-fault only needs a resolver to redirect).
+const RESOLV_CONF: &str = "nameserver 127.0.0.1\n";
+
 impl Drop for TortureNetns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = std::fs::remove_dir_all(self.etc());
     }
 }
 
@@ -85,12 +135,18 @@ pub struct Observed {
     pub helpers: Vec<u32>,
     /// Anything listening on the proxy port.
     pub proxy_listening: bool,
+    /// Mount table lines (/proc/self/mountinfo) at or below the io faults' directory.
+    pub mounts: Vec<String>,
 }
 
 /// The world one torture test works in.
 pub struct World {
     pub ns: TortureNetns,
     pub data: tempfile::TempDir,
+    /// The directory io-latency and io-error mount over (holds one file).
+    pub io: tempfile::TempDir,
+    /// Its real path, as mount points are recorded (resolved once: a dead FUSE mount cannot be).
+    pub io_path: std::path::PathBuf,
     pub work: tempfile::TempDir,
     pub sleeper: Owned,
     pub proxy_port: u16,
@@ -98,9 +154,12 @@ pub struct World {
 
 impl World {
     pub fn new(tag: &str, proxy_port: u16) -> World {
+        let io = io_dir();
         World {
             ns: TortureNetns::new(tag),
             data: tempfile::tempdir().unwrap(),
+            io_path: io.path().canonicalize().unwrap(),
+            io,
             work: tempfile::tempdir().unwrap(),
             sleeper: sleeper(),
             proxy_port,
@@ -115,6 +174,7 @@ impl World {
             sleeper: run_state(self.sleeper.pid()),
             helpers: helpers_of(state),
             proxy_listening: std::net::TcpStream::connect(("127.0.0.1", self.proxy_port)).is_ok(),
+            mounts: mounts_under(&self.io_path),
         }
     }
 
@@ -135,11 +195,21 @@ impl World {
             "tcp-proxy-latency" => {
                 format!("{{listen: \"127.0.0.1:{}\", upstream: \"127.0.0.1:9\", latency: 10ms}}", self.proxy_port)
             }
+            "dns-fault" => format!("{{names: [bad.test], effect: nxdomain, netns: {ns}}}"),
+            "io-latency" => format!("{{path: {}, latency: 10ms}}", self.io_path.display()),
+            "io-error" => format!("{{path: {}, errno: EIO}}", self.io_path.display()),
             other => panic!("no torture action for {other}"),
         };
         let duration = if kind == "process-kill" { String::new() } else { format!("\n        duration: {hold}") };
         format!("      - fault: {kind}\n        params: {params}{duration}\n")
     }
+}
+
+/// The io faults' directory, with a file in it.
+fn io_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.bin"), b"torture").unwrap();
+    dir
 }
 
 /// PIDs of helper processes of every injection `state`'s journal knows.
