@@ -360,6 +360,7 @@ mod tests {
             comm: comm.into(),
             state: 'S',
             ppid,
+            pgrp: 4242,
             utime: 0,
             stime: 0,
             start_time: 0,
