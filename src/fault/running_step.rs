@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::undo::Undo;
 use crate::ids::InjectionId;
 use crate::platform::linux::step_group::StepProcesses;
 use crate::platform::linux::{ProcRef, UndoError, UndoOutcome, procs};
@@ -126,31 +127,67 @@ pub fn stop_running_step(state_dir: &Path, injection: &InjectionId) -> Result<Un
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(UndoOutcome::AlreadyGone),
         Err(e) => return Err(UndoError { what: format!("read {}", path.display()), source: Some(e) }),
     };
-    let steps: Vec<StepProcesses> = match serde_json::from_slice::<RunningStep>(&bytes) {
-        Ok(record) if record.boot_id.is_some() && record.boot_id != procs::boot_id() => Vec::new(),
-        Ok(record) => vec![StepProcesses { leader: record.leader, env: marks(injection, &record.step) }],
-        // Never written half (renamed whole), but damaged all the same: every recorded step
-        // of the injection, by its environment.
-        Err(_) => {
-            RECORDED_STEPS.iter().map(|step| StepProcesses { leader: None, env: marks(injection, step) }).collect()
-        }
-    };
-    let mut outcome = UndoOutcome::AlreadyGone;
-    for step in &steps {
-        if step.stop(STOP_WITHIN)? == UndoOutcome::Undone {
-            outcome = UndoOutcome::Undone;
-        }
-    }
-    if outcome == UndoOutcome::Undone {
-        tracing::warn!(%injection, "A command of this injection was still running (its controller was killed): killed it with its process group before the rollback.");
-    }
+    let outcome = undo_of(injection, &bytes).carry_out()?;
     remove(&path).map_err(|e| UndoError { what: format!("remove {}", path.display()), source: Some(e) })?;
     Ok(outcome)
 }
 
-/// The environment every process of `injection`'s `step` inherited.
-fn marks(injection: &InjectionId, step: &str) -> Vec<String> {
-    vec![format!("{ENV_INJECTION}={injection}"), format!("{ENV_STEP}={step}")]
+/// Every running-command record in `state_dir`, with the undo that kills what still runs
+/// of it (for `recover --sweep`, which has no journal to say which rollback follows).
+pub fn running_records(state_dir: &Path) -> Vec<(PathBuf, InjectionId, Result<Undo, String>)> {
+    let Ok(entries) = std::fs::read_dir(state_dir.join(RUNNING_DIR)) else { return Vec::new() };
+    let mut files: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let injection = InjectionId::from_string(path.file_stem()?.to_str()?);
+            let undo = std::fs::read(&path).map(|bytes| undo_of(&injection, &bytes)).map_err(|e| e.to_string());
+            Some((path, injection, undo))
+        })
+        .collect()
+}
+
+/// What undoes a record: kill what still runs of its command. A record of another boot
+/// names nothing running; a damaged one (never written half, but damaged all the same)
+/// names every recorded step of the injection, by its environment.
+fn undo_of(injection: &InjectionId, bytes: &[u8]) -> Undo {
+    let stop = |step: &str, leader| Undo::StopCommand { injection: injection.clone(), step: step.to_string(), leader };
+    match serde_json::from_slice::<RunningStep>(bytes) {
+        Ok(record) if record.boot_id.is_some() && record.boot_id != procs::boot_id() => Undo::Nothing,
+        Ok(record) => stop(&record.step, record.leader),
+        Err(_) => Undo::All { steps: RECORDED_STEPS.iter().map(|step| stop(step, None)).collect() },
+    }
+}
+
+/// The processes of `injection`'s `step`: its group while `leader` is the recorded process,
+/// and whatever carries the step's environment.
+fn processes(injection: &InjectionId, step: &str, leader: Option<ProcRef>) -> StepProcesses {
+    StepProcesses { leader, env: vec![format!("{ENV_INJECTION}={injection}"), format!("{ENV_STEP}={step}")] }
+}
+
+/// Kills what still runs of `injection`'s `step` ([`Undo::StopCommand`]).
+pub(super) fn stop_command(
+    injection: &InjectionId,
+    step: &str,
+    leader: Option<ProcRef>,
+) -> Result<UndoOutcome, UndoError> {
+    let outcome = processes(injection, step, leader).stop(STOP_WITHIN)?;
+    if outcome == UndoOutcome::Undone {
+        tracing::warn!(%injection, step, "A command of this injection was still running (its controller was killed): killed it with its process group.");
+    }
+    Ok(outcome)
+}
+
+/// What still runs of `injection`'s `step`, in words (empty: nothing).
+pub(super) fn command_leftovers(injection: &InjectionId, step: &str, leader: Option<ProcRef>) -> Vec<String> {
+    let alive = processes(injection, step, leader).alive();
+    if alive.is_empty() {
+        return Vec::new();
+    }
+    let pids: Vec<String> = alive.iter().map(|p| p.pid.to_string()).collect();
+    vec![format!("the {step} command of {injection} still runs: pid {}", pids.join(","))]
 }
 
 #[cfg(test)]
@@ -174,6 +211,47 @@ mod tests {
         record.ended();
         assert!(!record.path().exists());
         assert_eq!(stop_running_step(state.path(), &id).unwrap(), UndoOutcome::AlreadyGone, "no record");
+    }
+
+    /// `sh -c SCRIPT` run recorded as `injection`'s inject, on a thread of its own.
+    fn run_in_background(
+        state: &Path,
+        injection: &InjectionId,
+        script: &str,
+    ) -> std::thread::JoinHandle<Result<(), super::super::StepError>> {
+        let env = [(ENV_INJECTION, injection.to_string()), (ENV_STEP, "inject".to_string())];
+        let step = super::super::CommandStep {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            timeout_ms: 60_000,
+        };
+        let record = StepRecord::new(state, injection, "inject");
+        std::thread::spawn(move || step.run_recorded(&record))
+    }
+
+    #[test]
+    fn an_inject_still_running_is_killed_with_its_children_and_its_record_removed() {
+        let state = tempfile::tempdir().unwrap();
+        let id = InjectionId::generate();
+        let running = run_in_background(state.path(), &id, "sleep 30; true");
+        let path = record_path(state.path(), &id);
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        let has_leader = || {
+            std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RunningStep>(&b).ok())
+                .is_some_and(|r| r.leader.is_some())
+        };
+        while command_leftovers(&id, "inject", None).is_empty() || !has_leader() {
+            assert!(std::time::Instant::now() < until, "the inject never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(stop_running_step(state.path(), &id).unwrap(), UndoOutcome::Undone);
+        let e = running.join().unwrap().unwrap_err().to_string();
+        assert!(e.ends_with("was killed by a signal"), "{e}");
+        assert!(command_leftovers(&id, "inject", None).is_empty());
+        assert!(!path.exists());
+        assert_eq!(stop_running_step(state.path(), &id).unwrap(), UndoOutcome::AlreadyGone, "idempotent");
     }
 
     #[test]

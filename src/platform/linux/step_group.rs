@@ -220,12 +220,13 @@ mod tests {
                 let mut command = Command::new("sleep");
                 command.arg("30").env(name, value);
                 let child = spawn_group_leader(&mut command).unwrap();
-                ProcRef::of_pid(child.id() as i32).unwrap()
+                (ProcRef::of_pid(child.id() as i32).unwrap(), child)
             }
         });
-        let leader = spawner.join().unwrap();
-        // The thread is gone: the kernel sent the leader SIGKILL (a zombie until reaped).
+        let (leader, mut child) = spawner.join().unwrap();
+        // The thread is gone: the kernel sent the leader SIGKILL.
         assert!(wait_until(|| !leader.is_alive()), "PR_SET_PDEATHSIG killed it");
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(leader.pid), None);
+        let status = child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
     }
 }
