@@ -3,6 +3,7 @@
 //! rollback would start the instance, the orphaned inject would then stop it, and nothing
 //! would say so. `recover --all`, and a daemon started again on the same state dir, kill
 //! what still runs of the inject (its whole process group) before they run the rollback.
+//! The same holds for a slow `verify_injected`.
 //!
 //! The inject here is a wrapper that runs the real work in a child shell (`sleep; touch
 //! EFFECT`), as a script around a cloud CLI does: the wrapper (the group's leader) dies
@@ -101,14 +102,19 @@ fn assert_nothing_left_injected(scene: &Scene, pgid: i32, started: Instant) {
     assert_eq!(scene.rollbacks(), 1, "the rollback ran once");
 }
 
-#[test]
-fn an_inject_orphaned_by_kill_9_is_killed_before_recover_runs_the_rollback() {
+/// Runs an exec action whose `slow_step` (`inject` or `verify_injected`) is the slow
+/// wrapper, kills the run with `kill -9` mid-step, runs `recover --all` at once, and checks
+/// nothing is left injected.
+fn kill_9_mid_step_then_recover(slow_step: &str) {
     let scene = Scene::new();
     let state = tempfile::tempdir().unwrap();
     let argv = |words: Vec<String>| serde_json::to_string(&words).unwrap();
+    let steps = match slow_step {
+        "inject" => format!("inject: {}", argv(scene.inject("sh"))),
+        _ => format!("inject: [\"true\"]\n          verify_injected: {}", argv(scene.inject("sh"))),
+    };
     let yaml = format!(
-        "version: 1\nname: slow-stop\naction_groups:\n  - name: instances\n    target: local\n    actions:\n      - fault: exec\n        params:\n          inject: {}\n          rollback: {}\n          timeout: 5m\n        duration: 60s\n",
-        argv(scene.inject("sh")),
+        "version: 1\nname: slow-stop\naction_groups:\n  - name: instances\n    target: local\n    actions:\n      - fault: exec\n        params:\n          {steps}\n          rollback: {}\n          timeout: 5m\n        duration: 60s\n",
         argv(scene.rollback("sh")),
     );
     let file = experiment(scene.work.path(), "slow-stop.yaml", &yaml);
@@ -118,23 +124,33 @@ fn an_inject_orphaned_by_kill_9_is_killed_before_recover_runs_the_rollback() {
     let mut run = spawn_logged(cmd, scene.work.path());
     let pgid = wait_for_running_inject(state.path(), || log(scene.work.path(), "stderr.log"));
 
-    run.0.kill().unwrap(); // SIGKILL, mid-inject: no rollback can run
+    run.0.kill().unwrap(); // SIGKILL, mid-step: no rollback can run
     assert_eq!(wait_exit(&mut run, Duration::from_secs(10)), None, "killed by a signal");
     // The wrapper died with its controller; its child shell runs on, orphaned.
     assert!(wait_until(Duration::from_secs(2), || read_stat(pgid).is_none_or(|s| s.state == 'Z')), "PDEATHSIG");
-    assert!(!group_members(pgid).is_empty(), "the inject's work still runs, orphaned");
+    assert!(!group_members(pgid).is_empty(), "the step's work still runs, orphaned");
     let live = Journal::open(state.path()).unwrap().live().unwrap();
     assert_eq!(live.len(), 1);
-    assert_eq!(live[0].state, InjectionState::Pending, "killed before the inject returned");
+    assert_eq!(live[0].state, InjectionState::Pending, "killed before the apply returned");
 
     let recover = faultdrill(state.path()).args(["recover", "--all"]).output().unwrap();
     let said = format!("{}\n{}", String::from_utf8_lossy(&recover.stdout), String::from_utf8_lossy(&recover.stderr));
     assert_eq!(recover.status.code(), Some(0), "{said}");
-    assert!(started.elapsed() < INJECT_TAKES, "recover ran while the inject still ran: {:?}", started.elapsed());
+    assert!(started.elapsed() < INJECT_TAKES, "recover ran while the step still ran: {:?}", started.elapsed());
     assert_nothing_left_injected(&scene, pgid, started);
-    assert!(said.contains("still running"), "recover says it killed the inject: {said}");
+    assert!(said.contains("still running"), "recover says it killed the command: {said}");
     assert!(Journal::open(state.path()).unwrap().live().unwrap().is_empty());
     assert!(recorded_leader(state.path()).is_none(), "the record is gone");
+}
+
+#[test]
+fn an_inject_orphaned_by_kill_9_is_killed_before_recover_runs_the_rollback() {
+    kill_9_mid_step_then_recover("inject");
+}
+
+#[test]
+fn a_verify_injected_orphaned_by_kill_9_is_killed_before_recover_runs_the_rollback() {
+    kill_9_mid_step_then_recover("verify_injected");
 }
 
 #[tokio::test]
