@@ -103,7 +103,11 @@ pub fn environ_has(pid: i32, wanted: &[String]) -> bool {
 /// This boot's id (/proc/sys/kernel/random/boot_id): a PID and start time recorded under
 /// another boot name nothing running now.
 pub fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+    // Read once: no process outlives the boot it started in.
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string()))
+        .clone()
 }
 
 /// The process's arguments (/proc/PID/cmdline), empty for kernel threads and zombies.
