@@ -47,7 +47,10 @@ pub enum StepError {
     Failed { command: String, status: String, stderr: String },
     #[error("`{command}` did not finish within {} and was killed", humantime::format_duration(*.after))]
     TimedOut { command: String, after: Duration },
-    #[error("`{command}` was not started: its record {path} could not be written (is the state dir writable?)")]
+    #[error(
+        "`{command}` was not run (or was killed at once): its record {path} could not be written; check that the \
+         state dir is writable and not full"
+    )]
     Record {
         command: String,
         path: String,
@@ -295,6 +298,20 @@ mod tests {
         let started = std::time::Instant::now();
         step(&["sh", "-c", "sleep 3 & echo started"], 2000).run().unwrap();
         assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_command_whose_record_cannot_be_written_is_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        // The state dir is a file: no `running/` folder can be made in it.
+        let state = dir.path().join("not-a-dir");
+        std::fs::write(&state, "").unwrap();
+        let marker = dir.path().join("ran");
+        let id = crate::ids::InjectionId::generate();
+        let record = StepRecord::new(&state, &id, "inject");
+        let e = step(&["touch", marker.to_str().unwrap()], 5000).run_recorded(&record).unwrap_err().to_string();
+        assert!(e.contains("was not run (or was killed at once): its record"), "{e}");
+        assert!(!marker.exists());
     }
 
     #[test]
