@@ -8,7 +8,7 @@ use tracing::{error, info, warn};
 pub use crate::errors::error_chain;
 use crate::experiment::check_duration_limit;
 use crate::failpoint;
-use crate::fault::{FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, verify};
+use crate::fault::{FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, stop_running_step, verify};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
 
@@ -221,8 +221,12 @@ impl LocalHost {
             Ok(undo) => undo,
             Err(e) => return self.result(&id, &record.fault, Err(format!("unreadable undo record: {e}"))),
         };
+        let (state_dir, running) = (self.state_dir().to_path_buf(), id.clone());
         let outcome = tokio::task::spawn_blocking(move || {
             failpoint::hit("rollback.start");
+            // An inject still running (its controller was killed mid-command) would finish
+            // after the rollback and leave the fault in place: it goes first, group and all.
+            stop_running_step(&state_dir, &running).map_err(RollbackError::Undo)?;
             let outcome = carry_out_verified(&undo);
             failpoint::hit("journal.rolled_back.before");
             outcome

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fault::Undo;
+use crate::fault::{RUNNING_DIR, Undo};
 use crate::ids::InjectionId;
 use crate::platform::linux::ProcRef;
 
@@ -108,10 +108,11 @@ pub fn read_all<T: serde::de::DeserializeOwned>(state_dir: &Path, dir: &str) -> 
         .collect()
 }
 
-/// Every sidecar file in `state_dir`, with the injection its name carries.
+/// Every sidecar file in `state_dir` (with the records of commands still running), with the
+/// injection its name carries.
 pub fn all_files(state_dir: &Path) -> Vec<(InjectionId, PathBuf)> {
     let mut files = Vec::new();
-    for dir in [PAUSED_DIR, FILLS_DIR] {
+    for dir in [PAUSED_DIR, FILLS_DIR, RUNNING_DIR] {
         let Ok(entries) = std::fs::read_dir(state_dir.join(dir)) else { continue };
         for path in entries.flatten().map(|e| e.path()) {
             if let (Some(stem), true) =

@@ -5,14 +5,16 @@
 //! (in this PID namespace), nftables tables named `faultdrill_*` and root qdiscs with a
 //! faultdrill handle (`fd00:`..`fdff:`), in the current network namespace and the named
 //! ones asked for. Found from the sidecars in the state dir (written before each fault):
-//! paused processes (`paused/`) and fill files (`fills/`); fill files are also looked for
-//! (`faultdrill-fill-*`) directly in each folder given with `--path`. A paused process or
-//! a fill file whose sidecar is lost cannot be told from any other.
+//! paused processes (`paused/`), fill files (`fills/`) and custom actions' commands still
+//! running (`running/`: killed with their process group; their rollback command is only
+//! in the journal). Fill files are also looked for (`faultdrill-fill-*`) directly in each
+//! folder given with `--path`. A paused process or a fill file whose sidecar is lost
+//! cannot be told from any other.
 
 use std::path::{Path, PathBuf};
 
 use crate::fault::DELAY_RULE_PRIORITY as RULE_PRIORITY;
-use crate::fault::{Undo, UndoOutcome, verify};
+use crate::fault::{Undo, UndoOutcome, running_records, verify};
 use crate::ids::InjectionId;
 use crate::platform::linux::files::FILE_PREFIX;
 use crate::platform::linux::tun::DEVICE_PREFIX;
@@ -61,6 +63,7 @@ impl Swept {
 pub fn find(scope: &SweepScope) -> (Vec<Found>, Vec<String>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
+    find_running(&scope.state_dir, &mut found, &mut problems);
     find_mounts(&mut found, &mut problems);
     find_helpers(&mut found);
     find_fills(scope, &mut found, &mut problems);
@@ -84,6 +87,25 @@ pub fn undo(found: Found) -> Swept {
         }
     }
     Swept { found, outcome }
+}
+
+/// Custom actions' commands recorded as running (an inject whose controller was killed),
+/// killed first: nothing else the sweep undoes may be redone behind it.
+fn find_running(state_dir: &Path, found: &mut Vec<Found>, problems: &mut Vec<String>) {
+    for (record, injection, undo) in running_records(state_dir) {
+        match undo {
+            Ok(undo) => {
+                let step = match &undo {
+                    Undo::StopCommand { step, .. } => format!("{step} command"),
+                    Undo::Nothing => "command (of an earlier boot)".to_string(),
+                    _ => "commands".to_string(),
+                };
+                let what = format!("the {step} of {injection} recorded as running ({})", record.display());
+                found.push(Found { what, undo, sidecar: Some(record) });
+            }
+            Err(e) => problems.push(format!("unreadable record {}: {e}", record.display())),
+        }
+    }
 }
 
 /// FUSE mounts of io-latency and io-error, unmounted before their helpers are stopped.
@@ -231,6 +253,35 @@ fn find_network(netns: Option<&str>, found: &mut Vec<Found>, problems: &mut Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inject_recorded_as_running_is_found_and_killed() {
+        let state = tempfile::tempdir().unwrap();
+        let id = InjectionId::generate();
+        let env = [("FAULTDRILL_INJECTION_ID", id.to_string()), ("FAULTDRILL_STEP", "inject".to_string())];
+        let step = crate::fault::CommandStep {
+            argv: vec!["sh".into(), "-c".into(), "sleep 30; true".into()],
+            env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            timeout_ms: 60_000,
+        };
+        let record = crate::fault::StepRecord::new(state.path(), &id, "inject");
+        let path = record.path().to_path_buf();
+        let running = std::thread::spawn(move || step.run_recorded(&record));
+        let mut found: Vec<Found> = Vec::new();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while found.is_empty() || verify(&found[0].undo).is_ok() {
+            assert!(std::time::Instant::now() < until, "the inject never ran");
+            found.clear();
+            find_running(state.path(), &mut found, &mut Vec::new());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(matches!(&found[0].undo, Undo::StopCommand { leader: Some(_), .. }), "{found:?}");
+        assert!(found[0].what.starts_with(&format!("the inject command of {id} recorded as running")), "{found:?}");
+        let swept = undo(found.remove(0));
+        assert_eq!(swept.outcome, Ok(UndoOutcome::Undone));
+        assert!(running.join().unwrap().is_err(), "killed");
+        assert!(!path.exists(), "its record is removed");
+    }
 
     #[test]
     fn fill_files_are_recognised_by_name() {

@@ -6,14 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::platform::linux::{UndoError, UndoOutcome};
+use super::running_step::StepRecord;
+use crate::platform::linux::step_group::spawn_group_leader;
+use crate::platform::linux::{ProcRef, UndoError, UndoOutcome};
 
 /// How much of a failed command's stderr a message keeps (its end: where the error is).
 const STDERR_KEPT: usize = 400;
@@ -46,6 +47,27 @@ pub enum StepError {
     Failed { command: String, status: String, stderr: String },
     #[error("`{command}` did not finish within {} and was killed", humantime::format_duration(*.after))]
     TimedOut { command: String, after: Duration },
+    #[error(
+        "`{command}` was not run (or was killed at once): its record {path} could not be written; check that the \
+         state dir is writable and not full"
+    )]
+    Record {
+        command: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Removes a command's record when dropped (the command has ended, or never started).
+struct Ended<'a>(Option<&'a StepRecord>);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        if let Some(record) = self.0 {
+            record.ended();
+        }
+    }
 }
 
 fn stderr_part(stderr: &str) -> String {
@@ -64,21 +86,45 @@ impl CommandStep {
 
     /// Runs the command once; `Ok` when it exits 0 within its time limit.
     pub fn run(&self) -> Result<(), StepError> {
+        self.run_with(None)
+    }
+
+    /// Runs the command once, recorded in `record` from before its spawn until it ends, so
+    /// a rollback after a crash kills it first if it is still running (an inject, a
+    /// verify_injected).
+    pub fn run_recorded(&self, record: &StepRecord) -> Result<(), StepError> {
+        self.run_with(Some(record))
+    }
+
+    fn run_with(&self, record: Option<&StepRecord>) -> Result<(), StepError> {
         let command = self.shown();
         let Some((program, args)) = self.argv.split_first() else {
             return Err(StepError::Failed { command, status: "is empty".into(), stderr: String::new() });
         };
-        let mut child = Command::new(program)
-            .args(args)
-            .envs(&self.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            // Its own process group, so a timeout kills what it started too (`sh -c`).
-            .process_group(0)
-            .spawn()
-            .map_err(|source| StepError::Spawn { command: command.clone(), source })?;
+        let unrecorded = |r: &StepRecord, source| StepError::Record {
+            command: command.clone(),
+            path: r.path().display().to_string(),
+            source,
+        };
+        if let Some(r) = record {
+            r.starting().map_err(|source| unrecorded(r, source))?;
+        }
+        // Removes the record however this returns, once the command has ended.
+        let _ended = Ended(record);
+        let mut spawned = Command::new(program);
+        spawned.args(args).envs(&self.env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        // Its own process group, so a timeout kills what it started too (`sh -c`); killed
+        // if this thread dies (it stays here until the command has exited).
+        let mut child =
+            spawn_group_leader(&mut spawned).map_err(|source| StepError::Spawn { command: command.clone(), source })?;
         let pgid = child.id() as i32;
+        if let Some(r) = record {
+            if let Err(source) = r.started(ProcRef::of_pid(pgid)) {
+                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::SIGKILL);
+                let _ = child.wait();
+                return Err(unrecorded(r, source));
+            }
+        }
         // stderr is read on its own thread: a program that leaves a background process
         // holding the pipe (a started service) must not keep the step waiting.
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -252,6 +298,20 @@ mod tests {
         let started = std::time::Instant::now();
         step(&["sh", "-c", "sleep 3 & echo started"], 2000).run().unwrap();
         assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_command_whose_record_cannot_be_written_is_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        // The state dir is a file: no `running/` folder can be made in it.
+        let state = dir.path().join("not-a-dir");
+        std::fs::write(&state, "").unwrap();
+        let marker = dir.path().join("ran");
+        let id = crate::ids::InjectionId::generate();
+        let record = StepRecord::new(&state, &id, "inject");
+        let e = step(&["touch", marker.to_str().unwrap()], 5000).run_recorded(&record).unwrap_err().to_string();
+        assert!(e.contains("was not run (or was killed at once): its record"), "{e}");
+        assert!(!marker.exists());
     }
 
     #[test]

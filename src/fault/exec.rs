@@ -7,6 +7,10 @@
 //! `FAULTDRILL_INJECTION_ID`, `FAULTDRILL_RUN_ID` (in a run), `FAULTDRILL_HOST`,
 //! `FAULTDRILL_FAULT`, `FAULTDRILL_STEP` and every scalar param as
 //! `FAULTDRILL_PARAM_<NAME>` (upper case), on top of the inherited environment.
+//!
+//! The inject and verify_injected commands are recorded while they run
+//! ([`super::running_step`]): if the controller is killed meanwhile, the rollback kills
+//! what still runs of them first, so a slow inject never finishes after its rollback.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant};
 use super::command_step::{CommandStep, RollbackCommand};
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::custom_action::{IRREVERSIBLE, RETRY_BACKOFF, ROLLBACK_RETRIES, is_declared_irreversible, rollback_retry};
+use super::running_step::{ENV_INJECTION, ENV_STEP, StepRecord};
 use super::undo::Undo;
 use crate::experiment::{ParamKind, ParamSpec, ParamValue, Params};
 
@@ -105,10 +110,15 @@ impl Fault for Exec {
             None => Undo::Nothing,
         };
         let preview = preview(&inject, verify_injected.as_ref(), &undo, timeout);
+        // Each recorded while it runs: a rollback after a crash kills it first.
+        let record = |step: &str| StepRecord::new(&cx.state_dir, &cx.injection, step);
+        let (inject_record, verify_record) = (record("inject"), record("verify_injected"));
         let apply = move || {
-            inject.run().map_err(|e| FaultError::Apply { context: format!("inject command {e}"), source: None })?;
+            inject
+                .run_recorded(&inject_record)
+                .map_err(|e| FaultError::Apply { context: format!("inject command {e}"), source: None })?;
             if let Some(verify) = verify_injected {
-                poll_until_ok(&verify, timeout).map_err(|last| FaultError::Apply {
+                poll_until_ok(&verify, timeout, &verify_record).map_err(|last| FaultError::Apply {
                     context: format!(
                         "inject command `{}` exited 0, but verify_injected did not within {}: {last}",
                         inject.shown(),
@@ -145,10 +155,10 @@ pub(super) fn check_reversibility(params: &Params, what: &str) -> Result<(), Str
 /// What every command of one injection sees, beside the inherited environment.
 pub(super) fn environment(params: &Params, cx: &InjectContext, step: &str) -> BTreeMap<String, String> {
     let mut env = BTreeMap::from([
-        ("FAULTDRILL_INJECTION_ID".to_string(), cx.injection.to_string()),
+        (ENV_INJECTION.to_string(), cx.injection.to_string()),
         ("FAULTDRILL_HOST".to_string(), cx.host.clone()),
         ("FAULTDRILL_FAULT".to_string(), "exec".to_string()),
-        ("FAULTDRILL_STEP".to_string(), step.to_string()),
+        (ENV_STEP.to_string(), step.to_string()),
     ]);
     if let Some(run) = &cx.run {
         env.insert("FAULTDRILL_RUN_ID".into(), run.to_string());
@@ -166,11 +176,12 @@ pub(super) fn environment(params: &Params, cx: &InjectContext, step: &str) -> BT
     env
 }
 
-/// Runs `verify` until it exits 0 or `within` has passed; the last failure otherwise.
-pub(super) fn poll_until_ok(verify: &CommandStep, within: Duration) -> Result<(), String> {
+/// Runs `verify` (recorded in `record` while it runs) until it exits 0 or `within` has
+/// passed; the last failure otherwise.
+pub(super) fn poll_until_ok(verify: &CommandStep, within: Duration, record: &StepRecord) -> Result<(), String> {
     let started = Instant::now();
     loop {
-        match verify.run() {
+        match verify.run_recorded(record) {
             Ok(()) => return Ok(()),
             Err(e) if started.elapsed() >= within => return Err(e.to_string()),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),

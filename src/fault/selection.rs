@@ -360,6 +360,7 @@ mod tests {
             comm: comm.into(),
             state: 'S',
             ppid,
+            pgrp: 4242,
             flags: 0,
             utime: 0,
             stime: 0,

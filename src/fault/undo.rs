@@ -62,6 +62,17 @@ pub enum Undo {
     /// Send the operator's rollback request (http-call), retried with backoff, checked by
     /// `verify_rolled_back` when given. Secret headers are journaled by variable name only.
     HttpRequest(RollbackRequest),
+    /// Kill what still runs of a custom action's command whose controller was killed (an
+    /// inject, a verify_injected): its process group while `leader` is the recorded process
+    /// (PID and start time), and every process carrying the injection's and step's
+    /// `FAULTDRILL_*` environment. What `recover --sweep` does with a running-command record;
+    /// a rollback does it before running the injection's own undo.
+    StopCommand {
+        injection: InjectionId,
+        step: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<ProcRef>,
+    },
     /// Several undos, carried out in reverse order.
     All { steps: Vec<Undo> },
 }
@@ -111,6 +122,9 @@ impl Undo {
             Undo::DeleteFile { path } => linux::files::delete_file(path),
             Undo::RunCommand(command) => command.carry_out(),
             Undo::HttpRequest(request) => request.carry_out(),
+            Undo::StopCommand { injection, step, leader } => {
+                super::running_step::stop_command(injection, step, *leader)
+            }
             Undo::StopHelpers { injection, helpers } => linux::helpers::stop_helpers(injection, helpers),
             Undo::Resume { processes } => linux::signals::resume(processes),
             Undo::DeleteNftTable { netns, family, table } => linux::nft::delete_table(netns.as_deref(), family, table),

@@ -44,6 +44,9 @@ fn leftovers_of(undo: &Undo) -> Vec<String> {
         Undo::DeleteLink { netns, device } => leftovers::link(netns.as_deref(), device).into_iter().collect(),
         Undo::RunCommand(command) => command.verify_gone().and_then(Result::err).into_iter().collect(),
         Undo::HttpRequest(request) => request.verify_gone().and_then(Result::err).into_iter().collect(),
+        Undo::StopCommand { injection, step, leader } => {
+            super::running_step::command_leftovers(injection, step, *leader)
+        }
         Undo::UnmountFuse { mountpoint, source } => leftovers::fuse_mount(mountpoint, source).into_iter().collect(),
         Undo::ForgetRedirectedFlows { netns, port } => {
             leftovers::redirected_flows(netns.as_deref(), *port).into_iter().collect()

@@ -19,6 +19,7 @@ pub mod privileges;
 pub mod procs;
 pub mod signals;
 pub mod splice;
+pub mod step_group;
 pub mod tc;
 pub mod tun;
 

@@ -37,6 +37,8 @@ pub struct ProcStat {
     /// R, S, D, T, t, Z, X, I …
     pub state: char,
     pub ppid: i32,
+    /// The process group (field 5).
+    pub pgrp: i32,
     /// The kernel's per-process flags (field 9, `PF_*`).
     pub flags: u64,
     /// User CPU time, in clock ticks.
@@ -74,6 +76,7 @@ pub fn parse_stat(pid: i32, stat: &str) -> Option<ProcStat> {
         comm,
         state: rest.first()?.chars().next()?,
         ppid: rest.get(1)?.parse().ok()?,
+        pgrp: rest.get(2)?.parse().ok()?,
         flags: field(9)?,
         utime: field(14)?,
         stime: field(15)?,
@@ -90,6 +93,24 @@ pub fn read_stat(pid: i32) -> Option<ProcStat> {
 /// Field 22 of /proc/PID/stat, or `None` if the process is gone.
 pub fn process_start_time(pid: i32) -> Option<u64> {
     read_stat(pid).map(|s| s.start_time)
+}
+
+/// Whether the process's environment (/proc/PID/environ, as it was at exec) holds every
+/// `NAME=value` of `wanted`; `false` when it cannot be read (gone, a kernel thread).
+pub fn environ_has(pid: i32, wanted: &[String]) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let entries: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
+    wanted.iter().all(|w| entries.contains(&w.as_bytes()))
+}
+
+/// This boot's id (/proc/sys/kernel/random/boot_id): a PID and start time recorded under
+/// another boot name nothing running now.
+pub fn boot_id() -> Option<String> {
+    // Read once: no process outlives the boot it started in.
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string()))
+        .clone()
 }
 
 /// The process's arguments (/proc/PID/cmdline), empty for kernel threads and zombies.
@@ -185,7 +206,7 @@ mod tests {
         let stat = parse_stat(4242, line).unwrap();
         assert_eq!(stat.comm, "we(ird) n)ame");
         assert_eq!(stat.state, 'S');
-        assert_eq!(stat.ppid, 17);
+        assert_eq!((stat.ppid, stat.pgrp), (17, 4242));
         assert_eq!((stat.utime, stat.stime, stat.start_time), (7, 3, 123456));
     }
 
