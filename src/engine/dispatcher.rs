@@ -269,6 +269,7 @@ impl Run {
                             + DEADLINE_GRACE,
                         planned_end_ms: at_ms + hold.as_millis() as i64,
                         renewed_ms: at_ms,
+                        renewed_at: Instant::now(),
                         ended: false,
                         left: false,
                         lost: false,
@@ -427,13 +428,16 @@ impl Run {
     fn on_renewal(&mut self, renewal: Renewal) {
         let Some(live) = self.live.iter_mut().find(|l| l.id == renewal.injection) else { return };
         match renewal.result {
-            Ok(LeaseState::Renewed) => live.renewed_ms = now_ms(),
+            Ok(LeaseState::Renewed) => (live.renewed_ms, live.renewed_at) = (now_ms(), Instant::now()),
             Ok(LeaseState::Ended(end)) => self.fault_lost(&renewal.injection, end),
             Err(error) => {
-                let (host, silent_since) = (live.host.name().to_string(), live.renewed_ms);
+                let (host, silent_since, silent_for) =
+                    (live.host.name().to_string(), live.renewed_ms, live.renewed_at.elapsed());
                 self.emit(Event::LeaseRenewFailed { injection: renewal.injection.clone(), host, error: error.clone() });
                 let lease_ms = self.plan.lease.as_millis() as i64;
-                if now_ms() - silent_since > lease_ms {
+                // Timed on the monotonic clock: a wall-clock step neither declares a reachable
+                // host lost (+1 h) nor hides one that is (-1 h).
+                if silent_for > self.plan.lease {
                     let why = format!(
                         "out of reach for longer than the lease ({}): its daemon rolls the fault back by itself \
                          once no renewal reaches it; last error: {error}",

@@ -47,8 +47,10 @@ pub(super) struct Live {
     pub overdue_at: tokio::time::Instant,
     /// When its hold is planned to end (Unix milliseconds).
     pub planned_end_ms: i64,
-    /// When its lease was last renewed (or it was injected).
+    /// When its lease was last renewed (or it was injected), Unix milliseconds (for reports).
     pub renewed_ms: i64,
+    /// The same on the monotonic clock, which judges whether the lease has run out.
+    pub renewed_at: std::time::Instant,
     /// Its duration ended and its worker is done with it (rolled back, failed to, or left).
     pub ended: bool,
     /// Left in place on purpose (`rollback: never`).
