@@ -2,7 +2,9 @@
 //! clock (NTP, an operator's `date -s`) neither ends a controller's fault early (+1 h: before,
 //! the reaper rolled back every live injection at once and the run said "fault not held") nor
 //! keeps a lost controller's fault an hour too long (-1 h: DESIGN §4, nothing is left
-//! injected after a lost controller).
+//! injected after a lost controller). And a controller judges "ended before its hold did" on
+//! its own monotonic clock too: a daemon whose clock is an hour ahead, restarted mid-hold,
+//! makes the run `fault_not_held`, not "passed".
 //!
 //! The fault is a real process-pause of a `sleep` the test owns, held by a real daemon for a
 //! real `faultdrill run --inventory`; the test reads the process's state from /proc before,
@@ -35,11 +37,16 @@ struct Scene {
 
 impl Scene {
     fn new() -> Scene {
+        Scene::with_offset(0)
+    }
+
+    /// A scene whose daemon's wall clock is `seconds` off from the start.
+    fn with_offset(seconds: i64) -> Scene {
         assert!(daemon::is_root(), "this test needs root (the daemon pauses a process); CI runs it as root");
         assert!(Path::new(LIBFAKETIME).exists(), "{LIBFAKETIME} is missing: run tests/setup.sh (package faketime)");
         let work = tempfile::tempdir().unwrap();
         let offset = work.path().join("faketime");
-        std::fs::write(&offset, "+0\n").unwrap();
+        std::fs::write(&offset, format!("{seconds:+}\n")).unwrap();
         let daemon = Daemon::start(DaemonSpec {
             token: Some(TOKEN.into()),
             env: faketime_env(&offset),
@@ -53,8 +60,8 @@ impl Scene {
         self.sleeper.id()
     }
 
-    /// `faultdrill run` of a process-pause held `hold` on the daemon, with a 15 s lease.
-    fn controller(&self, hold: Duration) -> Command {
+    /// `faultdrill run` of a process-pause held `hold` on the daemon, with a lease of `lease`.
+    fn controller(&self, hold: Duration, lease: Duration) -> Command {
         let inventory = self.work.path().join("inventory.yaml");
         std::fs::write(
             &inventory,
@@ -68,7 +75,7 @@ impl Scene {
                 "version: 1\nname: clock-remote\nlease: {}s\ntargets:\n  d:\n    hosts: [d1]\n\
                  action_groups:\n  - name: pause\n    target: d\n    actions:\n      - fault: process-pause\n        \
                  params: {{pid: {}}}\n        duration: {}s\n",
-                LEASE.as_secs(),
+                lease.as_secs(),
                 self.pid(),
                 hold.as_secs()
             ),
@@ -143,7 +150,7 @@ fn daemon_clock_a_wall_clock_step_forward_mid_hold_rolls_nothing_back_early() {
     const HOLD: Duration = Duration::from_secs(22);
     let scene = Scene::new();
     assert!(wait_until(Duration::from_secs(5), || proc_state(scene.pid()) == Some('S')), "before: it sleeps");
-    let mut cmd = scene.controller(HOLD);
+    let mut cmd = scene.controller(HOLD, LEASE);
     cmd.envs(faketime_env(&scene.offset));
     let controller = cmd.spawn().unwrap();
     assert!(wait_until(Duration::from_secs(20), || scene.is_paused()), "paused: {}", scene.daemon.stderr());
@@ -182,7 +189,7 @@ fn daemon_clock_a_wall_clock_step_forward_mid_hold_rolls_nothing_back_early() {
 fn daemon_clock_a_wall_clock_step_back_after_the_controller_is_killed_rolls_back_at_the_lease() {
     let scene = Scene::new();
     assert!(wait_until(Duration::from_secs(5), || proc_state(scene.pid()) == Some('S')), "before: it sleeps");
-    let mut controller = scene.controller(Duration::from_secs(120)).spawn().unwrap();
+    let mut controller = scene.controller(Duration::from_secs(120), LEASE).spawn().unwrap();
     assert!(wait_until(Duration::from_secs(20), || scene.is_paused()), "paused: {}", scene.daemon.stderr());
     // Let a renewal or two land, then lose the controller for good.
     std::thread::sleep(Duration::from_secs(6));
@@ -206,4 +213,24 @@ fn daemon_clock_a_wall_clock_step_back_after_the_controller_is_killed_rolls_back
     assert_eq!(record.note.as_deref(), Some("rolled back: lease expired: the controller went silent"));
     assert!(record.updated_ms < renewed, "the journal's wall-clock times show the step: {record:?}");
     assert!(wait_until(Duration::from_secs(2), || proc_state(scene.pid()) == Some('S')), "after: it sleeps again");
+}
+
+#[test]
+fn daemon_clock_a_fault_ended_early_on_a_daemon_whose_clock_is_an_hour_ahead_is_not_held() {
+    const HOLD: Duration = Duration::from_secs(8);
+    let mut scene = Scene::with_offset(HOUR);
+    let controller = scene.controller(HOLD, Duration::from_secs(3)).spawn().unwrap();
+    assert!(wait_until(Duration::from_secs(20), || scene.is_paused()), "paused: {}", scene.daemon.stderr());
+    std::thread::sleep(Duration::from_secs(1));
+    // kill -9 and start again on the same state dir: the new daemon rolls back what the old
+    // one left, some 7 s before the hold ends; its journal dates that an hour after the
+    // controller's planned end.
+    scene.daemon.restart();
+    assert!(wait_until(Duration::from_secs(5), || !scene.is_paused()), "the restarted daemon resumed it");
+    let out = controller.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert_eq!(out.status.code(), Some(6), "fault_not_held exits 6; {}", text(&out));
+    assert!(stdout.contains("fault NOT HELD: pause/process-pause#1 on d1 ended "), "{stdout}");
+    assert!(stdout.contains("daemon restarted"), "the summary says why: {stdout}");
 }

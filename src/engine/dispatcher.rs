@@ -268,6 +268,7 @@ impl Run {
                             + Duration::from_millis((view.deadline_ms - at_ms).max(0) as u64)
                             + DEADLINE_GRACE,
                         planned_end_ms: at_ms + hold.as_millis() as i64,
+                        planned_end_at: Instant::now() + hold,
                         renewed_ms: at_ms,
                         renewed_at: Instant::now(),
                         ended: false,

@@ -47,6 +47,8 @@ pub(super) struct Live {
     pub overdue_at: tokio::time::Instant,
     /// When its hold is planned to end (Unix milliseconds).
     pub planned_end_ms: i64,
+    /// The same on the monotonic clock.
+    pub planned_end_at: std::time::Instant,
     /// When its lease was last renewed (or it was injected), Unix milliseconds (for reports).
     pub renewed_ms: i64,
     /// The same on the monotonic clock, which judges whether the lease has run out.
