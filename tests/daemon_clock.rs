@@ -4,7 +4,9 @@
 //! keeps a lost controller's fault an hour too long (-1 h: DESIGN §4, nothing is left
 //! injected after a lost controller). And a controller judges "ended before its hold did" on
 //! its own monotonic clock too: a daemon whose clock is an hour ahead, restarted mid-hold,
-//! makes the run `fault_not_held`, not "passed".
+//! makes the run `fault_not_held`, not "passed"; and it times its own backstop rollback from
+//! the duration it asked for, so a daemon an hour behind keeps its fault for the whole hold
+//! (before, the controller rolled it back 2 s in and said "passed").
 //!
 //! The fault is a real process-pause of a `sleep` the test owns, held by a real daemon for a
 //! real `faultdrill run --inventory`; the test reads the process's state from /proc before,
@@ -233,4 +235,20 @@ fn daemon_clock_a_fault_ended_early_on_a_daemon_whose_clock_is_an_hour_ahead_is_
     assert_eq!(out.status.code(), Some(6), "fault_not_held exits 6; {}", text(&out));
     assert!(stdout.contains("fault NOT HELD: pause/process-pause#1 on d1 ended "), "{stdout}");
     assert!(stdout.contains("daemon restarted"), "the summary says why: {stdout}");
+}
+
+#[test]
+fn daemon_clock_a_daemon_whose_clock_is_an_hour_behind_holds_the_fault_for_its_whole_duration() {
+    const HOLD: Duration = Duration::from_secs(8);
+    let scene = Scene::with_offset(-HOUR);
+    let controller = scene.controller(HOLD, LEASE).spawn().unwrap();
+    assert!(wait_until(Duration::from_secs(20), || scene.is_paused()), "paused: {}", scene.daemon.stderr());
+    let paused = Instant::now();
+    assert!(wait_until(HOLD + Duration::from_secs(5), || !scene.is_paused()), "resumed at the end of its hold");
+    let held = paused.elapsed();
+    let out = controller.wait_with_output().unwrap();
+    println!("daemon's wall clock 1h behind the controller's: held {held:.2?} of {HOLD:?}");
+    assert!(held >= HOLD - Duration::from_millis(300), "rolled back early: held {held:?}\n{}", text(&out));
+    assert!(held <= HOLD + Duration::from_secs(3), "held too long: {held:?}\n{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "the run passes; {}", text(&out));
 }

@@ -259,14 +259,17 @@ impl Run {
                     self.warn_irreversible(&name);
                 }
                 if held {
-                    let hold = self.plan.groups[action.group].actions[action.action].duration.unwrap_or_default();
+                    let plan = &self.plan.groups[action.group].actions[action.action];
+                    let hold = plan.duration.unwrap_or_default();
+                    // The duration asked for, from its answer, on this controller's clock: the
+                    // host's deadline is on the host's wall clock, which may be hours off this
+                    // one (a daemon an hour behind had its fault rolled back 2 s in).
+                    let asked = super::worker::injection_duration(plan);
                     self.live.push(Live {
                         id: view.id,
                         host,
                         action,
-                        overdue_at: tokio::time::Instant::now()
-                            + Duration::from_millis((view.deadline_ms - at_ms).max(0) as u64)
-                            + DEADLINE_GRACE,
+                        overdue_at: tokio::time::Instant::now() + asked + DEADLINE_GRACE,
                         planned_end_ms: at_ms + hold.as_millis() as i64,
                         planned_end_at: Instant::now() + hold,
                         renewed_ms: at_ms,

@@ -42,8 +42,9 @@ pub(super) struct Live {
     pub id: InjectionId,
     pub host: Arc<Host>,
     pub action: ActionRef,
-    /// When the loop rolls it back itself if no worker has (its deadline plus a grace), on
-    /// the monotonic clock: a step of the wall clock neither ends nor extends a fault.
+    /// When the loop rolls it back itself if no worker has (the duration asked for, from the
+    /// host's answer, plus a grace), on the monotonic clock: neither a step of the wall clock
+    /// nor a host whose clock is off this one's ends or extends a fault.
     pub overdue_at: tokio::time::Instant,
     /// When its hold is planned to end (Unix milliseconds).
     pub planned_end_ms: i64,
