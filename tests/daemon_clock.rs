@@ -6,7 +6,8 @@
 //! its own monotonic clock too: a daemon whose clock is an hour ahead, restarted mid-hold,
 //! makes the run `fault_not_held`, not "passed"; and it times its own backstop rollback from
 //! the duration it asked for, so a daemon an hour behind keeps its fault for the whole hold
-//! (before, the controller rolled it back 2 s in and said "passed").
+//! (before, the controller rolled it back 2 s in and said "passed"). An injection journaled
+//! in another boot (the host rebooted under it) is rolled back by the reaper at once.
 //!
 //! The fault is a real process-pause of a `sleep` the test owns, held by a real daemon for a
 //! real `faultdrill run --inventory`; the test reads the process's state from /proc before,
@@ -251,4 +252,37 @@ fn daemon_clock_a_daemon_whose_clock_is_an_hour_behind_holds_the_fault_for_its_w
     assert!(held >= HOLD - Duration::from_millis(300), "rolled back early: held {held:?}\n{}", text(&out));
     assert!(held <= HOLD + Duration::from_secs(3), "held too long: {held:?}\n{}", text(&out));
     assert_eq!(out.status.code(), Some(0), "the run passes; {}", text(&out));
+}
+
+#[test]
+fn daemon_clock_an_injection_journaled_in_another_boot_is_rolled_back_at_once() {
+    let scene = Scene::new();
+    let fill = scene.work.path().join("faultdrill-left-by-the-last-boot");
+    std::fs::write(&fill, "x").unwrap();
+    // A live injection with an hour to go and a lease of an hour, as if the host had
+    // rebooted under it: its boot-clock values count from a boot that is not this one.
+    let journal = scene.daemon.journal();
+    let id = faultdrill::ids::InjectionId::generate();
+    journal
+        .record_pending(&faultdrill::journal::NewInjection {
+            id: id.clone(),
+            run: None,
+            fault: "disk-fill".into(),
+            params: serde_json::json!({}),
+            undo: serde_json::json!({"kind": "delete_file", "path": fill}),
+            deadline_ms: faultdrill::journal::now_ms() + 3_600_000,
+            lease_ms: Some(3_600_000),
+        })
+        .unwrap();
+    let db = rusqlite::Connection::open(journal.path()).unwrap();
+    db.execute(
+        "UPDATE injections SET boot_id = 'a-boot-before-this-one', state = 'active' WHERE id = ?1",
+        [id.as_str()],
+    )
+    .unwrap();
+    let gone = wait_until(Duration::from_secs(3), || !fill.exists());
+    assert!(gone, "the daemon's reaper rolled it back: {:?}\n{}", journal.get(&id), scene.daemon.stderr());
+    let record = journal.get(&id).unwrap().unwrap();
+    assert_eq!(record.state, InjectionState::RolledBack);
+    assert_eq!(record.note.as_deref(), Some("rolled back: the host rebooted since it was injected"));
 }
