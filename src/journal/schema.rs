@@ -125,11 +125,11 @@ mod tests {
         assert_eq!((&old.id, old.state, old.boot.as_ref()), (&id, InjectionState::Active, None));
         // Judged on the wall clock, as when it was written: its lease has some 10 s left.
         let (left, why) = due_in(old, &Now::read()).unwrap();
-        assert!((9_000..=10_000).contains(&left) && why == Due::Lease, "{left} ms, {why:?}");
+        assert!((5_000..=10_000).contains(&left) && why == Due::Lease, "{left} ms, {why:?}");
         // A renewal moves its wall-clock lease; it has no boot-clock one to move.
         assert!(journal.renew_lease(&id).unwrap());
         let renewed = journal.get(&id).unwrap().unwrap();
-        assert!(renewed.lease_expires_ms.unwrap() >= now_ms() + 14_000);
+        assert!(renewed.lease_expires_ms.unwrap() >= now_ms() + 10_000);
         assert_eq!(renewed.boot, None);
         // Opening it again changes nothing.
         drop(journal);

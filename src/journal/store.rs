@@ -298,9 +298,11 @@ impl Journal {
     }
 
     /// Every injection that is pending, active, or whose rollback failed (it may still be
-    /// in place: DESIGN §4 rule 9), newest first (the rollback order).
+    /// in place: DESIGN §4 rule 9), newest first (the rollback order). "Newest" is the order
+    /// they were journaled in (SQLite's rowid only grows while a row is kept), never their
+    /// wall-clock times, which a clock step can put out of order.
     pub fn live(&self) -> Result<Vec<InjectionRecord>, JournalError> {
-        self.query_injections("WHERE state IN ('pending', 'active', 'failed') ORDER BY created_ms DESC, rowid DESC", [])
+        self.query_injections("WHERE state IN ('pending', 'active', 'failed') ORDER BY rowid DESC", [])
     }
 
     /// Live injections of one fault kind (to refuse a second one on the same host).
@@ -545,9 +547,9 @@ mod tests {
         let id = InjectionId::generate();
         journal.record_pending(&NewInjection { lease_ms: Some(10), ..sample(&id, "cpu-burn") }).unwrap();
         let now = Now::read();
-        assert!(journal.overdue(&now).unwrap().is_empty());
-        let later = Now { wall_ms: now.wall_ms + 20, boot: now.boot.map(|b| BootNow { ms: b.ms + 20, ..b }) };
-        let overdue = journal.overdue(&later).unwrap();
+        let at = |ms: i64| Now { wall_ms: now.wall_ms + ms, boot: now.boot.map(|b| BootNow { ms: b.ms + ms, ..b }) };
+        assert!(journal.overdue(&at(-1_000)).unwrap().is_empty());
+        let overdue = journal.overdue(&at(20)).unwrap();
         assert_eq!((overdue.len(), overdue[0].1), (1, Due::Lease));
         assert!(journal.renew_lease(&id).unwrap());
     }
@@ -570,5 +572,21 @@ mod tests {
         let rebooted = Now { wall_ms: now.wall_ms, boot: Some(BootNow { id: "another-boot", ms: 1_000 }) };
         assert_eq!(journal.overdue(&rebooted).unwrap()[0].1, Due::Rebooted);
         assert_eq!(journal.next_due_in(&rebooted).unwrap(), Some(0));
+    }
+
+    #[test]
+    fn live_injections_come_newest_first_even_when_the_wall_clock_stepped_back_between_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let (first, second) = (InjectionId::generate(), InjectionId::generate());
+        journal.record_pending(&sample(&first, "cpu-burn")).unwrap();
+        journal.record_pending(&sample(&second, "disk-fill")).unwrap();
+        journal
+            .with(|c| {
+                c.execute("UPDATE injections SET created_ms = created_ms - 3600000 WHERE id = ?1", [second.as_str()])
+            })
+            .unwrap();
+        let order: Vec<_> = journal.live().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(order, [second, first], "rolled back in the reverse of the order they were applied");
     }
 }
