@@ -23,6 +23,11 @@
 //!
 //! A record without boot-clock values (journaled by an older faultdrill before this schema,
 //! or where the boot clock could not be read) is judged on the wall clock, as before.
+//!
+//! Limits: the processes sharing a journal must share a time namespace (Linux 5.6+ can give
+//! one its own `CLOCK_BOOTTIME` offset; the boot id is the same in all of them), and the
+//! deadline a caller computed on the wall clock is anchored on the boot clock when it is
+//! journaled, so only a step in the moment between those two readings could shift it.
 
 use std::sync::Once;
 
