@@ -66,12 +66,14 @@ pub struct Injection {
     /// Unix milliseconds: the last change (for an ended injection, when it ended).
     #[serde(default)]
     pub updated_ms: i64,
-    /// Unix milliseconds: rolled back at this time whatever happens.
+    /// Unix milliseconds: rolled back at this time whatever happens (as the daemon's wall
+    /// clock read it; the daemon keeps time on its boot clock, so no clock step moves it).
     pub deadline_ms: i64,
     /// Lease TTL in milliseconds, if the injection has one.
     #[serde(default)]
     pub lease_ms: Option<i64>,
-    /// Unix milliseconds: rolled back at this time unless renewed.
+    /// Unix milliseconds: rolled back at this time unless renewed (as the daemon's wall clock
+    /// read it at the last renewal; the daemon keeps time on its boot clock).
     #[serde(default)]
     pub lease_expires_ms: Option<i64>,
     /// Why it ended the way it did.

@@ -5,12 +5,17 @@
 //! (at most [`MAX_SLEEP`]), and is woken early when an inject or a renewal moves one.
 //! A failed rollback is retried with backoff until it succeeds: "failed" never means
 //! "forgotten" (DESIGN §4 rule 9).
+//!
+//! Deadlines and leases are judged on the boot clock the journal keeps beside the wall clock
+//! (`journal::clock`), and the reaper sleeps on tokio's monotonic clock: a step of the wall
+//! clock neither rolls back every live injection at once nor keeps a lost controller's
+//! faults in place for as long as the step.
 
 use std::time::Duration;
 
 use tracing::{error, warn};
 
-use crate::journal::{InjectionState, now_ms, retry_due_ms};
+use crate::journal::Now;
 
 use super::state::Shared;
 
@@ -20,8 +25,8 @@ pub const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// Runs until the process ends.
 pub async fn run(state: Shared) {
     loop {
-        let wait = match next_due_ms(&state) {
-            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, MAX_SLEEP.as_millis() as i64) as u64),
+        let wait = match state.host.journal().next_due_in(&Now::read()) {
+            Ok(Some(left)) => Duration::from_millis(left.clamp(0, MAX_SLEEP.as_millis() as i64) as u64),
             Ok(None) => MAX_SLEEP,
             Err(e) => {
                 error!(error = %e, "Reaper could not read the journal.");
@@ -55,18 +60,4 @@ pub async fn reap(state: &Shared) {
         }
         Err(e) => error!(error = %crate::engine::error_chain(&e), "Reaper could not roll back."),
     }
-}
-
-/// The earliest deadline or lease expiry among live injections (unix ms).
-fn next_due_ms(state: &Shared) -> Result<Option<i64>, crate::journal::JournalError> {
-    Ok(state
-        .host
-        .journal()
-        .live()?
-        .iter()
-        .map(|r| match r.state {
-            InjectionState::Failed => retry_due_ms(r),
-            _ => r.lease_expires_ms.map_or(r.deadline_ms, |l| l.min(r.deadline_ms)),
-        })
-        .min())
 }

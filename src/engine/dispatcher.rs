@@ -259,16 +259,21 @@ impl Run {
                     self.warn_irreversible(&name);
                 }
                 if held {
-                    let hold = self.plan.groups[action.group].actions[action.action].duration.unwrap_or_default();
+                    let plan = &self.plan.groups[action.group].actions[action.action];
+                    let hold = plan.duration.unwrap_or_default();
+                    // The duration asked for, from its answer, on this controller's clock: the
+                    // host's deadline is on the host's wall clock, which may be hours off this
+                    // one (a daemon an hour behind had its fault rolled back 2 s in).
+                    let asked = super::worker::injection_duration(plan);
                     self.live.push(Live {
                         id: view.id,
                         host,
                         action,
-                        overdue_at: tokio::time::Instant::now()
-                            + Duration::from_millis((view.deadline_ms - at_ms).max(0) as u64)
-                            + DEADLINE_GRACE,
+                        overdue_at: tokio::time::Instant::now() + asked + DEADLINE_GRACE,
                         planned_end_ms: at_ms + hold.as_millis() as i64,
+                        planned_end_at: Instant::now() + hold,
                         renewed_ms: at_ms,
+                        renewed_at: Instant::now(),
                         ended: false,
                         left: false,
                         lost: false,
@@ -427,13 +432,16 @@ impl Run {
     fn on_renewal(&mut self, renewal: Renewal) {
         let Some(live) = self.live.iter_mut().find(|l| l.id == renewal.injection) else { return };
         match renewal.result {
-            Ok(LeaseState::Renewed) => live.renewed_ms = now_ms(),
+            Ok(LeaseState::Renewed) => (live.renewed_ms, live.renewed_at) = (now_ms(), Instant::now()),
             Ok(LeaseState::Ended(end)) => self.fault_lost(&renewal.injection, end),
             Err(error) => {
-                let (host, silent_since) = (live.host.name().to_string(), live.renewed_ms);
+                let (host, silent_since, silent_for) =
+                    (live.host.name().to_string(), live.renewed_ms, live.renewed_at.elapsed());
                 self.emit(Event::LeaseRenewFailed { injection: renewal.injection.clone(), host, error: error.clone() });
                 let lease_ms = self.plan.lease.as_millis() as i64;
-                if now_ms() - silent_since > lease_ms {
+                // Timed on the monotonic clock: a wall-clock step neither declares a reachable
+                // host lost (+1 h) nor hides one that is (-1 h).
+                if silent_for > self.plan.lease {
                     let why = format!(
                         "out of reach for longer than the lease ({}): its daemon rolls the fault back by itself \
                          once no renewal reaches it; last error: {error}",

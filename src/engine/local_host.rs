@@ -10,7 +10,7 @@ use crate::experiment::check_duration_limit;
 use crate::failpoint;
 use crate::fault::{FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, stop_running_step, verify};
 use crate::ids::InjectionId;
-use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, now_ms};
+use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, Now, now_ms};
 
 use super::host::{HostError, InjectRequest, InjectionView, RollbackResult};
 use super::sidecar::Sidecars;
@@ -270,18 +270,12 @@ impl LocalHost {
     }
 
     /// Rolls back every live injection whose deadline or lease has passed.
+    /// Judged on the boot clock (`journal::clock`): a wall-clock step moves nothing.
     pub async fn roll_back_overdue(&self) -> Result<Vec<RollbackResult>, HostError> {
-        let now = now_ms();
+        let now = Now::read();
         let mut results = Vec::new();
-        for record in self.journal_call(move |j| j.overdue(now)).await? {
-            let reason = if record.state == InjectionState::Failed {
-                "retrying a rollback that failed"
-            } else if record.deadline_ms <= now {
-                "deadline passed"
-            } else {
-                "lease expired: the controller went silent"
-            };
-            results.push(self.rollback_record(record, reason).await);
+        for (record, why) in self.journal_call(move |j| j.overdue(&now)).await? {
+            results.push(self.rollback_record(record, why.reason()).await);
         }
         Ok(results)
     }

@@ -42,13 +42,18 @@ pub(super) struct Live {
     pub id: InjectionId,
     pub host: Arc<Host>,
     pub action: ActionRef,
-    /// When the loop rolls it back itself if no worker has (its deadline plus a grace), on
-    /// the monotonic clock: a step of the wall clock neither ends nor extends a fault.
+    /// When the loop rolls it back itself if no worker has (the duration asked for, from the
+    /// host's answer, plus a grace), on the monotonic clock: neither a step of the wall clock
+    /// nor a host whose clock is off this one's ends or extends a fault.
     pub overdue_at: tokio::time::Instant,
     /// When its hold is planned to end (Unix milliseconds).
     pub planned_end_ms: i64,
-    /// When its lease was last renewed (or it was injected).
+    /// The same on the monotonic clock.
+    pub planned_end_at: std::time::Instant,
+    /// When its lease was last renewed (or it was injected), Unix milliseconds (for reports).
     pub renewed_ms: i64,
+    /// The same on the monotonic clock, which judges whether the lease has run out.
+    pub renewed_at: std::time::Instant,
     /// Its duration ended and its worker is done with it (rolled back, failed to, or left).
     pub ended: bool,
     /// Left in place on purpose (`rollback: never`).

@@ -158,9 +158,10 @@ impl Journal {
     }
 
     /// Every remote injection that may still be in place (pending, active, or whose rollback
-    /// failed or never reached its daemon), newest first.
+    /// failed or never reached its daemon), newest first (in the order they were journaled,
+    /// which no clock step changes).
     pub fn live_remote(&self) -> Result<Vec<RemoteInjectionRecord>, JournalError> {
-        self.query_remote("WHERE state IN ('pending', 'active', 'failed') ORDER BY created_ms DESC, rowid DESC", [])
+        self.query_remote("WHERE state IN ('pending', 'active', 'failed') ORDER BY rowid DESC", [])
     }
 
     /// The remote injection whose daemon id is `injection`, if any.

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::clock::{BootStamp, BootTimes, Due, Now, due_in};
 use crate::ids::{InjectionId, RunId};
 
 /// Milliseconds since the Unix epoch, the journal's clock.
@@ -94,6 +95,13 @@ pub struct InjectionRecord {
     pub lease_expires_ms: Option<i64>,
     /// Why it ended the way it did (rollback reason, error text).
     pub note: Option<String>,
+    /// The deadline and lease on the boot clock, which decide (see `journal::clock`); `None`
+    /// for a record journaled by an older faultdrill or where the boot clock was unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<BootTimes>,
+    /// The last change on the boot clock (the retry backoff of a failed rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_boot: Option<BootStamp>,
 }
 
 /// One run as the journal holds it.
@@ -166,34 +174,9 @@ pub struct Journal {
     conn: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS injections (
-    id TEXT PRIMARY KEY,
-    run_id TEXT,
-    fault TEXT NOT NULL,
-    params TEXT NOT NULL,
-    undo TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    deadline_ms INTEGER NOT NULL,
-    lease_ms INTEGER,
-    lease_expires_ms INTEGER,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS injections_state ON injections(state);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    state TEXT NOT NULL,
-    outcome TEXT,
-    started_ms INTEGER NOT NULL,
-    finished_ms INTEGER
-);
-";
-
 const INJECTION_COLUMNS: &str = "id, run_id, fault, params, undo, state, created_ms, updated_ms, \
-     deadline_ms, lease_ms, lease_expires_ms, note";
+     deadline_ms, lease_ms, lease_expires_ms, note, boot_id, deadline_boot_ms, lease_expires_boot_ms, \
+     updated_boot_id, updated_boot_ms";
 
 impl Journal {
     /// Opens (creating if needed) `<state_dir>/journal.db`.
@@ -208,7 +191,7 @@ impl Journal {
         // on a fresh file; SQLite answers "busy" there without waiting, so wait here.
         let give_up = std::time::Instant::now() + BUSY_TIMEOUT;
         loop {
-            match set_up(&conn) {
+            match super::schema::set_up(&conn) {
                 Ok(()) => break,
                 Err(e) if is_busy(&e) && std::time::Instant::now() < give_up => {
                     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -261,10 +244,18 @@ impl Journal {
     /// Marks an applied injection `active`, replacing its undo record when applying
     /// learned more (e.g. the helper processes it started), in one write.
     pub fn activate(&self, id: &InjectionId, refined_undo: Option<&serde_json::Value>) -> Result<(), JournalError> {
+        let now = Now::read();
         self.with(|c| {
             c.execute(
-                "UPDATE injections SET state = 'active', undo = COALESCE(?2, undo), updated_ms = ?3 WHERE id = ?1",
-                params![id.as_str(), refined_undo.map(|u| u.to_string()), now_ms()],
+                "UPDATE injections SET state = 'active', undo = COALESCE(?2, undo), updated_ms = ?3, \
+                 updated_boot_id = ?4, updated_boot_ms = ?5 WHERE id = ?1",
+                params![
+                    id.as_str(),
+                    refined_undo.map(|u| u.to_string()),
+                    now.wall_ms,
+                    now.boot.map(|b| b.id),
+                    now.boot.map(|b| b.ms)
+                ],
             )
             .map(|_| ())
         })
@@ -272,23 +263,29 @@ impl Journal {
 
     /// Moves an injection to `state`, with a note saying why.
     pub fn set_state(&self, id: &InjectionId, state: InjectionState, note: Option<&str>) -> Result<(), JournalError> {
+        let now = Now::read();
         self.with(|c| {
             c.execute(
-                "UPDATE injections SET state = ?2, note = COALESCE(?3, note), updated_ms = ?4 WHERE id = ?1",
-                params![id.as_str(), state.as_str(), note, now_ms()],
+                "UPDATE injections SET state = ?2, note = COALESCE(?3, note), updated_ms = ?4, \
+                 updated_boot_id = ?5, updated_boot_ms = ?6 WHERE id = ?1",
+                params![id.as_str(), state.as_str(), note, now.wall_ms, now.boot.map(|b| b.id), now.boot.map(|b| b.ms)],
             )
             .map(|_| ())
         })
     }
 
-    /// Pushes the lease of an injection `lease_ms` into the future. Returns false if unknown.
+    /// Pushes the lease of an injection `lease_ms` into the future, on both clocks. Returns
+    /// false if unknown. The boot-clock lease of a record from another boot is left as it is:
+    /// the host rebooted under it, so it is due now whatever a controller says.
     pub fn renew_lease(&self, id: &InjectionId) -> Result<bool, JournalError> {
-        let now = now_ms();
+        let now = Now::read();
         self.with(|c| {
             c.execute(
-                "UPDATE injections SET lease_expires_ms = ?2 + lease_ms, updated_ms = ?2 \
+                "UPDATE injections SET lease_expires_ms = ?2 + lease_ms, updated_ms = ?2, \
+                 lease_expires_boot_ms = CASE WHEN boot_id = ?3 THEN ?4 + lease_ms ELSE lease_expires_boot_ms END, \
+                 updated_boot_id = ?3, updated_boot_ms = ?4 \
                  WHERE id = ?1 AND lease_ms IS NOT NULL AND state IN ('pending', 'active')",
-                params![id.as_str(), now],
+                params![id.as_str(), now.wall_ms, now.boot.map(|b| b.id), now.boot.map(|b| b.ms)],
             )
             .map(|n| n > 0)
         })
@@ -301,9 +298,11 @@ impl Journal {
     }
 
     /// Every injection that is pending, active, or whose rollback failed (it may still be
-    /// in place: DESIGN §4 rule 9), newest first (the rollback order).
+    /// in place: DESIGN §4 rule 9), newest first (the rollback order). "Newest" is the order
+    /// they were journaled in (SQLite's rowid only grows while a row is kept), never their
+    /// wall-clock times, which a clock step can put out of order.
     pub fn live(&self) -> Result<Vec<InjectionRecord>, JournalError> {
-        self.query_injections("WHERE state IN ('pending', 'active', 'failed') ORDER BY created_ms DESC, rowid DESC", [])
+        self.query_injections("WHERE state IN ('pending', 'active', 'failed') ORDER BY rowid DESC", [])
     }
 
     /// Live injections of one fault kind (to refuse a second one on the same host).
@@ -320,14 +319,23 @@ impl Journal {
     }
 
     /// Live injections whose deadline or lease has passed at `now`, and failed rollbacks
-    /// whose next retry ([`retry_due_ms`]) has come.
-    pub fn overdue(&self, now: i64) -> Result<Vec<InjectionRecord>, JournalError> {
-        self.query_injections(
-            "WHERE (state IN ('pending', 'active') AND (deadline_ms <= ?1 OR lease_expires_ms <= ?1)) \
-             OR (state = 'failed' AND updated_ms + MAX(?2, MIN(?3, (updated_ms - created_ms) / 2)) <= ?1) \
-             ORDER BY created_ms DESC",
-            [now, RETRY_MIN_MS, RETRY_MAX_MS],
-        )
+    /// whose next retry has come, newest first, each with why it is due (see `journal::clock`:
+    /// the boot clock decides, never a step of the wall clock).
+    pub fn overdue(&self, now: &Now) -> Result<Vec<(InjectionRecord, Due)>, JournalError> {
+        Ok(self
+            .live()?
+            .into_iter()
+            .filter_map(|r| match due_in(&r, now) {
+                Some((left, why)) if left <= 0 => Some((r, why)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// How long until the next live injection is due (see [`Journal::overdue`]), in
+    /// milliseconds (zero or less: one is due now); `None` when nothing is live.
+    pub fn next_due_in(&self, now: &Now) -> Result<Option<i64>, JournalError> {
+        Ok(self.live()?.iter().filter_map(|r| due_in(r, now)).map(|(left, _)| left).min())
     }
 
     fn query_injections<P: rusqlite::Params>(&self, tail: &str, args: P) -> Result<Vec<InjectionRecord>, JournalError> {
@@ -404,35 +412,38 @@ fn row_to_injection(r: &rusqlite::Row<'_>) -> rusqlite::Result<InjectionRecord> 
         lease_ms: r.get(9)?,
         lease_expires_ms: r.get(10)?,
         note: r.get(11)?,
+        boot: match (r.get::<_, Option<String>>(12)?, r.get::<_, Option<i64>>(13)?) {
+            (Some(boot_id), Some(deadline_ms)) => {
+                Some(BootTimes { boot_id, deadline_ms, lease_expires_ms: r.get(14)? })
+            }
+            _ => None,
+        },
+        updated_boot: match (r.get::<_, Option<String>>(15)?, r.get::<_, Option<i64>>(16)?) {
+            (Some(boot_id), Some(ms)) => Some(BootStamp { boot_id, ms }),
+            _ => None,
+        },
     })
 }
 
 /// How long a journal call waits for another process holding the database.
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// WAL mode, full syncs, and the tables.
-fn set_up(conn: &Connection) -> rusqlite::Result<()> {
-    // Only takes on a new file (before any table): then pruning gives pages back (retention.rs).
-    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // The WAL is cut back to this after a checkpoint, so it cannot stay at its peak size.
-    conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SCHEMA)?;
-    conn.execute_batch(super::remote::REMOTE_SCHEMA)
-}
-
 pub(super) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
-/// Inserts a new injection as `pending`.
+/// Inserts a new injection as `pending`, its deadline and lease on both clocks. The caller
+/// read the deadline as "now + duration" on the wall clock a moment before: it is anchored on
+/// the boot clock here, at the same reading as the lease.
 fn insert_pending(c: &Connection, new: &NewInjection) -> rusqlite::Result<()> {
-    let now = now_ms();
+    let Now { wall_ms: now, boot } = Now::read();
+    let (boot_id, boot_ms) = (boot.map(|b| b.id), boot.map(|b| b.ms));
     c.execute(
         "INSERT INTO injections (id, run_id, fault, params, undo, state, created_ms, updated_ms, \
-         deadline_ms, lease_ms, lease_expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9)",
+         deadline_ms, lease_ms, lease_expires_ms, boot_id, deadline_boot_ms, lease_expires_boot_ms, \
+         updated_boot_id, updated_boot_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10, ?13)",
         params![
             new.id.as_str(),
             new.run.as_ref().map(|r| r.as_str().to_string()),
@@ -443,6 +454,10 @@ fn insert_pending(c: &Connection, new: &NewInjection) -> rusqlite::Result<()> {
             new.deadline_ms,
             new.lease_ms,
             new.lease_ms.map(|l| now + l),
+            boot_id,
+            boot_ms.map(|b| b + (new.deadline_ms - now)),
+            boot_ms.zip(new.lease_ms).map(|(b, l)| b + l),
+            boot_ms,
         ],
     )
     .map(|_| ())
@@ -451,6 +466,7 @@ fn insert_pending(c: &Connection, new: &NewInjection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::BootNow;
 
     fn sample(id: &InjectionId, fault: &str) -> NewInjection {
         NewInjection {
@@ -530,8 +546,47 @@ mod tests {
         let journal = Journal::open(dir.path()).unwrap();
         let id = InjectionId::generate();
         journal.record_pending(&NewInjection { lease_ms: Some(10), ..sample(&id, "cpu-burn") }).unwrap();
-        assert!(journal.overdue(now_ms() - 1_000).unwrap().is_empty());
-        assert_eq!(journal.overdue(now_ms() + 20).unwrap().len(), 1);
+        let now = Now::read();
+        let at = |ms: i64| Now { wall_ms: now.wall_ms + ms, boot: now.boot.map(|b| BootNow { ms: b.ms + ms, ..b }) };
+        assert!(journal.overdue(&at(-1_000)).unwrap().is_empty());
+        let overdue = journal.overdue(&at(20)).unwrap();
+        assert_eq!((overdue.len(), overdue[0].1), (1, Due::Lease));
         assert!(journal.renew_lease(&id).unwrap());
+    }
+
+    #[test]
+    fn a_wall_clock_step_makes_nothing_overdue_and_a_reboot_makes_everything_overdue() {
+        const HOUR: i64 = 3_600_000;
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let id = InjectionId::generate();
+        journal.record_pending(&NewInjection { lease_ms: Some(15_000), ..sample(&id, "cpu-burn") }).unwrap();
+        let now = Now::read();
+        let boot = now.boot.expect("the boot clock is readable here");
+        let at = |wall_ms, boot_ms| Now { wall_ms, boot: Some(BootNow { ms: boot_ms, ..boot }) };
+        assert!(journal.overdue(&at(now.wall_ms + HOUR, boot.ms)).unwrap().is_empty(), "a step forward");
+        let left = journal.next_due_in(&at(now.wall_ms + HOUR, boot.ms)).unwrap().unwrap();
+        assert!((14_000..=15_000).contains(&left), "the lease has {left} ms left");
+        let back = journal.overdue(&at(now.wall_ms - HOUR, boot.ms + 15_001)).unwrap();
+        assert_eq!(back.iter().map(|(r, why)| (&r.id, *why)).collect::<Vec<_>>(), [(&id, Due::Lease)], "a step back");
+        let rebooted = Now { wall_ms: now.wall_ms, boot: Some(BootNow { id: "another-boot", ms: 1_000 }) };
+        assert_eq!(journal.overdue(&rebooted).unwrap()[0].1, Due::Rebooted);
+        assert_eq!(journal.next_due_in(&rebooted).unwrap(), Some(0));
+    }
+
+    #[test]
+    fn live_injections_come_newest_first_even_when_the_wall_clock_stepped_back_between_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let (first, second) = (InjectionId::generate(), InjectionId::generate());
+        journal.record_pending(&sample(&first, "cpu-burn")).unwrap();
+        journal.record_pending(&sample(&second, "disk-fill")).unwrap();
+        journal
+            .with(|c| {
+                c.execute("UPDATE injections SET created_ms = created_ms - 3600000 WHERE id = ?1", [second.as_str()])
+            })
+            .unwrap();
+        let order: Vec<_> = journal.live().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(order, [second, first], "rolled back in the reverse of the order they were applied");
     }
 }

@@ -36,6 +36,8 @@ pub struct DaemonSpec {
     /// A token file of named tokens to pass instead of `token` (which then names the
     /// secret the harness's own client uses).
     pub token_file: Option<PathBuf>,
+    /// Environment variables set for the daemon (say, libfaketime's).
+    pub env: Vec<(String, String)>,
 }
 
 /// Writes a secret file readable by its owner only (the daemon refuses others).
@@ -61,6 +63,7 @@ impl Default for DaemonSpec {
             client_ca: None,
             policy: None,
             token_file: None,
+            env: Vec::new(),
         }
     }
 }
@@ -122,6 +125,7 @@ impl Daemon {
         if let Some(policy) = &self.spec.policy {
             cmd.arg("--policy").arg(policy);
         }
+        cmd.envs(self.spec.env.iter().map(|(k, v)| (k, v)));
         cmd.env_remove("FAULTDRILL_TOKEN").stdin(Stdio::null()).stdout(Stdio::piped());
         cmd.stderr(Stdio::from(std::fs::File::create(self._dir.path().join("stderr")).unwrap()));
         let mut child = cmd.spawn().expect("spawn faultdrill daemon");

@@ -209,6 +209,11 @@ const HELPER_MAX_HOLD: Duration = Duration::from_secs(24 * 60 * 60);
 /// own backstop: every signal is unblocked and the terminating ones reset to
 /// their defaults. Then `alarm(2)` is armed a little after the deadline: the
 /// kernel ends the process even if its own timing loop were stuck.
+///
+/// The wall clock is read once, here, to turn the deadline into the time left; from then on
+/// a helper times itself on the monotonic clock (`sleep`, `Instant`, and `alarm(2)`, whose
+/// timer a clock step does not move), so a later step of the wall clock neither ends its fault
+/// early nor holds it longer (tests/torture_clock.rs, tests/daemon_clock.rs).
 pub fn become_helper(deadline_ms: i64, grace: Duration) -> Option<Duration> {
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     for signal in [Signal::SIGALRM, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT] {

@@ -1,5 +1,6 @@
 //! Linux specifics: /proc, signals, filesystems, network namespaces.
 
+pub mod boot_clock;
 pub mod burner;
 pub mod conntrack;
 pub mod cpustat;
