@@ -129,3 +129,42 @@ async fn an_allowed_exec_is_rolled_back_by_the_daemon_when_its_lease_expires() {
     assert!(!marker.exists(), "the rollback command ran");
     assert!(record.note.unwrap_or_default().contains("lease expired"));
 }
+
+/// A cloud CLI takes minutes to stop instances: an inject longer than its lease. The lease and
+/// the hold count from the moment the inject is in place (when the controller learns its id),
+/// not from the request: the fault is neither reaped the moment it is applied nor cut short.
+#[tokio::test]
+async fn an_inject_slower_than_its_lease_is_held_its_whole_duration_once_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = format!("version: 1\nexec:\n  commands: [{}, {}]\n", program("sh"), program("rm"));
+    let d = daemon_with_roles(dir.path(), Some(&policy));
+    let marker = dir.path().join("stopped");
+    let slow = format!("sleep 3; touch {}", marker.display());
+    let params = json!({"inject": [program("sh"), "-c", slow], "rollback": [program("rm"), "-f", marker]});
+    let inject = json!({"fault": "exec", "params": params, "duration": "3s", "lease": "2s"});
+    let asked = std::time::Instant::now();
+    let (status, text) = post(&d, OPERATOR, "/v1/injections", &inject).await;
+    let in_place = std::time::Instant::now();
+    assert_eq!(status, 201, "{text}");
+    assert!(in_place - asked >= Duration::from_secs(3), "the inject took its 3 s");
+    let id = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"].as_str().unwrap().to_string();
+    let renew = format!("/v1/injections/{id}/lease");
+    let id = faultdrill::ids::InjectionId::from_string(&id);
+    let state = || d.journal().get(&id).unwrap().unwrap().state;
+
+    // The controller renews within its lease, as it does: the lease had not run out while applying.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (status, text) = post(&d, OPERATOR, &renew, &json!({})).await;
+    assert_eq!(status, 200, "renewed 1 s after the inject was in place: {text}");
+    // 2.5 s in: past the request's 3 s, within the 3 s counted from when the fault was in place.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(state(), InjectionState::Active, "held 2.5 s of its 3 s");
+    assert!(marker.exists());
+    let record = wait_for(Duration::from_secs(10), "the deadline to roll it back", || {
+        d.journal().get(&id).unwrap().filter(|r| r.state == InjectionState::RolledBack)
+    });
+    let held = in_place.elapsed();
+    assert!(!marker.exists(), "rolled back");
+    assert!(record.note.unwrap_or_default().contains("deadline"), "ended by its deadline, not its lease");
+    assert!(held >= Duration::from_millis(2900), "held its duration from when it was in place: {held:?}");
+}

@@ -113,6 +113,7 @@ impl LocalHost {
             deadline_ms,
             lease_ms: req.lease.map(|l| l.as_millis() as i64),
         };
+        let journaled = std::time::Instant::now();
         failpoint::hit("journal.pending.before");
         if !fault.is_exclusive() {
             self.journal_call(move |j| j.record_pending(&pending)).await?;
@@ -154,8 +155,8 @@ impl LocalHost {
             // The helpers it started are now known: a rollback stops exactly them.
             let refined = prepared.undo.clone().with_helpers(&applied.helpers);
             let json = (refined != prepared.undo).then(|| serde_json::to_value(&refined).expect("undo serialises"));
-            let active = id.clone();
-            if let Err(e) = self.journal_call(move |j| j.activate(&active, json.as_ref())).await {
+            let (active, applying) = (id.clone(), journaled.elapsed());
+            if let Err(e) = self.journal_call(move |j| j.activate(&active, json.as_ref(), applying)).await {
                 // The journal cannot hold it as active (full, locked, damaged): do not leave
                 // a fault in place that this call reports as failed.
                 let source = FaultError::Apply { context: format!("record {id} as active: {e}"), source: None };
@@ -164,6 +165,7 @@ impl LocalHost {
             }
             failpoint::hit("journal.active.after");
             view.state = InjectionState::Active;
+            view.deadline_ms += applying.as_millis() as i64;
         } else {
             let done = id.clone();
             self.journal_call(move |j| {

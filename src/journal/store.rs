@@ -243,18 +243,36 @@ impl Journal {
 
     /// Marks an applied injection `active`, replacing its undo record when applying
     /// learned more (e.g. the helper processes it started), in one write.
-    pub fn activate(&self, id: &InjectionId, refined_undo: Option<&serde_json::Value>) -> Result<(), JournalError> {
+    ///
+    /// Its hold and its lease start now, not when it was journaled as pending: `applying`
+    /// (how long the apply took, on the caller's monotonic clock) moves the deadline, and the
+    /// lease runs from now. An apply can take minutes (a cloud CLI stopping instances), and
+    /// until it ends the controller does not know the id it would renew: counted from the
+    /// request, the lease would expire under an apply longer than it, and the deadline would
+    /// cut the hold short by the apply's length.
+    pub fn activate(
+        &self,
+        id: &InjectionId,
+        refined_undo: Option<&serde_json::Value>,
+        applying: std::time::Duration,
+    ) -> Result<(), JournalError> {
         let now = Now::read();
+        let shift = applying.as_millis().min(i64::MAX as u128) as i64;
         self.with(|c| {
             c.execute(
                 "UPDATE injections SET state = 'active', undo = COALESCE(?2, undo), updated_ms = ?3, \
-                 updated_boot_id = ?4, updated_boot_ms = ?5 WHERE id = ?1",
+                 updated_boot_id = ?4, updated_boot_ms = ?5, \
+                 deadline_ms = deadline_ms + ?6, deadline_boot_ms = deadline_boot_ms + ?6, \
+                 lease_expires_ms = ?3 + lease_ms, \
+                 lease_expires_boot_ms = CASE WHEN boot_id = ?4 THEN ?5 + lease_ms ELSE lease_expires_boot_ms END \
+                 WHERE id = ?1",
                 params![
                     id.as_str(),
                     refined_undo.map(|u| u.to_string()),
                     now.wall_ms,
                     now.boot.map(|b| b.id),
-                    now.boot.map(|b| b.ms)
+                    now.boot.map(|b| b.ms),
+                    shift
                 ],
             )
             .map(|_| ())
