@@ -168,3 +168,39 @@ async fn an_inject_slower_than_its_lease_is_held_its_whole_duration_once_in_plac
     assert!(record.note.unwrap_or_default().contains("deadline"), "ended by its deadline, not its lease");
     assert!(held >= Duration::from_millis(2900), "held its duration from when it was in place: {held:?}");
 }
+
+/// The controller waits for a custom action's own time limits, not its usual 15 s: an inject
+/// that takes 17 s (within its `timeout: 30s`) is held and rolled back, not given up on while
+/// the daemon goes on to apply it.
+#[tokio::test]
+async fn the_controller_waits_for_an_inject_longer_than_its_usual_request_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = format!("version: 1\nexec:\n  commands: [{}, {}]\n", program("sh"), program("rm"));
+    let d = daemon_with_roles(dir.path(), Some(&policy));
+    let marker = dir.path().join("stopped");
+    let token = dir.path().join("operator-token");
+    write_private(&token, OPERATOR);
+    let inject = serde_json::to_string(&json!([program("sh"), "-c", format!("sleep 17; touch {}", marker.display())]));
+    let rollback = serde_json::to_string(&json!([program("rm"), "-f", marker]));
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::new(harness::BIN)
+        .arg("--state-dir")
+        .arg(dir.path().join("controller"))
+        .args(["inject", "exec", "--daemon", &d.url, "--token-file"])
+        .arg(&token)
+        .args(["--duration", "2s", "--lease", "5s", "-p", "timeout=30s"])
+        .arg("-p")
+        .arg(format!("inject={}", inject.unwrap()))
+        .arg("-p")
+        .arg(format!("rollback={}", rollback.unwrap()))
+        .output()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(took >= Duration::from_secs(19), "17 s of inject and 2 s of hold: {took:?}");
+    assert!(!marker.exists(), "rolled back by the controller");
+    let live = d.journal().live().unwrap();
+    assert!(live.is_empty(), "nothing left on the daemon: {live:?}");
+}

@@ -174,7 +174,8 @@ impl DaemonClient {
     /// `POST /v1/injections`.
     pub async fn inject(&self, req: &InjectionRequest) -> Result<Injection, ClientError> {
         let what = format!("inject {}", req.fault);
-        self.call(Method::POST, "/v1/injections", Some(req), &what).await
+        let http = self.request(Method::POST, "/v1/injections").json(req).timeout(inject_timeout(req));
+        self.send(http, &what).await
     }
 
     /// `DELETE /v1/injections/{id}`: idempotent.
@@ -383,5 +384,35 @@ mod tests {
         p.feed(b": keep-alive\n\nevent: timeline\ndata: {\"a\"", &mut push);
         p.feed(b":1}\n\nevent: end\r\ndata: x\r\ndata: y\r\n\r\n", &mut push);
         assert_eq!(got, [("timeline".into(), "{\"a\":1}".into()), ("end".into(), "x\ny".into())]);
+    }
+}
+
+/// How long the controller waits for an inject: a custom action (exec, http-call) runs its
+/// `inject` and then its `verify_injected` step on the daemon, each for up to its `timeout`
+/// (a cloud CLI stopping instances: minutes). Given up on sooner, the inject would still take
+/// effect on the daemon, with a controller that no longer knows of it until its lease ran out.
+fn inject_timeout(req: &InjectionRequest) -> Duration {
+    let step =
+        req.params.get("timeout").and_then(|t| t.as_str()).and_then(|t| crate::experiment::parse_duration(t).ok());
+    REQUEST_TIMEOUT + step.map_or(Duration::ZERO, |step| step.saturating_mul(2))
+}
+
+#[cfg(test)]
+mod inject_timeout_tests {
+    use super::*;
+
+    #[test]
+    fn an_inject_waits_for_a_custom_actions_two_steps_on_top_of_the_usual_limit() {
+        let req = |params: serde_json::Value| InjectionRequest {
+            fault: "exec".into(),
+            params: serde_json::from_value(params).unwrap(),
+            duration: "1m".into(),
+            lease: Some("15s".into()),
+            run: None,
+            dry_run: false,
+        };
+        assert_eq!(inject_timeout(&req(serde_json::json!({"percent": 50}))), REQUEST_TIMEOUT);
+        let slow = req(serde_json::json!({"inject": ["aws"], "timeout": "5m"}));
+        assert_eq!(inject_timeout(&slow), REQUEST_TIMEOUT + Duration::from_secs(600));
     }
 }
