@@ -5,13 +5,15 @@
 //! switch-back gives exit 4 naming the action, the request and the server's answer.
 
 mod run_common;
+mod scripted_api;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use faultdrill::journal::Journal;
 use run_common::{experiment, faultdrill, log, spawn_logged, wait_exit, wait_until};
+use scripted_api::ScriptedApi;
 
 const SECRET: &str = "s3cret-token-0123456789";
 
@@ -46,44 +48,31 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 "#;
 
 struct Api {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Child,
+    server: ScriptedApi,
 }
 
 impl Api {
     fn start() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let script = dir.path().join("api.py");
-        std::fs::write(&script, SERVER).unwrap();
-        let child = Command::new("python3")
-            .arg(&script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .env("TOKEN", SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let api = Api { dir, port, child };
+        let api = Api { server: ScriptedApi::spawn(SERVER, SECRET) };
         assert!(wait_until(Duration::from_secs(10), || api.state().is_some()), "the API answers");
         api
     }
 
     fn state(&self) -> Option<String> {
-        let out =
-            Command::new("curl").args(["-s", &format!("http://127.0.0.1:{}/state/x", self.port)]).output().ok()?;
+        let out = Command::new("curl")
+            .args(["-s", &format!("http://127.0.0.1:{}/state/x", self.server.port)])
+            .output()
+            .ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned()).filter(|s| !s.is_empty())
     }
 
     fn refuse_switch_back(&self, refuse: bool) {
-        let path = self.dir.path().join("refuse");
+        let path = self.server.dir.path().join("refuse");
         if refuse { std::fs::write(path, "").unwrap() } else { std::fs::remove_file(path).unwrap() }
     }
 
     fn experiment(&self, dir: &Path, hold: &str) -> PathBuf {
-        let url = format!("http://127.0.0.1:{}", self.port);
+        let url = format!("http://127.0.0.1:{}", self.server.port);
         let auth = r#"headers: {Authorization: {env: DB_TOKEN, prefix: "Bearer "}}"#;
         experiment(
             dir,
@@ -107,13 +96,6 @@ action_groups:
 "#
             ),
         )
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -158,7 +140,7 @@ fn a_refused_switch_back_exits_4_naming_the_request_and_the_answer_and_recover_r
     let rb = &report["rollbacks"][0];
     assert_eq!(rb["action"], "db/http-call#1");
     let detail = rb["detail"].as_str().unwrap();
-    let url = format!("http://127.0.0.1:{}/restore", api.port);
+    let url = format!("http://127.0.0.1:{}/restore", api.server.port);
     assert_eq!(
         detail,
         format!(

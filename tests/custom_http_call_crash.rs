@@ -9,11 +9,11 @@
 //! database's switchover endpoint.
 
 mod run_common;
+mod scripted_api;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use faultdrill::failpoint::{ENV, POINTS};
@@ -22,6 +22,7 @@ use faultdrill::journal::{InjectionState, Journal};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use run_common::{Owned, experiment, faultdrill, log, spawn_logged, wait_exit, wait_until};
+use scripted_api::ScriptedApi;
 
 const SECRET: &str = "s3cret-crash-token-42";
 
@@ -79,40 +80,25 @@ impl Recorded {
 
 /// The recording API server, stopped on drop.
 struct Api {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Child,
+    server: ScriptedApi,
 }
 
 impl Api {
     fn start() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let script = dir.path().join("api.py");
-        std::fs::write(&script, SERVER).unwrap();
-        let child = Command::new("python3")
-            .arg(&script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .env("TOKEN", SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let api = Api { dir, port, child };
+        let api = Api { server: ScriptedApi::spawn(SERVER, SECRET) };
         assert!(wait_until(Duration::from_secs(10), || api.state().is_some()), "the API answers");
         api.forget_requests();
         api
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://127.0.0.1:{}", self.server.port)
     }
 
     /// The state, asked with a raw HTTP/1.0 GET (not recorded as a fault's request: the
     /// test forgets its own with [`Api::forget_requests`] or filters GETs out).
     fn state(&self) -> Option<String> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.server.port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
         stream.write_all(b"GET /state/primary HTTP/1.0\r\nHost: api\r\n\r\n").ok()?;
         let mut text = String::new();
@@ -122,7 +108,7 @@ impl Api {
 
     /// Every request recorded so far, in order.
     fn requests(&self) -> Vec<Recorded> {
-        let text = std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default();
+        let text = std::fs::read_to_string(self.server.dir.path().join("requests.jsonl")).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).expect("a recorded request")).collect()
     }
 
@@ -132,7 +118,7 @@ impl Api {
     }
 
     fn forget_requests(&self) {
-        let _ = std::fs::remove_file(self.dir.path().join("requests.jsonl"));
+        let _ = std::fs::remove_file(self.server.dir.path().join("requests.jsonl"));
     }
 
     /// The experiment: switch, hold, switch back (a PUT with a query, a plain header, a
@@ -172,13 +158,6 @@ action_groups:
             cmd.env(ENV, format!("{point}=kill"));
         }
         spawn_logged(cmd, work)
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
