@@ -3,7 +3,9 @@
 //! rollback would start the instance, the orphaned inject would then stop it, and nothing
 //! would say so. `recover --all`, and a daemon started again on the same state dir, kill
 //! what still runs of the inject (its whole process group) before they run the rollback.
-//! The same holds for a slow `verify_injected`.
+//! The same holds for a slow `verify_injected`, and for a rollback command itself: a
+//! controller killed mid-rollback leaves its work running, and `recover` kills it before it
+//! runs the rollback again, so two rollbacks never race.
 //!
 //! The inject here is a wrapper that runs the real work in a child shell (`sleep; touch
 //! EFFECT`), as a script around a cloud CLI does: the wrapper (the group's leader) dies
@@ -186,4 +188,50 @@ async fn an_inject_orphaned_by_a_killed_daemon_is_killed_before_the_restarted_da
     assert!(record.note.unwrap_or_default().contains("daemon restarted"));
     tokio::task::spawn_blocking(move || assert_nothing_left_injected(&scene, pgid, started)).await.unwrap();
     assert!(daemon.stderr().contains("still running"), "the daemon says it killed the inject:\n{}", daemon.stderr());
+}
+
+/// A controller killed mid-*rollback* leaves the rollback's work running too (its wrapper dies
+/// with the controller, the wrapper's child does not). `recover --all` runs the rollback again:
+/// it first kills what is left of the first one, so the two never run side by side (two
+/// `start-instances`, two switch-backs racing each other).
+#[test]
+fn a_rollback_orphaned_by_kill_9_is_killed_before_recover_runs_it_again() {
+    let work = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let log_file = work.path().join("rollback.log");
+    let lines =
+        |word: &str| std::fs::read_to_string(&log_file).unwrap_or_default().lines().filter(|l| *l == word).count();
+    // The rollback says it started, then its child shell works 3 s and says it ended.
+    let rollback = [
+        "sh".to_string(),
+        "-c".into(),
+        format!("echo start >> {l}; sh -c 'sleep 3; echo end >> {l}'; true", l = log_file.display()),
+    ];
+    let yaml = format!(
+        "version: 1\nname: slow-start\naction_groups:\n  - name: instances\n    target: local\n    actions:\n      - fault: exec\n        params:\n          inject: [\"true\"]\n          rollback: {}\n          timeout: 5m\n        duration: 1s\n",
+        serde_json::to_string(&rollback).unwrap()
+    );
+    let file = experiment(work.path(), "slow-start.yaml", &yaml);
+    let mut cmd = faultdrill(state.path());
+    cmd.arg("run").arg(file);
+    let mut run = spawn_logged(cmd, work.path());
+    assert!(
+        wait_until(Duration::from_secs(20), || lines("start") == 1),
+        "the rollback started: {}",
+        log(work.path(), "stderr.log")
+    );
+    std::thread::sleep(Duration::from_millis(200)); // its child shell is sleeping now
+    let orphaned_at = Instant::now();
+    run.0.kill().unwrap(); // SIGKILL, mid-rollback
+    assert_eq!(wait_exit(&mut run, Duration::from_secs(10)), None, "killed by a signal");
+
+    let recover = faultdrill(state.path()).args(["recover", "--all"]).output().unwrap();
+    let said = format!("{}\n{}", String::from_utf8_lossy(&recover.stdout), String::from_utf8_lossy(&recover.stderr));
+    assert_eq!(recover.status.code(), Some(0), "{said}");
+    assert_eq!(lines("start"), 2, "recover ran the rollback again: {said}");
+    // Past the time the orphaned rollback would have ended: only recover's own rollback ended.
+    std::thread::sleep((orphaned_at + Duration::from_secs(4)).saturating_duration_since(Instant::now()));
+    assert_eq!(lines("end"), 1, "the orphaned rollback ran on beside recover's: {said}");
+    assert!(said.contains("still running"), "recover says it killed the orphan: {said}");
+    assert!(Journal::open(state.path()).unwrap().live().unwrap().is_empty());
 }

@@ -132,6 +132,20 @@ pub fn stop_running_step(state_dir: &Path, injection: &InjectionId) -> Result<Un
     Ok(outcome)
 }
 
+/// Kills every process still carrying `injection`'s id in its environment, whatever its
+/// step: a rollback command orphaned by a controller killed mid-rollback (it is not recorded,
+/// and PR_SET_PDEATHSIG kills only its leader), or a background child any step left. Call
+/// it before running a custom action's rollback again, so two rollbacks never run side by
+/// side. Idempotent: nothing left is `AlreadyGone`.
+pub fn stop_leftover_commands(injection: &InjectionId) -> Result<UndoOutcome, UndoError> {
+    let outcome =
+        StepProcesses { leader: None, env: vec![format!("{ENV_INJECTION}={injection}")] }.stop(STOP_WITHIN)?;
+    if outcome == UndoOutcome::Undone {
+        tracing::warn!(%injection, "A command of this injection was still running (its controller was killed mid-step): killed it before the rollback.");
+    }
+    Ok(outcome)
+}
+
 /// Every running-command record in `state_dir`, with the undo that kills what still runs
 /// of it (for `recover --sweep`, which has no journal to say which rollback follows).
 pub fn running_records(state_dir: &Path) -> Vec<(PathBuf, InjectionId, Result<Undo, String>)> {
