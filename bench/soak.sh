@@ -8,14 +8,42 @@
 # retention applies. Loopback only; every loop ends at the deadline.
 #
 #   bench/soak.sh [SECONDS]        (default 1800)
+#   bench/soak.sh --analyse CSV    (the growth figures of an earlier soak's samples, again)
 #   env: FAULTDRILL_BIN (default: a release build of this tree), KEEP_RUNS (the daemon's
 #   --journal-keep-runs, default 200, so retention applies within the soak),
-#   SOAK_CSV (default: soak-<date>.csv in the temp dir, kept), SAMPLE (default 10 s)
+#   SOAK_CSV (default: soak-<date>.csv in the temp dir, kept), SAMPLE (default 10 s),
+#   WARMUP (seconds left out before the growth is measured, default 120: caches and the
+#   journal fill up first; a release daemon reached its plateau after about 600 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
-duration=${1:-1800}
 keep=${KEEP_RUNS:-200}
+warmup=${WARMUP:-120}
+analyse() {
+    # Growth: from the first sample after the first prune that removed anything (journal at its
+    # plateau) — or the 2nd minute — to the end; RSS also as a least-squares slope per hour.
+    awk -F, -v keep="$keep" -v warmup="$warmup" 'NR == 1 { next }
+        { t[++n] = $1; r[n] = $2; f[n] = $3; th[n] = $4; j[n] = $5; a[n] = $6; rows[n] = $7 }
+        END {
+            s = 1; while (s < n && t[s] < warmup) s++
+            fmin = f[s]; fmax = f[s]; jmax = 0; rmax = 0
+            for (i = s; i <= n; i++) {
+                if (f[i] < fmin) fmin = f[i]; if (f[i] > fmax) fmax = f[i]
+                if (j[i] > jmax) jmax = j[i]; if (r[i] > rmax) rmax = r[i]
+                sx += t[i]; sy += r[i]; sxx += t[i] * t[i]; sxy += t[i] * r[i]; m++
+            }
+            slope = (m > 1) ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0
+            printf "window %d s .. %d s (%d samples, after a %d s warm-up)\n", t[s], t[n], m, warmup
+            printf "RSS: %.1f -> %.1f MiB (growth %+.2f MiB, max %.1f MiB; slope %+.2f MiB/h)\n", r[s] / 1024, r[n] / 1024, (r[n] - r[s]) / 1024, rmax / 1024, slope * 3600 / 1024
+            printf "fds: %d .. %d (first %d, last %d); threads: first %d, last %d\n", fmin, fmax, f[s], f[n], th[s], th[n]
+            printf "journal: %.0f KiB -> %.0f KiB (max %.0f KiB), injection rows %s -> %s (keep %d); audit: %.0f KiB -> %.0f KiB\n", j[s] / 1024, j[n] / 1024, jmax / 1024, rows[s], rows[n], keep, a[s] / 1024, a[n] / 1024
+        }' "$1"
+}
+if [ "${1:-}" = --analyse ]; then
+    analyse "$2"
+    exit 0
+fi
+duration=${1:-1800}
 sample=${SAMPLE:-10}
 use_release_binary
 work=$(mktemp -d)
@@ -118,21 +146,4 @@ pids=()
 
 echo "samples: $csv"
 echo "churn (fault, cycles, failed calls):"; sed 's/^/  /' "$work/counts"
-# Growth: from the first sample after the first prune that removed anything (journal at its
-# plateau) — or the 2nd minute — to the end; RSS also as a least-squares slope per hour.
-awk -F, -v keep="$keep" 'NR == 1 { next }
-    { t[++n] = $1; r[n] = $2; f[n] = $3; th[n] = $4; j[n] = $5; a[n] = $6; rows[n] = $7 }
-    END {
-        s = 1; while (s < n && t[s] < 120) s++
-        fmin = f[s]; fmax = f[s]; jmax = 0; rmax = 0
-        for (i = s; i <= n; i++) {
-            if (f[i] < fmin) fmin = f[i]; if (f[i] > fmax) fmax = f[i]
-            if (j[i] > jmax) jmax = j[i]; if (r[i] > rmax) rmax = r[i]
-            sx += t[i]; sy += r[i]; sxx += t[i] * t[i]; sxy += t[i] * r[i]; m++
-        }
-        slope = (m > 1) ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0
-        printf "window %d s .. %d s (%d samples, after a 2 min warm-up)\n", t[s], t[n], m
-        printf "RSS: %.1f -> %.1f MiB (growth %+.2f MiB, max %.1f MiB; slope %+.2f MiB/h)\n", r[s] / 1024, r[n] / 1024, (r[n] - r[s]) / 1024, rmax / 1024, slope * 3600 / 1024
-        printf "fds: %d .. %d (first %d, last %d); threads: first %d, last %d\n", fmin, fmax, f[s], f[n], th[s], th[n]
-        printf "journal: %.0f KiB -> %.0f KiB (max %.0f KiB), injection rows %s -> %s (keep %d); audit: %.0f KiB -> %.0f KiB\n", j[s] / 1024, j[n] / 1024, jmax / 1024, rows[s], rows[n], keep, a[s] / 1024, a[n] / 1024
-    }' "$csv"
+analyse "$csv"
