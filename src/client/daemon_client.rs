@@ -18,6 +18,12 @@ use super::wire::{
 
 /// How long one API call may take before the host counts as unreachable.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a rollback call may take: the daemon answers once the undo is done and checked,
+/// and a custom action's rollback (a cloud CLI starting instances, with its checks and
+/// retries) takes minutes. A run time-boxes each rollback by its action's own limits
+/// (`engine::worker::rollback_time_limit`); this bounds `recover`'s wait for a daemon that
+/// never answers.
+pub const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long following a run's events may take in all.
 pub const FOLLOW_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long connecting may take.
@@ -182,7 +188,10 @@ impl DaemonClient {
     /// `reason` is recorded in the daemon's journal (e.g. "guardrail disk-full tripped").
     pub async fn rollback(&self, id: &InjectionId, reason: &str) -> Result<Rollback, ClientError> {
         let what = format!("roll back {id}");
-        let req = self.request(Method::DELETE, &format!("/v1/injections/{id}")).query(&[("reason", reason)]);
+        let req = self
+            .request(Method::DELETE, &format!("/v1/injections/{id}"))
+            .query(&[("reason", reason)])
+            .timeout(ROLLBACK_TIMEOUT);
         self.send(req, &what).await
     }
 

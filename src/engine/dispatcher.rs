@@ -274,6 +274,7 @@ impl Run {
                         planned_end_at: Instant::now() + hold,
                         renewed_ms: at_ms,
                         renewed_at: Instant::now(),
+                        rollback_limit: super::worker::rollback_time_limit(&plan.params),
                         ended: false,
                         left: false,
                         lost: false,

@@ -65,8 +65,13 @@ impl InFlight {
 
     /// Starts rolling back `live` in its own task.
     pub fn start(&mut self, live: &Live, reason: &str) {
-        let (host, id, fault, label) =
-            (live.host.clone(), live.id.clone(), live.action.fault.clone(), live.action.label.clone());
+        let (host, id, fault, label, within) = (
+            live.host.clone(),
+            live.id.clone(),
+            live.action.fault.clone(),
+            live.action.label.clone(),
+            live.rollback_limit,
+        );
         let (reason, limit) = (reason.to_string(), self.limit.clone());
         let pending = Pending {
             id: id.clone(),
@@ -77,7 +82,7 @@ impl InFlight {
         };
         let task = self.set.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            roll_back_id(&host, &id, &fault, Some(&label), &reason).await
+            roll_back_id(&host, &id, &fault, Some(&label), &reason, within).await
         });
         self.what.insert(task.id(), pending);
     }

@@ -54,6 +54,8 @@ pub(super) struct Live {
     pub renewed_ms: i64,
     /// The same on the monotonic clock, which judges whether the lease has run out.
     pub renewed_at: std::time::Instant,
+    /// How long its rollback may take (a custom action's steps: minutes).
+    pub rollback_limit: std::time::Duration,
     /// Its duration ended and its worker is done with it (rolled back, failed to, or left).
     pub ended: bool,
     /// Left in place on purpose (`rollback: never`).

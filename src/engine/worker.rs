@@ -12,7 +12,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::experiment::{ActionPlan, GroupMode, GroupPlan, RollbackPolicy};
+use crate::experiment::{ActionPlan, GroupMode, GroupPlan, Params, RollbackPolicy};
 use crate::fault::UndoOutcome;
 use crate::ids::RunId;
 use crate::journal::{InjectionState, now_ms};
@@ -21,8 +21,40 @@ use crate::report::{ActionRef, RollbackRecord};
 use super::host::{FaultEnd, Host, InjectRequest, InjectionView, RollbackResult};
 use super::local_host::{INSTANT, error_chain};
 
-/// The longest a single inject or rollback call may take before it is reported as failed.
+/// The longest a single inject or rollback call may take before it is reported as failed,
+/// besides what a custom action's own steps may take ([`inject_time_limit`]).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// No call is waited for longer than this, whatever a custom action's steps add up to.
+const LONGEST_CALL: Duration = Duration::from_secs(24 * 3600);
+
+/// A custom action's (exec, http-call) time limit per step, if it has one.
+fn step_time(params: &Params) -> Option<Duration> {
+    params.get::<Option<Duration>>("timeout").ok().flatten()
+}
+
+/// How long an inject of an action with `params` may take: a custom action runs its `inject`
+/// and then its `verify_injected` step, each up to its `timeout` (a cloud CLI stopping
+/// instances: minutes). Given up on sooner, the inject would go on and take effect with no
+/// run that knows of it.
+pub fn inject_time_limit(params: &Params) -> Duration {
+    let steps = step_time(params).map_or(Duration::ZERO, |step| step.saturating_mul(2));
+    (CALL_TIMEOUT + steps).min(LONGEST_CALL)
+}
+
+/// How long a rollback of an action with `params` may take: a custom action checks first
+/// (`verify_rolled_back`), then runs its rollback and the check again for each of its
+/// `rollback_retries` + 1 tries, each step up to its `timeout`, with the waits between tries
+/// (`retry_backoff`, doubled each time). Cut short, a rollback that succeeds a minute later
+/// would be reported as failed.
+pub fn rollback_time_limit(params: &Params) -> Duration {
+    let Some(step) = step_time(params) else { return CALL_TIMEOUT };
+    let retries = params.get::<Option<i64>>("rollback_retries").ok().flatten().unwrap_or(0).clamp(0, 20) as u32;
+    let backoff = params.get::<Option<Duration>>("retry_backoff").ok().flatten().unwrap_or_default();
+    let steps = step.saturating_mul(1 + 2 * (retries + 1));
+    let waits = backoff.saturating_mul((1u32 << retries) - 1);
+    (CALL_TIMEOUT + steps + waits).min(LONGEST_CALL)
+}
 
 /// How many hosts are called at once when one step goes to many (prepares, rollbacks).
 pub const FANOUT_LIMIT: usize = 256;
@@ -155,11 +187,12 @@ async fn inject_everywhere(
     for host in &job.hosts {
         let (host, req) = (host.clone(), request(job, action));
         set.spawn(async move {
-            let result = tokio::time::timeout(CALL_TIMEOUT, host.inject(req)).await;
+            let limit = inject_time_limit(&req.params);
+            let result = tokio::time::timeout(limit, host.inject(req)).await;
             let result = match result {
                 Ok(Ok(view)) => Ok(view),
                 Ok(Err(e)) => Err(error_chain(&e)),
-                Err(_) => Err(format!("no answer within {}s", CALL_TIMEOUT.as_secs())),
+                Err(_) => Err(format!("no answer within {}s", limit.as_secs())),
             };
             (host, result)
         });
@@ -204,7 +237,7 @@ fn request(job: &GroupJob, action: &ActionPlan) -> InjectRequest {
 
 /// Rolls back one injection through its host, time-boxed, and records the result.
 pub async fn roll_back(host: &Host, view: &InjectionView, action: &ActionRef, reason: &str) -> RollbackRecord {
-    roll_back_id(host, &view.id, &view.fault, Some(&action.label), reason).await
+    roll_back_id(host, &view.id, &view.fault, Some(&action.label), reason, rollback_time_limit(&view.params)).await
 }
 
 /// Rolls back injection `id` on `host`, time-boxed, and records the result.
@@ -214,15 +247,15 @@ pub async fn roll_back_id(
     fault: &str,
     action: Option<&str>,
     reason: &str,
+    limit: Duration,
 ) -> RollbackRecord {
     let started_ms = now_ms();
-    let result =
-        tokio::time::timeout(CALL_TIMEOUT, host.rollback(id, reason)).await.unwrap_or_else(|_| RollbackResult {
-            id: id.clone(),
-            host: host.name().to_string(),
-            fault: fault.to_string(),
-            outcome: Err(format!("no answer within {}s; run `faultdrill recover {id}`", CALL_TIMEOUT.as_secs())),
-        });
+    let result = tokio::time::timeout(limit, host.rollback(id, reason)).await.unwrap_or_else(|_| RollbackResult {
+        id: id.clone(),
+        host: host.name().to_string(),
+        fault: fault.to_string(),
+        outcome: Err(format!("no answer within {}s; run `faultdrill recover {id}`", limit.as_secs())),
+    });
     let (ok, detail) = match &result.outcome {
         Ok(found) => {
             (true, serde_json::to_value(found).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
@@ -262,4 +295,34 @@ async fn wait_unless_cancelled(duration: Duration, cancel: &mut watch::Receiver<
         _ = cancel.wait_for(|c| *c) => false,
     };
     slept && !is_cancelled(cancel)
+}
+
+#[cfg(test)]
+mod time_limit_tests {
+    use super::*;
+    use crate::experiment::RawParams;
+
+    fn params(fault: &str, raw: serde_json::Value) -> Params {
+        let raw: RawParams = serde_json::from_value(raw).unwrap();
+        Params::check(crate::fault::find_fault(fault).unwrap().info().params, &raw).unwrap()
+    }
+
+    #[test]
+    fn a_custom_actions_own_step_limits_extend_the_calls_that_run_them() {
+        let burn = params("cpu-burn", serde_json::json!({}));
+        assert_eq!((inject_time_limit(&burn), rollback_time_limit(&burn)), (CALL_TIMEOUT, CALL_TIMEOUT));
+        // A cloud CLI: 5 min per step; 3 retries (the default) 1 s apart, doubling.
+        let stop = params(
+            "exec",
+            serde_json::json!({"inject": ["aws", "stop"], "rollback": ["aws", "start"], "timeout": "5m"}),
+        );
+        assert_eq!(inject_time_limit(&stop), CALL_TIMEOUT + Duration::from_secs(2 * 300));
+        // The first check, then 4 tries of rollback + check, and waits of 1 + 2 + 4 s.
+        assert_eq!(rollback_time_limit(&stop), CALL_TIMEOUT + Duration::from_secs(9 * 300 + 7));
+        let huge = params(
+            "exec",
+            serde_json::json!({"inject": ["x"], "rollback": ["y"], "timeout": "24h", "rollback_retries": 20}),
+        );
+        assert_eq!(rollback_time_limit(&huge), LONGEST_CALL);
+    }
 }
