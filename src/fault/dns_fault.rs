@@ -10,7 +10,6 @@
 //! two at the deadline even if the controller is gone, and the resolver exits a
 //! little after it.
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -273,31 +272,14 @@ fn start_resolver(
     command.args(argv).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let mut child =
         command.spawn().map_err(|e| FaultError::io(format!("start the resolver helper `{}`", exe.display()), e))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(STARTUP).unwrap_or_default();
+    let line = helpers::first_line(&mut child, STARTUP);
     let mut words = line.split_whitespace();
     if let (Some("listening"), Some(Ok(port)), families) =
         (words.next(), words.next().map(str::parse::<u16>), words.next().unwrap_or_default())
     {
-        // Pinned while it is our unreaped child, so the PID cannot have been recycled.
-        let resolver = i32::try_from(child.id()).ok().and_then(ProcRef::of_pid);
-        drop(child.stderr.take());
-        std::thread::spawn(move || child.wait());
-        return Ok((resolver, port, families.contains("ipv6")));
+        return Ok((helpers::started(child), port, families.contains("ipv6")));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    let said = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("it said nothing").trim().to_string();
+    let said = helpers::abandon(child);
     Err(FaultError::Apply {
         context: format!("start the resolver: it did not start listening within {STARTUP:?}: {said}"),
         source: None,

@@ -6,14 +6,13 @@
 //! proxy is listening. It listens on loopback unless `listen` names another
 //! address, and, started by root, drops to an unprivileged user once bound.
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::experiment::{ParamKind, ParamSpec, Params};
-use crate::platform::linux::ProcRef;
+use crate::platform::linux::helpers;
 
 use super::context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 use super::net_proxy::ProxyArgs;
@@ -148,30 +147,11 @@ fn start(exe: &std::path::Path, argv: &[String]) -> Result<Applied, FaultError> 
         .spawn()
         .map_err(|e| FaultError::io(format!("start the proxy helper `{}`", exe.display()), e))?;
     crate::failpoint::hit("apply.mid");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(STARTUP).unwrap_or_default();
+    let line = helpers::first_line(&mut child, STARTUP);
     if line.starts_with("listening ") {
-        // Pinned while it is our unreaped child, so the PID cannot have been recycled.
-        let helper = i32::try_from(child.id()).ok().and_then(ProcRef::of_pid);
-        // Nobody reads its stderr from now on; reap it when it exits, so a
-        // long-lived daemon keeps no zombies.
-        drop(child.stderr.take());
-        std::thread::spawn(move || child.wait());
-        return Ok(Applied::by_helpers([helper]));
+        return Ok(Applied::by_helpers([helpers::started(child)]));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    let said = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("it said nothing").trim().to_string();
+    let said = helpers::abandon(child);
     Err(FaultError::Apply {
         context: format!("start the proxy: it did not start listening within {STARTUP:?}: {said}"),
         source: None,

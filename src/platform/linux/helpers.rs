@@ -183,6 +183,39 @@ fn exited(mut child: Child) -> HelperError {
     HelperError::Exited { status, stderr }
 }
 
+/// The first line a helper writes on stdout (what it says once its fault is in place),
+/// or "" when it says nothing within `within`.
+pub fn first_line(child: &mut Child, within: Duration) -> String {
+    let Some(stdout) = child.stdout.take() else { return String::new() };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(within).unwrap_or_default()
+}
+
+/// A helper that started: pinned while it is still our unreaped child (so its PID cannot have
+/// been recycled), then reaped in the background once it exits, so a long-lived daemon keeps no
+/// zombies. Nobody reads its stderr from now on.
+pub fn started(child: Child) -> Option<ProcRef> {
+    let helper = i32::try_from(child.id()).ok().and_then(ProcRef::of_pid);
+    reap_in_background(child);
+    helper
+}
+
+/// A helper that did not start: killed and reaped; the last thing it wrote on stderr.
+pub fn abandon(mut child: Child) -> String {
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("it said nothing").trim().to_string()
+}
+
 fn reap_in_background(mut child: Child) {
     drop(child.stderr.take());
     std::thread::Builder::new()
