@@ -8,10 +8,7 @@ use tracing::{error, info, warn};
 pub use crate::errors::error_chain;
 use crate::experiment::check_duration_limit;
 use crate::failpoint;
-use crate::fault::{
-    FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, stop_leftover_commands, stop_running_step,
-    verify,
-};
+use crate::fault::{FaultError, InjectContext, NotVerified, Undo, UndoOutcome, find_fault, stop_running_step, verify};
 use crate::ids::InjectionId;
 use crate::journal::{InjectionRecord, InjectionState, Journal, NewInjection, Now, now_ms};
 
@@ -232,11 +229,6 @@ impl LocalHost {
             // An inject still running (its controller was killed mid-command) would finish
             // after the rollback and leave the fault in place: it goes first, group and all.
             stop_running_step(&state_dir, &running).map_err(RollbackError::Undo)?;
-            // A rollback command orphaned the same way (killed mid-rollback) must not run
-            // beside the one about to start.
-            if matches!(undo, Undo::RunCommand(_)) {
-                stop_leftover_commands(&running).map_err(RollbackError::Undo)?;
-            }
             let outcome = carry_out_verified(&undo);
             failpoint::hit("journal.rolled_back.before");
             outcome

@@ -212,7 +212,15 @@ impl RollbackCommand {
     }
 
     /// Runs the rollback until it (and its verification) succeeds, `retries` more times at most.
+    ///
+    /// First, whatever of this injection's commands still runs is killed (found by the
+    /// injection id in its environment): a rollback orphaned by a controller killed
+    /// mid-rollback (PR_SET_PDEATHSIG kills only its leader), or a background child of any
+    /// step. Two rollbacks never run side by side.
     pub fn carry_out(&self) -> Result<UndoOutcome, UndoError> {
+        if let Some(injection) = self.rollback.env.get(super::running_step::ENV_INJECTION) {
+            super::running_step::stop_leftover_commands(&crate::ids::InjectionId::from_string(injection))?;
+        }
         let verify = self.verify.as_ref().map(|v| move || v.run().map_err(|e| format!("verify_rolled_back {e}")));
         Retried { what: "rollback command", retries: self.retries, backoff_ms: self.backoff_ms }.carry_out(
             &self.rollback.shown(),

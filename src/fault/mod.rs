@@ -63,7 +63,7 @@ pub use net_proxy::{ProxyArgs, ProxyError, run_proxy};
 pub use net_scope::Cidr;
 pub use process_kill::ProcessKill;
 pub use process_pause::ProcessPause;
-pub use running_step::{RUNNING_DIR, StepRecord, running_records, stop_leftover_commands, stop_running_step};
+pub use running_step::{RUNNING_DIR, StepRecord, running_records, stop_running_step};
 pub use tcp_proxy_latency::listen_address as tcp_proxy_listen_address;
 pub use undo::Undo;
 pub use verify::{NotVerified, VERDICT_NOT_VERIFIED, VERDICT_UNCHECKED, VERDICT_VERIFIED, verify};

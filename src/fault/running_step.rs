@@ -136,8 +136,8 @@ pub fn stop_running_step(state_dir: &Path, injection: &InjectionId) -> Result<Un
 /// step: a rollback command orphaned by a controller killed mid-rollback (it is not recorded,
 /// and PR_SET_PDEATHSIG kills only its leader), or a background child any step left. Call
 /// it before running a custom action's rollback again, so two rollbacks never run side by
-/// side. Idempotent: nothing left is `AlreadyGone`.
-pub fn stop_leftover_commands(injection: &InjectionId) -> Result<UndoOutcome, UndoError> {
+/// side (`RollbackCommand::carry_out` calls it). Idempotent: nothing left is `AlreadyGone`.
+pub(super) fn stop_leftover_commands(injection: &InjectionId) -> Result<UndoOutcome, UndoError> {
     let outcome =
         StepProcesses { leader: None, env: vec![format!("{ENV_INJECTION}={injection}")] }.stop(STOP_WITHIN)?;
     if outcome == UndoOutcome::Undone {
