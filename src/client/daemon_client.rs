@@ -403,7 +403,7 @@ mod tests {
 fn inject_timeout(req: &InjectionRequest) -> Duration {
     let step =
         req.params.get("timeout").and_then(|t| t.as_str()).and_then(|t| crate::experiment::parse_duration(t).ok());
-    REQUEST_TIMEOUT + step.map_or(Duration::ZERO, |step| step.saturating_mul(2))
+    REQUEST_TIMEOUT + step.map_or(Duration::ZERO, crate::fault::inject_steps_time)
 }
 
 #[cfg(test)]

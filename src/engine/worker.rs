@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::experiment::{ActionPlan, GroupMode, GroupPlan, Params, RollbackPolicy};
-use crate::fault::UndoOutcome;
+use crate::fault::{UndoOutcome, inject_steps_time, rollback_steps_time};
 use crate::ids::RunId;
 use crate::journal::{InjectionState, now_ms};
 use crate::report::{ActionRef, RollbackRecord};
@@ -28,32 +28,19 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// No call is waited for longer than this, whatever a custom action's steps add up to.
 const LONGEST_CALL: Duration = Duration::from_secs(24 * 3600);
 
-/// A custom action's (exec, http-call) time limit per step, if it has one.
-fn step_time(params: &Params) -> Option<Duration> {
-    params.get::<Option<Duration>>("timeout").ok().flatten()
-}
-
-/// How long an inject of an action with `params` may take: a custom action runs its `inject`
-/// and then its `verify_injected` step, each up to its `timeout` (a cloud CLI stopping
-/// instances: minutes). Given up on sooner, the inject would go on and take effect with no
-/// run that knows of it.
+/// How long an inject of an action with `params` may take: a custom action's own steps (a
+/// cloud CLI stopping instances: minutes) on top of the usual limit. Given up on sooner, the
+/// inject would go on and take effect with no run that knows of it.
 pub fn inject_time_limit(params: &Params) -> Duration {
-    let steps = step_time(params).map_or(Duration::ZERO, |step| step.saturating_mul(2));
+    let steps = params.get::<Option<Duration>>("timeout").ok().flatten().map_or(Duration::ZERO, inject_steps_time);
     (CALL_TIMEOUT + steps).min(LONGEST_CALL)
 }
 
-/// How long a rollback of an action with `params` may take: a custom action checks first
-/// (`verify_rolled_back`), then runs its rollback and the check again for each of its
-/// `rollback_retries` + 1 tries, each step up to its `timeout`, with the waits between tries
-/// (`retry_backoff`, doubled each time). Cut short, a rollback that succeeds a minute later
+/// How long a rollback of an action with `params` may take: a custom action's checks, tries
+/// and waits on top of the usual limit. Cut short, a rollback that succeeds a minute later
 /// would be reported as failed.
 pub fn rollback_time_limit(params: &Params) -> Duration {
-    let Some(step) = step_time(params) else { return CALL_TIMEOUT };
-    let retries = params.get::<Option<i64>>("rollback_retries").ok().flatten().unwrap_or(0).clamp(0, 20) as u32;
-    let backoff = params.get::<Option<Duration>>("retry_backoff").ok().flatten().unwrap_or_default();
-    let steps = step.saturating_mul(1 + 2 * (retries + 1));
-    let waits = backoff.saturating_mul((1u32 << retries) - 1);
-    (CALL_TIMEOUT + steps + waits).min(LONGEST_CALL)
+    (CALL_TIMEOUT + rollback_steps_time(params)).min(LONGEST_CALL)
 }
 
 /// How many hosts are called at once when one step goes to many (prepares, rollbacks).

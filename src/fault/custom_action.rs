@@ -44,3 +44,20 @@ pub(super) fn rollback_retry(params: &Params) -> Result<(u32, u64), FaultError> 
     let backoff: Duration = params.get("retry_backoff")?;
     Ok((retries.clamp(0, 20) as u32, backoff.as_millis() as u64))
 }
+
+/// How long a custom action's inject may take beyond a host's usual limit: its `inject` and
+/// then its `verify_injected` step, each up to `step` (its `timeout`).
+pub fn inject_steps_time(step: Duration) -> Duration {
+    step.saturating_mul(2)
+}
+
+/// How long a custom action's rollback may take beyond a host's usual limit: a first check
+/// (`verify_rolled_back`), then the rollback and the check again for each of its
+/// `rollback_retries` + 1 tries, each step up to its `timeout`, and the waits between tries
+/// (`retry_backoff`, doubled each time). Zero for a fault that is not a custom action.
+pub fn rollback_steps_time(params: &Params) -> Duration {
+    let Some(step) = params.get::<Option<Duration>>("timeout").ok().flatten() else { return Duration::ZERO };
+    let (retries, backoff_ms) = rollback_retry(params).unwrap_or((0, 0));
+    let waits = Duration::from_millis(backoff_ms).saturating_mul((1u32 << retries) - 1);
+    step.saturating_mul(1 + 2 * (retries + 1)).saturating_add(waits)
+}

@@ -49,6 +49,7 @@ pub use crate::platform::linux::{UndoError, UndoOutcome};
 pub use command_step::{CommandStep, RollbackCommand, StepError};
 pub use context::{Applied, Fault, FaultError, FaultInfo, InjectContext, Prepared};
 pub use cpu_burn::CpuBurn;
+pub use custom_action::{inject_steps_time, rollback_steps_time};
 pub use disk_fill::{DiskFill, MAX_USED_PERCENT};
 pub use dns_fault::parse_upstream as dns_upstream;
 pub use dns_resolver::{DNS_MARK, DnsArgs, ResolverError, run_resolver};
