@@ -266,6 +266,45 @@ async fn a_policy_confines_io_faults_to_its_paths_and_dns_fault_upstreams_to_its
     assert!(d.journal().live().unwrap().is_empty(), "nothing was injected");
 }
 
+/// While an exec command runs, the daemon records it under `<state>/running/` (a kill -9 of
+/// the daemon leaves the record, and the next start kills the command before the rollback).
+/// A record names a process group root will kill: a local account must neither read one nor
+/// plant one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprivileged_user_can_neither_read_nor_plant_a_running_command_record() {
+    let attacker = TestUser::create("rec");
+    let dir = tempfile::tempdir().unwrap();
+    let sh = ["/usr/bin/sh", "/bin/sh"].into_iter().find(|p| Path::new(p).exists()).unwrap();
+    let rm = ["/usr/bin/rm", "/bin/rm"].into_iter().find(|p| Path::new(p).exists()).unwrap();
+    let d = daemon_with_roles(dir.path(), Some(&format!("version: 1\nexec:\n  commands: [{sh}, {rm}]\n")));
+    let body = json!({
+        "fault": "exec",
+        "params": {"inject": [sh, "-c", "sleep 3"], "rollback": [rm, "-f", "/nonexistent-fd-record-test"]},
+        "duration": "1s",
+        "lease": "15s",
+    });
+    let url = format!("{}/v1/injections", d.url);
+    let inject = tokio::spawn(async move { http().post(url).bearer_auth(OPERATOR).json(&body).send().await });
+    let running = d.state_dir.join("running");
+    let record = harness::wait_for(Duration::from_secs(10), "the inject's record", || {
+        std::fs::read_dir(&running).ok()?.flatten().map(|e| e.path()).find(|p| p.extension() == Some("json".as_ref()))
+    });
+    assert_eq!(std::fs::metadata(&record).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let read = attacker.run("cat", &[record.to_str().unwrap()]);
+    assert!(!read.status.success(), "the attacker read a running-command record");
+    let planted = running.join("i-planted.json");
+    let plant = attacker.run("sh", &["-c", &format!("echo '{{}}' > {}", planted.display())]);
+    assert!(!plant.status.success(), "the attacker wrote into the daemon's running/ directory");
+    assert!(
+        String::from_utf8_lossy(&plant.stderr).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&plant.stderr)
+    );
+    assert!(!planted.exists());
+    assert_eq!(inject.await.unwrap().unwrap().status(), 201, "the operator's inject went through");
+}
+
 #[tokio::test]
 async fn the_audit_trail_lists_a_scripted_session_in_order_with_actors_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
